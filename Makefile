@@ -4,8 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
 SHARED ?= ../shared
-# Debian packages: Lucene for the analyzer parity test, Chromium for browser tests.
-APT_PACKAGES := default-jdk-headless liblucene8-java chromium
+# Debian packages: Lucene for the analyzer parity test, Chromium for browser tests,
+# Noto's Arabic fonts so the pages (and their screenshots) render Arabic as users see it.
+APT_PACKAGES := default-jdk-headless liblucene8-java chromium fonts-noto-core
 
 .PHONY: run test install install-dev system-deps index-samples serve bench eval lint clean
 
