@@ -6,7 +6,7 @@ DATA ?= data
 SHARED ?= ../shared
 # Debian packages: Lucene for the analyzer parity test, Chromium for browser tests,
 # Noto's Arabic fonts so the pages (and their screenshots) render Arabic as users see it.
-APT_PACKAGES := default-jdk-headless liblucene8-java chromium fonts-noto-core
+APT_PACKAGES := openjdk-17-jdk-headless liblucene8-java chromium fonts-noto-core
 
 .PHONY: run test install install-dev system-deps index-samples serve bench eval lint clean
 
