@@ -1,0 +1,101 @@
+"""The analysis chains: Lucene's ArabicAnalyzer (plus the alef wasla filter) and the unstemmed `exact` chain."""
+
+from __future__ import annotations
+
+from indexer.analysis.normalize import fold_alef_wasla, fold_digits, java_lower, normalize_arabic
+from indexer.analysis.stem import stem_arabic
+from indexer.analysis.stopwords import STOP_SET
+from indexer.analysis.tokenizer import token_spans, token_strings
+from indexer.models import Token
+
+# Per-word results are memoised: news vocabulary repeats heavily, so most tokens cost one dict lookup.
+# The caches are cleared when they grow past this many words, bounding memory on endless input.
+CACHE_LIMIT = 2_000_000
+
+_full_cache: dict[str, str | None] = {}
+_exact_cache: dict[str, str] = {}
+
+
+def full_term(word: str) -> str | None:
+    """ArabicAnalyzer's filters on one token: lowercase, digits, stop words (None), normalization, stemming."""
+    term = fold_digits(java_lower(word))
+    if term in STOP_SET:
+        return None
+    return stem_arabic(normalize_arabic(term))
+
+
+def exact_term(word: str) -> str:
+    """The exact chain's filters on one token: lowercase, digits, normalization."""
+    return normalize_arabic(fold_digits(java_lower(word)))
+
+
+def _full_cached(word: str) -> str | None:
+    term = _full_cache.get(word, _MISSING)
+    if term is _MISSING:
+        if len(_full_cache) >= CACHE_LIMIT:
+            _full_cache.clear()
+        term = _full_cache[word] = full_term(word)
+    return term  # type: ignore[return-value]
+
+
+def _exact_cached(word: str) -> str:
+    term = _exact_cache.get(word)
+    if term is None:
+        if len(_exact_cache) >= CACHE_LIMIT:
+            _exact_cache.clear()
+        term = _exact_cache[word] = exact_term(word)
+    return term
+
+
+_MISSING: object = object()
+
+
+def analyze(text: str) -> list[Token]:
+    """Lucene ArabicAnalyzer tokens of `text`; offsets index `text`; stop words leave position gaps."""
+    text = fold_alef_wasla(text)
+    tokens = []
+    for position, (start, end) in enumerate(token_spans(text)):
+        term = _full_cached(text[start:end])
+        if term is not None:
+            tokens.append(Token(term, start, end, position))
+    return tokens
+
+
+def analyze_exact(text: str) -> list[Token]:
+    """Unstemmed tokens with stop words kept: for quoted phrases."""
+    text = fold_alef_wasla(text)
+    return [
+        Token(_exact_cached(text[start:end]), start, end, position)
+        for position, (start, end) in enumerate(token_spans(text))
+    ]
+
+
+def analyze_terms(text: str) -> list[str]:
+    """The terms of analyze(text), without offsets or positions: the indexing fast path."""
+    cache = _full_cache
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    terms = []
+    append = terms.append
+    for word in token_strings(fold_alef_wasla(text)):
+        term = cache.get(word, _MISSING)
+        if term is _MISSING:
+            term = cache[word] = full_term(word)
+        if term is not None:
+            append(term)
+    return terms
+
+
+def analyze_exact_terms(text: str) -> list[str]:
+    """The terms of analyze_exact(text), without offsets or positions."""
+    cache = _exact_cache
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    terms = []
+    append = terms.append
+    for word in token_strings(fold_alef_wasla(text)):
+        term = cache.get(word)
+        if term is None:
+            term = cache[word] = exact_term(word)
+        append(term)
+    return terms
