@@ -1,0 +1,1 @@
+"""Measuring Isnad: open-domain QA evaluation (`isnad eval`) and load and indexing benchmarks (`isnad bench`)."""

@@ -1,0 +1,65 @@
+"""Facts about the machine and processes that benchmark figures depend on: cores, memory, RSS, disk use."""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+from pathlib import Path
+
+
+def _meminfo_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def machine_info() -> dict[str, object]:
+    """Cores this process may use, total memory, CPU model and Python: what the figures were measured on."""
+    total = _meminfo_kib("MemTotal")
+    return {
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "memory_gib": round(total / 1024 / 1024, 1) if total else None,
+        "cpu": _cpu_model(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far (Linux reports ru_maxrss in KiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def process_rss_mib(pid: int) -> dict[str, float | None]:
+    """Current and peak resident memory of another process, from /proc/<pid>/status."""
+    values: dict[str, float | None] = {"rss_mib": None, "peak_rss_mib": None}
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                values["rss_mib"] = round(int(line.split()[1]) / 1024, 1)
+            elif line.startswith("VmHWM:"):
+                values["peak_rss_mib"] = round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    return values
+
+
+def directory_mib(path: Path) -> float:
+    """Bytes on disk under a directory (file sizes), in MiB."""
+    total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
+    return round(total / 1024 / 1024, 2)
