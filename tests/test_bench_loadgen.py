@@ -14,11 +14,11 @@ from webapp.evaluation.loadgen import Request, json_request, percentile, run_loa
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the load generator expects
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         status = 404 if self.path.startswith("/missing") else 200
         self._reply(status, b'{"ok": true}')
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         self._reply(200, self.rfile.read(length))
 

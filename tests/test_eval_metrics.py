@@ -9,7 +9,14 @@ import pytest
 
 from indexer.models import Article
 from webapp.evaluation.distractors import sample_articles
-from webapp.evaluation.metrics import Outcome, contains_answer, gold_rank, normalise, summarise, summarise_groups
+from webapp.evaluation.metrics import (
+    Outcome,
+    contains_answer,
+    gold_rank,
+    normalise,
+    summarise,
+    summarise_groups,
+)
 from webapp.evaluation.report import EVAL_COLUMNS, markdown_table
 from webapp.evaluation.squad import QAFileError, gold_articles, load_qa_files
 

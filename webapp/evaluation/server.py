@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Self
 
 
 class ServerError(RuntimeError):
@@ -48,7 +49,7 @@ class ServedIndex:
         except OSError:
             return ""
 
-    def start(self) -> ServedIndex:
+    def start(self) -> Self:
         command = [sys.executable, "-m", "webapp.cli", "--data-dir", str(self.data_dir), "serve",
                    "--host", self.host, "--port", str(self.port), *self.extra_args]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,7 +85,7 @@ class ServedIndex:
             self.process.kill()
             self.process.wait()
 
-    def __enter__(self) -> ServedIndex:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
