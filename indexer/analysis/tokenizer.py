@@ -65,7 +65,11 @@ def _cls(ranges: Ranges) -> str:
 _EXT = _cls(_minus(_union(u.EXTEND, u.FORMAT, u.ZWJ), u.EMOJI_MODIFIER)) + "*"
 _EXT_NO_ZWJ = _cls(_minus(_union(u.EXTEND, u.FORMAT), u.EMOJI_MODIFIER))
 
-_LETTER = _cls(_union(u.ALETTER, u.HEBREW_LETTER)) + _EXT
+_HEBREW = _cls(u.HEBREW_LETTER) + _EXT
+_DOUBLE_QUOTE = _cls(u.DOUBLE_QUOTE) + _EXT
+_SINGLE_QUOTE = _cls(u.SINGLE_QUOTE) + _EXT
+# A Hebrew letter also joins a following Hebrew letter across '"' and keeps a final "'" (WB7a-c).
+_LETTER = f"(?:{_HEBREW}(?:{_DOUBLE_QUOTE}{_HEBREW})*(?:{_SINGLE_QUOTE})?|{_cls(u.ALETTER)}{_EXT})"
 _NUMBER = _cls(u.NUMERIC) + _EXT
 _KATAKANA = _cls(u.KATAKANA) + _EXT
 _UNDERSCORE = _cls(u.EXTEND_NUM_LET) + _EXT
