@@ -1,0 +1,160 @@
+"""Read input files (scraped .txt pages, JSON lines/arrays, HTML; .gz too) into clean, deduplicated articles."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+
+from indexer.ingest import files
+from indexer.ingest.html import extract_html
+from indexer.ingest.jsonl import parse_document, parse_lines, record_fields
+from indexer.ingest.scraped import split_page
+from indexer.models import Article, IngestSummary, Problem
+
+ProblemHandler = Callable[[Problem], None]
+_Item = Article | Problem
+
+
+def stable_id(key: str) -> str:
+    """A short id (16 hex digits) derived from an input identity such as a URL or "file.jsonl:12"."""
+    return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _article(fields: dict[str, str | None], article_id: str, origin: str) -> Article:
+    return Article(
+        id=article_id,
+        title=fields.get("title") or "",
+        text=fields.get("text") or "",
+        source=fields.get("source"),
+        published=fields.get("published"),
+        url=fields.get("url"),
+        author=fields.get("author"),
+        category=fields.get("category"),
+        origin=origin,
+    )
+
+
+def _from_records(path: Path, records: Iterator[tuple[int, dict | str | None]], sep: str) -> Iterator[_Item]:
+    """Articles from parsed JSON records; `sep` joins path and position in origins (":" line, "#" index)."""
+    urls_seen: set[str] = set()
+    for position, record in records:
+        origin = f"{path}{sep}{position}"
+        if record is None:
+            yield Problem(origin, "unreadable line", "the bytes do not decode as text")
+            continue
+        if isinstance(record, str):
+            yield Problem(origin, "malformed json", record)
+            continue
+        fields = record_fields(record)
+        url = fields["url"]
+        if fields["id"]:
+            article_id = fields["id"]
+        elif url and url not in urls_seen:
+            article_id = stable_id(url)
+        else:
+            # No URL, or a URL already used in this file for a different text: the position identifies it.
+            article_id = stable_id(f"{path.name}{sep}{position}")
+        if url:
+            urls_seen.add(url)
+        yield _article(fields, article_id, origin)
+
+
+def _read_jsonl(path: Path) -> Iterator[_Item]:
+    yield from _from_records(path, parse_lines(files.iter_lines(path)), ":")
+
+
+def _read_json(path: Path) -> Iterator[_Item]:
+    text = files.read_text(path)
+    try:
+        records = list(parse_document(text))
+    except json.JSONDecodeError as error:
+        yield Problem(f"{path}:{error.lineno}", "malformed json", f"{error.msg} at column {error.colno}")
+        return
+    sep = "#" if text.lstrip().startswith("[") else ":"
+    yield from _from_records(path, iter(records), sep)
+
+
+def _read_scraped(path: Path) -> Iterator[_Item]:
+    stories = split_page(files.read_text(path))
+    if not stories:
+        yield Problem(str(path), "empty article", "no story text on the page")
+    for number, story in enumerate(stories, start=1):
+        fields: dict[str, str | None] = {
+            "title": story.title, "text": "\n\n".join(story.paragraphs), "source": story.source,
+        }
+        yield _article(fields, stable_id(f"{path.name}#{number}"), f"{path}#{number}")
+
+
+def _read_html(path: Path) -> Iterator[_Item]:
+    fields = extract_html(files.read_text(path))
+    if fields is None:
+        yield Problem(str(path), "empty article", "no main text found in the page")
+        return
+    yield _article(fields, stable_id(fields["url"] or path.name), str(path))
+
+
+_READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
+    "scraped": _read_scraped, "jsonl": _read_jsonl, "json": _read_json, "html": _read_html,
+}
+_WS = re.compile(r"\s+")
+
+
+def _text_key(text: str) -> bytes:
+    """Fingerprint for exact-duplicate detection: the text with all whitespace runs made equal."""
+    return hashlib.blake2b(_WS.sub(" ", text).strip().encode("utf-8"), digest_size=16).digest()
+
+
+def iter_articles(
+    paths: Iterable[str | Path], summary: IngestSummary, on_problem: ProblemHandler
+) -> Iterator[Article]:
+    """Clean articles from files and directories, in sorted order, each exact text once.
+
+    Counts go to `summary`: `read` counts article records found (including those then skipped as empty or
+    duplicate); `skipped[reason]` counts everything left out. Every problem is passed to `on_problem` with the
+    file (and line) and reason, and reading goes on with the next record or file.
+    """
+
+    def problem(item: Problem) -> None:
+        summary.skip(item.reason)
+        on_problem(item)
+
+    seen_texts: set[bytes] = set()
+    seen_ids: set[str] = set()
+    for path, kind, missing in files.expand(paths):
+        if missing:
+            problem(Problem(str(path), "unreadable file", missing))
+            continue
+        if kind is None:
+            problem(Problem(str(path), "unsupported extension", "expected .txt, .jsonl, .json, .html (or .gz)"))
+            continue
+        try:
+            for item in _READERS[kind](path):
+                if isinstance(item, Problem):
+                    if item.reason == "empty article":
+                        summary.read += 1
+                    problem(item)
+                    continue
+                summary.read += 1
+                if not item.text.strip():
+                    problem(Problem(item.origin, "empty article", "no text"))
+                    continue
+                key = _text_key(item.text)
+                if key in seen_texts:
+                    summary.skip("duplicate")
+                    continue
+                if item.id in seen_ids:
+                    problem(Problem(item.origin, "duplicate id", f"id {item.id!r} was already used by another article"))
+                    continue
+                seen_texts.add(key)
+                seen_ids.add(item.id)
+                yield item
+        except files.DecodeError as error:
+            problem(Problem(str(path), error.reason, error.detail))
+        except files.READ_ERRORS as error:
+            problem(Problem(str(path), "unreadable file", str(error) or type(error).__name__))
+
+
+__all__ = ["iter_articles", "stable_id"]

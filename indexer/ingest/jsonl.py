@@ -1,0 +1,104 @@
+"""Read articles from JSON lines or JSON arrays, mapping the shared corpora's field names onto ours."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from indexer.ingest import cleaning
+from indexer.ingest.dates import to_iso
+
+# Our canonical keys first; then the names the shared corpora and common exports use for the same thing.
+FIELD_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id",),
+    "title": ("title",),
+    "text": ("text", "content"),
+    "published": ("published", "time", "date", "date_extracted"),
+    "source": ("source", "src"),
+    "url": ("url",),
+    "author": ("author",),
+    "category": ("category", "cat"),
+}
+
+
+def _pick(record: dict[str, Any], field: str) -> Any:
+    for key in FIELD_ALIASES[field]:
+        value = record.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _as_text(value: Any) -> str | None:
+    """A string field; lists of strings (paragraphs, several authors) are joined, other shapes ignored."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return "\n\n".join(value)
+    return None
+
+
+def record_fields(record: dict[str, Any]) -> dict[str, str | None]:
+    """The canonical fields of one JSON record, cleaned: body whitespace, one-line title, ISO date."""
+    text = cleaning.clean_body(_as_text(_pick(record, "text")) or "")
+    title = cleaning.normalize_line((_as_text(_pick(record, "title")) or "").replace("\n", " "))
+    fields: dict[str, str | None] = {
+        "id": _as_text(_pick(record, "id")),
+        "title": title or (cleaning.derive_title(text) if text else ""),
+        "text": text,
+        "published": to_iso(_pick(record, "published")),
+    }
+    for name in ("source", "url", "author", "category"):
+        value = _as_text(_pick(record, name))
+        fields[name] = cleaning.normalize_line(value.replace("\n", " ")) or None if value else None
+    return fields
+
+
+def parse_lines(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, dict[str, Any] | str | None]]:
+    """(line number, record) for each non-blank JSON line, or (line number, error message) when it is not one.
+
+    A line given as None (its bytes did not decode) comes back as (line number, None).
+    """
+    for number, line in lines:
+        if line is None:
+            yield number, None
+            continue
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as error:
+            yield number, f"{error.msg} at column {error.colno}"
+            continue
+        if isinstance(value, dict):
+            yield number, value
+        else:
+            yield number, f"expected a JSON object, found {type(value).__name__}"
+
+
+def parse_document(text: str) -> Iterator[tuple[int, dict[str, Any] | str | None]]:
+    """Records of a .json file: an array of objects, a single object, or JSON lines.
+
+    Yields (position, record-or-error); the position is the 1-based array index for arrays, else the line number.
+    Raises json.JSONDecodeError when an array or single object is malformed (the whole file is unusable then).
+    """
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        value = json.loads(text)
+        for index, item in enumerate(value, start=1):
+            yield index, item if isinstance(item, dict) else f"expected a JSON object, found {type(item).__name__}"
+        return
+    if stripped.startswith("{"):
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = None  # not one object: read it as JSON lines below
+        if isinstance(value, dict):
+            yield 1, value
+            return
+    yield from parse_lines(enumerate(text.split("\n"), start=1))
