@@ -1,0 +1,129 @@
+"""JSON API v1: thin views over the services, and JSON errors for everything under /api/."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from flask import Blueprint, Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from webapp.errors import ApiError, BadRequest, UnsupportedMediaType
+from webapp.services import get_services
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+ASK_FIELDS = ("question", "history", "mode")
+NO_PARAMETERS: tuple[str, ...] = ()
+
+
+def _reject_unknown(allowed: tuple[str, ...]) -> None:
+    unknown = sorted(set(request.args) - set(allowed))
+    if unknown:
+        valid = ", ".join(allowed) if allowed else "none"
+        raise BadRequest("unknown_parameter", f"unknown parameter {unknown[0]!r}; valid parameters: {valid}")
+
+
+@bp.get("/search")
+def search() -> Any:
+    params: dict[str, Any] = {name: request.args.getlist(name) for name in request.args}
+    for name, values in params.items():
+        if name != "source":
+            params[name] = values if len(values) > 1 else values[0]
+    return jsonify(get_services().search(params))
+
+
+@bp.post("/ask")
+def ask() -> Any:
+    _reject_unknown(NO_PARAMETERS)
+    if not request.is_json:
+        raise UnsupportedMediaType("unsupported_media_type",
+                                   f"send the question as application/json, not {request.content_type or 'nothing'}")
+    try:
+        body = json.loads(request.get_data(as_text=True) or "")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise BadRequest("malformed_json", f"the request body is not valid JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("malformed_json", "the request body must be a JSON object like {\"question\": \"…\"}")
+    unknown = sorted(set(body) - set(ASK_FIELDS))
+    if unknown:
+        raise BadRequest("unknown_field", f"unknown field {unknown[0]!r}; valid fields: {', '.join(ASK_FIELDS)}")
+    if "question" not in body:
+        raise BadRequest("empty_query", "'question' is missing")
+    return jsonify(get_services().ask(body["question"], body.get("history"), body.get("mode")))
+
+
+@bp.get("/articles/<path:article_id>")
+def article(article_id: str) -> Any:
+    _reject_unknown(NO_PARAMETERS)
+    return jsonify(get_services().require_article(article_id))
+
+
+@bp.get("/analyze")
+def analyze() -> Any:
+    _reject_unknown(("text",))
+    return jsonify(get_services().analyze(request.args.get("text")))
+
+
+@bp.get("/health")
+def health() -> Any:
+    _reject_unknown(NO_PARAMETERS)
+    return jsonify(get_services().health())
+
+
+@bp.get("/stats")
+def stats() -> Any:
+    _reject_unknown(NO_PARAMETERS)
+    return jsonify(get_services().stats())
+
+
+@bp.get("/openapi.json")
+def openapi() -> Response:
+    document = resources.files("webapp").joinpath("openapi.json").read_text(encoding="utf-8")
+    return Response(document, mimetype="application/json")
+
+
+def _error_response(error: ApiError) -> tuple[Response, int]:
+    response = jsonify(error.to_json())
+    return response, error.status
+
+
+def _http_error_code(error: HTTPException) -> str:
+    return {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type",
+            413: "request_too_large"}.get(error.code or 500, "bad_request" if (error.code or 500) < 500
+                                          else "internal_error")
+
+
+def init_app(app: Flask) -> None:
+    """Register the blueprint and make every error under /api/ a JSON `{error: {code, message}}`."""
+    app.register_blueprint(bp)
+
+    @app.errorhandler(ApiError)
+    def api_error(error: ApiError) -> Any:
+        if request.path.startswith("/api/"):
+            return _error_response(error)
+        # The HTML pages catch ApiError themselves; one escaping here is shown as plain text.
+        return Response(error.message, status=error.status, mimetype="text/plain")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        if not request.path.startswith("/api/"):
+            return error
+        message = error.description or error.name
+        if error.code == 404:
+            message = f"no API route {request.path}; see /api/v1/openapi.json"
+        elif error.code == 405:
+            allowed = ", ".join(sorted(m for m in (error.valid_methods or []) if m not in ("HEAD", "OPTIONS")))
+            message = f"{request.method} is not allowed on {request.path}; use {allowed}"
+        response, status = _error_response(ApiError(_http_error_code(error), message, error.code or 500))
+        if error.code == 405 and error.valid_methods:
+            response.headers["Allow"] = ", ".join(error.valid_methods)
+        return response, status
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Any:
+        app.logger.exception("unexpected error on %s", request.path)
+        if request.path.startswith("/api/"):
+            return _error_response(ApiError("internal_error", "the server failed on this request; it is logged"))
+        return Response("Internal Server Error", status=500, mimetype="text/plain")

@@ -1,0 +1,230 @@
+"""Hybrid retrieval: keyword and dense candidates, filters, fusion, and grouping passages into articles.
+
+The retriever receives its stores as arguments and returns ranked passages with their articles; the
+service above turns them into pages of results or answer evidence. Every mode applies the same query
+semantics: a quoted phrase must occur exactly, an excluded word must not occur, and source and date
+filters hold, whether a passage came from BM25 or from FAISS.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from indexer.models import Article, Hit, Token
+from indexer.stores.base import KeywordQuery, StoredPassage
+from indexer.stores.dates import query_bounds, to_epoch
+from webapp.fusion import rrf
+from webapp.query import ParsedQuery, keyword_query
+
+Analyzer = Callable[[str], list[Token]]
+
+MODES = ("hybrid", "keyword", "semantic")
+SORTS = ("relevance", "date")
+# Keyword mode counts every matching passage up to this many, so its totals and facets are exact for
+# all but the broadest one-word queries; the other modes count over their fused candidates.
+EXACT_COUNT_LIMIT = 5000
+# Dense search cannot filter inside FAISS by source or date, so it fetches this many times more
+# candidates when filters or exclusions will drop some afterwards.
+FILTER_OVERSAMPLE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Narrowing that never changes scores: sources (any of) and an inclusive date range (YYYY-MM-DD)."""
+
+    sources: tuple[str, ...] = ()
+    date_from: str | None = None
+    date_to: str | None = None
+
+    @property
+    def narrows(self) -> bool:
+        return bool(self.sources or self.date_from or self.date_to)
+
+    def admits(self, article: Article, check_sources: bool = True) -> bool:
+        """The same test the stores apply: dates compared as instants, a bare `to` date covers its day."""
+        if check_sources and self.sources and article.source not in self.sources:
+            return False
+        bounds = query_bounds(self.date_from, self.date_to)
+        return bounds is None or bounds[0] <= to_epoch(article.published) <= bounds[1]
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A retrieved passage with its article and its score in the mode's scale (RRF, BM25 or cosine)."""
+
+    passage: StoredPassage
+    article: Article
+    score: float
+
+
+@dataclass(slots=True)
+class Retrieval:
+    """Ranked candidate passages for a query, and the analyzed query used (for highlighting)."""
+
+    candidates: list[Candidate]
+    keyword: KeywordQuery
+    facet_candidates: list[Candidate]  # same query and dates, any source: what source facets count
+    query_vector: np.ndarray | None = None
+
+
+def group_by_article(candidates: Iterable[Candidate]) -> list[Candidate]:
+    """One candidate per article, its best-ranked passage, in rank order."""
+    best: dict[str, Candidate] = {}
+    for candidate in candidates:
+        best.setdefault(candidate.article.id, candidate)
+    return list(best.values())
+
+
+def sort_by_date(candidates: Sequence[Candidate]) -> list[Candidate]:
+    """Newest first; undated articles last; equal dates keep their relevance order."""
+    return sorted(candidates, key=lambda c: c.article.published or "", reverse=True)
+
+
+def source_facets(candidates: Iterable[Candidate]) -> list[dict[str, Any]]:
+    """Article counts per source, largest first, then by name."""
+    counts = Counter(c.article.source for c in candidates if c.article.source)
+    return [{"value": value, "count": count}
+            for value, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def contains_phrase(tokens: Sequence[str], phrase: Sequence[str]) -> bool:
+    size = len(phrase)
+    return any(list(tokens[i:i + size]) == list(phrase) for i in range(len(tokens) - size + 1))
+
+
+class Retriever:
+    """Fetches candidates from the keyword and vector indexes and fuses them; stateless per query."""
+
+    def __init__(self, stores: Any, settings: dict[str, Any], analyze: Analyzer, analyze_exact: Analyzer,
+                 embed_lock: threading.Lock | None = None) -> None:
+        self.stores = stores
+        self.settings = settings
+        self.analyze = analyze
+        self.analyze_exact = analyze_exact
+        self._embed_lock = embed_lock or threading.Lock()
+
+    def embed_query(self, text: str) -> np.ndarray:
+        # One embedding session serves all request threads; the lock keeps its use serial.
+        with self._embed_lock:
+            return np.asarray(self.stores.embedder.embed_queries([text])[0], dtype=np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        with self._embed_lock:
+            return np.asarray(self.stores.embedder.embed_passages(list(texts)), dtype=np.float32)
+
+    def retrieve(self, query: ParsedQuery, mode: str, filters: Filters, embed_text: str | None = None,
+                 with_facets: bool = True) -> Retrieval:
+        """Ranked candidate passages satisfying the query and filters, best first.
+
+        `embed_text` lets a caller embed something richer than the query words (a question with its
+        follow-up context). Facet candidates ignore the source filter, so a page can show how many
+        articles every other source would give.
+        """
+        candidates_per_list = int(self.settings["search.candidates"])
+        kq = keyword_query(query, self.analyze, self.analyze_exact, sources=filters.sources,
+                           date_from=filters.date_from, date_to=filters.date_to)
+        use_keyword = mode in ("keyword", "hybrid") and bool(kq.terms or kq.phrases)
+        use_semantic = mode in ("semantic", "hybrid")
+
+        keyword_hits: list[Hit] = []
+        facet_keyword_hits: list[Hit] = []
+        if use_keyword:
+            keyword_hits = self._keyword_hits(kq, candidates_per_list, exact=mode == "keyword")
+            if with_facets and filters.sources:
+                facet_keyword_hits = self._keyword_hits(replace(kq, sources=()), candidates_per_list,
+                                                        exact=mode == "keyword")
+            else:
+                facet_keyword_hits = keyword_hits
+
+        vector: np.ndarray | None = None
+        semantic_hits: list[Hit] = []
+        facet_semantic_hits: list[Hit] = []
+        if use_semantic:
+            vector = self.embed_query(embed_text or query.positive_text)
+            semantic_hits = self._semantic_hits(vector, kq, filters, candidates_per_list)
+            facet_semantic_hits = semantic_hits
+            if with_facets and filters.sources:
+                facet_semantic_hits = self._semantic_hits(vector, kq, replace(filters, sources=()),
+                                                          candidates_per_list)
+
+        ids = {h.passage_id for h in (*keyword_hits, *facet_keyword_hits, *semantic_hits, *facet_semantic_hits)}
+        passages = self.stores.docs.get_passages(ids) if ids else {}
+        articles = self.stores.docs.get_articles({p.article_id for p in passages.values()}) if passages else {}
+        semantic_filtered = self._filter_semantic(semantic_hits, passages, articles, kq, filters,
+                                                  candidates_per_list)
+        facet_semantic_filtered = semantic_filtered
+        if with_facets and filters.sources:
+            facet_semantic_filtered = self._filter_semantic(facet_semantic_hits, passages, articles, kq,
+                                                            replace(filters, sources=()), candidates_per_list)
+
+        def ranked(keyword: list[Hit], semantic: list[Hit]) -> list[Candidate]:
+            if mode == "keyword":
+                fused = keyword
+            elif mode == "semantic":
+                fused = semantic
+            else:
+                fused = rrf([keyword, semantic], k=int(self.settings["search.rrf_k"]),
+                            weights=[float(self.settings["search.keyword_weight"]),
+                                     float(self.settings["search.semantic_weight"])])
+            out = []
+            for hit in fused:
+                passage = passages.get(hit.passage_id)
+                article = articles.get(passage.article_id) if passage else None
+                if passage is not None and article is not None:  # gone since indexing: skip, don't fail
+                    out.append(Candidate(passage, article, float(hit.score)))
+            return out
+
+        candidates = ranked(keyword_hits, semantic_filtered)
+        facet_candidates = candidates
+        if with_facets and filters.sources:
+            facet_candidates = ranked(facet_keyword_hits, facet_semantic_filtered)
+        return Retrieval(candidates, kq, facet_candidates, vector)
+
+    def _keyword_hits(self, kq: KeywordQuery, limit: int, exact: bool) -> list[Hit]:
+        result = self.stores.keyword.search(kq, limit)
+        if exact and result.total > limit:
+            result = self.stores.keyword.search(kq, min(result.total, EXACT_COUNT_LIMIT))
+        return list(result.hits)
+
+    def _semantic_hits(self, vector: np.ndarray, kq: KeywordQuery, filters: Filters, limit: int) -> list[Hit]:
+        """Dense candidates restricted, where the stores allow it, to passages the filters admit.
+
+        A quoted phrase must occur, so only passages the exact field matches may come back: the keyword
+        index lists them. Source and date filters become an allowed set when the document store can list
+        matching passages (SQLite can); otherwise more candidates are fetched and filtered afterwards.
+        """
+        allowed: set[int] | None = None
+        if kq.phrases:
+            phrase_only = replace(kq, terms=(), sources=filters.sources, date_from=filters.date_from,
+                                  date_to=filters.date_to)
+            allowed = {h.passage_id for h in self.stores.keyword.search(phrase_only, EXACT_COUNT_LIMIT).hits}
+        elif filters.narrows and hasattr(self.stores.docs, "passage_ids_matching"):
+            allowed = self.stores.docs.passage_ids_matching(filters.sources, filters.date_from, filters.date_to)
+        if allowed is not None and not allowed:
+            return []
+        oversample = FILTER_OVERSAMPLE if (kq.excluded or (allowed is None and filters.narrows)) else 1
+        return list(self.stores.vectors.search(vector, limit * oversample, allowed=allowed))
+
+    def _filter_semantic(self, hits: list[Hit], passages: dict[int, StoredPassage],
+                         articles: dict[str, Article], kq: KeywordQuery, filters: Filters,
+                         limit: int) -> list[Hit]:
+        """Dense hits that satisfy the filters and exclusions, at most `limit`."""
+        excluded = set(kq.excluded)
+        kept: list[Hit] = []
+        for hit in hits:
+            passage = passages.get(hit.passage_id)
+            article = articles.get(passage.article_id) if passage else None
+            if passage is None or article is None or not filters.admits(article):
+                continue
+            if excluded and any(t.term in excluded for t in self.analyze(f"{article.title}\n{passage.text}")):
+                continue
+            kept.append(hit)
+            if len(kept) >= limit:
+                break
+        return kept

@@ -1,0 +1,338 @@
+"""The operations both faces offer — search, ask, article, stats, analyze — with their input validation.
+
+The JSON API and the HTML pages call these same methods, so they accept the same input and fail with
+the same `ApiError`s. Heavy objects (stores, embedder) are built once per app and shared by requests.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from flask import current_app
+
+from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
+from indexer.stores.dates import parse_datetime
+from webapp import answers, highlight
+from webapp.errors import BadRequest, NotFound
+from webapp.query import ParsedQuery, parse_query
+from webapp.search import MODES, SORTS, Filters, Retriever, group_by_article, sort_by_date, source_facets
+
+SEARCH_PARAMETERS = ("q", "mode", "source", "from", "to", "sort", "page", "size")
+HISTORY_ROLES = ("user", "assistant")
+MAX_HISTORY_TURNS = 20
+MAX_TURN_CHARS = 5000  # an earlier answer quotes up to three sentences; this is far above that
+MAX_ANALYZE_CHARS = 10_000
+MAX_PAGE = 1000  # deeper pages hold nothing: candidates per list are a few hundred
+REFRESH_INTERVAL = 0.5  # seconds between checks for a finished re-index (each check is a stat())
+
+
+@dataclass(frozen=True, slots=True)
+class SearchRequest:
+    text: str
+    query: ParsedQuery
+    mode: str
+    filters: Filters
+    sort: str
+    page: int
+    size: int
+
+
+def _single(params: Mapping[str, Any], name: str) -> str | None:
+    """One string parameter; a list (repeated in a query string) must hold a single value."""
+    value = params.get(name)
+    if isinstance(value, (list, tuple)):
+        values = [v for v in value if v not in (None, "")]
+        if len(values) > 1:
+            raise BadRequest("repeated_parameter", f"parameter '{name}' may be given only once")
+        value = values[0] if values else None
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip()
+    return value or None
+
+
+def _integer(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
+    raw = _single(params, name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequest(f"bad_{name}", f"'{name}' must be a whole number, got {raw!r}") from None
+    if not low <= value <= high:
+        raise BadRequest(f"bad_{name}", f"'{name}' must be between {low} and {high}, got {value}")
+    return value
+
+
+def _date(params: Mapping[str, Any], name: str) -> str | None:
+    raw = _single(params, name)
+    if raw is None:
+        return None
+    try:
+        parse_datetime(raw)
+    except ValueError:
+        raise BadRequest("bad_date", f"'{name}' must be a date like 2018-03-15, got {raw!r}") from None
+    return raw
+
+
+def validate_text(value: Any, name: str, max_chars: int) -> str:
+    """A non-empty query or question within the length limit."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise BadRequest("empty_query", f"'{name}' is empty: type some words to search for")
+    if not isinstance(value, str):
+        raise BadRequest("bad_request", f"'{name}' must be a string")
+    text = value.strip()
+    if len(text) > max_chars:
+        raise BadRequest("query_too_long", f"'{name}' is {len(text)} characters long; the limit is {max_chars}")
+    return text
+
+
+def validate_mode(value: Any, default: str) -> str:
+    if value is None or value == "":
+        return default
+    if value not in MODES:
+        raise BadRequest("unknown_mode", f"unknown mode {value!r}; valid modes: {', '.join(MODES)}")
+    return str(value)
+
+
+def validate_search(params: Mapping[str, Any], settings: Mapping[str, Any]) -> SearchRequest:
+    """Check a search's parameters (strings, as from a query string; `source` may repeat)."""
+    unknown = sorted(set(params) - set(SEARCH_PARAMETERS))
+    if unknown:
+        raise BadRequest("unknown_parameter", f"unknown parameter {unknown[0]!r}; valid parameters: "
+                                              f"{', '.join(SEARCH_PARAMETERS)}")
+    text = validate_text(_single(params, "q"), "q", int(settings["search.max_query_chars"]))
+    query = parse_query(text)
+    if query.is_empty:
+        raise BadRequest("empty_query", "the query only excludes words; add a word or phrase to search for")
+    mode = validate_mode(_single(params, "mode"), str(settings["search.mode"]))
+    sort = _single(params, "sort") or "relevance"
+    if sort not in SORTS:
+        raise BadRequest("bad_sort", f"unknown sort {sort!r}; valid sorts: {', '.join(SORTS)}")
+    raw_sources = params.get("source") or []
+    if isinstance(raw_sources, str):
+        raw_sources = [raw_sources]
+    sources = tuple(dict.fromkeys(s.strip() for s in raw_sources if isinstance(s, str) and s.strip()))
+    date_from, date_to = _date(params, "from"), _date(params, "to")
+    if date_from and date_to and parse_datetime(date_from) > parse_datetime(date_to):
+        raise BadRequest("bad_date", f"'from' ({date_from}) is after 'to' ({date_to})")
+    page = _integer(params, "page", 1, 1, MAX_PAGE)
+    size = _integer(params, "size", int(settings["search.page_size"]), 1, int(settings["search.max_page_size"]))
+    return SearchRequest(text, query, mode, Filters(sources, date_from, date_to), sort, page, size)
+
+
+def validate_history(history: Any) -> list[dict[str, str]]:
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise BadRequest("bad_history", "'history' must be a list of {role, content} turns")
+    if len(history) > MAX_HISTORY_TURNS:
+        raise BadRequest("bad_history", f"'history' has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
+    turns: list[dict[str, str]] = []
+    for i, turn in enumerate(history):
+        if not isinstance(turn, dict) or set(turn) - {"role", "content"}:
+            raise BadRequest("bad_history", f"history[{i}] must be an object with only 'role' and 'content'")
+        role, content = turn.get("role"), turn.get("content")
+        if role not in HISTORY_ROLES:
+            raise BadRequest("bad_history", f"history[{i}].role must be 'user' or 'assistant', got {role!r}")
+        if not isinstance(content, str):
+            raise BadRequest("bad_history", f"history[{i}].content must be a string")
+        if len(content) > MAX_TURN_CHARS:
+            raise BadRequest("bad_history", f"history[{i}].content is longer than {MAX_TURN_CHARS} characters")
+        turns.append({"role": role, "content": content})
+    return turns
+
+
+class Services:
+    """Search, ask and read over one set of open stores; safe to share between request threads."""
+
+    def __init__(self, settings: dict[str, Any], stores: Any) -> None:
+        self.settings = settings
+        self.stores = stores
+        self.retriever = Retriever(stores, settings, analyze, analyze_exact)
+        self._refresh_lock = threading.Lock()
+        self._last_refresh = time.monotonic()
+
+    @classmethod
+    def open(cls, settings: dict[str, Any]) -> Services:
+        from indexer.stores import open_stores  # the heavy import (FAISS, tantivy, the model) happens here
+
+        return cls(settings, open_stores(settings))
+
+    def refresh(self, force: bool = False) -> None:
+        """Pick up a finished re-index; checked at most every REFRESH_INTERVAL seconds."""
+        now = time.monotonic()
+        if not force and now - self._last_refresh < REFRESH_INTERVAL:
+            return
+        if self._refresh_lock.acquire(blocking=False):
+            try:
+                self._last_refresh = now
+                self.stores.refresh()
+            finally:
+                self._refresh_lock.release()
+
+    def close(self) -> None:
+        self.stores.close()
+
+    # -- search --------------------------------------------------------------------------------------
+
+    def search(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """A page of articles for a query; see the API's /search for the shape of the result."""
+        started = time.perf_counter()
+        request = validate_search(params, self.settings)
+        self.refresh()
+        retrieval = self.retriever.retrieve(request.query, request.mode, request.filters)
+        articles = group_by_article(retrieval.candidates)
+        if request.sort == "date":
+            articles = sort_by_date(articles)
+        facets = source_facets(group_by_article(retrieval.facet_candidates))
+        first = (request.page - 1) * request.size
+        page = articles[first:first + request.size]
+        terms = retrieval.keyword.terms
+        phrases = retrieval.keyword.phrases
+        results = []
+        for candidate in page:
+            article, passage = candidate.article, candidate.passage
+            results.append({
+                "article_id": article.id,
+                "passage_id": passage.id,
+                "title": article.title,
+                "source": article.source,
+                "published": article.published,
+                "url": article.url,
+                "score": _round(candidate.score),
+                "snippet": str(highlight.snippet(passage.text, terms, phrases, analyze, analyze_exact)),
+                "title_html": str(highlight.render(article.title, highlight.match_spans(
+                    article.title, terms, phrases, analyze, analyze_exact))),
+            })
+        return {
+            "query": request.text,
+            "mode": request.mode,
+            "total": len(articles),
+            "page": request.page,
+            "size": request.size,
+            "pages": math.ceil(len(articles) / request.size),
+            "took_ms": _elapsed_ms(started),
+            "results": results,
+            "facets": {"source": facets},
+        }
+
+    # -- ask -----------------------------------------------------------------------------------------
+
+    def ask(self, question: Any, history: Any = None, mode: Any = None) -> dict[str, Any]:
+        """A short answer of cited sentences, or the abstention; see the API's /ask."""
+        started = time.perf_counter()
+        text = validate_text(question, "question", int(self.settings["search.max_query_chars"]))
+        turns = validate_history(history)
+        chosen_mode = validate_mode(mode, str(self.settings["search.mode"]))
+        self.refresh()
+        result = answers.answer(self.retriever, text, turns, chosen_mode, self.settings)
+        return {
+            "question": text,
+            "answer": result.text,
+            "answered": result.answered,
+            "evidence": _round(result.evidence),
+            "mode": chosen_mode,
+            "took_ms": _elapsed_ms(started),
+            "citations": result.citations,
+        }
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    def article(self, article_id: str) -> dict[str, Any] | None:
+        """An article with its passages (offsets into its text), or None when no such article exists."""
+        self.refresh()
+        found = self.stores.docs.get_articles([article_id]).get(article_id)
+        if found is None:
+            return None
+        passages = self.stores.docs.article_passages(article_id)
+        return {
+            "id": found.id,
+            "title": found.title,
+            "source": found.source,
+            "published": found.published,
+            "url": found.url,
+            "author": found.author,
+            "category": found.category,
+            "text": found.text,
+            "passages": [{"id": p.id, "ordinal": p.ordinal, "text": p.text, "start": p.start, "end": p.end}
+                         for p in passages],
+        }
+
+    def require_article(self, article_id: str) -> dict[str, Any]:
+        found = self.article(article_id)
+        if found is None:
+            raise NotFound("article_not_found", f"no article with id {article_id!r}")
+        return found
+
+    def stats(self) -> dict[str, Any]:
+        """Counts per store, sources with their article counts, and the index manifest."""
+        self.refresh()
+        counts = self.stores.counts()
+        data = asdict(counts) if hasattr(counts, "__dataclass_fields__") else dict(counts)
+        sources = self.stores.sources()
+        return {
+            "counts": data,
+            "sources": [{"value": s, "count": n} for s, n in _pairs(sources)],
+            "manifest": _plain(getattr(self.stores, "manifest", None)),
+            "settings": {name: self.settings[name] for name in (
+                "store.backend", "embedder.backend", "search.mode", "search.rrf_k", "search.keyword_weight",
+                "search.semantic_weight", "search.candidates", "answer.abstain_below")},
+        }
+
+    def health(self) -> dict[str, Any]:
+        self.refresh()
+        return {"status": "ok", "articles": self.stores.docs.count_articles()}
+
+    def analyze(self, text: Any) -> dict[str, Any]:
+        """What the analyzer makes of a text: the indexed terms and the exact (phrase) terms, with offsets."""
+        if text is None or (isinstance(text, str) and not text):
+            raise BadRequest("empty_text", "'text' is empty: give some text to analyze")
+        if not isinstance(text, str):
+            raise BadRequest("bad_request", "'text' must be a string")
+        if len(text) > MAX_ANALYZE_CHARS:
+            raise BadRequest("text_too_long", f"'text' is {len(text)} characters; the limit is {MAX_ANALYZE_CHARS}")
+
+        def tokens(items: Sequence[Any]) -> list[dict[str, Any]]:
+            return [{"term": t.term, "start": t.start, "end": t.end, "position": t.position} for t in items]
+
+        return {"text": text, "analyzer": ANALYZER_VERSION, "tokens": tokens(analyze(text)),
+                "exact": tokens(analyze_exact(text))}
+
+
+def _pairs(sources: Any) -> list[tuple[str, int]]:
+    if isinstance(sources, Mapping):
+        return [(str(k), int(v)) for k, v in sources.items()]
+    return [(str(s), int(n)) for s, n in sources]
+
+
+def _plain(value: Any) -> Any:
+    """A manifest as JSON-ready data, whatever object the store keeps it in."""
+    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        return value
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    return str(value)
+
+
+def _round(value: float) -> float:
+    return round(float(value), 6)
+
+
+def _elapsed_ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def get_services() -> Services:
+    """The current app's services (built once by create_app)."""
+    services: Services = current_app.extensions["isnad"]
+    return services
