@@ -1,0 +1,487 @@
+"""The Elasticsearch backend: a DocumentStore and a KeywordIndex over one index served behind an alias.
+
+Passages are documents (`p:<passage id>`) carrying their text, place in the article, and the article's
+title, source and date; articles are documents (`a:<article id>`) keeping the whole record, unindexed,
+with its content hash. Vectors stay in FAISS keyed by the same passage ids, exactly as embedded.
+
+Searches always go through the alias (`elasticsearch.index`, "isnad"). Incremental writes go to the
+index the alias points at. A rebuild writes a new index (`isnad-<UTC time>`) that the alias does not
+see, and `finish_rebuild` moves the alias in one atomic request: searches see the old index or the
+complete new one, never a half-built one. An interrupted rebuild resumes in the index it started.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import elastic_transport
+from elasticsearch import (
+    ApiError,
+    AuthenticationException,
+    AuthorizationException,
+    Elasticsearch,
+    NotFoundError,
+)
+
+from indexer.models import Article, Hit
+from indexer.stores.base import KeywordQuery, KeywordResult, StoredPassage
+from indexer.stores.dates import query_bounds
+from indexer.stores.es import queries
+from indexer.stores.es.bulk import BulkFailure, BulkWriter, Operation
+from indexer.stores.es.client import START_HINT, connect, display_url
+from indexer.stores.es.errors import (
+    ElasticsearchIndexMissing,
+    ElasticsearchStoreError,
+    ElasticsearchUnavailable,
+)
+from indexer.stores.es.mapping import index_definition
+
+log = logging.getLogger(__name__)
+
+MGET_CHUNK = 1000  # ids per multi-get request
+DELETE_CHUNK = 500  # articles per delete-by-query
+PAGE = 10_000  # hits per page when listing ids; Elasticsearch's default max_result_window
+# Elasticsearch index names: lowercase, none of \ / * ? " < > | , # : or space, not starting with - _ +.
+_INDEX_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,200}$")
+
+
+def check_index_name(name: str) -> str:
+    if not _INDEX_NAME.match(name) or name in (".", ".."):
+        raise ElasticsearchStoreError(
+            f"elasticsearch.index {name!r} is not a valid Elasticsearch index name: use lowercase letters, "
+            "digits, '.', '_' or '-', starting with a letter or digit"
+        )
+    return name
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _index_missing(error: ApiError) -> bool:
+    body = error.body if isinstance(error.body, Mapping) else {}
+    reason = body.get("error", {}) if isinstance(body.get("error"), Mapping) else {}
+    return error.meta.status == 404 and reason.get("type") == "index_not_found_exception"
+
+
+class ElasticsearchBackend:
+    """The connection, alias and write target shared by the document store and keyword index views."""
+
+    def __init__(self, settings: Mapping[str, Any], *, client: Elasticsearch | None = None) -> None:
+        self.url = settings["elasticsearch.url"]
+        self.alias = check_index_name(settings["elasticsearch.index"])
+        self.shards = int(settings.get("elasticsearch.shards", 1))
+        self.replicas = int(settings.get("elasticsearch.replicas", 0))
+        if client is None:
+            client, self.info = connect(settings)
+        else:
+            self.info = {}
+        self.client = client
+        self.writer = BulkWriter(client, url=display_url(self.url))
+        self.failures: list[BulkFailure] = []  # per-document refusals not yet collected by the caller
+        self._live: str | None = None  # concrete index behind the alias, once known
+        self._target: str | None = None  # the index a rebuild is writing, while one is under way
+        self._written: set[int] = set()  # passages written by put_articles since the last refresh
+        self._dirty = False  # writes not yet made visible to searches by a refresh
+        self._lock = threading.Lock()
+
+    # -- errors ---------------------------------------------------------------------------------------
+
+    @contextmanager
+    def errors(self, action: str) -> Iterator[None]:
+        """Turn client exceptions into messages that name the server, the index and the fix."""
+        url = display_url(self.url)
+        try:
+            yield
+        except ElasticsearchStoreError:
+            raise
+        except NotFoundError as error:
+            if _index_missing(error):
+                raise ElasticsearchIndexMissing(
+                    f"Elasticsearch at {url} has no index {self.alias!r} ({action}): index articles first "
+                    f"with `isnad index PATH` and ISNAD_STORE=elasticsearch"
+                ) from None
+            raise ElasticsearchStoreError(f"Elasticsearch at {url}: {action} failed: {error.message}") from None
+        except (AuthenticationException, AuthorizationException) as error:
+            raise ElasticsearchUnavailable(
+                f"Elasticsearch at {url} refused {action} (HTTP {error.meta.status}): check "
+                "elasticsearch.api_key or elasticsearch.username/password"
+            ) from None
+        except ApiError as error:
+            raise ElasticsearchStoreError(
+                f"Elasticsearch at {url}: {action} failed with HTTP {error.meta.status}: {error.message}"
+            ) from None
+        except elastic_transport.TransportError as error:
+            raise ElasticsearchUnavailable(
+                f"cannot reach Elasticsearch at {url} ({action}: {error.message}): {START_HINT}"
+            ) from None
+
+    # -- indices and the alias --------------------------------------------------------------------------
+
+    def aliased_indices(self) -> list[str]:
+        """The concrete indices the alias points at (one, normally); empty when it does not exist."""
+        with self.errors("reading the alias"):
+            try:
+                return sorted(self.client.indices.get_alias(name=self.alias).body)
+            except NotFoundError:
+                return []
+
+    def live_index(self) -> str | None:
+        if self._live is None:
+            indices = self.aliased_indices()
+            self._live = indices[0] if indices else None
+        return self._live
+
+    def new_index_name(self) -> str:
+        return f"{self.alias}-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}"
+
+    def create_index(self, name: str) -> None:
+        definition = index_definition(self.shards, self.replicas)
+        with self.errors(f"creating index {name}"):
+            self.client.indices.create(index=name, settings=definition["settings"],
+                                       mappings=definition["mappings"])
+
+    def write_index(self) -> str:
+        """Where writes go: the rebuild's index, else the live index, created on the very first write.
+
+        The first index is put behind the alias at once: there is no older index to keep serving.
+        """
+        with self._lock:
+            if self._target is not None:
+                return self._target
+            live = self.live_index()
+            if live is None:
+                live = self.new_index_name()
+                self.create_index(live)
+                with self.errors("creating the alias"):
+                    self.client.indices.update_aliases(
+                        actions=queries.alias_switch_actions(self.alias, live, ())["actions"])
+                self._live = live
+            return live
+
+    def read_index(self) -> str:
+        """Where the indexer's reads go (hashes, passages): the rebuild's index while one runs."""
+        return self._target or self.alias
+
+    def unfinished_rebuilds(self) -> list[str]:
+        """Indices named like this alias's rebuilds that the alias does not point at, oldest first."""
+        pattern = re.compile(rf"^{re.escape(self.alias)}-\d{{8}}-\d{{6}}-\d{{6}}$")
+        with self.errors("listing indices"):
+            try:
+                names = self.client.indices.get(index=f"{self.alias}-*", expand_wildcards="open").body
+            except NotFoundError:
+                return []
+        aliased = set(self.aliased_indices())
+        return sorted(name for name in names if pattern.match(name) and name not in aliased)
+
+    def begin_rebuild(self, resume: bool = True) -> str:
+        """Send writes to a new index hidden from searches (or to the newest unfinished one, to resume)."""
+        with self._lock:
+            unfinished = self.unfinished_rebuilds() if resume else []
+            if unfinished:
+                self._target = unfinished[-1]
+                log.info("resuming the rebuild in %s", self._target)
+            else:
+                self._target = self.new_index_name()
+                self.create_index(self._target)
+            self._written.clear()
+            return self._target
+
+    def finish_rebuild(self, delete_old: bool = True) -> str:
+        """Make the rebuilt index visible: refresh it, then move the alias to it in one atomic request."""
+        with self._lock:
+            if self._target is None:
+                raise ElasticsearchStoreError("finish_rebuild called without begin_rebuild")
+            target = self._target
+            with self.errors(f"refreshing {target}"):
+                self.client.indices.refresh(index=target)
+            old = self.aliased_indices()
+            with self.errors(f"switching alias {self.alias} to {target}"):
+                self.client.indices.update_aliases(
+                    actions=queries.alias_switch_actions(self.alias, target, old)["actions"])
+            self._target, self._live, self._dirty = None, target, False
+            self._written.clear()
+        if delete_old:
+            for name in old:
+                if name != target:
+                    with self.errors(f"deleting the old index {name}"):
+                        self.client.indices.delete(index=name)
+        return target
+
+    def abandon_rebuild(self) -> None:
+        """Drop the index a rebuild was writing; the alias never pointed at it."""
+        with self._lock:
+            target, self._target = self._target, None
+            self._written.clear()
+        if target is not None:
+            with self.errors(f"deleting {target}"):
+                self.client.indices.delete(index=target)
+
+    def refresh(self) -> None:
+        """Make every write so far visible to searches (and to the delete-by-query that follows)."""
+        if not self._dirty:
+            return
+        with self.errors("refreshing"):
+            self.client.indices.refresh(index=self._target or self.write_index())
+        self._dirty = False
+
+    # -- writing ----------------------------------------------------------------------------------------
+
+    def bulk(self, operations: Iterable[Operation]) -> set[str]:
+        """Send operations; record refused documents in `failures` and return their ids."""
+        with self.errors("bulk write"):
+            report = self.writer.write(operations)
+        self._dirty = True
+        for failure in report.failures:
+            log.warning("Elasticsearch refused %s", failure)
+        self.failures.extend(report.failures)
+        return {failure.doc_id for failure in report.failures}
+
+    def take_failures(self) -> list[BulkFailure]:
+        """Per-document failures since the last call, for the indexer to report as problems."""
+        failures, self.failures = self.failures, []
+        return failures
+
+    def passage_operations(self, index: str, passages: Iterable[StoredPassage],
+                           articles: Mapping[str, Article]) -> list[Operation]:
+        return [queries.index_operation(index, queries.passage_doc_id(p.id),
+                                        queries.passage_source(p, articles[p.article_id]))
+                for p in passages]
+
+    def delete_passages_where(self, query: dict[str, Any], action: str) -> None:
+        self.refresh()  # delete-by-query only sees what a refresh has made searchable
+        with self.errors(action):
+            self.client.delete_by_query(index=self._target or self.write_index(), query=query,
+                                        conflicts="proceed", refresh=False)
+        self._dirty = True
+
+    # -- reading ----------------------------------------------------------------------------------------
+
+    def mget(self, doc_ids: Sequence[str], fields: Sequence[str], index: str) -> dict[str, dict[str, Any]]:
+        """Sources of the documents that exist, by _id; a missing alias or index means none."""
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(dict.fromkeys(doc_ids)), MGET_CHUNK):
+            with self.errors("reading documents"):
+                response = self.client.mget(index=index, ids=list(chunk), source_includes=list(fields))
+            for doc in response["docs"]:
+                if doc.get("found"):
+                    found[doc["_id"]] = doc["_source"]
+        return found
+
+    def search_all(self, query: dict[str, Any], index: str, fields: Sequence[str] = (),
+                   sort: Sequence[Any] = ({"passage_id": "asc"},)) -> Iterator[dict[str, Any]]:
+        """Every hit of a query with the given source fields (none: ids only), page by page with
+        search_after, so there is no 10,000-hit window."""
+        after: list[Any] | None = None
+        source: dict[str, Any] = {"source_includes": list(fields)} if fields else {"source": False}
+        while True:
+            with self.errors("searching"):
+                response = self.client.search(index=index, query=query, size=PAGE, sort=list(sort),
+                                              search_after=after, track_total_hits=False, **source)
+            hits = response["hits"]["hits"]
+            yield from hits
+            if len(hits) < PAGE:
+                return
+            after = hits[-1]["sort"]
+
+    def count(self, doc_type: str, index: str | None = None) -> int:
+        with self.errors("counting"):
+            try:
+                response = self.client.count(index=index or self.alias, query={"term": {"doc_type": doc_type}})
+            except NotFoundError as error:
+                if _index_missing(error):
+                    return 0
+                raise
+        return int(response["count"])
+
+    def health(self) -> dict[str, Any]:
+        """What /api/v1/health reports for this backend; never raises, says what is wrong instead."""
+        report: dict[str, Any] = {"backend": "elasticsearch", "url": display_url(self.url), "alias": self.alias,
+                                  "ok": False}
+        try:
+            with self.errors("checking health"):
+                cluster = self.client.cluster.health()
+            report["cluster"] = cluster.get("cluster_name")
+            report["status"] = cluster.get("status")
+            report["version"] = self.info.get("version", {}).get("number")
+            indices = self.aliased_indices()
+            report["index"] = indices[0] if indices else None
+            if not indices:
+                report["error"] = (f"no index {self.alias!r} yet: index articles with `isnad index PATH` "
+                                   "and ISNAD_STORE=elasticsearch")
+                return report
+            report["articles"] = self.count(queries.ARTICLE)
+            report["passages"] = self.count(queries.PASSAGE)
+            report["ok"] = cluster.get("status") in ("green", "yellow")
+            if not report["ok"]:
+                report["error"] = f"cluster status is {cluster.get('status')}"
+        except ElasticsearchStoreError as error:
+            report["error"] = str(error)
+        return report
+
+    def close(self) -> None:
+        self.client.close()
+
+
+class ElasticsearchDocumentStore:
+    """Articles and passages in Elasticsearch (the DocumentStore contract)."""
+
+    def __init__(self, backend: ElasticsearchBackend) -> None:
+        self.backend = backend
+
+    def article_hashes(self, article_ids: Iterable[str]) -> dict[str, str]:
+        ids = [queries.article_doc_id(a) for a in dict.fromkeys(article_ids)]
+        index = self.backend.read_index()
+        if index == self.backend.alias and self.backend.live_index() is None:
+            return {}  # nothing indexed yet
+        return {source["article_id"]: source["hash"] for source in
+                self.backend.mget(ids, ("article_id", "hash"), index).values()}
+
+    def put_articles(self, items: Sequence[tuple[Article, str, list[StoredPassage]]]) -> None:
+        """Write passages, drop the passages a re-cut left behind, then the articles with their hashes.
+
+        That order keeps a crash harmless: an article's hash (which lets the indexer skip it next time)
+        is written only after all its passages are. An article with a refused passage is left without
+        its new hash, so the next run tries it again; the refusals are in `backend.failures`.
+        """
+        if not items:
+            return
+        backend = self.backend
+        index = backend.write_index()
+        articles = {article.id: article for article, _, _ in items}
+        passages = [p for _, _, group in items for p in group]
+        refused = backend.bulk(backend.passage_operations(index, passages, articles))
+        failed_articles = {p.article_id for p in passages if queries.passage_doc_id(p.id) in refused}
+        written = [(a, h, group) for a, h, group in items if a.id not in failed_articles]
+        for chunk in _chunks(written, DELETE_CHUNK):
+            backend.delete_passages_where(
+                queries.stale_passages([a.id for a, _, _ in chunk], [p.id for _, _, g in chunk for p in g]),
+                "removing replaced passages")
+        backend.bulk(queries.index_operation(index, queries.article_doc_id(a.id), queries.article_source(a, h))
+                     for a, h, _ in written)
+        backend._written.update(p.id for _, _, group in written for p in group)
+
+    def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
+        """Remove articles and their passages; returns the removed passage ids (for FAISS)."""
+        ids = list(dict.fromkeys(article_ids))
+        if not ids or (self.backend.live_index() is None and self.backend._target is None):
+            return []
+        backend = self.backend
+        index = backend.write_index()
+        backend.refresh()
+        removed = [int(hit["_id"].removeprefix("p:")) for chunk in _chunks(ids, DELETE_CHUNK)
+                   for hit in backend.search_all(queries.passages_of_articles(chunk), index)]
+        for chunk in _chunks(ids, DELETE_CHUNK):
+            backend.delete_passages_where(queries.passages_of_articles(chunk), "deleting passages")
+        backend.bulk(queries.delete_operation(index, queries.article_doc_id(a)) for a in ids)
+        return removed
+
+    def get_articles(self, article_ids: Iterable[str]) -> dict[str, Article]:
+        sources = self.backend.mget([queries.article_doc_id(a) for a in article_ids], ("article",),
+                                    self.backend.read_index())
+        articles = (queries.article_from_source(source) for source in sources.values())
+        return {article.id: article for article in articles}
+
+    def get_passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
+        """Passages by id; ids no longer stored are absent, as in SQLite."""
+        fields = ("passage_id", "article_id", "ordinal", "text", "start", "end")
+        sources = self.backend.mget([queries.passage_doc_id(int(i)) for i in passage_ids], fields,
+                                    self.backend.read_index())
+        passages = (queries.passage_from_source(source) for source in sources.values())
+        return {passage.id: passage for passage in passages}
+
+    def article_passages(self, article_id: str) -> list[StoredPassage]:
+        fields = ["passage_id", "article_id", "ordinal", "text", "start", "end"]
+        hits = self.backend.search_all(queries.passages_of_articles([article_id]), self.backend.read_index(),
+                                       fields=fields, sort=({"ordinal": "asc"}, {"passage_id": "asc"}))
+        return [queries.passage_from_source(hit["_source"]) for hit in hits]
+
+    def passage_ids_matching(self, sources: Sequence[str] = (), date_from: str | None = None,
+                             date_to: str | None = None) -> set[int]:
+        """Passage ids whose article is from any of `sources` and within the dates: FAISS's allowed set."""
+        query = queries.bool_query(KeywordQuery(sources=tuple(sources), date_from=date_from, date_to=date_to))
+        return {queries.passage_id_of(hit["_id"]) for hit in self.backend.search_all(query, self.backend.alias)}
+
+    def sources(self) -> list[tuple[str, int]]:
+        """Each source with its article count, largest first, as SQLite's `sources()`."""
+        with self.backend.errors("counting sources"):
+            response = self.backend.client.search(index=self.backend.alias,
+                                                     body=queries.facets_body(KeywordQuery()))
+        return queries.facets_from_response(response.body)
+
+    def count_articles(self) -> int:
+        return self.backend.count(queries.ARTICLE, self.backend.read_index())
+
+    def count_passages(self) -> int:
+        return self.backend.count(queries.PASSAGE, self.backend.read_index())
+
+    def health(self) -> dict[str, Any]:
+        return self.backend.health()
+
+    def close(self) -> None:
+        self.backend.close()
+
+
+class ElasticsearchKeywordIndex:
+    """BM25 over passages in Elasticsearch (the KeywordIndex contract); scores are Lucene's BM25."""
+
+    def __init__(self, backend: ElasticsearchBackend) -> None:
+        self.backend = backend
+
+    def add(self, passages: Sequence[StoredPassage], articles: dict[str, Article]) -> None:
+        """Index passages; those put_articles already wrote with the same id are not sent again."""
+        backend = self.backend
+        fresh = [p for p in passages if p.id not in backend._written]
+        if fresh:
+            backend.bulk(backend.passage_operations(backend.write_index(), fresh, articles))
+
+    def delete_articles(self, article_ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(article_ids))
+        if not ids or (self.backend.live_index() is None and self.backend._target is None):
+            return
+        for chunk in _chunks(ids, DELETE_CHUNK):
+            self.backend.delete_passages_where(queries.passages_of_articles(chunk), "deleting passages")
+
+    def commit(self) -> None:
+        """Make writes searchable. (A rebuild becomes visible only at `finish_rebuild`.)"""
+        self.backend.refresh()
+        self.backend._written.clear()
+
+    def search(self, query: KeywordQuery, limit: int) -> KeywordResult:
+        """Top passages by BM25, or newest first with sort="date" (scores still BM25).
+
+        Raises ValueError for an unreadable date filter, as the embedded index does.
+        """
+        query_bounds(query.date_from, query.date_to)  # the same ValueError as the embedded index
+        body = queries.search_body(query, min(max(limit, 0), PAGE))
+        # With more than one shard each shard would score with its own statistics; DFS gathers them
+        # first so scores equal a single-index BM25 (Elasticsearch skips DFS for one shard).
+        search_type = "dfs_query_then_fetch" if self.backend.shards > 1 else None
+        with self.backend.errors("searching"):
+            response = self.backend.client.search(index=self.backend.alias, body=body, search_type=search_type)
+        hits = [Hit(queries.passage_id_of(hit["_id"]), float(hit.get("_score") or 0.0))
+                for hit in response["hits"]["hits"]]
+        return KeywordResult(hits, int(response["hits"]["total"]["value"]))
+
+    def facets(self, query: KeywordQuery, size: int = 50) -> list[tuple[str, int]]:
+        """Matching articles per source for the query without its source filter (an aggregation).
+
+        Optional, beyond the KeywordIndex contract: the web app counts facets from its candidates in
+        both backends; this gives exact counts over every match on large corpora.
+        """
+        with self.backend.errors("counting facets"):
+            response = self.backend.client.search(index=self.backend.alias, body=queries.facets_body(query, size))
+        return queries.facets_from_response(response.body)
+
+    def count(self) -> int:
+        return self.backend.count(queries.PASSAGE, self.backend.read_index())
+
+    def close(self) -> None:
+        self.backend.close()
