@@ -214,3 +214,25 @@ def derive_title(text: str, max_words: int = 14) -> str:
     if len(words) <= max_words:
         return sentence.rstrip(".")
     return " ".join(words[:max_words]).rstrip("،,:") + "…"
+
+
+def is_boilerplate(line: str) -> bool:
+    """Lines that are never article content wherever they appear: widget text, read-more links, JS warnings.
+
+    ("المزيد من ..." is left out: inside a body it is as often a sub-heading, "المزيد من المخاطر", as a footer.)
+    """
+    return (
+        is_js_warning(line) or is_ui_label(line) or is_read_more(line) or is_related_placeholder(line)
+    )
+
+
+def strip_boilerplate(text: str) -> str:
+    """`text` without its boilerplate lines (for bodies from structured input, where lines are otherwise trusted)."""
+    if not any(marker in text for marker in _BOILERPLATE_HINTS):
+        return text  # fast path: most bodies contain none of the words any rule needs
+    return "\n".join(line for line in text.split("\n") if not (line and is_boilerplate(line)))
+
+
+# Every boilerplate rule needs one of these substrings (or a line of dashes, or "TT"), checked before folding.
+_BOILERPLATE_HINTS = ("قرأ", "قرا", "طالع", "JavaScript", "javascript", "جافا", "TT", "ملخص", "يحتوي",
+                      "\n-", "\n—", "\n–", "play-circle", "شارك", "طباعة", "تابعنا", "إعلان", "اعلان")

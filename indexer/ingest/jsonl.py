@@ -45,7 +45,7 @@ def _as_text(value: Any) -> str | None:
 
 def record_fields(record: dict[str, Any]) -> dict[str, str | None]:
     """The canonical fields of one JSON record, cleaned: body whitespace, one-line title, ISO date."""
-    text = cleaning.clean_body(_as_text(_pick(record, "text")) or "")
+    text = cleaning.clean_body(cleaning.strip_boilerplate(_as_text(_pick(record, "text")) or ""))
     title = cleaning.normalize_line((_as_text(_pick(record, "title")) or "").replace("\n", " "))
     fields: dict[str, str | None] = {
         "id": _as_text(_pick(record, "id")),

@@ -1,4 +1,14 @@
-"""Split a scraped news page (plain text) into clean stories: boilerplate dropped, one story per headline."""
+"""Split a scraped news page (plain text) into clean stories: boilerplate dropped, one story per headline.
+
+A page is read line by line. Each line gets a role (story text, caption, credit, "TT" toggle, related-list
+heading, end-of-story marker such as "المصدر: ..." ...). Stories start at:
+  1. a headline block: a headline printed again a few lines later (past captions, a sub-title and the "TT"
+     font toggle), as news sites render their article header;
+  2. after an end marker (source credit, keyword list, "المزيد من ..." footer), the next headline followed by text;
+  3. inside a related-articles list, a headline followed by at least two paragraphs of text (teaser cards have one);
+  4. inside a story, a headline-like line whose following text shares few words with the story so far
+     (a topic shift), which keeps sub-headings inside their story.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +19,20 @@ from indexer.ingest import cleaning as c
 
 # A paragraph long enough to be story text rather than a heading, caption or teaser link.
 BODY_WORDS = 15
-# A story must have this much text before a new headline can be taken as the start of another story.
+# A story must have this much text before a headline inside it may start another story.
 MIN_STORY_WORDS = 80
-# Topic-shift test: share of the content words after a candidate headline that the story so far already used.
-# On the seed pages, real sub-headings score 0.45 or more and unrelated stories 0.15 or less (tests pin both).
-TOPIC_SHIFT_OVERLAP = 0.25
+# Topic shift: share of the content words of (candidate headline + next paragraph) already used by the story.
+# On the seed pages sub-headings score 0.24 or more and unrelated stories 0.10 or less; tests pin both sides.
+TOPIC_SHIFT_OVERLAP = 0.17
+# How far (in non-blank lines) a headline may be printed again to mark a header block.
+HEADER_SPAN = 8
+
+_SKIPPABLE = ("caption", "drop", "credit", "tt")
 
 
 @dataclass(slots=True)
 class Story:
-    """One story found on a page: its title (None when the page shows none), paragraphs and named source."""
+    """One story found on a page: its title, its paragraphs and the outlet the page names for it."""
 
     title: str | None
     paragraphs: list[str] = field(default_factory=list)
@@ -41,7 +55,7 @@ def _classify(text: str, position: int) -> tuple[str, str | None]:
     """The role of one non-blank line; `position` is its index among non-blank lines (outlets sit on top)."""
     if c.fold(text) == "tt":
         return "tt", None
-    if c.is_js_warning(text) or c.is_ui_label(text) or c.is_related_placeholder(text):
+    if c.is_js_warning(text) or c.is_ui_label(text) or c.is_related_placeholder(text) or c.is_bullet(text):
         return "drop", None
     if c.is_related_header(text):
         return "related", None
@@ -54,9 +68,7 @@ def _classify(text: str, position: int) -> tuple[str, str | None]:
     if c.is_keywords_line(text):
         return "end", None
     if c.is_more_footer(text):
-        return "end", None
-    if c.is_bullet(text):
-        return "drop", None
+        return "footer", None
     if c.is_credit_line(text):
         return "credit", None
     if c.is_caption(text):
@@ -86,45 +98,45 @@ def _items(page: str) -> list[_Item]:
     return items
 
 
+def _header_starts(items: list[_Item]) -> dict[int, bool]:
+    """Headline blocks: {index of headline: marked by "TT"}. The reprinted headline is dropped."""
+    starts: dict[int, bool] = {}
+    for s, item in enumerate(items):
+        if item.kind != "text" or not c.is_headline_like(item.text, 25):
+            continue
+        marked = False
+        for r in range(s + 1, min(len(items), s + 1 + HEADER_SPAN)):
+            other = items[r]
+            marked = marked or other.kind == "tt"
+            if other.kind == "text" and other.text == item.text:
+                starts[s] = marked
+                other.kind = "drop"
+                break
+            # Between a headline and its reprint only captions, widgets and a short sub-title may sit.
+            if other.kind not in _SKIPPABLE and not (other.kind == "text" and c.word_count(other.text) <= 25):
+                break
+    # A "TT" toggle under a headline that is not reprinted still marks the block.
+    for t, item in enumerate(items):
+        if item.kind != "tt" or any(t - HEADER_SPAN < s < t for s in starts):
+            continue
+        candidate = None
+        for s in range(t - 1, max(-1, t - 7), -1):
+            if items[s].kind == "text" and c.is_headline_like(items[s].text, 25):
+                candidate = s
+            elif items[s].kind not in _SKIPPABLE:
+                break
+        if candidate is not None:
+            starts[candidate] = True
+    return starts
+
+
 def _next_text(items: list[_Item], start: int) -> int | None:
     for j in range(start, len(items)):
         if items[j].kind == "text":
             return j
-        if items[j].kind not in ("caption", "drop", "credit", "tt"):
+        if items[j].kind not in _SKIPPABLE:
             return None
     return None
-
-
-def _tt_starts(items: list[_Item]) -> dict[int, str]:
-    """Story starts marked by the "TT" font toggle: headline, captions, TT, then the headline printed again."""
-    starts: dict[int, str] = {}
-    for t, item in enumerate(items):
-        if item.kind != "tt":
-            continue
-        repeat = _next_text(items, t + 1)
-        if repeat is not None:
-            for s in range(t - 1, max(-1, t - 9), -1):
-                if items[s].kind == "text" and items[s].text == items[repeat].text:
-                    starts[s] = items[s].text
-                    items[repeat].kind = "drop"
-                    break
-            else:
-                repeat = None
-        if repeat is None:
-            # No repeated headline: the earliest headline-like line in the header block just above the TT.
-            candidate = None
-            for s in range(t - 1, max(-1, t - 7), -1):
-                if items[s].kind == "text" and c.is_headline_like(items[s].text, 25):
-                    candidate = s
-                elif items[s].kind not in ("caption", "drop"):
-                    break
-            if candidate is not None:
-                starts[candidate] = items[candidate].text
-    return starts
-
-
-def _is_body(items: list[_Item], index: int | None) -> bool:
-    return index is not None and c.word_count(items[index].text) >= BODY_WORDS
 
 
 def _body_soon(items: list[_Item], start: int, within: int = 3) -> bool:
@@ -137,16 +149,16 @@ def _body_soon(items: list[_Item], start: int, within: int = 3) -> bool:
             seen += 1
             if seen >= within:
                 return False
-        elif item.kind not in ("caption", "drop", "credit", "tt"):
+        elif item.kind not in _SKIPPABLE:
             return False
     return False
 
 
 def _following_body(items: list[_Item], start: int, limit: int) -> list[str]:
-    """Up to `limit` body paragraphs right after `start`, stopping at anything that is not story text."""
+    """Up to `limit` paragraphs of text right after `start`, stopping at anything that is not story text."""
     found: list[str] = []
     for item in items[start:]:
-        if item.kind == "caption":
+        if item.kind in _SKIPPABLE:
             continue
         if item.kind != "text" or len(found) >= limit:
             break
@@ -154,7 +166,15 @@ def _following_body(items: list[_Item], start: int, limit: int) -> list[str]:
     return found
 
 
-_STOP = {c.fold(w) for w in ["التي", "الذي", "الذين", "على", "إلى", "عن", "في", "من", "مع", "بين", "بعد", "قبل", "حيث", "كما", "هذا", "هذه", "ذلك", "تلك", "وقال", "وقالت", "قال", "قالت", "أن", "إن", "كان", "كانت", "لم", "لن", "وفي", "ومن", "خلال", "أيضا", "أيضاً", "اليوم"]}
+# Function words too common to tell two stories apart (spelled as `fold` leaves them).
+_STOP = {
+    c.fold(word)
+    for word in [
+        "التي", "الذي", "الذين", "على", "إلى", "عن", "في", "من", "مع", "بين", "بعد", "قبل", "حيث", "كما", "هذا",
+        "هذه", "ذلك", "تلك", "وقال", "وقالت", "قال", "قالت", "أن", "إن", "كان", "كانت", "لم", "لن", "وفي", "ومن",
+        "خلال", "أيضا", "اليوم",
+    ]
+}
 _PREFIX = re.compile(r"^(وال|بال|فال|كال|لل|ال|و)(?=\w{3,})")
 
 
@@ -178,19 +198,13 @@ def topic_overlap(story_text: str, following: str) -> float:
 def _topic_shift(items: list[_Item], i: int, story: Story) -> bool:
     """A headline-like line, after a finished story, introducing text on a different subject: a new story."""
     item = items[i]
-    if story.words < MIN_STORY_WORDS or item.blank_before == 0 and _has_blanks(items):
+    if story.words < MIN_STORY_WORDS or not c.is_headline_like(item.text) or c.word_count(item.text) < 5:
         return False
-    if not c.is_headline_like(item.text) or c.word_count(item.text) < 5:
-        return False
-    following = _following_body(items, i + 1, 2)
+    following = _following_body(items, i + 1, 1)
     if not following or c.word_count(following[0]) < BODY_WORDS:
         return False
     overlap = topic_overlap("\n".join(story.paragraphs), "\n".join([item.text, *following]))
     return overlap < TOPIC_SHIFT_OVERLAP
-
-
-def _has_blanks(items: list[_Item]) -> bool:
-    return any(item.blank_before for item in items[1:])
 
 
 def _append(story: Story, paragraph: str) -> None:
@@ -206,7 +220,7 @@ def _append(story: Story, paragraph: str) -> None:
 def split_page(page: str) -> list[Story]:
     """The stories on one scraped page, in order; boilerplate, captions and related-article lists left out."""
     items = _items(page)
-    starts = _tt_starts(items)
+    headers = _header_starts(items)
     stories: list[Story] = []
     story: Story | None = None
     state = "body"  # "body": reading a story; "skip": after its end marker; "related": inside a teaser list
@@ -219,25 +233,28 @@ def split_page(page: str) -> list[Story]:
         return new
 
     for i, item in enumerate(items):
-        if i in starts:
-            story, state, drop_teaser = start(starts[i]), "body", False
-            continue
         kind = item.kind
+        if i in headers and (headers[i] or state != "related"):
+            story, state, drop_teaser = start(item.text), "body", False
+            continue
         if kind in ("signature", "outlet"):
             page_outlet = page_outlet or item.name
-        if kind == "source":
+        elif kind == "source":
             if story is not None and state == "body" and story.source is None:
                 story.source = item.name
-            state = "skip" if story is not None else state
-        elif kind == "end":
-            state = "skip" if story is not None else state
+            if story is not None:
+                state = "skip"
+        elif kind == "end" or (kind == "footer" and not _body_soon(items, i + 1, 1)):
+            if story is not None:
+                state = "skip"
+        elif kind == "footer" and story is not None and state == "body":
+            _append(story, item.text)  # "المزيد من المخاطر" followed by text is a sub-heading, not a footer
         elif kind == "related":
             state = "related"
         elif kind == "read_more":
-            # A bare "اقرأ أيضاً" label: inside a story the line after it is a link to another page.
+            # A bare "اقرأ أيضاً" label inside a story: the line after it links to another page.
             drop_teaser = state == "body" and c.word_count(item.text) <= 3
         elif kind == "text":
-            nxt = _next_text(items, i + 1)
             if drop_teaser and c.is_headline_like(item.text):
                 drop_teaser = False
                 continue
@@ -252,7 +269,7 @@ def split_page(page: str) -> list[Story]:
                     story = start(item.text)
                 else:
                     _append(story, item.text)
-            elif state == "skip" and c.is_headline_like(item.text) and _is_body(items, nxt):
+            elif state == "skip" and c.is_headline_like(item.text) and _body_soon(items, i + 1, 1):
                 story, state = start(item.text), "body"
             elif state == "related" and c.is_headline_like(item.text):
                 following = _following_body(items, i + 1, 2)

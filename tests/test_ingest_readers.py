@@ -1,0 +1,218 @@
+"""Reading input files: JSON fields and aliases, stable ids, encodings, gzip, bad input reported and skipped."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from indexer.ingest import iter_articles
+from indexer.models import Article, IngestSummary, Problem
+
+BODY = (
+    "أعلنت وزارة الزراعة اليوم أن موسم حصاد القمح بدأ مبكرا هذا العام بسبب ارتفاع درجات الحرارة، "
+    "وأن المزارعين يتوقعون محصولا أكبر من العام الماضي."
+)
+OTHER = "افتتحت المكتبة العامة في المدينة قاعة جديدة للأطفال تضم ألفي كتاب مصور وركنا للقراءة الجماعية."
+
+
+def read(*paths: Path) -> tuple[list[Article], IngestSummary, list[Problem]]:
+    summary, problems = IngestSummary(), []
+    articles = list(iter_articles(paths, summary, problems.append))
+    return articles, summary, problems
+
+
+def jsonl(path: Path, records: list[dict | str]) -> Path:
+    lines = [r if isinstance(r, str) else json.dumps(r, ensure_ascii=False) for r in records]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_canonical_keys_are_read(tmp_path: Path) -> None:
+    record = {
+        "id": "farm-1", "title": "بدء حصاد القمح", "text": BODY, "published": "2024-05-02T08:30:00+03:00",
+        "source": "وكالة الأنباء", "url": "https://example.org/wheat", "author": "سلمى", "category": "economy",
+    }
+    [article], summary, problems = read(jsonl(tmp_path / "a.jsonl", [record]))
+    assert (article.id, article.title, article.text) == ("farm-1", "بدء حصاد القمح", BODY)
+    assert article.published == "2024-05-02T08:30:00+03:00"
+    assert (article.source, article.url, article.author, article.category) == (
+        "وكالة الأنباء", "https://example.org/wheat", "سلمى", "economy")
+    assert article.origin == f"{tmp_path / 'a.jsonl'}:1"
+    assert summary.read == 1 and summary.skipped == {} and problems == []
+
+
+def test_shared_corpus_aliases_are_read(tmp_path: Path) -> None:
+    ant = {"title": "t1", "text": BODY, "time": "Sun, 18 Feb 2018 21:35:43 +0400", "src": "bbc", "cat": "culture"}
+    saudi = {"title": "t2", "content": OTHER, "date_extracted": "2015-07-21 02:51:32", "source": "aawsat"}
+    first, second = read(jsonl(tmp_path / "mixed.jsonl", [ant, saudi]))[0]
+    assert (first.text, first.published, first.source, first.category) == (
+        BODY, "2018-02-18T21:35:43+04:00", "bbc", "culture")
+    assert (second.text, second.published, second.source) == (OTHER, "2015-07-21T02:51:32", "aawsat")
+
+
+def test_unparseable_date_is_none_not_an_error(tmp_path: Path) -> None:
+    [article], summary, problems = read(jsonl(tmp_path / "a.jsonl", [{"text": BODY, "date": "قريبا"}]))
+    assert article.published is None and problems == [] and summary.skipped == {}
+
+
+def test_ids_are_stable_and_derived_from_identity(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "a.jsonl", [{"text": BODY, "url": "https://example.org/1"}, {"text": OTHER}])
+    first = [a.id for a in read(path)[0]]
+    again = [a.id for a in read(path)[0]]
+    assert first == again and len(set(first)) == 2
+    assert all(len(i) == 16 and int(i, 16) >= 0 for i in first)
+    # The URL, not the position, identifies the first record: moving it keeps its id.
+    moved = jsonl(tmp_path / "b.jsonl", [{"text": "سطر إضافي في أول الملف."}, {"text": BODY, "url": "https://example.org/1"}])
+    assert read(moved)[0][1].id == first[0]
+
+
+def test_same_url_with_new_text_gets_its_own_id(tmp_path: Path) -> None:
+    url = "https://example.org/updated"
+    articles, _, problems = read(jsonl(tmp_path / "a.jsonl", [{"text": BODY, "url": url}, {"text": OTHER, "url": url}]))
+    assert len(articles) == 2 and articles[0].id != articles[1].id and problems == []
+
+
+def test_missing_title_is_derived_from_the_text(tmp_path: Path) -> None:
+    [article] = read(jsonl(tmp_path / "a.jsonl", [{"text": BODY}]))[0]
+    assert article.title.startswith("أعلنت وزارة الزراعة اليوم") and article.title.endswith("…")
+
+
+def test_malformed_line_and_empty_article_are_reported_and_reading_goes_on(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "bad.jsonl", [
+        {"text": BODY}, '{"text": "مقطوع', {"title": "بلا نص"}, "[1, 2]", "", {"text": OTHER},
+    ])
+    articles, summary, problems = read(path)
+    assert [a.text for a in articles] == [BODY, OTHER]
+    assert [(p.origin, p.reason) for p in problems] == [
+        (f"{path}:2", "malformed json"), (f"{path}:3", "empty article"), (f"{path}:4", "malformed json"),
+    ]
+    assert "[1, 2]" not in problems[2].detail and "object" in problems[2].detail
+    assert summary.skipped == {"malformed json": 2, "empty article": 1}
+    assert summary.read == 3  # two articles and the empty one; malformed lines are not articles
+
+
+def test_exact_duplicates_are_dropped_and_counted(tmp_path: Path) -> None:
+    spaced = BODY.replace(" ", "  \n", 3)  # same text once whitespace is normalised
+    articles, summary, problems = read(jsonl(tmp_path / "a.jsonl", [
+        {"text": BODY}, {"text": OTHER}, {"text": spaced, "title": "نسخة"},
+    ]))
+    assert len(articles) == 2 and summary.skipped == {"duplicate": 1} and problems == []
+    assert summary.read == 3
+
+
+def test_json_array_and_single_object(tmp_path: Path) -> None:
+    array = tmp_path / "list.json"
+    array.write_text(json.dumps([{"text": BODY}, {"text": OTHER}], ensure_ascii=False, indent=2), encoding="utf-8")
+    single = tmp_path / "one.json"
+    single.write_text(json.dumps({"title": "مكتبة", "content": OTHER + " إضافة."}, indent=2), encoding="utf-8")
+    articles, _, problems = read(array, single)
+    assert [a.origin for a in articles] == [f"{array}#1", f"{array}#2", str(single) + ":1"]
+    assert problems == []
+
+
+def test_broken_json_array_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "broken.json"
+    path.write_text('[\n  {"text": "نص"},\n  {"text": \n]\n', encoding="utf-8")
+    articles, _summary, problems = read(path)
+    assert articles == [] and [(p.origin, p.reason) for p in problems] == [(f"{path}:4", "malformed json")]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "cp1256"])
+def test_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
+    record = json.dumps({"title": "حصاد القمح", "text": BODY}, ensure_ascii=False)
+    line_file = tmp_path / "a.jsonl"
+    line_file.write_bytes((record + "\n" + record.replace("القمح", "الشعير") + "\n").encode(encoding))
+    page = tmp_path / "page.txt"
+    page.write_bytes(f"حصاد القمح يبدأ مبكرا\n\n{BODY}\n\n{OTHER}\n".encode(encoding))
+    articles, _, problems = read(line_file, page)
+    assert problems == []
+    assert [a.title for a in articles] == ["حصاد القمح", "حصاد الشعير", "حصاد القمح يبدأ مبكرا"]
+    assert articles[2].text == f"{BODY}\n\n{OTHER}"
+    assert not any("\ufeff" in a.text or "\ufeff" in a.title for a in articles)
+
+
+def test_bom_on_the_first_jsonl_line_is_not_malformed_json(tmp_path: Path) -> None:
+    path = tmp_path / "bom.jsonl"
+    path.write_bytes(codecs.BOM_UTF8 + json.dumps({"id": "x", "text": BODY}).encode())
+    [article], _, problems = read(path)
+    assert article.id == "x" and problems == []
+
+
+def test_binary_file_is_rejected_with_a_clear_problem(tmp_path: Path) -> None:
+    png = tmp_path / "photo.txt"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4)
+    noise = tmp_path / "noise.jsonl"
+    noise.write_bytes(bytes((i * 37) % 256 for i in range(4000)))
+    good = jsonl(tmp_path / "good.jsonl", [{"text": BODY}])
+    articles, summary, problems = read(png, noise, good)
+    assert [a.text for a in articles] == [BODY]
+    assert [(p.origin, p.reason) for p in problems] == [(str(png), "binary file"), (str(noise), "binary file")]
+    assert summary.skipped == {"binary file": 2}
+
+
+def test_gzip_files_are_read_transparently(tmp_path: Path) -> None:
+    record = json.dumps({"text": BODY}, ensure_ascii=False) + "\n"
+    packed = tmp_path / "news.jsonl.gz"
+    packed.write_bytes(gzip.compress(record.encode("utf-8")))
+    page = tmp_path / "page.txt.gz"
+    page.write_bytes(gzip.compress(f"عنوان الخبر عن المكتبة\n\n{OTHER}\n".encode("cp1256")))
+    articles, _, problems = read(packed, page)
+    assert problems == [] and [a.text for a in articles] == [BODY, OTHER]
+    assert articles[1].title == "عنوان الخبر عن المكتبة"
+
+
+def test_damaged_gzip_is_an_unreadable_file(tmp_path: Path) -> None:
+    damaged = tmp_path / "news.jsonl.gz"
+    damaged.write_bytes(gzip.compress(b'{"text": "x"}\n' * 50)[:30])
+    articles, _summary, problems = read(damaged)
+    assert articles == [] and [p.reason for p in problems] == ["unreadable file"]
+    assert str(damaged) in str(problems[0])
+
+
+def test_directories_are_recursed_in_order_and_unknown_files_reported(tmp_path: Path) -> None:
+    (tmp_path / "b").mkdir()
+    jsonl(tmp_path / "b" / "z.jsonl", [{"text": OTHER}])
+    jsonl(tmp_path / "a.jsonl", [{"text": BODY}])
+    (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / ".hidden.jsonl").write_text("not read", encoding="utf-8")
+    articles, summary, problems = read(tmp_path, tmp_path / "missing.jsonl")
+    assert [a.text for a in articles] == [BODY, OTHER]
+    assert [(Path(p.origin).name, p.reason) for p in problems] == [
+        ("notes.docx", "unsupported extension"), ("missing.jsonl", "unreadable file"),
+    ]
+    assert summary.skipped == {"unsupported extension": 1, "unreadable file": 1}
+
+
+def test_duplicate_explicit_id_with_other_text_is_reported(tmp_path: Path) -> None:
+    articles, _summary, problems = read(jsonl(tmp_path / "a.jsonl", [{"id": 7, "text": BODY}, {"id": 7, "text": OTHER}]))
+    assert [a.id for a in articles] == ["7"] and [p.reason for p in problems] == ["duplicate id"]
+
+
+def test_read_more_links_are_removed_from_json_bodies(tmp_path: Path) -> None:
+    text = f"{BODY}\nاقرأ أيضا: افتتاح قاعة جديدة في المكتبة\n{OTHER}"
+    [article] = read(jsonl(tmp_path / "a.jsonl", [{"text": text}]))[0]
+    assert article.text == f"{BODY}\n{OTHER}"
+
+
+def test_html_page_main_text_title_and_date(tmp_path: Path) -> None:
+    page = tmp_path / "story.html"
+    paragraphs = "".join(f"<p>{s}</p>" for s in [BODY, OTHER, BODY.replace("القمح", "الذرة")])
+    page.write_text(
+        "<html lang='ar'><head><meta charset='utf-8'><title>حصاد مبكر | صحيفة النهار</title>"
+        "<meta property='og:title' content='حصاد مبكر للقمح'>"
+        "<meta property='article:published_time' content='2024-05-02T08:30:00+03:00'></head>"
+        "<body><nav><a href='/'>الرئيسية</a> <a href='/sport'>رياضة</a></nav>"
+        f"<article><h1>حصاد مبكر للقمح</h1>{paragraphs}</article>"
+        "<footer>جميع الحقوق محفوظة</footer></body></html>",
+        encoding="utf-8",
+    )
+    [article], _, problems = read(page)
+    assert problems == []
+    assert article.title == "حصاد مبكر للقمح"
+    assert article.published and article.published.startswith("2024-05-02")
+    assert BODY in article.text and OTHER in article.text
+    assert "الرئيسية" not in article.text and "الحقوق" not in article.text
