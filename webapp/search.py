@@ -156,12 +156,14 @@ class Retriever:
         ids = {h.passage_id for h in (*keyword_hits, *facet_keyword_hits, *semantic_hits, *facet_semantic_hits)}
         passages = self.stores.docs.get_passages(ids) if ids else {}
         articles = self.stores.docs.get_articles({p.article_id for p in passages.values()}) if passages else {}
-        semantic_filtered = self._filter_semantic(semantic_hits, passages, articles, kq, filters,
+        semantic_filtered = self._filter_semantic(semantic_hits, passages, articles, filters,
                                                   candidates_per_list)
         facet_semantic_filtered = semantic_filtered
         if with_facets and filters.sources:
-            facet_semantic_filtered = self._filter_semantic(facet_semantic_hits, passages, articles, kq,
+            facet_semantic_filtered = self._filter_semantic(facet_semantic_hits, passages, articles,
                                                             replace(filters, sources=()), candidates_per_list)
+
+        excluded_articles = self._articles_mentioning(kq) if kq.excluded else set()
 
         def ranked(keyword: list[Hit], semantic: list[Hit]) -> list[Candidate]:
             if mode == "keyword":
@@ -176,7 +178,9 @@ class Retriever:
             for hit in fused:
                 passage = passages.get(hit.passage_id)
                 article = articles.get(passage.article_id) if passage else None
-                if passage is not None and article is not None:  # gone since indexing: skip, don't fail
+                if passage is None or article is None:  # gone since indexing: skip, don't fail
+                    continue
+                if article.id not in excluded_articles:
                     out.append(Candidate(passage, article, float(hit.score)))
             return out
 
@@ -185,6 +189,17 @@ class Retriever:
         if with_facets and filters.sources:
             facet_candidates = ranked(facet_keyword_hits, facet_semantic_filtered)
         return Retrieval(candidates, kq, facet_candidates, vector)
+
+    def _articles_mentioning(self, kq: KeywordQuery) -> set[str]:
+        """Articles with an excluded term in any passage or the title: a -word removes whole articles.
+
+        The keyword index excludes passage by passage; a result is an article, so an article whose
+        other passage has the word must go too. Counted over the first EXACT_COUNT_LIMIT passages.
+        """
+        mentioning = KeywordQuery(terms=kq.excluded)
+        hits = self.stores.keyword.search(mentioning, EXACT_COUNT_LIMIT).hits
+        passages = self.stores.docs.get_passages([h.passage_id for h in hits]) if hits else {}
+        return {p.article_id for p in passages.values()}
 
     def _keyword_hits(self, kq: KeywordQuery, limit: int, exact: bool) -> list[Hit]:
         result = self.stores.keyword.search(kq, limit)
@@ -212,17 +227,13 @@ class Retriever:
         return list(self.stores.vectors.search(vector, limit * oversample, allowed=allowed))
 
     def _filter_semantic(self, hits: list[Hit], passages: dict[int, StoredPassage],
-                         articles: dict[str, Article], kq: KeywordQuery, filters: Filters,
-                         limit: int) -> list[Hit]:
-        """Dense hits that satisfy the filters and exclusions, at most `limit`."""
-        excluded = set(kq.excluded)
+                         articles: dict[str, Article], filters: Filters, limit: int) -> list[Hit]:
+        """Dense hits whose article the filters admit (a no-op when FAISS already had an allowed set)."""
         kept: list[Hit] = []
         for hit in hits:
             passage = passages.get(hit.passage_id)
             article = articles.get(passage.article_id) if passage else None
             if passage is None or article is None or not filters.admits(article):
-                continue
-            if excluded and any(t.term in excluded for t in self.analyze(f"{article.title}\n{passage.text}")):
                 continue
             kept.append(hit)
             if len(kept) >= limit:

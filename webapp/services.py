@@ -181,6 +181,10 @@ class Services:
     def close(self) -> None:
         self.stores.close()
 
+    def warm_up(self) -> None:
+        """Load the embedding model now, so the first visitor does not wait for it."""
+        self.retriever.embed_query("تهيئة")
+
     # -- search --------------------------------------------------------------------------------------
 
     def search(self, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,0 +1,270 @@
+"""The served app over HTTP: `isnad serve` (waitress) on the indexed seeds, driven with real requests.
+
+Search finds the right articles for stemmed and phrase queries with highlights in the original text,
+filters and paging hold, and ask answers seed questions with checkable citations or abstains.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer.analysis import analyze, analyze_exact
+
+ABSTAIN = "لم أجد في المقالات المفهرسة ما يجيب عن هذا السؤال."
+MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Server:
+    """A running `isnad serve` process and a tiny JSON client for it."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "webapp.cli", "--data-dir", str(data_dir), "serve", "--port", str(self.port)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+    def wait_until_responds(self, timeout: float = 90.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"isnad serve exited: {self.process.stdout.read() if self.process.stdout else ''}")
+            try:
+                if self.get("/api/v1/health")[0] == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError("isnad serve did not answer /api/v1/health in time")
+
+    def request(self, method: str, path: str, body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, Any, str]:
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=60) as response:
+                return response.status, json.loads(response.read()), response.headers.get_content_type()
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            return error.code, json.loads(raw) if raw else None, error.headers.get_content_type()
+
+    def get(self, path: str, **params: Any) -> tuple[int, Any]:
+        query = urllib.parse.urlencode(params, doseq=True)
+        status, body, _ = self.request("GET", path + (f"?{query}" if query else ""))
+        return status, body
+
+    def search(self, **params: Any) -> dict[str, Any]:
+        status, body = self.get("/api/v1/search", **params)
+        assert status == 200, body
+        return body
+
+    def ask(self, question: str, history: list[dict[str, str]] | None = None, **extra: Any) -> dict[str, Any]:
+        payload: dict[str, Any] = {"question": question, **extra}
+        if history is not None:
+            payload["history"] = history
+        status, body, _ = self.request("POST", "/api/v1/ask", json.dumps(payload).encode(),
+                                       {"Content-Type": "application/json"})
+        assert status == 200, body
+        return body
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def server(indexed_seeds_dir: Path) -> Iterator[Server]:
+    running = Server(indexed_seeds_dir)
+    try:
+        running.wait_until_responds()
+        yield running
+    finally:
+        running.stop()
+
+
+def article_text(server: Server, article_id: str) -> dict[str, Any]:
+    status, body = server.get(f"/api/v1/articles/{urllib.parse.quote(article_id)}")
+    assert status == 200, body
+    return body
+
+
+def test_stemmed_query_finds_inflected_forms_and_marks_them_in_the_original_text(server: Server) -> None:
+    result = server.search(q="صواريخ", mode="keyword")
+    assert result["total"] >= 2
+    marked_forms: set[str] = set()
+    for item in result["results"]:
+        marks = MARK.findall(item["snippet"])
+        assert marks, item["snippet"]
+        for mark in marks:
+            assert "صواريخ" in [t.term for t in analyze(mark)]
+            marked_forms.add(mark)
+        plain = re.sub(r"</?mark>", "", item["snippet"]).strip("…")
+        body = article_text(server, item["article_id"])["text"]
+        # The snippet is the original text, escaped: unescaped, it is a piece of the article.
+        unescaped = plain.replace("&#34;", '"').replace("&#39;", "'").replace("&lt;", "<").replace(
+            "&gt;", ">").replace("&amp;", "&")
+        assert unescaped in body
+    # The prefixed forms are marked whole, as written.
+    assert marked_forms & {"بالصواريخ", "والصواريخ", "الصواريخ"}
+
+
+def test_phrase_query_requires_the_exact_phrase(server: Server) -> None:
+    for mode in ("keyword", "semantic", "hybrid"):
+        result = server.search(q='"قاعدة فوستوشني"', mode=mode)
+        assert result["total"] >= 1, mode
+        for item in result["results"]:
+            body = article_text(server, item["article_id"])
+            exact = " ".join(t.term for t in analyze_exact(body["title"] + "\n" + body["text"]))
+            assert "قاعده فوستوشني" in exact, (mode, item["title"])
+            marks = MARK.findall(item["snippet"] + item["title_html"])
+            # One mark over the original characters, whatever punctuation sits between the words.
+            assert any([t.term for t in analyze_exact(m)] == ["قاعده", "فوستوشني"] for m in marks), marks
+
+
+def test_exclusion_removes_articles_in_every_mode(server: Server) -> None:
+    for mode in ("keyword", "semantic", "hybrid"):
+        with_word = {r["article_id"] for r in server.search(q="بوتين", mode=mode, size=50)["results"]}
+        without = server.search(q="بوتين -فيتنام", mode=mode, size=50)["results"]
+        assert without
+        for item in without:
+            body = article_text(server, item["article_id"])
+            assert "فيتنام" not in body["text"] and "فيتنام" not in body["title"], mode
+        assert {r["article_id"] for r in without} < with_word
+
+
+def test_source_filter_and_facets(server: Server) -> None:
+    everything = server.search(q="كوريا الشمالية", size=50)
+    facets = {f["value"]: f["count"] for f in everything["facets"]["source"]}
+    assert len(facets) >= 2
+    source, count = max(facets.items(), key=lambda kv: kv[1])
+    filtered = server.search(q="كوريا الشمالية", source=source, size=50)
+    assert filtered["total"] == count
+    assert {r["source"] for r in filtered["results"]} == {source}
+    # Facets ignore the source filter, so the other sources stay visible with the same counts.
+    assert {f["value"]: f["count"] for f in filtered["facets"]["source"]} == facets
+    other = next(s for s in facets if s != source)
+    both = server.search(q="كوريا الشمالية", source=[source, other], size=50)
+    assert {r["source"] for r in both["results"]} == {source, other}
+    assert both["total"] == facets[source] + facets[other]
+
+
+def test_date_filter_and_date_sort(server: Server) -> None:
+    everything = server.search(q="كوريا", size=50, sort="date")
+    dated = [r["published"] for r in everything["results"] if r["published"]]
+    assert dated == sorted(dated, reverse=True)
+    undated_after = [r["published"] for r in everything["results"]]
+    # Undated articles come last.
+    assert undated_after[:len(dated)] == dated
+    if not dated:
+        pytest.skip("no dated article matches in this corpus")
+    day = dated[0][:10]
+    on_day = server.search(q="كوريا", size=50, **{"from": day, "to": day})
+    assert on_day["total"] >= 1
+    assert all(r["published"] and r["published"][:10] == day for r in on_day["results"])
+    after = server.search(q="كوريا", size=50, **{"from": "2999-01-01"})
+    assert after["total"] == 0 and after["results"] == []
+
+
+def test_paging(server: Server) -> None:
+    whole = server.search(q="بوتين", mode="keyword", size=50)
+    assert whole["total"] >= 4
+    first = server.search(q="بوتين", mode="keyword", size=2, page=1)
+    second = server.search(q="بوتين", mode="keyword", size=2, page=2)
+    assert first["total"] == second["total"] == whole["total"]
+    ids = [r["article_id"] for r in first["results"] + second["results"]]
+    assert ids == [r["article_id"] for r in whole["results"][:4]]
+    assert len(set(ids)) == 4
+    beyond = server.search(q="بوتين", mode="keyword", size=50, page=50)
+    assert beyond["results"] == [] and beyond["total"] == whole["total"]
+
+
+def test_results_are_articles_once_each_with_their_best_passage(server: Server) -> None:
+    result = server.search(q="كيم جونغ أون روسيا", size=50)
+    ids = [r["article_id"] for r in result["results"]]
+    assert len(ids) == len(set(ids)) == result["total"] or len(ids) == 50
+    for item in result["results"][:3]:
+        passages = {p["id"] for p in article_text(server, item["article_id"])["passages"]}
+        assert item["passage_id"] in passages
+
+
+def check_citations(server: Server, answer: dict[str, Any]) -> None:
+    markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])]
+    assert markers and sorted(set(markers)) == [c["n"] for c in answer["citations"]]
+    for citation in answer["citations"]:
+        assert citation["text"][citation["quote_start"]:citation["quote_end"]] == citation["quote"]
+        assert f"{citation['quote']} [{citation['n']}]" in answer["answer"]
+        body = article_text(server, citation["article_id"])
+        passage = next(p for p in body["passages"] if p["id"] == citation["passage_id"])
+        assert passage["text"] == citation["text"]
+        assert body["text"][passage["start"]:passage["end"]] == passage["text"]
+        assert citation["title"] == body["title"]
+
+
+def test_ask_answers_a_seed_question_with_correct_citations(server: Server) -> None:
+    answer = server.ask("متى وصل كيم جونغ أون إلى روسيا؟")
+    assert answer["answered"] is True
+    check_citations(server, answer)
+    first = answer["citations"][0]
+    assert "وصل الزعيم الكوري الشمالي كيم جونغ أون إلى روسيا" in first["quote"]
+    assert "الثلاثاء" in answer["answer"]
+
+
+def test_ask_answers_another_seed_fact(server: Server) -> None:
+    answer = server.ask("كم عدد الإطفائيين الذين أرسلوا إلى أزوف؟")
+    assert answer["answered"] is True
+    check_citations(server, answer)
+    assert "208" in answer["citations"][0]["quote"]
+
+
+def test_follow_up_borrows_the_earlier_question(server: Server) -> None:
+    first = "ما الذي اشتعل في مصفاة النفط في أزوف بعد هجوم المسيرات؟"
+    answer = server.ask("ومتى حدث ذلك؟", history=[{"role": "user", "content": first},
+                                                 {"role": "assistant", "content": "اندلعت النيران في خزانات نفط."}])
+    assert answer["answered"] is True
+    check_citations(server, answer)
+    cited = " ".join(c["text"] for c in answer["citations"])
+    assert "أزوف" in cited or "روستوف" in cited
+
+
+@pytest.mark.parametrize("question", [
+    "ما نتيجة مباراة كرة القدم على كوكب المريخ؟",
+    "كم سعر الخبز في مخابز باريس اليوم؟",
+])
+def test_ask_abstains_off_topic(server: Server, question: str) -> None:
+    answer = server.ask(question)
+    assert answer["answered"] is False
+    assert answer["answer"] == ABSTAIN
+    assert answer["citations"] == []
+
+
+def test_errors_over_http_are_json(server: Server) -> None:
+    status, body, kind = server.request("GET", "/api/v1/search?q=")
+    assert (status, kind, body["error"]["code"]) == (400, "application/json", "empty_query")
+    status, body, kind = server.request("POST", "/api/v1/ask", b"{oops", {"Content-Type": "application/json"})
+    assert (status, kind, body["error"]["code"]) == (400, "application/json", "malformed_json")
+    status, body, kind = server.request("GET", "/api/v1/articles/missing")
+    assert (status, kind, body["error"]["code"]) == (404, "application/json", "article_not_found")
+    status, body, kind = server.request("DELETE", "/api/v1/search")
+    assert (status, kind, body["error"]["code"]) == (405, "application/json", "method_not_allowed")

@@ -1,0 +1,50 @@
+"""`isnad ask`: a cited answer from the indexed articles, with its numbered sources."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from webapp.commands import add_common_options
+from webapp.terminal import open_services, print_json, source_line
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("ask", help="answer a question from the indexed articles, with citations",
+                                   description="Answer with 1-3 sentences quoted from indexed articles, each "
+                                               "cited; abstain when the articles do not answer it.")
+    parser.add_argument("question", help="the question in Arabic")
+    parser.add_argument("--after", action="append", default=[], metavar="QUESTION",
+                        help="an earlier question of the conversation, for a follow-up (repeatable, in order)")
+    parser.add_argument("--mode", choices=("hybrid", "keyword", "semantic"), default=None,
+                        help="retrieval mode (default: search.mode, hybrid)")
+    parser.add_argument("--json", action="store_true", help="print the API's JSON response")
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from webapp.errors import ApiError
+
+    history = [{"role": "user", "content": q} for q in args.after]
+    services = open_services(settings)
+    try:
+        result = services.ask(args.question, history, args.mode)
+    except ApiError as error:
+        print(f"isnad ask: {error.message}", file=sys.stderr)
+        return 2
+    finally:
+        services.close()
+    if args.json:
+        print_json(result)
+        return 0
+    print(result["answer"])
+    if result["citations"]:
+        print()
+        print("المصادر:")
+        for citation in result["citations"]:
+            meta = source_line(citation)
+            print(f"[{citation['n']}] {citation['title']}{' — ' + meta if meta else ''}")
+            print(f"    {citation['url'] or 'article ' + citation['article_id']} (passage {citation['passage_id']})")
+    return 0 if result["answered"] else 1

@@ -1,0 +1,45 @@
+"""`isnad serve`: the web pages and the JSON API on waitress, a production WSGI server."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from webapp.commands import add_common_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("serve", help="serve the web pages and the JSON API",
+                                   description="Serve Isnad with waitress (server.threads worker threads).")
+    parser.add_argument("--host", default=None, help="address to listen on (default: server.host, 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="port (default: server.port, 8000)")
+    parser.add_argument("--threads", type=int, default=None, help="worker threads (default: server.threads)")
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    import waitress
+
+    from indexer.stores import IndexMismatchError
+    from webapp.app import create_app
+
+    host = args.host or settings["server.host"]
+    port = settings["server.port"] if args.port is None else args.port
+    threads = args.threads or settings["server.threads"]
+    try:
+        app = create_app(settings=settings)
+    except IndexMismatchError as error:
+        print(f"isnad serve: {error}", file=sys.stderr)
+        return 2
+    services = app.extensions["isnad"]
+    services.warm_up()
+    counts = services.stores.counts()
+    print(f"isnad: serving {counts.articles} articles from {settings['data.dir']} "
+          f"on http://{host}:{port}/ (API: /api/v1/, {threads} threads); Ctrl-C stops", flush=True)
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="isnad")
+    finally:
+        services.close()
+    return 0

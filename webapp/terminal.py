@@ -1,0 +1,40 @@
+"""Shared helpers for the commands that print search results and answers in a terminal."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import sys
+from typing import Any
+
+_MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
+_TAG = re.compile(r"<[^>]+>")
+BOLD, RESET = "\033[1m", "\033[0m"
+
+
+def plain(snippet_html: str, color: bool) -> str:
+    """A highlighted snippet for a terminal: marks in bold on a terminal, [brackets] otherwise."""
+    marked = _MARK.sub((lambda m: f"{BOLD}{m.group(1)}{RESET}") if color else (lambda m: f"[{m.group(1)}]"),
+                       snippet_html)
+    return html.unescape(_TAG.sub("", marked))
+
+
+def use_color() -> bool:
+    return sys.stdout.isatty()
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def source_line(item: dict[str, Any]) -> str:
+    parts = [item.get("source") or "", (item.get("published") or "")[:10]]
+    return " · ".join(p for p in parts if p)
+
+
+def open_services(settings: dict[str, Any]) -> Any:
+    """The same services the web app uses, opened read-only on the configured data directory."""
+    from webapp.services import Services
+
+    return Services.open(settings)
