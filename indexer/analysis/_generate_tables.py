@@ -31,7 +31,7 @@ PROPERTIES = {
     "HIRAGANA": "Script=Hiragana",
     "EXTENDED_PICTOGRAPHIC": "Extended_Pictographic",
     "EMOJI_MODIFIER": "Emoji_Modifier",
-    "EMOJI": "Emoji",
+    "EMOJI_MODIFIER_BASE": "Emoji_Modifier_Base",
 }
 
 PERL = r"""

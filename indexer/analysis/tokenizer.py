@@ -2,7 +2,7 @@
 
 A token is a run the word-break rules keep together that holds a letter, digit, emoji, ideograph or
 South-East-Asian letter: combining marks (Arabic harakat), format characters and ZWJ stay inside the
-word before them (WB4); letters join across one MidLetter/MidNumLet/single quote (don't, U.S.A, a:b;
+word before them (WB4); letters join across one MidLetter/MidNumLet/single quote (can't, U.S.A, a:b;
 WB6-7), digits across one MidNum/MidNumLet/single quote (106,78  3.5  ١٬٠٠٠; WB11-12); letters and
 digits join each other (WB9-10) and anything joins across underscores (ExtendNumLet, WB13a-b). Katakana
 runs are one token; each Han ideograph and each Hiragana letter is its own token; Thai, Lao, Khmer and
@@ -10,7 +10,11 @@ Myanmar runs are one token each; emoji sequences (modifiers, flags, keycaps, ZWJ
 one token. Punctuation, symbols and spaces between tokens are dropped. A token longer than 255 characters
 is cut into 255-character pieces, the rest being scanned afresh, as Lucene's default maxTokenLength does.
 
-The whole thing is one compiled regular expression, so segmentation runs in C.
+Where Lucene 8's grammar (built on Unicode 9 data) differs from today's UAX #29, the behaviour observed
+from Lucene wins; tests/test_lucene_parity.py checks it. The whole thing is one compiled regular
+expression, so segmentation runs in C; a second copy restricted to the Basic Multilingual Plane serves
+text without astral characters (nearly all news), because Python's regex engine tests astral ranges of a
+character class one by one but BMP ones in a single table lookup.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from indexer.analysis import _unicode_tables as u
 MAX_TOKEN_LENGTH = 255  # Lucene's StandardAnalyzer.DEFAULT_MAX_TOKEN_LENGTH
 
 Ranges = Sequence[tuple[int, int]]
+BMP = ((0, 0xFFFF),)
 
 
 def _union(*sets: Ranges) -> list[tuple[int, int]]:
@@ -35,9 +40,9 @@ def _union(*sets: Ranges) -> list[tuple[int, int]]:
     return merged
 
 
-def _minus(ranges: Ranges, removed: Ranges) -> list[tuple[int, int]]:
+def _minus(ranges: Ranges, *removed: Ranges) -> list[tuple[int, int]]:
     result: list[tuple[int, int]] = []
-    cut = _union(removed)
+    cut = _union(*removed)
     for first, last in _union(ranges):
         for cut_first, cut_last in cut:
             if cut_last < first or cut_first > last:
@@ -52,58 +57,97 @@ def _minus(ranges: Ranges, removed: Ranges) -> list[tuple[int, int]]:
     return result
 
 
-def _cls(ranges: Ranges) -> str:
-    """A regex character class for code point ranges."""
-    parts = []
-    for first, last in ranges:
-        parts.append(f"\\U{first:08X}" if first == last else f"\\U{first:08X}-\\U{last:08X}")
-    return "[" + "".join(parts) + "]"
+def _intersect(ranges: Ranges, keep: Ranges) -> list[tuple[int, int]]:
+    return _minus(ranges, _minus(((0, 0x10FFFF),), keep))
 
 
-# Emoji modifiers became Word_Break=Extend only in Unicode 11; Lucene 8's grammar (Unicode 9 word-break data)
-# does not attach them to letters ("a🏻" is two tokens), only to emoji.
-_EXT = _cls(_minus(_union(u.EXTEND, u.FORMAT, u.ZWJ), u.EMOJI_MODIFIER)) + "*"
-_EXT_NO_ZWJ = _cls(_minus(_union(u.EXTEND, u.FORMAT), u.EMOJI_MODIFIER))
+def _build(plane: Ranges) -> re.Pattern[str]:
+    """The token pattern for characters in `plane` (everything, or the BMP only)."""
 
-_HEBREW = _cls(u.HEBREW_LETTER) + _EXT
-_DOUBLE_QUOTE = _cls(u.DOUBLE_QUOTE) + _EXT
-_SINGLE_QUOTE = _cls(u.SINGLE_QUOTE) + _EXT
-# A Hebrew letter also joins a following Hebrew letter across '"' and keeps a final "'" (WB7a-c).
-_LETTER = f"(?:{_HEBREW}(?:{_DOUBLE_QUOTE}{_HEBREW})*(?:{_SINGLE_QUOTE})?|{_cls(u.ALETTER)}{_EXT})"
-_NUMBER = _cls(u.NUMERIC) + _EXT
-_KATAKANA = _cls(u.KATAKANA) + _EXT
-_UNDERSCORE = _cls(u.EXTEND_NUM_LET) + _EXT
-_MID_LETTER = _cls(_union(u.MID_LETTER, u.MID_NUM_LET, u.SINGLE_QUOTE)) + _EXT
-_MID_NUMBER = _cls(_union(u.MID_NUM, u.MID_NUM_LET, u.SINGLE_QUOTE)) + _EXT
+    def cls(*sets: Ranges, minus: Ranges = ()) -> str:
+        ranges = _intersect(_minus(_union(*sets), minus), plane)
+        if not ranges:
+            return "(?!)"
+        body = "".join(f"\\U{a:08X}" if a == b else f"\\U{a:08X}-\\U{b:08X}" for a, b in ranges)
+        return f"[{body}]"
 
-_LETTERS = f"{_LETTER}(?:{_MID_LETTER}{_LETTER})*"
-_NUMBERS = f"{_NUMBER}(?:{_MID_NUMBER}{_NUMBER})*"
-_UNIT = f"(?:(?:{_LETTERS}|{_NUMBERS})+|(?:{_KATAKANA})+)"
-_WORD = f"(?:{_UNDERSCORE})*{_UNIT}(?:(?:{_UNDERSCORE})+{_UNIT})*(?:{_UNDERSCORE})*"
+    def with_ext(*sets: Ranges) -> str:
+        """One character of `sets`, then any mix of more of them and attached marks."""
+        return cls(*sets) + cls(*sets, extend) + "*"
 
-_PICTOGRAPH = _cls(_union(u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER))
-_MODIFIER = _cls(u.EMOJI_MODIFIER)
-_FLAG = _cls(u.REGIONAL_INDICATOR) + "{2}"
-_KEYCAP = "[0-9#*]\\uFE0F?\\u20E3"
-_EMOJI_ELEMENT = f"(?:{_FLAG}|{_PICTOGRAPH})"
-_EMOJI = (
-    f"(?:{_KEYCAP}|{_EMOJI_ELEMENT})"
-    f"(?:{_EXT_NO_ZWJ}|{_MODIFIER}|\\u200D(?:{_EMOJI_ELEMENT})?)*"
-)
+    # Emoji modifiers became Word_Break=Extend only in Unicode 11; Lucene 8 does not attach them to letters
+    # ("a🏻" is two tokens), only to an emoji modifier base ("☝🏻").
+    extend = _minus(_union(u.EXTEND, u.FORMAT, u.ZWJ), u.EMOJI_MODIFIER)
+    ext = cls(extend) + "*"
+    letter = _union(u.ALETTER, u.HEBREW_LETTER)
 
-_SOUTH_EAST_ASIAN = f"(?:{_cls(u.COMPLEX_CONTEXT)}{_EXT})+"
-_IDEOGRAPH = _cls(u.HAN) + _EXT
-_HIRAGANA = _cls(u.HIRAGANA) + _EXT
+    # Letter runs join across one MidLetter-like character; a Hebrew letter also joins the next across '"'
+    # and keeps a final "'" (WB7a-c; the look-behinds, tried only after the quote matched, allow up to two
+    # points between the Hebrew letter and the quote).
+    def after_hebrew(quote: str) -> str:
+        return "(?:" + "|".join(f"(?<={cls(u.HEBREW_LETTER)}{cls(extend) * n}{quote})" for n in range(3)) + ")"
 
-# Alternatives start on disjoint characters except digits (keycap emoji first, so "1️⃣" is one token).
-TOKEN_PATTERN = re.compile(
-    f"{_EMOJI}|{_WORD}|{_SOUTH_EAST_ASIAN}|{_IDEOGRAPH}|{_HIRAGANA}"
-)
+    double_quote, single_quote = cls(u.DOUBLE_QUOTE), cls(u.SINGLE_QUOTE)
+    mid_letter = cls(u.MID_LETTER, u.MID_NUM_LET, u.SINGLE_QUOTE) + ext
+    letters = (
+        f"{with_ext(letter)}"
+        f"(?:(?:{mid_letter}|{double_quote}{after_hebrew(double_quote)}{ext}(?={cls(u.HEBREW_LETTER)}))"
+        f"{with_ext(letter)})*"
+        f"(?:{single_quote}{after_hebrew(single_quote)}{ext})?"
+    )
+    mid_number = cls(u.MID_NUM, u.MID_NUM_LET, u.SINGLE_QUOTE) + ext
+    numbers = f"{with_ext(u.NUMERIC)}(?:{mid_number}{with_ext(u.NUMERIC)})*"
+    unit = f"(?:(?:{letters}|{numbers})+|{with_ext(u.KATAKANA)})"
+    underscores = f"(?:{with_ext(u.EXTEND_NUM_LET)})"
+    word = f"{underscores}?{unit}(?:{underscores}{unit})*{underscores}?"
+
+    # Emoji (UTS #51 sequences as Lucene 8 forms them): a pictograph, a modifier base with its modifier,
+    # a flag (two regional indicators) or a #/* keycap; marks attach except text-style VS15 (U+FE0E);
+    # ZWJ joins the next element. Digit keycaps are numbers (digit + marks). Pictographs that are also
+    # letters (ℹ, Ⓜ) are letters.
+    modifier = cls(u.EMOJI_MODIFIER)
+    element = (
+        f"(?:{cls(u.REGIONAL_INDICATOR)}{{2}}|[#*]\\uFE0F?\\u20E3|{cls(u.EMOJI_MODIFIER_BASE)}{modifier}?"
+        f"|{cls(u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, minus=letter)})"
+    )
+    emoji_marks = cls(extend, minus=((0x200D, 0x200D), (0xFE0E, 0xFE0E)))
+    emoji = f"{element}(?:{emoji_marks}|\\u200D{element}?)*"
+
+    south_east_asian = f"(?:{cls(u.COMPLEX_CONTEXT)}{ext})+"
+    ideograph = cls(u.HAN) + ext
+    hiragana = cls(u.HIRAGANA) + ext
+    # Fast path, tried first: a run of letters, digits and marks that no joining character follows is a
+    # whole word, exactly as `word` would match it; the possessive run never backtracks. Anything that might
+    # join (underscore, quote, or a mid-word character before a letter or digit) leaves it to `word`.
+    word_chars = (letter, u.NUMERIC, extend)
+    plain_word = (
+        f"{cls(letter, u.NUMERIC)}{cls(*word_chars)}*+"
+        f"(?!{cls(u.EXTEND_NUM_LET, u.SINGLE_QUOTE)}"
+        f"|{cls(u.MID_LETTER, u.MID_NUM, u.MID_NUM_LET, u.DOUBLE_QUOTE)}{cls(*word_chars)})"
+    )
+    # A look-ahead on every possible first character lets the scan skip spaces and punctuation with one
+    # table lookup instead of trying each alternative.
+    first = cls(
+        letter, u.NUMERIC, u.KATAKANA, u.EXTEND_NUM_LET, u.REGIONAL_INDICATOR, ((0x23, 0x23), (0x2A, 0x2A)),
+        u.EMOJI_MODIFIER_BASE, u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, u.COMPLEX_CONTEXT, u.HAN, u.HIRAGANA,
+    )
+    return re.compile(f"(?={first})(?:{plain_word}|{word}|{emoji}|{south_east_asian}|{ideograph}|{hiragana})")
 
 
-def _long_spans(text: str, pos: int) -> Iterator[tuple[int, int]]:
+TOKEN_PATTERN = _build(((0, 0x10FFFF),))
+_BMP_PATTERN = _build(BMP)
+
+
+def _pattern_for(text: str) -> re.Pattern[str]:
+    # UTF-16 needs two units for each astral character; encoding is far cheaper than max(text).
+    if text.isascii() or len(text.encode("utf-16-le", "surrogatepass")) == 2 * len(text):
+        return _BMP_PATTERN
+    return TOKEN_PATTERN
+
+
+def _long_spans(pattern: re.Pattern[str], text: str, pos: int) -> Iterator[tuple[int, int]]:
     """Spans from `pos` on, cutting over-long tokens and rescanning after each cut."""
-    search = TOKEN_PATTERN.search
+    search = pattern.search
     while (match := search(text, pos)) is not None:
         start, end = match.span()
         if end - start > MAX_TOKEN_LENGTH:
@@ -114,17 +158,19 @@ def _long_spans(text: str, pos: int) -> Iterator[tuple[int, int]]:
 
 def token_spans(text: str) -> Iterator[tuple[int, int]]:
     """[start, end) of every token of `text`, in order."""
-    for match in TOKEN_PATTERN.finditer(text):
+    pattern = _pattern_for(text)
+    for match in pattern.finditer(text):
         start, end = match.span()
         if end - start > MAX_TOKEN_LENGTH:
-            yield from _long_spans(text, start)
+            yield from _long_spans(pattern, text, start)
             return
         yield start, end
 
 
 def token_strings(text: str) -> list[str]:
     """The tokens' text only: the fast path for indexing."""
-    words = TOKEN_PATTERN.findall(text)
+    pattern = _pattern_for(text)
+    words = pattern.findall(text)
     if words and max(map(len, words)) > MAX_TOKEN_LENGTH:
-        return [text[start:end] for start, end in _long_spans(text, 0)]
+        return [text[start:end] for start, end in _long_spans(pattern, text, 0)]
     return words
