@@ -143,7 +143,11 @@ class ElasticsearchBackend:
         return f"{self.alias}-{datetime.now(UTC):%Y%m%d-%H%M%S-%f}"
 
     def create_index(self, name: str) -> None:
+        from indexer.analysis import ANALYZER_VERSION
+
         definition = index_definition(self.shards, self.replicas)
+        # Recorded so a later run can tell an index analyzed by another analyzer version and rebuild it.
+        definition["mappings"].setdefault("_meta", {})["analyzer_version"] = ANALYZER_VERSION
         with self.errors(f"creating index {name}"):
             self.client.indices.create(index=name, settings=definition["settings"],
                                        mappings=definition["mappings"])
@@ -482,6 +486,9 @@ class ElasticsearchKeywordIndex:
 
     def count(self) -> int:
         return self.backend.count(queries.PASSAGE, self.backend.read_index())
+
+    def reload(self) -> None:
+        """Nothing to reopen: searches see every refreshed write."""
 
     def close(self) -> None:
         self.backend.close()
