@@ -271,3 +271,15 @@ def test_an_invalid_alias_name_is_refused_before_any_request() -> None:
     with pytest.raises(Exception, match="not a valid Elasticsearch index name"):
         ElasticsearchBackend(settings_for("http://127.0.0.1:9", **{"elasticsearch.index": "Isnad News"}),
                              client=Elasticsearch("http://127.0.0.1:9"))
+
+
+def test_the_registry_opens_elasticsearch_and_reports_no_server_before_touching_disk(
+        tmp_path: Any, closed_port_url: str) -> None:
+    from indexer.stores import open_stores
+
+    data = tmp_path / "data"
+    settings = load_settings(overrides={"store.backend": "elasticsearch", "elasticsearch.url": closed_port_url,
+                                        "data.dir": str(data)}, environ={})
+    with pytest.raises(ElasticsearchUnavailable, match="cannot reach Elasticsearch"):
+        open_stores(settings)
+    assert not data.exists()

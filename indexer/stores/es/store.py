@@ -90,6 +90,7 @@ class ElasticsearchBackend:
         self._target: str | None = None  # the index a rebuild is writing, while one is under way
         self._written: set[int] = set()  # passages written by put_articles since the last refresh
         self._dirty = False  # writes not yet made visible to searches by a refresh
+        self._closed = False
         self._lock = threading.Lock()
 
     # -- errors ---------------------------------------------------------------------------------------
@@ -311,7 +312,7 @@ class ElasticsearchBackend:
                                   "ok": False}
         try:
             with self.errors("checking health"):
-                cluster = self.client.cluster.health()
+                cluster = self.client.cluster.health().body
             report["cluster"] = cluster.get("cluster_name")
             report["status"] = cluster.get("status")
             report["version"] = self.info.get("version", {}).get("number")
@@ -331,7 +332,10 @@ class ElasticsearchBackend:
         return report
 
     def close(self) -> None:
-        self.client.close()
+        """Close the connection once, whichever view (or facade) closes first."""
+        if not self._closed:
+            self._closed = True
+            self.client.close()
 
 
 class ElasticsearchDocumentStore:

@@ -18,9 +18,17 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from indexer.stores.es.errors import ElasticsearchStoreError
+
+try:  # this module is the registry's entry point: say what is missing rather than fail on an import
+    import elasticsearch  # noqa: F401
+except ImportError as missing:
+    raise ElasticsearchStoreError(
+        "store.backend = 'elasticsearch' needs the Elasticsearch client: pip install -e '.[es]'"
+    ) from missing
+
 from indexer.stores.embedded import Stores
 from indexer.stores.es import queries
-from indexer.stores.es.errors import ElasticsearchStoreError
 from indexer.stores.es.store import (
     ElasticsearchBackend,
     ElasticsearchDocumentStore,
