@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from indexer.analysis import analyze, analyze_exact_terms, analyze_terms  # noqa: E402
-from indexer.analysis.chain import cached_words, clear_caches  # noqa: E402
+from indexer.analysis import analyze, analyze_exact_terms, analyze_terms
+from indexer.analysis.chain import cached_words, clear_caches
 
 
 def read_articles(news_dir: Path, limit: int | None) -> list[list[str]]:

@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.analysis.chain import analyze, analyze_exact, analyze_exact_terms, analyze_terms, exact_term, full_term
+from indexer.analysis.chain import (
+    analyze,
+    analyze_exact,
+    analyze_exact_terms,
+    analyze_terms,
+    exact_term,
+    full_term,
+)
 from indexer.analysis.normalize import ALEF_WASLA_MAP
 from indexer.analysis.stopwords import ARABIC_STOP_WORDS
 from indexer.analysis.tokenizer import MAX_TOKEN_LENGTH
