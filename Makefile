@@ -8,7 +8,7 @@ SHARED ?= ../shared
 # Noto's Arabic fonts so the pages (and their screenshots) render Arabic as users see it.
 APT_PACKAGES := openjdk-17-jdk-headless liblucene8-java chromium fonts-noto-core
 
-.PHONY: run test install install-dev system-deps index-samples serve bench eval lint clean
+.PHONY: run test test-es install install-dev system-deps index-samples serve bench eval lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ system-deps:
 
 test: install-dev system-deps
 	$(BIN)/python -m pytest -q
+
+# The Elasticsearch tests, against a running server (`docker compose up -d elasticsearch` starts one).
+ES_URL ?= http://127.0.0.1:9200
+test-es: install-dev
+	ISNAD_ES_URL=$(ES_URL) $(BIN)/python -m pytest -q -m es
 
 index-samples: install
 	$(BIN)/isnad --data-dir $(DATA) index samples/
