@@ -1,0 +1,478 @@
+"""The indexing pipeline: files -> articles -> passages -> document store + keyword index -> vectors.
+
+Two phases. The keyword phase reads articles, skips those whose content hash is unchanged, splits
+and analyzes the rest in a pool of worker processes (analysis is pure Python and the slow step),
+and writes each batch to SQLite in one transaction, then to tantivy, which commits every few
+seconds: keyword search works as soon as that commit lands. The vector phase then embeds every
+passage without a vector, one checkpointed batch (`embedder.batch_size`) at a time.
+
+Crash safety rests on SQLite being written first and marking what the derived indexes still
+lack: an article stays `keyword_state = 0` until a tantivy commit holds it, and a passage is
+embedded once its vector row is committed. Re-running after Ctrl-C or kill -9 re-derives exactly
+what is marked missing (`_catch_up_keyword`, `sync_vectors`), so nothing is lost or duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+import queue
+import signal
+import time
+import traceback
+from pathlib import Path
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from indexer.ingest import iter_articles
+from indexer.models import Article, IngestSummary, Problem
+from indexer.passages import split_passages
+from indexer.stores import open_stores
+from indexer.stores.base import StoredPassage
+from indexer.stores.faiss_index import sync_vectors
+from indexer.stores.tantivy_index import KeywordDoc, prepare_docs
+
+HASH_VERSION = 1  # bump when what goes into content_hash changes
+ANALYSIS_BATCH = 64  # articles per worker task: big enough to amortise pickling, small for a smooth bar
+IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: keeps workers busy without reading far ahead
+KEYWORD_COMMIT_SECONDS = 10.0  # tantivy commit interval: how soon new text becomes searchable
+MANIFEST_SECONDS = 5.0  # how often the embedding phase tells readers about new vectors
+VECTOR_SAVE_SECONDS = 300.0  # FAISS file checkpoints; vectors are safe in SQLite in between
+BACKGROUND_READ_BYTES = 4_000_000  # inputs larger than this are read (and cleaned) in their own process
+READ_BATCH = 64  # articles per message from the reading process
+
+Prepared = tuple[Article, str, list[StoredPassage], list[KeywordDoc]]
+
+
+@dataclass(slots=True)
+class IndexReport:
+    """What one run did, for the summary line and `--json` output."""
+
+    read: int = 0
+    indexed: int = 0  # new or changed articles written
+    replaced: int = 0  # of those, articles that were already indexed with other content
+    unchanged: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    problems: int = 0
+    passages: int = 0  # passages written this run
+    keyword_caught_up: int = 0  # articles re-indexed from the document store (interrupted runs)
+    embedded: int = 0
+    pending_vectors: int = 0
+    keyword_seconds: float = 0.0
+    embed_seconds: float = 0.0
+    interrupted: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def content_hash(article: Article, min_words: int, max_words: int) -> str:
+    """Fingerprint of everything that decides an article's stored form (not where it was read)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for value in (article.title, article.text, article.source, article.published, article.url,
+                  article.author, article.category):
+        digest.update((value or "").encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00")
+    digest.update(f"{min_words}:{max_words}:{HASH_VERSION}".encode())
+    return digest.hexdigest()
+
+
+def prepare_articles(items: Sequence[tuple[Article, str]], min_words: int, max_words: int) -> list[Prepared]:
+    """Split and analyze articles (runs in worker processes). Pure."""
+    prepared = []
+    for article, digest in items:
+        passages = [StoredPassage.of(p) for p in split_passages(article, min_words, max_words)]
+        prepared.append((article, digest, passages, prepare_docs(article, passages)))
+    return prepared
+
+
+def prepare_keyword(items: Sequence[tuple[Article, list[StoredPassage]]]) -> list[list[KeywordDoc]]:
+    """Keyword documents for articles already in the document store (runs in worker processes)."""
+    return [prepare_docs(article, passages) for article, passages in items]
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is handled by the main process, which commits what is done and stops the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class _Workers:
+    """Order-preserving, bounded parallel map over worker processes; runs inline with one worker.
+
+    The pool is started on the second task only, so small inputs (tests, a few files) pay no
+    start-up cost. "spawn" rather than fork: the parent holds tantivy's and FAISS's threads.
+    """
+
+    def __init__(self, workers: int):
+        self.workers = max(1, workers)
+        self._pool: Any = None
+
+    def map(self, function: Callable[..., Any], tasks: Iterable[tuple]) -> Iterator[Any]:
+        pending: deque = deque()
+        first = True
+        for args in tasks:
+            if self.workers == 1 or first:
+                first = False
+                yield function(*args)
+                continue
+            if self._pool is None:
+                self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_ignore_sigint)
+            pending.append(self._pool.apply_async(function, args))
+            if len(pending) >= self.workers * IN_FLIGHT_PER_WORKER:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def close(self, *, terminate: bool = False) -> None:
+        if self._pool is not None:
+            if terminate:
+                self._pool.terminate()
+            else:
+                self._pool.close()
+            self._pool.join()
+            self._pool = None
+
+
+def _read_worker(paths: list[str], out: Any) -> None:
+    """Body of the reading process: articles in batches, problems as they come, then the counts."""
+    _ignore_sigint()
+    summary = IngestSummary()
+    try:
+        batch: list[Article] = []
+        for article in iter_articles(paths, summary, lambda problem: out.put(("problem", problem))):
+            batch.append(article)
+            if len(batch) >= READ_BATCH:
+                out.put(("articles", batch))
+                batch = []
+        if batch:
+            out.put(("articles", batch))
+        out.put(("done", summary))
+    except BaseException as error:  # reported to the parent, which raises it
+        out.put(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+
+
+def _read_in_background(paths: Sequence[str], summary: IngestSummary,
+                        problem: Callable[[Problem], None]) -> Iterator[Article]:
+    """iter_articles in a separate process, so reading and cleaning overlap with analysis and writing
+    (cleaning costs about as much as analysis). Yields articles in the same order."""
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue(maxsize=32)  # bounded: reading never runs far ahead of writing
+    reader = context.Process(target=_read_worker, args=([str(p) for p in paths], messages), daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                kind, payload = messages.get(timeout=1.0)
+            except queue.Empty:
+                if not reader.is_alive():
+                    raise RuntimeError(f"the reading process stopped unexpectedly (exit code {reader.exitcode})")
+                continue
+            if kind == "articles":
+                yield from payload
+            elif kind == "problem":
+                problem(payload)
+            elif kind == "done":
+                summary.read += payload.read
+                for reason, count in payload.skipped.items():
+                    summary.skipped[reason] = summary.skipped.get(reason, 0) + count
+                return
+            else:
+                raise RuntimeError(f"reading failed: {payload}")
+    finally:
+        if reader.is_alive():
+            reader.terminate()
+        reader.join()
+
+
+def _input_bytes(paths: Sequence[str]) -> int:
+    total = 0
+    for path in map(Path, paths):
+        if path.is_file():
+            total += path.stat().st_size
+        elif path.is_dir():
+            for root, _, names in os.walk(path):
+                total += sum((Path(root) / name).stat().st_size for name in names)
+    return total
+
+
+def read_articles(paths: Sequence[str], summary: IngestSummary, problem: Callable[[Problem], None],
+                  *, background: bool | None = None) -> Iterator[Article]:
+    """Articles from `paths`, read in a separate process when the input is large."""
+    if background is None:
+        background = _input_bytes(paths) > BACKGROUND_READ_BYTES
+    if background:
+        return _read_in_background(paths, summary, problem)
+    return iter_articles(paths, summary, problem)
+
+
+def _batched(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _workers(requested: int) -> int:
+    return requested if requested > 0 else (os.cpu_count() or 1)
+
+
+class _KeywordWriter:
+    """Writes prepared articles to SQLite (one transaction per batch) and tantivy (periodic commits),
+    marking articles done in SQLite only after the tantivy commit that holds them."""
+
+    def __init__(self, stores: Any, bar: tqdm):
+        self.stores = stores
+        self.bar = bar
+        self._marks: list[tuple[str, str]] = []
+        self._last_commit = time.monotonic()
+
+    def add(self, article_id: str, digest: str, docs: list[KeywordDoc], *, replace: bool) -> None:
+        if replace:
+            self.stores.keyword.delete_articles([article_id])
+        self.stores.keyword.add_prepared(docs)
+        self._marks.append((article_id, digest))
+        self.bar.update(1)
+        if time.monotonic() - self._last_commit >= KEYWORD_COMMIT_SECONDS:
+            self.commit()
+
+    def commit(self) -> None:
+        stores = self.stores
+        deletes = stores.docs.pending_keyword_deletes()
+        stores.keyword.delete_articles(deletes)
+        stores.keyword.commit()
+        stores.docs.mark_keyword_done(self._marks)
+        stores.docs.clear_keyword_deletes(deletes)
+        self._marks = []
+        self._last_commit = time.monotonic()
+        stores.write_manifest()
+
+
+def _catch_up_keyword(stores: Any, writer: _KeywordWriter, workers: _Workers, report: IndexReport) -> None:
+    """Index articles the document store holds but the keyword index lacks (an interrupted run,
+    an analyzer change), and apply pending deletions."""
+    pending = stores.docs.keyword_pending_ids()
+    tasks = ((stores.docs.load_for_keyword(chunk),) for chunk in _batched(pending, ANALYSIS_BATCH))
+    loaded: deque = deque()
+
+    def task_args() -> Iterator[tuple]:
+        for (items,) in tasks:
+            loaded.append(items)
+            yield ([(article, passages) for article, _, passages in items],)
+
+    for docs_per_article in workers.map(prepare_keyword, task_args()):
+        items = loaded.popleft()
+        for (article, digest, _), docs in zip(items, docs_per_article, strict=True):
+            writer.add(article.id, digest, docs, replace=True)
+            report.keyword_caught_up += 1
+    writer.commit()
+
+
+def _new_articles(articles: Iterable[Article], stores: Any, report: IndexReport, settings: dict[str, Any],
+                  replaced_ids: set[str]) -> Iterator[tuple]:
+    """Worker tasks for articles that are new or changed; unchanged ones are counted and dropped."""
+    min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
+    for batch in _batched(articles, ANALYSIS_BATCH):
+        known = stores.docs.article_hashes(a.id for a in batch)
+        todo = []
+        for article in batch:
+            digest = content_hash(article, min_words, max_words)
+            old = known.get(article.id)
+            if old == digest:
+                report.unchanged += 1
+                continue
+            if old is not None:
+                replaced_ids.add(article.id)
+            todo.append((article, digest))
+        if todo:
+            yield (todo, min_words, max_words)
+
+
+def index_paths(
+    paths: Sequence[str],
+    settings: dict[str, Any],
+    *,
+    embed: bool = True,
+    reembed: bool = False,
+    progress: bool = True,
+    on_problem: Callable[[Problem], None] | None = None,
+    workers: int = 0,
+) -> IndexReport:
+    """Index files and directories into `settings["data.dir"]`; with no paths, only finish pending
+    work (keyword catch-up, embeddings). Re-running after an interruption continues where it stopped.
+
+    Raises KeyboardInterrupt after committing what was done when interrupted.
+    """
+    report = IndexReport()
+    summary = IngestSummary()
+
+    def problem(item: Problem) -> None:
+        report.problems += 1
+        if on_problem is not None:
+            on_problem(item)
+
+    stores = open_stores(settings, writable=True, reembed=reembed)
+    report.messages += stores.messages
+    run_id = stores.docs.log_start([str(p) for p in paths])
+    pool = _Workers(_workers(workers))
+    status = "failed"
+    try:
+        _keyword_phase(paths, settings, stores, pool, report, summary, problem, progress)
+        pool.close()
+        if embed:
+            embed_pending(stores, settings["embedder.batch_size"], report, progress=progress)
+        status = "done"
+    except KeyboardInterrupt:
+        report.interrupted = True
+        status = "interrupted"
+        raise
+    finally:
+        pool.close(terminate=True)
+        report.read = summary.read
+        report.skipped = dict(summary.skipped)
+        report.pending_vectors = stores.docs.count_passages() - stores.docs.count_embeddings()
+        stores.docs.log_finish(run_id, status, _summary_json(report))
+        stores.close()
+    return report
+
+
+def _summary_json(report: IndexReport) -> str:
+    import json
+
+    return json.dumps(report.as_dict(), ensure_ascii=False)
+
+
+def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, pool: _Workers,
+                   report: IndexReport, summary: IngestSummary, problem: Callable[[Problem], None],
+                   progress: bool) -> None:
+    started = time.monotonic()
+    reading = tqdm(desc="reading", unit=" articles", disable=not progress, position=0, dynamic_ncols=True)
+    indexing = tqdm(desc="keyword index", unit=" articles", disable=not progress, position=1,
+                    dynamic_ncols=True)
+    writer = _KeywordWriter(stores, indexing)
+    try:
+        _catch_up_keyword(stores, writer, pool, report)
+
+        def counted(articles: Iterator[Article]) -> Iterator[Article]:
+            for article in articles:
+                reading.update(1)
+                yield article
+
+        replaced_ids: set[str] = set()
+        articles = counted(read_articles(paths, summary, problem)) if paths else iter(())
+        tasks = _new_articles(articles, stores, report, settings, replaced_ids)
+        for prepared in pool.map(prepare_articles, tasks):
+            written = [(article, digest, passages) for article, digest, passages, _ in prepared if passages]
+            for article, _, passages, _ in prepared:
+                if not passages:
+                    problem(Problem(article.origin, "no passages", "the text has no words"))
+                    summary.skip("no passages")
+            stores.docs.put_articles(written)
+            for article, digest, passages, docs in prepared:
+                if passages:
+                    writer.add(article.id, digest, docs, replace=article.id in replaced_ids)
+                    report.indexed += 1
+                    report.passages += len(passages)
+                    report.replaced += article.id in replaced_ids
+    finally:
+        # Also on Ctrl-C: what SQLite holds goes to the keyword index now rather than next run.
+        writer.commit()
+        summary.indexed = report.indexed
+        reading.close()
+        indexing.close()
+        report.keyword_seconds = time.monotonic() - started
+
+
+def embed_pending(stores: Any, batch_size: int, report: IndexReport, *, progress: bool = True) -> None:
+    """Embed every passage without a vector, committing each batch to SQLite and the FAISS index
+    in memory; the FAISS file is saved every few minutes and at the end (or on Ctrl-C)."""
+    started = time.monotonic()
+    sync_vectors(stores.vectors, stores.docs)
+    total = stores.docs.count_passages() - stores.docs.count_embeddings()
+    if total <= 0:
+        if stores.vectors.needs_rebuild():
+            stores.vectors.save()
+        stores.write_manifest()
+        return
+    embedder = stores.embedder
+    if embedder.dim != stores.vectors.dim:
+        raise ValueError(f"embedder {embedder.name} gives {embedder.dim} dimensions, the vector index "
+                         f"holds {stores.vectors.dim}; re-embed with --reembed")
+    bar = tqdm(total=total, desc="embedding", unit=" passages", disable=not progress, dynamic_ncols=True)
+    last_manifest = last_save = time.monotonic()
+    after: int | None = None
+    try:
+        while True:
+            batch = stores.docs.passages_to_embed(batch_size, after)
+            if not batch:
+                break
+            ids = np.array([pid for pid, _ in batch], dtype=np.int64)
+            vectors = embedder.embed_passages([text for _, text in batch])
+            stores.docs.put_embeddings(ids.tolist(), vectors)
+            stores.vectors.add(ids, vectors)
+            after = int(ids[-1])
+            report.embedded += len(batch)
+            bar.update(len(batch))
+            now = time.monotonic()
+            if now - last_save >= VECTOR_SAVE_SECONDS:
+                stores.vectors.save()
+                last_save = now
+            if now - last_manifest >= MANIFEST_SECONDS:
+                stores.write_manifest()  # readers pick the new vectors up from SQLite
+                last_manifest = now
+    finally:
+        bar.close()
+        stores.vectors.save()
+        stores.write_manifest()
+        report.embed_seconds = time.monotonic() - started
+
+
+def delete_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Remove articles from all three stores; returns (deleted ids, ids that were not indexed)."""
+    stores = open_stores(settings, writable=True)
+    try:
+        present = set(stores.docs.article_hashes(article_ids))
+        deleted = [a for a in dict.fromkeys(article_ids) if a in present]
+        missing = [a for a in dict.fromkeys(article_ids) if a not in present]
+        if deleted:
+            passage_ids = stores.docs.delete_articles(deleted)
+            stores.keyword.delete_articles(stores.docs.pending_keyword_deletes())
+            stores.keyword.commit()
+            stores.docs.clear_keyword_deletes(deleted)
+            stores.vectors.delete(passage_ids)
+            stores.vectors.save()
+            stores.write_manifest()
+        return deleted, missing
+    finally:
+        stores.close()
+
+
+@dataclass(slots=True)
+class DryRunArticle:
+    id: str
+    title: str
+    source: str | None
+    published: str | None
+    passages: int
+    first_passage: str
+    origin: str
+
+
+def dry_run(paths: Sequence[str], settings: dict[str, Any], summary: IngestSummary,
+            on_problem: Callable[[Problem], None]) -> Iterator[DryRunArticle]:
+    """Read and split without writing anything: what `index` would store, article by article."""
+    min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
+    for article in iter_articles(paths, summary, on_problem):
+        passages = split_passages(article, min_words, max_words)
+        yield DryRunArticle(article.id, article.title, article.source, article.published, len(passages),
+                            passages[0].text if passages else "", article.origin)

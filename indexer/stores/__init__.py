@@ -1,0 +1,23 @@
+"""Where indexed articles live: `open_stores(settings)` gives the document store, keyword index,
+vector index and embedder of the configured backend behind one facade (`Stores`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from indexer.stores.manifest import IndexMismatchError
+from indexer.stores.registry import STORE_BACKENDS, UnknownBackendError, store_opener
+
+__all__ = ["IndexMismatchError", "STORE_BACKENDS", "UnknownBackendError", "open_stores"]
+
+
+def open_stores(settings: dict[str, Any], *, writable: bool = False, check: bool = True,
+                reembed: bool = False) -> Any:
+    """Open the stores named by `store.backend` for `data.dir`.
+
+    Readers (writable=False) are cheap to keep for a process's lifetime and safe to share between
+    threads; they refuse, with IndexMismatchError, an index built with another analyzer or model
+    unless check=False. Writers take the data directory's write lock and repair what a crash or a
+    configuration change left behind (see `indexer.stores.embedded.Stores`).
+    """
+    return store_opener(settings)(settings, writable=writable, check=check, reembed=reembed)

@@ -1,0 +1,206 @@
+"""The vector index: FAISS inner-product search over passage embeddings, keyed by passage id.
+
+The index is derived data: every vector is also committed to the SQLite document store, so the
+FAISS file is a cache that `sync` brings level with SQLite (adding missing vectors, removing
+vectors of deleted passages) after a crash or while another process indexes. It is saved whole
+through a temporary file and `os.replace`, so readers only ever see a complete file.
+
+Exact search (IndexFlatIP) is the default. Above `approximate_above` passages the index is rebuilt
+as HNSW (IndexHNSWFlat, inner product), which answers in sublinear time at a small recall cost.
+HNSW cannot remove vectors, so any deletion on an HNSW index is applied by rebuilding it from the
+remaining vectors at the next save; building HNSW is the slow step of large re-indexes.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from indexer.models import Hit
+
+HNSW_EF_SEARCH = 128  # candidates explored per HNSW query: recall near exact at our sizes
+HNSW_EF_CONSTRUCTION = 80
+
+
+def _new_index(dim: int, count: int, approximate_above: int, hnsw_m: int) -> faiss.Index:
+    if count > approximate_above:
+        inner = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+    else:
+        inner = faiss.IndexFlatIP(dim)
+    return faiss.IndexIDMap2(inner)
+
+
+def _is_hnsw(index: faiss.Index) -> bool:
+    return isinstance(faiss.downcast_index(faiss.downcast_index(index).index), faiss.IndexHNSW)
+
+
+class FaissVectorIndex:
+    """A FAISS IndexIDMap2 in `path`; `search` is safe from many threads while `refresh` swaps files."""
+
+    def __init__(self, path: str | Path, dim: int, approximate_above: int = 200_000, hnsw_m: int = 32):
+        self.path = Path(path)
+        self.dim = dim
+        self.approximate_above = approximate_above
+        self.hnsw_m = hnsw_m
+        self._lock = threading.RLock()
+        self._pending_removals: set[int] = set()
+        self._loaded_stamp: tuple[int, int] | None = None
+        self._index = self._load()
+
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def _load(self) -> faiss.Index:
+        stamp = self._stamp()
+        if stamp is None:
+            index = _new_index(self.dim, 0, self.approximate_above, self.hnsw_m)
+        else:
+            index = faiss.read_index(str(self.path))
+            if index.d != self.dim:
+                raise ValueError(f"{self.path}: vectors have dimension {index.d}, the embedder gives {self.dim}")
+        self._loaded_stamp = stamp
+        return index
+
+    def reload_if_changed(self) -> bool:
+        """Re-read the file when another process saved a newer one; True if it did."""
+        if self._stamp() == self._loaded_stamp:
+            return False
+        index = self._load()
+        with self._lock:
+            self._index = index
+            self._pending_removals.clear()
+        return True
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if _is_hnsw(self._index) else "flat"
+
+    def ids(self) -> np.ndarray:
+        with self._lock:
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        if self._pending_removals:
+            ids = ids[~np.isin(ids, np.fromiter(self._pending_removals, dtype=np.int64))]
+        return ids
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
+        if not len(ids):
+            return
+        with self._lock:
+            self._index.add_with_ids(vectors, ids)
+            self._pending_removals.difference_update(ids.tolist())
+
+    def delete(self, ids: Iterable[int]) -> None:
+        removed = np.fromiter((int(i) for i in ids), dtype=np.int64)
+        if not len(removed):
+            return
+        with self._lock:
+            if _is_hnsw(self._index):
+                # HNSW cannot remove in place; hide them until the rebuild at save time.
+                self._pending_removals.update(removed.tolist())
+            else:
+                self._index.remove_ids(faiss.IDSelectorBatch(removed))
+
+    def search(self, query: np.ndarray, limit: int, allowed: set[int] | None = None) -> list[Hit]:
+        """Top passages by inner product; with `allowed`, only those passage ids are considered."""
+        if limit <= 0 or (allowed is not None and not allowed):
+            return []
+        vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
+        with self._lock:
+            index = self._index
+            hidden = set(self._pending_removals)
+        if not index.ntotal:
+            return []
+        selector = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+        if hidden:
+            # Over-fetch so that hidden (deleted, awaiting rebuild) vectors do not shorten the list.
+            limit_asked = limit + len(hidden)
+        else:
+            limit_asked = limit
+        limit_asked = min(limit_asked, index.ntotal)
+        if _is_hnsw(index):
+            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, limit_asked))
+        else:
+            params = faiss.SearchParameters()
+        if selector is not None:
+            params.sel = selector
+        scores, ids = index.search(vector, limit_asked, params=params)
+        hits = [Hit(int(pid), float(score)) for pid, score in zip(ids[0], scores[0], strict=True)
+                if pid >= 0 and int(pid) not in hidden]
+        return hits[:limit]
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._index.ntotal) - len(self._pending_removals)
+
+    def needs_rebuild(self) -> bool:
+        """True when pending deletions or the size call for a different index before saving."""
+        count = self.count()
+        want_hnsw = count > self.approximate_above
+        return bool(self._pending_removals) or want_hnsw != _is_hnsw(self._index)
+
+    def rebuild(self) -> None:
+        """Rebuild as flat or HNSW by size, without hidden vectors. Slow for large HNSW indexes."""
+        with self._lock:
+            old = self._index
+            all_ids = faiss.vector_to_array(old.id_map).astype(np.int64)
+            vectors = old.index.reconstruct_n(0, old.ntotal) if old.ntotal else np.zeros((0, self.dim), "f4")
+            keep = ~np.isin(all_ids, np.fromiter(self._pending_removals, dtype=np.int64))
+            fresh = _new_index(self.dim, int(keep.sum()), self.approximate_above, self.hnsw_m)
+            if keep.any():
+                fresh.add_with_ids(np.ascontiguousarray(vectors[keep]), all_ids[keep])
+            self._index = fresh
+            self._pending_removals.clear()
+
+    def save(self) -> None:
+        """Write the index atomically (temporary file, fsync, rename)."""
+        if self.needs_rebuild():
+            self.rebuild()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(self.path.name + ".tmp")
+        with self._lock:
+            faiss.write_index(self._index, str(temporary))
+        with open(temporary, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+        self._loaded_stamp = self._stamp()
+
+    def size_bytes(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._index = _new_index(self.dim, 0, self.approximate_above, self.hnsw_m)
+
+
+def sync_vectors(vectors: FaissVectorIndex, docs, batch: int = 4096) -> tuple[int, int]:
+    """Bring the FAISS index level with the embeddings committed in the document store.
+
+    Adds vectors committed after the FAISS file was last saved and drops vectors of passages that
+    no longer exist. Returns (added, removed). `docs` is the SQLite document store.
+    """
+    in_store = docs.embedding_ids()
+    in_index = vectors.ids()
+    extra = np.setdiff1d(in_index, in_store, assume_unique=True)
+    missing = np.setdiff1d(in_store, in_index, assume_unique=True)
+    vectors.delete(extra.tolist())
+    for start in range(0, len(missing), batch):
+        ids, found = docs.get_embeddings(missing[start:start + batch].tolist(), vectors.dim)
+        vectors.add(ids, found)
+    return len(missing), len(extra)

@@ -1,0 +1,110 @@
+"""`isnad index PATH...`: read files into the stores (keyword index first, then embeddings); resumable."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from indexer.models import IngestSummary, Problem
+from webapp.commands import add_common_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "index", help="index article files (.txt pages, .jsonl/.json, .html; .gz too) or directories",
+        description="Read articles, store them with their passages, build the keyword index, then embed the "
+                    "passages. Indexing the same files again adds nothing; changed articles are replaced. "
+                    "Interrupt at any time (Ctrl-C) and run the same command again to continue. Without "
+                    "PATH, only pending work is finished (e.g. embeddings skipped with --no-embed).")
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="files or directories to read")
+    parser.add_argument("--no-embed", action="store_true",
+                        help="skip embeddings (keyword search only); a later run without it adds them")
+    parser.add_argument("--reembed", action="store_true",
+                        help="drop all vectors and embed again with the configured embedder")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="read and split only; write nothing and print what would be indexed")
+    parser.add_argument("--json", action="store_true",
+                        help="machine-readable output (with --dry-run: one JSON object per article)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    parser.add_argument("--workers", type=int, default=0, metavar="N",
+                        help="analysis processes (default: one per core)")
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+
+
+def _print_problem(problem: Problem) -> None:
+    tqdm.write(f"isnad index: {problem}", file=sys.stderr)
+
+
+def _skipped_text(skipped: dict[str, int]) -> str:
+    if not skipped:
+        return "0"
+    return f"{sum(skipped.values())} (" + ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) + ")"
+
+
+def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    if args.dry_run:
+        return _dry_run(args, settings)
+    if not args.paths and not args.quiet and not args.json:
+        print("isnad index: no PATH given; finishing pending work only", file=sys.stderr)
+    from indexer.pipeline import index_paths
+    from indexer.stores.embedded import StoreBusyError
+    from indexer.stores.embedders import EmbedderError
+    from indexer.stores.manifest import IndexMismatchError
+
+    try:
+        report = index_paths(args.paths, settings, embed=not args.no_embed, reembed=args.reembed,
+                             progress=not (args.quiet or args.json), on_problem=_print_problem,
+                             workers=args.workers)
+    except (StoreBusyError, IndexMismatchError, EmbedderError) as error:
+        print(f"isnad index: {error}", file=sys.stderr)
+        return 2
+    for message in report.messages:
+        print(f"isnad index: {message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.as_dict(), ensure_ascii=False))
+    else:
+        vectors = (f"embedded {report.embedded} passages, {report.pending_vectors} still without vectors"
+                   + (" (run `isnad index` without --no-embed to add them)" if report.pending_vectors else ""))
+        print(f"read {report.read}, indexed {report.indexed} ({report.replaced} replaced, {report.passages} "
+              f"passages), unchanged {report.unchanged}, skipped {_skipped_text(report.skipped)}; {vectors}; "
+              f"data in {settings['data.dir']}")
+        if report.keyword_caught_up:
+            print(f"caught up {report.keyword_caught_up} articles left unindexed by an earlier run")
+    if report.problems and not (report.indexed or report.unchanged):
+        return 1
+    return 0
+
+
+def _dry_run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from indexer.pipeline import dry_run
+
+    if not args.paths:
+        print("isnad index: --dry-run needs at least one PATH", file=sys.stderr)
+        return 2
+    summary = IngestSummary()
+    problems: list[Problem] = []
+
+    def on_problem(problem: Problem) -> None:
+        problems.append(problem)
+        _print_problem(problem)
+
+    articles = passages = 0
+    for item in dry_run(args.paths, settings, summary, on_problem):
+        articles += 1
+        passages += item.passages
+        if args.json:
+            print(json.dumps({"id": item.id, "title": item.title, "source": item.source,
+                              "published": item.published, "passages": item.passages,
+                              "first_passage": item.first_passage}, ensure_ascii=False))
+        else:
+            when = (item.published or "undated")[:10]
+            print(f"{item.id}  {when}  {item.source or '-'}  {item.passages} passages  {item.title[:70]}")
+    line = (f"dry run: read {summary.read}, would index {articles} articles ({passages} passages), "
+            f"skipped {_skipped_text(summary.skipped)}; nothing written")
+    print(line, file=sys.stderr if args.json else sys.stdout)
+    return 1 if problems and not articles else 0
