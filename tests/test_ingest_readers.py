@@ -179,6 +179,7 @@ def test_directories_are_recursed_in_order_and_unknown_files_reported(tmp_path: 
     jsonl(tmp_path / "a.jsonl", [{"text": BODY}])
     (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
     (tmp_path / ".hidden.jsonl").write_text("not read", encoding="utf-8")
+    (tmp_path / "README.md").write_text("# about these files", encoding="utf-8")
     articles, summary, problems = read(tmp_path, tmp_path / "missing.jsonl")
     assert [a.text for a in articles] == [BODY, OTHER]
     assert [(Path(p.origin).name, p.reason) for p in problems] == [

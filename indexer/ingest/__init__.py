@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
@@ -99,12 +98,11 @@ def _read_html(path: Path) -> Iterator[_Item]:
 _READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
     "scraped": _read_scraped, "jsonl": _read_jsonl, "json": _read_json, "html": _read_html,
 }
-_WS = re.compile(r"\s+")
 
 
 def _text_key(text: str) -> bytes:
     """Fingerprint for exact-duplicate detection: the text with all whitespace runs made equal."""
-    return hashlib.blake2b(_WS.sub(" ", text).strip().encode("utf-8"), digest_size=16).digest()
+    return hashlib.blake2b(" ".join(text.split()).encode("utf-8"), digest_size=16).digest()
 
 
 def iter_articles(

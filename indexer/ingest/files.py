@@ -12,6 +12,8 @@ from indexer.ingest.encoding import SNIFF_BYTES, DecodeError, decode_bytes, dete
 
 # Reader kind by extension (after an optional .gz).
 KINDS = {".txt": "scraped", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".html": "html", ".htm": "html"}
+# Files that describe a folder rather than hold articles.
+_NOTES = ("README", "LICENSE", "LICENCE", "NOTICE", "CHANGELOG", "AUTHORS")
 # Errors a damaged or unreadable file raises while we read it (gzip and zlib damage included).
 READ_ERRORS = (OSError, EOFError, zlib.error)
 
@@ -30,19 +32,24 @@ def expand(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None, str 
     """(file, kind, problem) for every file under `paths`, directories recursed in sorted order.
 
     `kind` is None for unsupported files; `problem` names why a given path cannot be read at all.
-    Hidden files inside directories (".DS_Store", editor swap files) are passed over silently.
+    Inside directories, hidden files (".DS_Store", editor swap files) and notes about the folder (README,
+    LICENSE...) are passed over silently: they are never articles, and reporting them would only be noise.
     """
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if any(part.startswith(".") for part in child.relative_to(path).parts):
+                if any(part.startswith(".") for part in child.relative_to(path).parts) or _is_note(child):
                     continue
                 yield child, kind_of(child), None
         elif path.is_file():
             yield path, kind_of(path), None
         else:
             yield path, None, "no such file or directory" if not path.exists() else "not a regular file"
+
+
+def _is_note(path: Path) -> bool:
+    return kind_of(path) is None and path.name.upper().startswith(_NOTES)
 
 
 def open_binary(path: Path) -> BinaryIO:
