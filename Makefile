@@ -52,6 +52,7 @@ run: index-samples serve
 
 bench: install
 	$(BIN)/python bench/analysis_speed.py $(SHARED)/corpus/news
+	$(BIN)/python bench/ingest_speed.py $(SHARED)/corpus/news
 	$(BIN)/isnad bench --corpus $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 --out bench/out/bench.json
 
 eval: install
