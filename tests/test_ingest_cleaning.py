@@ -60,6 +60,13 @@ def test_captions_and_credits() -> None:
     assert not c.is_credit_line("روسيا / أوكرانيا")
 
 
+def test_date_lines() -> None:
+    assert c.date_line("الأحد 18 فبراير 2024") == "2024-02-18"
+    assert c.date_line("نشر في: 2024/02/18 - 10:30") == "2024-02-18T10:30:00"
+    assert c.date_line("تساقطت الثلوج في 18 فبراير 2024 على القرى الجبلية المرتفعة.") is None
+    assert c.date_line("موقف سيول") is None
+
+
 def test_derived_title_skips_the_dateline_and_is_cut() -> None:
     text = 'عواصم "وكالات": يقوم الرئيس بزيارة رسمية إلى البلدين في الفترة من 18 إلى 20 يونيو الجاري وسط اهتمام كبير.'
     assert c.derive_title(text) == "يقوم الرئيس بزيارة رسمية إلى البلدين في الفترة من 18 إلى 20 يونيو الجاري…"

@@ -48,3 +48,5 @@ def test_readme_answers_are_in_the_articles() -> None:
             assert needle in articles[article_id].text, (article_id, needle)
     texts = "\n".join(a.text for a in articles.values())
     assert "اثنتين وعشرين دقيقة" in texts and "صباح الأربعاء" in texts
+    page = sorted((a for a in articles.values() if ".txt#" in a.origin), key=lambda a: a.origin)
+    assert [a.published for a in page] == ["2024-01-17T11:20:00", "2024-01-19"]

@@ -83,6 +83,7 @@ def _read_scraped(path: Path) -> Iterator[_Item]:
     for number, story in enumerate(stories, start=1):
         fields: dict[str, str | None] = {
             "title": story.title, "text": "\n\n".join(story.paragraphs), "source": story.source,
+            "published": story.published,
         }
         yield _article(fields, stable_id(f"{path.name}#{number}"), f"{path}#{number}")
 

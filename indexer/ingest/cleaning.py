@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from indexer.ingest.dates import to_iso
+
 _HARAKAT_TATWEEL = re.compile("[\u064b-\u0652\u0670\u0640]")
 _FOLD_PAIRS = (("أ", "ا"), ("إ", "ا"), ("آ", "ا"), ("ٱ", "ا"), ("ى", "ي"), ("ة", "ه"))
 _INVISIBLE = re.compile("[\u200b\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
@@ -185,6 +187,13 @@ _KNOWN_OUTLETS = {
 _DATELINE = re.compile(
     r"^(?P<place>[^\W\d][\w ]{1,30}?)\s*[(\"«“]\s*(?P<agency>[^)\"»”]{2,30}?)\s*[)\"»”]\s*[:\-–—]"
 )
+
+
+def date_line(line: str) -> str | None:
+    """ISO date of a short line that only dates the story ("الأحد 18 فبراير 2024", "نشر في: 2024/02/18"), else None."""
+    if word_count(line) > 8 or line.rstrip()[-1:] in ".؟?!":
+        return None
+    return to_iso(line)
 
 
 def outlet_line(line: str) -> str | None:

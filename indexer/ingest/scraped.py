@@ -27,7 +27,7 @@ TOPIC_SHIFT_OVERLAP = 0.17
 # How far (in non-blank lines) a headline may be printed again to mark a header block.
 HEADER_SPAN = 8
 
-_SKIPPABLE = ("caption", "drop", "credit", "tt")
+_SKIPPABLE = ("caption", "drop", "credit", "tt", "date")
 
 
 @dataclass(slots=True)
@@ -37,6 +37,7 @@ class Story:
     title: str | None
     paragraphs: list[str] = field(default_factory=list)
     source: str | None = None
+    published: str | None = None  # ISO 8601, from a date line on the page
 
     @property
     def words(self) -> int:
@@ -73,6 +74,8 @@ def _classify(text: str, position: int) -> tuple[str, str | None]:
         return "credit", None
     if c.is_caption(text):
         return "caption", None
+    if (iso := c.date_line(text)) is not None:
+        return "date", iso
     if position < 2 and (name := c.outlet_line(text)) is not None:
         return "outlet", name
     return "text", None
@@ -227,8 +230,12 @@ def split_page(page: str) -> list[Story]:
     page_outlet: str | None = None
     drop_teaser = False
 
+    pending_date: str | None = None
+
     def start(title: str | None) -> Story:
-        new = Story(title)
+        nonlocal pending_date
+        new = Story(title, published=pending_date)
+        pending_date = None
         stories.append(new)
         return new
 
@@ -237,7 +244,13 @@ def split_page(page: str) -> list[Story]:
         if i in headers and (headers[i] or state != "related"):
             story, state, drop_teaser = start(item.text), "body", False
             continue
-        if kind in ("signature", "outlet"):
+        if kind == "date":
+            # A date line belongs to the story being read, or to the next one when it sits in a header block.
+            if story is not None and state == "body" and story.published is None:
+                story.published = item.name
+            else:
+                pending_date = item.name
+        elif kind in ("signature", "outlet"):
             page_outlet = page_outlet or item.name
         elif kind == "source":
             if story is not None and state == "body" and story.source is None:
