@@ -14,7 +14,7 @@ from indexer.ingest.scraped import split_page
         "Sorry, you need to enable JavaScript to visit this website.",
         "يرجى تفعيل الجافا سكريبت لعرض الصفحة",
         "TT", "—", "-----", "ملخص", "play-circle",
-        "اقرأ المزيد", "إقرأ أيضاً:", "اقرأ أيضا: افتتاح قاعة جديدة في المكتبة",
+        "اقرأ المزيد", "إقرأ أيضاً:", "اقرأ أيضا: افتتاح قاعة جديدة في المكتبة", "للمزيد: نتائج الجولة الأولى",
         "يحتوي هذا القسم على المقلات ذات صلة, الموضوعة في (Related Nodes field)",
     ],
 )
@@ -124,3 +124,13 @@ def test_page_furniture_is_removed_and_source_found() -> None:
     assert story.title == "أمطار غزيرة ورياح نشطة على الساحل نهاية الأسبوع"
     assert story.paragraphs == WEATHER[:2]
     assert story.source == "قناة الخليج"
+
+
+def test_question_sub_headings_and_numbered_points_stay_in_the_story() -> None:
+    page = "\n\n".join([
+        "أمطار غزيرة ورياح نشطة على الساحل نهاية الأسبوع", *WEATHER[:2],
+        "ما الذي يجعل هذه العاصفة مختلفة عن غيرها؟", FOOTBALL[0],
+        "1. ملاعب المدينة تؤجل مباريات الدوري المحلي", FOOTBALL[1],
+    ])
+    [story] = split_page(page)
+    assert len(story.paragraphs) == 6

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import gzip
 import itertools
+import json
 import re
 from pathlib import Path
 
 import pytest
 
 from indexer.ingest import iter_articles
+from indexer.ingest.cleaning import clean_body
 from indexer.ingest.scraped import split_page
 from indexer.models import Article, IngestSummary
 from indexer.passages import split_passages
@@ -145,3 +148,20 @@ def test_stories_split_by_topic_shift_without_header_markers(seeds_dir: Path, pa
     [path] = seeds_dir.glob(f"{page}_*.txt")
     stories = split_page(_without_header_blocks(path.read_text(encoding="utf-8")))
     assert [s.title for s in stories] == [title for title, _ in EXPECTED[page]]
+
+
+def test_single_news_articles_are_rarely_split(shared_dir: Path) -> None:
+    """Real one-story articles read as pages: the topic-shift rule must leave nearly all of them whole."""
+    path = shared_dir / "corpus" / "news" / "ant_multisource.jsonl.gz"
+    if not path.exists():
+        pytest.skip(f"news corpus not found at {path}")
+    pages = whole = 0
+    with gzip.open(path, "rt", encoding="utf-8") as lines:
+        for line in itertools.islice(lines, 0, 30000, 25):
+            record = json.loads(line)
+            body = clean_body(record["text"])
+            if len(body.split()) < 30:
+                continue
+            pages += 1
+            whole += len(split_page(record["title"] + "\n\n" + body)) == 1
+    assert pages > 1000 and whole / pages >= 0.99, (whole, pages)

@@ -65,7 +65,7 @@ _UI_LABELS = {
     "اقرا المزيد", "المزيد", "اعلان", "advertisement", "share", "print",
 }
 _DASHES_ONLY = re.compile(r"^[\-–—ـ_=*•·|/\\.]+$")
-_READ_MORE = re.compile(r"^(اقرا|طالع)\s*(ايضا|المزيد)\b")
+_READ_MORE = re.compile(r"^(?:(اقرا|طالع)\s*(ايضا|المزيد)\b|للمزيد\s*:)")
 # CMS placeholder for an empty related-articles widget: "يحتوي هذا القسم على المقالات ذات صلة ..." (sic "المقلات").
 _RELATED_PLACEHOLDER = re.compile(r"^يحتوي هذا القسم علي\s+(ال)?مق(ا)?لات")
 _RELATED_HEADER = re.compile(
@@ -252,6 +252,6 @@ def strip_boilerplate(text: str) -> str:
 
 
 # Every boilerplate rule needs one of these substrings (or a line of dashes, or "TT"), checked before folding.
-_BOILERPLATE_HINTS = ("قرأ", "قرا", "طالع", "JavaScript", "javascript", "جافا", "TT", "ملخص", "يحتوي",
+_BOILERPLATE_HINTS = ("قرأ", "قرا", "طالع", "للمزيد", "JavaScript", "javascript", "جافا", "TT", "ملخص", "يحتوي",
                       "\n-", "\n—", "\n–", "play-circle", "شارك", "طباعة", "تابعنا", "إعلان", "اعلان")
 _BOILERPLATE_HINT = re.compile("|".join(re.escape(hint) for hint in _BOILERPLATE_HINTS))

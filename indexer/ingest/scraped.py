@@ -198,10 +198,19 @@ def topic_overlap(story_text: str, following: str) -> float:
     return len(new & _content_words(story_text)) / len(new)
 
 
+_LIST_ITEM = re.compile(r"^\s*(?:[\d٠-٩]+\s*[.)\-–]|[*•\-–])")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+
+
 def _topic_shift(items: list[_Item], i: int, story: Story) -> bool:
     """A headline-like line, after a finished story, introducing text on a different subject: a new story."""
     item = items[i]
-    if story.words < MIN_STORY_WORDS or not c.is_headline_like(item.text) or c.word_count(item.text) < 5:
+    if story.words < MIN_STORY_WORDS or not 5 <= c.word_count(item.text) <= 14:
+        return False
+    # Questions, numbered points and embeds in other scripts are sub-headings or furniture of the story itself.
+    if not c.is_headline_like(item.text) or item.text.rstrip()[-1] in "؟?" or _LIST_ITEM.match(item.text):
+        return False
+    if not _ARABIC_LETTER.search(item.text):
         return False
     following = _following_body(items, i + 1, 1)
     if not following or c.word_count(following[0]) < BODY_WORDS:
