@@ -217,3 +217,13 @@ def test_html_page_main_text_title_and_date(tmp_path: Path) -> None:
     assert article.published and article.published.startswith("2024-05-02")
     assert BODY in article.text and OTHER in article.text
     assert "الرئيسية" not in article.text and "الحقوق" not in article.text
+
+
+def test_same_file_name_in_two_folders_keeps_both(tmp_path: Path) -> None:
+    for folder, text in (("one", BODY), ("two", OTHER)):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / "page.txt").write_text(f"عنوان الصفحة في المجلد\n\n{text}\n", encoding="utf-8")
+    articles, _, problems = read(tmp_path)
+    assert problems == [] and [a.text for a in articles] == [BODY, OTHER]
+    assert len({a.id for a in articles}) == 2
+    assert [a.id for a in read(tmp_path)[0]] == [a.id for a in articles]

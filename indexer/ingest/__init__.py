@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from indexer.ingest import files
@@ -14,12 +15,27 @@ from indexer.ingest.scraped import split_page
 from indexer.models import Article, IngestSummary, Problem
 
 ProblemHandler = Callable[[Problem], None]
-_Item = Article | Problem
+
+
+@dataclass(slots=True)
+class _Read:
+    """An article as a reader made it; `fallback` is a second derived id for when the first is already taken
+    (two folders holding a file of the same name), None when the id came from the input itself."""
+
+    article: Article
+    fallback: str | None
+
+
+_Item = _Read | Problem
 
 
 def stable_id(key: str) -> str:
     """A short id (16 hex digits) derived from an input identity such as a URL or "file.jsonl:12"."""
     return hashlib.blake2b(key.encode("utf-8"), digest_size=8).hexdigest()
+
+
+def _fallback_id(path: Path, position: str) -> str:
+    return stable_id(f"{path.resolve()}{position}")
 
 
 def _article(fields: dict[str, str | None], article_id: str, origin: str) -> Article:
@@ -49,8 +65,9 @@ def _from_records(path: Path, records: Iterator[tuple[int, dict | str | None]], 
             continue
         fields = record_fields(record)
         url = fields["url"]
+        fallback: str | None = _fallback_id(path, f"{sep}{position}")
         if fields["id"]:
-            article_id = fields["id"]
+            article_id, fallback = fields["id"], None
         elif url and url not in urls_seen:
             article_id = stable_id(url)
         else:
@@ -58,7 +75,7 @@ def _from_records(path: Path, records: Iterator[tuple[int, dict | str | None]], 
             article_id = stable_id(f"{path.name}{sep}{position}")
         if url:
             urls_seen.add(url)
-        yield _article(fields, article_id, origin)
+        yield _Read(_article(fields, article_id, origin), fallback)
 
 
 def _read_jsonl(path: Path) -> Iterator[_Item]:
@@ -85,7 +102,8 @@ def _read_scraped(path: Path) -> Iterator[_Item]:
             "title": story.title, "text": "\n\n".join(story.paragraphs), "source": story.source,
             "published": story.published,
         }
-        yield _article(fields, stable_id(f"{path.name}#{number}"), f"{path}#{number}")
+        article = _article(fields, stable_id(f"{path.name}#{number}"), f"{path}#{number}")
+        yield _Read(article, _fallback_id(path, f"#{number}"))
 
 
 def _read_html(path: Path) -> Iterator[_Item]:
@@ -93,7 +111,7 @@ def _read_html(path: Path) -> Iterator[_Item]:
     if fields is None:
         yield Problem(str(path), "empty article", "no main text found in the page")
         return
-    yield _article(fields, stable_id(fields["url"] or path.name), str(path))
+    yield _Read(_article(fields, stable_id(fields["url"] or path.name), str(path)), _fallback_id(path, ""))
 
 
 _READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
@@ -130,12 +148,13 @@ def iter_articles(
             problem(Problem(str(path), "unsupported extension", "expected .txt, .jsonl, .json, .html (or .gz)"))
             continue
         try:
-            for item in _READERS[kind](path):
-                if isinstance(item, Problem):
-                    if item.reason == "empty article":
+            for read in _READERS[kind](path):
+                if isinstance(read, Problem):
+                    if read.reason == "empty article":
                         summary.read += 1
-                    problem(item)
+                    problem(read)
                     continue
+                item = read.article
                 summary.read += 1
                 if not item.text.strip():
                     problem(Problem(item.origin, "empty article", "no text"))
@@ -144,6 +163,8 @@ def iter_articles(
                 if key in seen_texts:
                     summary.skip("duplicate")
                     continue
+                if item.id in seen_ids and read.fallback and read.fallback not in seen_ids:
+                    item.id = read.fallback
                 if item.id in seen_ids:
                     problem(Problem(item.origin, "duplicate id", f"id {item.id!r} was already used by another article"))
                     continue
