@@ -45,6 +45,11 @@ def peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def children_peak_rss_mib() -> float:
+    """Peak resident memory of the largest finished child process (e.g. an indexing worker)."""
+    return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
+
+
 def process_rss_mib(pid: int) -> dict[str, float | None]:
     """Current and peak resident memory of another process, from /proc/<pid>/status."""
     values: dict[str, float | None] = {"rss_mib": None, "peak_rss_mib": None}

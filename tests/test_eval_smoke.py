@@ -1,0 +1,113 @@
+"""Smoke test of `isnad eval` on a tiny input: five questions among twenty distractors, real stores and model."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from webapp.cli import main
+
+# Five paragraphs we wrote, each with a question whose words appear in it (so keyword search ranks it first).
+GOLD = [
+    ("مدينة فاس", ("تأسست مدينة فاس المغربية في القرن الثامن الميلادي على يد إدريس الثاني، وتضم جامعة القرويين "
+     "التي يعدها كثيرون أقدم جامعة ما زالت تعمل في العالم. وتشتهر المدينة القديمة بدباغة الجلود وأسواقها الضيقة."),
+     "من أسس مدينة فاس المغربية؟", "إدريس الثاني"),
+    ("نهر النيل", ("يبلغ طول نهر النيل نحو ستة آلاف وستمائة كيلومتر، ويجري من بحيرة فكتوريا شمالا حتى يصب في البحر "
+     "المتوسط عند دلتا مصر. وقد قامت على ضفافه حضارة المصريين القدماء التي اعتمدت على فيضانه السنوي."),
+     "أين يصب نهر النيل؟", "البحر المتوسط"),
+    ("القهوة العربية", ("تقدم القهوة العربية في فناجين صغيرة مع التمر، وتحمص حبوبها تحميصا خفيفا وتضاف إليها "
+     "حبات الهيل. وأدرجت منظمة اليونسكو القهوة العربية في قائمة التراث الثقافي غير المادي عام 2015."),
+     "متى أدرجت اليونسكو القهوة العربية في قائمة التراث؟", "2015"),
+    ("الخوارزمي", ("يعد محمد بن موسى الخوارزمي من أبرز علماء الرياضيات في بغداد زمن المأمون، وإليه ينسب علم "
+     "الجبر الذي أخذ اسمه من كتابه المختصر في حساب الجبر والمقابلة، ومن اسمه اشتقت كلمة الخوارزمية."),
+     "ما الكتاب الذي ألفه الخوارزمي في الجبر؟", "المختصر في حساب الجبر والمقابلة"),
+    ("البتراء", ("تقع مدينة البتراء الأثرية في جنوب الأردن، وقد نحتها الأنباط في الصخر الوردي قبل أكثر من ألفي "
+     "عام، واختيرت عام 2007 واحدة من عجائب الدنيا السبع الجديدة."),
+     "من نحت مدينة البتراء في الصخر الوردي؟", "الأنباط"),
+]
+TOPICS = ["الاقتصاد", "الرياضة", "الطقس", "التعليم", "الصحة"]
+PLACES = ["عمان", "الرياض", "القاهرة", "تونس"]
+
+
+def squad_file(path: Path) -> Path:
+    data = [{"title": title, "paragraphs": [{"context": context, "qas": [
+        {"id": f"q{n}", "question": question, "answers": [{"text": answer, "answer_start": context.find(answer)}]},
+    ]}]} for n, (title, context, question, answer) in enumerate(GOLD)]
+    path.write_text(json.dumps({"version": "1.1", "data": data}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def distractor_file(path: Path, count: int = 20) -> Path:
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for n in range(count):
+            topic, place = TOPICS[n % len(TOPICS)], PLACES[n % len(PLACES)]
+            text = (f"أعلنت السلطات في {place} اليوم عن خطة جديدة في مجال {topic} تشمل عددا من المشروعات. "
+                    f"وقال مسؤول إن الخطة رقم {n} ستنفذ خلال العام المقبل بتمويل حكومي. "
+                    f"ورحب المواطنون في {place} بالخطة وطالبوا بسرعة التنفيذ.")
+            handle.write(json.dumps({"title": f"خطة {topic} في {place} رقم {n}", "text": text,
+                                     "src": "وكالة", "url": f"https://example.org/{n}"}, ensure_ascii=False) + "\n")
+    return path
+
+
+def run_eval(tmp_path: Path, modes: str, *extra: str) -> dict:
+    out = tmp_path / "out" / f"report-{modes.replace(',', '-')}.json"
+    code = main(["eval", "--qa", str(squad_file(tmp_path / "tiny-qa.json")),
+                 "--distractors", str(distractor_file(tmp_path / "news.jsonl.gz")), "--distractor-limit", "20",
+                 "--modes", modes, "--cache-dir", str(tmp_path / "cache"), "--out", str(out), *extra])
+    assert code == 0
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def rows_by(report: dict) -> dict[tuple[str, str], dict]:
+    return {(row["dataset"], row["mode"]): row for row in report["results"]}
+
+
+def test_keyword_eval_report_and_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report = run_eval(tmp_path, "keyword")
+    table = capsys.readouterr().out
+    assert "| dataset | mode |" in table and "tiny-qa" in table
+    assert report["index"]["counts"]["articles"] == 25  # 20 distractors + 5 gold paragraphs
+    assert report["gold_missing_from_index"] == []
+    rows = rows_by(report)
+    assert set(rows) == {("tiny-qa", "keyword"), ("all", "keyword")}
+    row = rows[("tiny-qa", "keyword")]
+    assert row["questions"] == 5
+    # Every question shares rare words with its paragraph only: BM25 must put the paragraph first.
+    assert row["recall@1"] == 1.0 and row["mrr@10"] == 1.0
+    assert row["answer_in_top5"] == 1.0
+    assert 0.0 <= row["abstention_rate"] <= 1.0
+    assert 0.0 <= row["answer_in_answer"] <= 1.0
+    details = (tmp_path / "out" / "report-keyword.questions.jsonl").read_text(encoding="utf-8").splitlines()
+    assert len(details) == 5 and json.loads(details[0])["rank"] == 1
+
+    # A second run finds both cached indexes and indexes nothing.
+    marker = Path(report["index"]["data_dir"]).parent / "complete.json"
+    built = marker.stat().st_mtime_ns
+    again = run_eval(tmp_path, "keyword")
+    assert marker.stat().st_mtime_ns == built
+    assert rows_by(again)[("tiny-qa", "keyword")]["recall@1"] == 1.0
+
+
+def test_all_modes_on_tiny_data(tmp_path: Path) -> None:
+    report = run_eval(tmp_path, "keyword,semantic,hybrid", "--ask-modes", "hybrid")
+    assert report["index"]["counts"]["vectors"] == report["index"]["counts"]["passages"] > 0
+    rows = rows_by(report)
+    for mode in ("keyword", "semantic", "hybrid"):
+        row = rows[("tiny-qa", mode)]
+        assert row["questions"] == 5
+        # Five distinct topics among look-alike distractors: every mode finds each paragraph in its top five.
+        assert row["recall@5"] == 1.0, mode
+    assert rows[("tiny-qa", "keyword")]["answer_in_answer"] is None  # answers scored in hybrid only
+    assert rows[("tiny-qa", "hybrid")]["answer_in_answer"] is not None
+
+
+def test_bad_arguments_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    qa = squad_file(tmp_path / "qa.json")
+    assert main(["eval", "--qa", str(qa), "--distractors", str(tmp_path / "none.jsonl.gz")]) == 2
+    assert "none.jsonl.gz: file not found" in capsys.readouterr().err
+    news = distractor_file(tmp_path / "news.jsonl.gz")
+    assert main(["eval", "--qa", str(qa), "--distractors", str(news), "--modes", "fuzzy"]) == 2
+    assert "unknown mode fuzzy" in capsys.readouterr().err

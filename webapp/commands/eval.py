@@ -1,0 +1,73 @@
+"""`isnad eval`: Recall@k, MRR and answer accuracy on SQuAD-format QA sets hidden among news distractors."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from webapp.commands import add_common_options
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="measure retrieval and answers on SQuAD-format QA sets among news distractors",
+        description="Index every gold paragraph of the QA files as an article among N distractor news "
+                    "articles (cached under .cache/isnad-eval), ask every question through the JSON API in each "
+                    "mode, print a Markdown table and write a JSON report.")
+    parser.add_argument("--qa", metavar="FILE.json", type=Path, action="append", required=True,
+                        help="SQuAD-format QA file (repeat for several)")
+    parser.add_argument("--distractors", metavar="FILE.jsonl.gz", type=Path, required=True,
+                        help="news articles to hide the gold paragraphs among")
+    parser.add_argument("--distractor-limit", metavar="N", type=int, default=10000,
+                        help="distractor articles, a deterministic sample of the file (default 10000; 0 = all)")
+    parser.add_argument("--modes", default="keyword,semantic,hybrid",
+                        help="retrieval modes to evaluate, comma-separated (default keyword,semantic,hybrid)")
+    parser.add_argument("--ask-modes", default=None,
+                        help="modes in which answers are also composed and scored (default hybrid, or the first of "
+                             "--modes without it); composing embeds sentences, so each mode costs ~0.5 s a question")
+    parser.add_argument("--max-questions", metavar="N", type=int, default=None,
+                        help="only the first N questions of each QA file (quick runs)")
+    parser.add_argument("--cache-dir", metavar="DIR", type=Path, default=None,
+                        help="where cached indexes live (default .cache in the project folder)")
+    parser.add_argument("--out", metavar="report.json", type=Path, default=None,
+                        help="write the JSON report here (and per-question outcomes beside it)")
+    add_common_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from webapp.evaluation.eval_run import EvalOptions, parse_modes, run_eval
+    from webapp.evaluation.squad import QAFileError
+
+    try:
+        modes = parse_modes(args.modes)
+        ask_modes = parse_modes(args.ask_modes) if args.ask_modes else \
+            (("hybrid",) if "hybrid" in modes else modes[:1])
+    except ValueError as error:
+        print(f"isnad eval: {error}", file=sys.stderr)
+        return 2
+    for path in [*args.qa, args.distractors]:
+        if not path.is_file():
+            print(f"isnad eval: {path}: file not found", file=sys.stderr)
+            return 2
+    if args.distractor_limit < 0:
+        print("isnad eval: --distractor-limit must be 0 (all) or more", file=sys.stderr)
+        return 2
+    options = EvalOptions(qa_files=list(args.qa), distractors=args.distractors,
+                          distractor_limit=args.distractor_limit or None, modes=modes, ask_modes=ask_modes,
+                          out=args.out, max_questions=args.max_questions,
+                          command=shlex.join(["isnad", *sys.argv[1:]]))
+    if args.cache_dir is not None:
+        options.cache_root = args.cache_dir
+    try:
+        report = run_eval(options, settings)
+    except QAFileError as error:
+        print(f"isnad eval: {error}", file=sys.stderr)
+        return 2
+    print(report["table"])
+    if args.out:
+        print(f"\nreport written to {args.out}", file=sys.stderr)
+    return 0

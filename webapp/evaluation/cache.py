@@ -1,0 +1,67 @@
+"""Where evaluation and benchmark indexes are kept between runs, and the keys that say when one is stale.
+
+An index built for measurement is slow to make (embedding runs about 20 passages/s on 2 cores), so it is
+kept under `.cache/` in the project folder, in a folder named by a hash of everything it was built from:
+the input files (path, size, modification time), the sample size, the embedding model, the analyzer and
+passage settings. A changed input gives a new key and a fresh folder; the same inputs find the old one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from indexer.analysis import ANALYZER_VERSION
+from indexer.settings import PROJECT_ROOT
+
+DEFAULT_CACHE_ROOT = PROJECT_ROOT / ".cache"
+COMPLETE = "complete.json"
+
+
+def file_fingerprint(path: Path) -> dict[str, object]:
+    stat = path.stat()
+    return {"path": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def index_identity(settings: dict[str, Any]) -> dict[str, object]:
+    """What, besides the inputs, decides the content of an index."""
+    return {
+        "analyzer": ANALYZER_VERSION,
+        "store": settings["store.backend"],
+        "embedder": settings["embedder.backend"],
+        "model": settings["embedder.model"],
+        "passages": [settings["passages.min_words"], settings["passages.max_words"]],
+    }
+
+
+def cache_key(parts: Mapping[str, object]) -> str:
+    canonical = json.dumps(parts, sort_keys=True, ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode(), digest_size=8).hexdigest()
+
+
+def is_complete(folder: Path) -> bool:
+    return (folder / COMPLETE).is_file()
+
+
+def read_complete(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / COMPLETE).read_text(encoding="utf-8"))
+
+
+def mark_complete(folder: Path, details: dict[str, object]) -> None:
+    """Written last: a folder without it is an interrupted build that the next run resumes."""
+    partial = folder / (COMPLETE + ".partial")
+    partial.write_text(json.dumps(details, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    partial.replace(folder / COMPLETE)
+
+
+def copy_index(source: Path, target: Path) -> None:
+    """Copy a finished data directory; the copy takes its final name only when whole."""
+    partial = target.with_name(target.name + ".copying")
+    if partial.exists():
+        shutil.rmtree(partial)
+    shutil.copytree(source, partial)
+    partial.replace(target)

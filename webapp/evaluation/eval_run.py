@@ -1,0 +1,245 @@
+"""`isnad eval`: open-domain QA evaluation of search and answers over gold paragraphs hidden among news.
+
+Every gold paragraph of the QA files becomes an article, indexed with N distractor news articles; every
+question then goes through the JSON API (GET /api/v1/search and POST /api/v1/ask, in process) in each mode,
+and the ranks of the gold article and the answers are scored (see metrics.py).
+
+The distractor index is the slow part (embedding), so it is cached (cache.py): `distractors-<key>` holds the
+distractors alone, and `run-<key>` a copy of it with the gold paragraphs of these QA files added. A second
+run with the same inputs indexes nothing; new QA files cost only their own paragraphs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+from webapp.evaluation import indexing
+from webapp.evaluation.cache import (
+    DEFAULT_CACHE_ROOT,
+    cache_key,
+    copy_index,
+    file_fingerprint,
+    index_identity,
+    is_complete,
+    mark_complete,
+    read_complete,
+)
+from webapp.evaluation.distractors import sample_articles, write_jsonl
+from webapp.evaluation.machine import machine_info
+from webapp.evaluation.metrics import Outcome, contains_answer, gold_rank, summarise_groups
+from webapp.evaluation.report import EVAL_COLUMNS, markdown_table, write_json
+from webapp.evaluation.squad import QASet, Question, gold_articles, load_qa_files
+
+MODES = ("keyword", "semantic", "hybrid")
+Log = Callable[[str], None]
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+@dataclass(slots=True)
+class EvalOptions:
+    qa_files: list[Path]
+    distractors: Path
+    distractor_limit: int | None = 10000
+    modes: tuple[str, ...] = MODES
+    ask_modes: tuple[str, ...] = MODES
+    out: Path | None = None
+    cache_root: Path = DEFAULT_CACHE_ROOT
+    max_questions: int | None = None  # per dataset, for quick runs
+    command: str = ""
+    log: Log = field(default=_stderr)
+
+
+def _settings_for(settings: dict[str, Any], data_dir: Path) -> dict[str, Any]:
+    return {**settings, "data.dir": str(data_dir)}
+
+
+def build_distractor_index(options: EvalOptions, settings: dict[str, Any]) -> Path:
+    """The cached index of the distractor sample alone; built (or resumed) when missing."""
+    parts = {"distractors": file_fingerprint(options.distractors), "limit": options.distractor_limit,
+             **index_identity(settings)}
+    folder = options.cache_root / "isnad-eval" / f"distractors-{cache_key(parts)}"
+    if is_complete(folder):
+        options.log(f"distractor index: cached in {folder}")
+        return folder
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "inputs.json").write_text(json.dumps(parts, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    sample = folder / "distractors.jsonl"
+    if not sample.exists():
+        options.log(f"sampling {options.distractor_limit or 'all'} distractors from {options.distractors} …")
+        articles = sample_articles(indexing.read_articles(options.distractors), options.distractor_limit)
+        write_jsonl(articles, sample)
+    options.log(f"indexing distractors into {folder / 'data'} (resumable: run again after an interruption) …")
+    started = time.perf_counter()
+    counts = _index_reusing_vectors(options, _settings_for(settings, folder / "data"), sample)
+    mark_complete(folder, {"inputs": parts, "counts": counts, "seconds": round(time.perf_counter() - started, 1),
+                           "built": datetime.now(UTC).isoformat(timespec="seconds")})
+    return folder
+
+
+def _index_reusing_vectors(options: EvalOptions, settings: dict[str, Any], path: Path) -> dict[str, int]:
+    """Keyword phase, then vectors copied from other cached indexes, then embedding of the rest."""
+    data = Path(settings["data.dir"])
+    indexing.index_files(settings, [path], embed=False)
+    reused = indexing.reuse_embeddings(settings, indexing.embedding_donors(options.cache_root, settings, data))
+    if reused:
+        options.log(f"reused {reused} vectors of identical passages from other cached indexes")
+    indexing.index_files(settings, [], embed=True)
+    return indexing.counts(settings)
+
+
+def build_eval_index(options: EvalOptions, settings: dict[str, Any], qa: QASet) -> Path:
+    """A copy of the distractor index with this QA set's gold paragraphs added; cached too."""
+    base = build_distractor_index(options, settings)
+    parts = {"base": base.name, "qa": [file_fingerprint(path) for path in options.qa_files]}
+    folder = options.cache_root / "isnad-eval" / f"run-{cache_key(parts)}"
+    if is_complete(folder):
+        options.log(f"evaluation index: cached in {folder}")
+        return folder / "data"
+    folder.mkdir(parents=True, exist_ok=True)
+    if not (folder / "data").exists():
+        copy_index(base / "data", folder / "data")
+    gold = folder / "gold.jsonl"
+    write_jsonl(gold_articles(qa), gold)
+    options.log(f"indexing {len(qa.paragraphs)} gold paragraphs into {folder / 'data'} …")
+    counts = _index_reusing_vectors(options, _settings_for(settings, folder / "data"), gold)
+    mark_complete(folder, {"inputs": parts, "counts": counts,
+                           "built": datetime.now(UTC).isoformat(timespec="seconds")})
+    return folder / "data"
+
+
+def missing_gold(settings: dict[str, Any], qa: QASet) -> set[str]:
+    """Gold articles the index does not hold (e.g. dropped as duplicates): their questions cannot be found."""
+    held = indexing.held_articles(settings, [p.article_id for p in qa.paragraphs])
+    return {p.article_id for p in qa.paragraphs} - held
+
+
+class ApiClient:
+    """The JSON API in process, through Flask's test client: the same views, parsing and services as HTTP."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.app = indexing.make_app(settings)
+        self.client = self.app.test_client()
+        self.docs = indexing.app_documents(self.app)
+
+    def search(self, question: str, mode: str) -> tuple[list[str], list[str], float]:
+        """Article ids of the first ten results, texts of the first five results' passages, and ms taken."""
+        started = time.perf_counter()
+        response = self.client.get("/api/v1/search", query_string={"q": question, "mode": mode, "size": 10})
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"search {mode} {question!r}: HTTP {response.status_code} {response.get_data(True)[:300]}")
+        results = response.get_json()["results"]
+        ids = [int(r["passage_id"]) for r in results[:5]]
+        found = self.docs.get_passages(ids)
+        texts = [found[pid].text for pid in ids if pid in found]
+        return [str(r["article_id"]) for r in results], texts, elapsed
+
+    def ask(self, question: str, mode: str) -> tuple[dict[str, Any], float]:
+        started = time.perf_counter()
+        response = self.client.post("/api/v1/ask", json={"question": question, "mode": mode})
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            raise RuntimeError(f"ask {mode} {question!r}: HTTP {response.status_code} {response.get_data(True)[:300]}")
+        return response.get_json(), elapsed
+
+    def close(self) -> None:
+        self.app.extensions["isnad"].close()
+
+
+def score_question(api: ApiClient, question: Question, mode: str, ask: bool) -> Outcome:
+    article_ids, top5, search_ms = api.search(question.text, mode)
+    outcome = Outcome(question.dataset, mode, question.id, question.impossible,
+                      gold_rank(article_ids, question.gold_article_id), contains_answer(" \n ".join(top5),
+                                                                                        question.answers),
+                      answered=True, answer_in_answer=False, cited_gold=False, search_ms=round(search_ms, 1))
+    if ask:
+        reply, ask_ms = api.ask(question.text, mode)
+        outcome.answered = bool(reply.get("answered"))
+        outcome.answer_in_answer = outcome.answered and contains_answer(str(reply.get("answer", "")),
+                                                                        question.answers)
+        outcome.cited_gold = any(str(c.get("article_id")) == question.gold_article_id
+                                 for c in reply.get("citations") or [])
+        outcome.ask_ms = round(ask_ms, 1)
+    return outcome
+
+
+def select_questions(qa: QASet, per_dataset: int | None) -> list[Question]:
+    if per_dataset is None:
+        return qa.questions
+    taken: dict[str, int] = {}
+    chosen = []
+    for question in qa.questions:
+        if taken.get(question.dataset, 0) < per_dataset:
+            taken[question.dataset] = taken.get(question.dataset, 0) + 1
+            chosen.append(question)
+    return chosen
+
+
+def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
+    """Build or reuse the index, ask every question in every mode, print the table, write the report."""
+    qa = load_qa_files(options.qa_files)
+    data_dir = build_eval_index(options, settings, qa)
+    run_settings = _settings_for(settings, data_dir)
+    absent = missing_gold(run_settings, qa)
+    if absent:
+        options.log(f"warning: {len(absent)} gold paragraphs are not in the index; their questions count as misses")
+    questions = select_questions(qa, options.max_questions)
+    api = ApiClient(run_settings)
+    outcomes: list[Outcome] = []
+    started = time.perf_counter()
+    try:
+        for mode in options.modes:
+            ask = mode in options.ask_modes
+            for question in tqdm(questions, desc=f"eval {mode}", unit="q", file=sys.stderr,
+                                 disable=not sys.stderr.isatty()):
+                outcomes.append(score_question(api, question, mode, ask))
+    finally:
+        api.close()
+    rows = summarise_groups(outcomes, qa.datasets(), options.modes)
+    for row in rows:
+        if row["mode"] not in options.ask_modes:
+            for key in ("answer_in_answer", "answer_correct", "cited_gold", "abstention_rate"):
+                row[key] = None
+    table = markdown_table(rows, EVAL_COLUMNS)
+    report = {
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": options.command,
+        "machine": machine_info(),
+        "qa_files": [str(p) for p in options.qa_files],
+        "distractors": {"file": str(options.distractors), "limit": options.distractor_limit},
+        "index": {"data_dir": str(data_dir), **read_complete(data_dir.parent)},
+        "gold_paragraphs": len(qa.paragraphs),
+        "gold_missing_from_index": sorted(absent),
+        "settings": {k: v for k, v in settings.items() if k.split(".")[0] in ("search", "answer", "embedder")},
+        "modes": list(options.modes),
+        "ask_modes": list(options.ask_modes),
+        "seconds": round(time.perf_counter() - started, 1),
+        "results": rows,
+        "table": table,
+    }
+    if options.out:
+        write_json(options.out, report)
+        details = options.out.with_suffix(".questions.jsonl")
+        details.write_text("".join(json.dumps(o.to_json(), ensure_ascii=False) + "\n" for o in outcomes),
+                           encoding="utf-8")
+    return report
+
+
+def parse_modes(text: str, allowed: Sequence[str] = MODES) -> tuple[str, ...]:
+    modes = tuple(m.strip() for m in text.split(",") if m.strip())
+    unknown = [m for m in modes if m not in allowed]
+    if unknown or not modes:
+        raise ValueError(f"--modes: unknown mode {', '.join(unknown) or '(none)'}; valid: {', '.join(allowed)}")
+    return modes

@@ -1,0 +1,180 @@
+"""The evaluation's and benchmark's one contact with the indexer and the app: read, index, embed, serve.
+
+Everything they need from other layers goes through these few functions, so a change there is one
+change here.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from indexer.ingest import iter_articles
+from indexer.models import Article, IngestSummary, Problem
+from indexer.stores import open_stores
+from indexer.stores.faiss_index import sync_vectors
+
+EMBED_BATCH = 64
+SPEED_SAMPLE_PASSAGES = 64  # a fresh embedding-speed sample: a few seconds on 2 cores
+
+
+def read_articles(path: Path) -> Iterator[Article]:
+    """Articles of one input file as `isnad index` reads them; problems are reported on stderr."""
+    def report(problem: Problem) -> None:
+        print(f"{problem}", file=sys.stderr)
+
+    yield from iter_articles([path], IngestSummary(), report)
+
+
+def index_files(settings: dict[str, Any], paths: Sequence[Path], embed: bool = True) -> dict[str, Any]:
+    """Index files with the indexing pipeline (resumable; no paths = finish pending embeddings).
+
+    Returns the pipeline's report (it times the keyword and embedding phases itself).
+    """
+    from indexer.pipeline import index_paths
+
+    def report(problem: Problem) -> None:
+        print(f"{problem}", file=sys.stderr)
+
+    result = index_paths([str(p) for p in paths], settings, embed=embed, progress=sys.stderr.isatty(),
+                         on_problem=report)
+    return dict(result.as_dict())
+
+
+def embedding_donors(cache_root: Path, settings: dict[str, Any], exclude: Path) -> list[Path]:
+    """Cached data directories whose vectors were made by the configured embedder (see reuse_embeddings)."""
+    from indexer.stores.embedders import expected_name
+    from indexer.stores.manifest import read_manifest
+
+    wanted = expected_name(settings)
+    donors = []
+    for data in sorted(cache_root.glob("isnad-*/*/data")):
+        if data.resolve() != exclude.resolve() and (data / "manifest.json").is_file():
+            try:
+                if read_manifest(data).get("embedder") == wanted:
+                    donors.append(data)
+            except (OSError, ValueError, RuntimeError):
+                continue
+    return donors
+
+
+def counts(settings: dict[str, Any]) -> dict[str, int]:
+    stores = open_stores(settings, check=False)
+    try:
+        c = stores.counts()
+        return {"articles": c.articles, "passages": c.passages, "keyword": c.keyword, "vectors": c.vectors,
+                "pending_vectors": c.pending_vectors}
+    finally:
+        stores.close()
+
+
+def held_articles(settings: dict[str, Any], article_ids: Iterable[str]) -> set[str]:
+    stores = open_stores(settings, check=False)
+    try:
+        return set(stores.docs.get_articles(list(article_ids)))
+    finally:
+        stores.close()
+
+
+def store_sizes(data_dir: Path) -> dict[str, float]:
+    """MiB on disk per store of a data directory."""
+    from indexer.settings import load_settings
+
+    stores = open_stores({**load_settings(), "data.dir": str(data_dir)}, check=False)
+    try:
+        return {name: round(size / 1024 / 1024, 2) for name, size in stores.sizes().items()}
+    finally:
+        stores.close()
+
+
+def reuse_embeddings(settings: dict[str, Any], donors: Sequence[Path]) -> int:
+    """Copy vectors of identical passages (same id, hence same article and text) from other data
+    directories made with the same model, so the benchmark never embeds what the evaluation already did."""
+    copied = 0
+    stores = open_stores(settings, writable=True)
+    try:
+        wanted = {int(pid) for pid, _ in _all_unembedded(stores)}
+        for donor in donors:
+            if not wanted:
+                break
+            source = open_stores({**settings, "data.dir": str(donor)}, check=False)
+            try:
+                ids = sorted(wanted)
+                for start in range(0, len(ids), 2000):
+                    found, vectors = source.docs.get_embeddings(ids[start:start + 2000], stores.vectors.dim)
+                    if len(found):
+                        stores.docs.put_embeddings(found.tolist(), vectors)
+                        copied += len(found)
+                        wanted.difference_update(int(i) for i in found)
+            finally:
+                source.close()
+        if copied:
+            _publish_vectors(stores)
+    finally:
+        stores.close()
+    return copied
+
+
+def _all_unembedded(stores: Any) -> list[tuple[int, str]]:
+    rows: list[tuple[int, str]] = []
+    after = None
+    while batch := stores.docs.passages_to_embed(5000, after):
+        rows.extend(batch)
+        after = batch[-1][0]
+    return rows
+
+
+def _publish_vectors(stores: Any) -> None:
+    sync_vectors(stores.vectors, stores.docs)
+    stores.vectors.save()
+    stores.write_manifest()
+
+
+def embed_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> int:
+    """Embed the passages of these articles that have no vector yet (checkpointed per batch); how many."""
+    stores = open_stores(settings, writable=True)
+    try:
+        have = set(stores.docs.embedding_ids().tolist())
+        todo = [(p.id, p.text) for aid in article_ids for p in stores.docs.article_passages(aid) if p.id not in have]
+        for start in range(0, len(todo), EMBED_BATCH):
+            batch = todo[start:start + EMBED_BATCH]
+            stores.docs.put_embeddings([pid for pid, _ in batch],
+                                       stores.embedder.embed_passages([text for _, text in batch]))
+            if (start // EMBED_BATCH) % 20 == 19:
+                print(f"  embedded {start + len(batch)}/{len(todo)} passages", file=sys.stderr, flush=True)
+        _publish_vectors(stores)
+        return len(todo)
+    finally:
+        stores.close()
+
+
+def embedding_speed(settings: dict[str, Any], sample: int = SPEED_SAMPLE_PASSAGES) -> float | None:
+    """Passages per second of the configured embedder on passages of this index (not stored)."""
+    stores = open_stores(settings, check=False)
+    try:
+        texts = [p.text for aid in stores.docs.article_ids()[:sample] for p in stores.docs.article_passages(aid)]
+        texts = texts[:sample]
+        if not texts:
+            return None
+        stores.embedder.embed_passages(texts[:2])  # load the model outside the timing
+        started = time.perf_counter()
+        for start in range(0, len(texts), EMBED_BATCH):
+            stores.embedder.embed_passages(texts[start:start + EMBED_BATCH])
+        return round(len(texts) / (time.perf_counter() - started), 1)
+    finally:
+        stores.close()
+
+
+def make_app(settings: dict[str, Any]) -> Any:
+    """The Flask app over an index, configured with these settings."""
+    from webapp.app import create_app
+
+    return create_app({"TESTING": True}, settings=settings)
+
+
+def app_documents(app: Any) -> Any:
+    """The document store the app reads, to look up passage texts by id."""
+    return app.extensions["isnad"].stores.docs
