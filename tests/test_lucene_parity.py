@@ -16,6 +16,7 @@ import json
 import random
 import shutil
 import subprocess
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,6 +155,26 @@ EDGE_LINES = [
 
 def test_edge_lines_match_lucene(lucene: list[str]) -> None:
     compare(lucene, EDGE_LINES)
+
+
+# Every assigned code point alone and inside Latin, digit and Arabic words: catches any character whose
+# word-break class, case mapping or digit value differs from Lucene's (Unicode 9 word-break data).
+CODE_POINT_CONTEXTS = ("X", "aXb", "1X2", "بXت", "X\u200d👨")
+
+
+def every_code_point_lines() -> list[str]:
+    lines = []
+    for code in range(0x20, 0x110000):
+        char = chr(code)
+        if char == "\n" or unicodedata.category(char) in ("Cn", "Co", "Cs"):
+            continue
+        lines.extend(context.replace("X", char) for context in CODE_POINT_CONTEXTS)
+    return lines
+
+
+def test_every_code_point_matches_lucene(lucene: list[str]) -> None:
+    lines, _ = compare(lucene, every_code_point_lines())
+    print(f"code points: {lines} lines identical to Lucene")
 
 
 def test_seed_pages_match_lucene(lucene: list[str], seeds_dir: Path) -> None:

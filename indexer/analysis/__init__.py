@@ -22,7 +22,7 @@ from indexer.analysis.stopwords import ARABIC_STOP_WORDS
 from indexer.analysis.tokenizer import MAX_TOKEN_LENGTH
 
 # Bump whenever any output of analyze / analyze_exact changes; index manifests record it.
-ANALYZER_VERSION = "lucene-8.7-arabic+wasla/1"
+ANALYZER_VERSION = "lucene-8.7-arabic+wasla/2"
 
 # The chain as data, in order, so the Elasticsearch analyzer definition can be generated and checked from it.
 # Names follow Elasticsearch's built-in tokenizer and token filters.

@@ -32,6 +32,7 @@ PROPERTIES = {
     "EXTENDED_PICTOGRAPHIC": "Extended_Pictographic",
     "EMOJI_MODIFIER": "Emoji_Modifier",
     "EMOJI_MODIFIER_BASE": "Emoji_Modifier_Base",
+    "ASSIGNED_BY_UNICODE_9": "Present_In=9.0",
 }
 
 PERL = r"""

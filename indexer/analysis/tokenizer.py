@@ -29,6 +29,20 @@ MAX_TOKEN_LENGTH = 255  # Lucene's StandardAnalyzer.DEFAULT_MAX_TOKEN_LENGTH
 Ranges = Sequence[tuple[int, int]]
 BMP = ((0, 0xFFFF),)
 
+# Lucene 8's grammar uses Unicode 9.0 word-break data; these characters changed value since (spacing
+# modifier symbols and Armenian punctuation became ALetter or MidLetter in Unicode 11, a Sharada mark
+# Extend). Found by running every code point through Lucene (see tests/test_lucene_parity.py).
+WORD_BREAK_CHANGED_SINCE_UNICODE_9: Ranges = (  # Other in Unicode 9: never part of a word
+    (0x02C2, 0x02C5), (0x02D2, 0x02D6), (0x02DE, 0x02DF), (0x02E5, 0x02EB), (0x02ED, 0x02ED),
+    (0x02EF, 0x02FF), (0x055A, 0x055C), (0x055E, 0x055F), (0x058A, 0x058A),
+    (0xA708, 0xA716), (0xA720, 0xA721), (0xA789, 0xA78A), (0xAB5B, 0xAB5B), (0x111C9, 0x111C9),
+)
+UNICODE_9_MID_LETTER: Ranges = ((0x02D7, 0x02D7),)  # ALetter today
+UNICODE_9_EXTEND: Ranges = ((0x1CF2, 0x1CF3),)  # ALetter today
+# Lucene 8's emoji grammar (emoji data of its time, which reserved whole blocks for future pictographs)
+# also takes the block now called Symbols for Legacy Computing as pictographs.
+LUCENE_EXTRA_PICTOGRAPHS: Ranges = ((0x1FB00, 0x1FBFF),)
+
 
 def _union(*sets: Ranges) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
@@ -64,8 +78,12 @@ def _intersect(ranges: Ranges, keep: Ranges) -> list[tuple[int, int]]:
 def _build(plane: Ranges) -> re.Pattern[str]:
     """The token pattern for characters in `plane` (everything, or the BMP only)."""
 
-    def cls(*sets: Ranges, minus: Ranges = ()) -> str:
+    def cls(*sets: Ranges, minus: Ranges = (), unicode_9: bool = True) -> str:
+        """A character class; with `unicode_9`, only characters Unicode 9.0 already had, as in Lucene 8's
+        grammar (emoji classes take today's data: Lucene's emoji ranges reserve room for later emoji)."""
         ranges = _intersect(_minus(_union(*sets), minus), plane)
+        if unicode_9:
+            ranges = _minus(_intersect(ranges, u.ASSIGNED_BY_UNICODE_9), WORD_BREAK_CHANGED_SINCE_UNICODE_9)
         if not ranges:
             return "(?!)"
         body = "".join(f"\\U{a:08X}" if a == b else f"\\U{a:08X}-\\U{b:08X}" for a, b in ranges)
@@ -77,9 +95,9 @@ def _build(plane: Ranges) -> re.Pattern[str]:
 
     # Emoji modifiers became Word_Break=Extend only in Unicode 11; Lucene 8 does not attach them to letters
     # ("a🏻" is two tokens), only to an emoji modifier base ("☝🏻").
-    extend = _minus(_union(u.EXTEND, u.FORMAT, u.ZWJ), u.EMOJI_MODIFIER)
+    extend = _minus(_union(u.EXTEND, u.FORMAT, u.ZWJ, UNICODE_9_EXTEND), u.EMOJI_MODIFIER)
     ext = cls(extend) + "*"
-    letter = _union(u.ALETTER, u.HEBREW_LETTER)
+    letter = _minus(_union(u.ALETTER, u.HEBREW_LETTER), UNICODE_9_MID_LETTER, UNICODE_9_EXTEND)
 
     # Letter runs join across one MidLetter-like character; a Hebrew letter also joins the next across '"'
     # and keeps a final "'" (WB7a-c; the look-behinds, tried only after the quote matched, allow up to two
@@ -88,7 +106,7 @@ def _build(plane: Ranges) -> re.Pattern[str]:
         return "(?:" + "|".join(f"(?<={cls(u.HEBREW_LETTER)}{cls(extend) * n}{quote})" for n in range(3)) + ")"
 
     double_quote, single_quote = cls(u.DOUBLE_QUOTE), cls(u.SINGLE_QUOTE)
-    mid_letter = cls(u.MID_LETTER, u.MID_NUM_LET, u.SINGLE_QUOTE) + ext
+    mid_letter = cls(u.MID_LETTER, UNICODE_9_MID_LETTER, u.MID_NUM_LET, u.SINGLE_QUOTE) + ext
     letters = (
         f"{with_ext(letter)}"
         f"(?:(?:{mid_letter}|{double_quote}{after_hebrew(double_quote)}{ext}(?={cls(u.HEBREW_LETTER)}))"
@@ -104,14 +122,20 @@ def _build(plane: Ranges) -> re.Pattern[str]:
     # Emoji (UTS #51 sequences as Lucene 8 forms them): a pictograph, a modifier base with its modifier,
     # a flag (two regional indicators) or a #/* keycap; marks attach except text-style VS15 (U+FE0E);
     # ZWJ joins the next element. Digit keycaps are numbers (digit + marks). Pictographs that are also
-    # letters (ℹ, Ⓜ) are letters.
-    modifier = cls(u.EMOJI_MODIFIER)
-    element = (
-        f"(?:{cls(u.REGIONAL_INDICATOR)}{{2}}|[#*]\\uFE0F?\\u20E3|{cls(u.EMOJI_MODIFIER_BASE)}{modifier}?"
-        f"|{cls(u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, minus=letter)})"
+    # letters (ℹ, Ⓜ) are letters, unless a ZWJ sequence through them is longer than the word.
+    modifier = cls(u.EMOJI_MODIFIER, unicode_9=False)
+    pictographs = _union(u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, LUCENE_EXTRA_PICTOGRAPHS)
+    letter_pictograph = cls(_intersect(pictographs, letter), unicode_9=False)
+    other_element = (
+        f"{cls(u.REGIONAL_INDICATOR)}{{2}}|[#*]\\uFE0F?\\u20E3"
+        f"|{cls(u.EMOJI_MODIFIER_BASE, unicode_9=False)}{modifier}?|{cls(pictographs, minus=letter, unicode_9=False)}"
     )
+    element = f"(?:{other_element}|{letter_pictograph})"
     emoji_marks = cls(extend, minus=((0x200D, 0x200D), (0xFE0E, 0xFE0E)))
-    emoji = f"{element}(?:{emoji_marks}|\\u200D{element}?)*"
+    emoji_tail = f"(?:{emoji_marks}|\\u200D{element}?)*"
+    # A ZWJ that no word claimed starts an emoji token when a pictograph follows (WB3c: ZWJ x pictograph).
+    emoji = f"(?:{other_element}|\\u200D+{element}){emoji_tail}"
+    letter_emoji = f"{letter_pictograph}{emoji_marks}*\\u200D{element}{emoji_tail}"
 
     south_east_asian = f"(?:{cls(u.COMPLEX_CONTEXT)}{ext})+"
     ideograph = cls(u.HAN) + ext
@@ -123,15 +147,16 @@ def _build(plane: Ranges) -> re.Pattern[str]:
     plain_word = (
         f"{cls(letter, u.NUMERIC)}{cls(*word_chars)}*+"
         f"(?!{cls(u.EXTEND_NUM_LET, u.SINGLE_QUOTE)}"
-        f"|{cls(u.MID_LETTER, u.MID_NUM, u.MID_NUM_LET, u.DOUBLE_QUOTE)}{cls(*word_chars)})"
+        f"|{cls(u.MID_LETTER, UNICODE_9_MID_LETTER, u.MID_NUM, u.MID_NUM_LET, u.DOUBLE_QUOTE)}{cls(*word_chars)})"
     )
     # A look-ahead on every possible first character lets the scan skip spaces and punctuation with one
     # table lookup instead of trying each alternative.
     first = cls(
-        letter, u.NUMERIC, u.KATAKANA, u.EXTEND_NUM_LET, u.REGIONAL_INDICATOR, ((0x23, 0x23), (0x2A, 0x2A)),
-        u.EMOJI_MODIFIER_BASE, u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, u.COMPLEX_CONTEXT, u.HAN, u.HIRAGANA,
+        letter, u.NUMERIC, u.KATAKANA, u.EXTEND_NUM_LET, u.REGIONAL_INDICATOR, ((0x23, 0x23), (0x2A, 0x2A), (0x200D, 0x200D)),
+        u.EMOJI_MODIFIER_BASE, u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, LUCENE_EXTRA_PICTOGRAPHS, u.COMPLEX_CONTEXT,
+        u.HAN, u.HIRAGANA, unicode_9=False,
     )
-    return re.compile(f"(?={first})(?:{plain_word}|{word}|{emoji}|{south_east_asian}|{ideograph}|{hiragana})")
+    return re.compile(f"(?={first})(?:{letter_emoji}|{plain_word}|{word}|{emoji}|{south_east_asian}|{ideograph}|{hiragana})")
 
 
 TOKEN_PATTERN = _build(((0, 0x10FFFF),))
