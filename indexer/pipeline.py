@@ -21,10 +21,10 @@ import queue
 import signal
 import time
 import traceback
-from pathlib import Path
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -167,7 +167,7 @@ def _read_worker(paths: list[str], out: Any, parent: int) -> None:
         if batch:
             send(("articles", batch))
         send(("done", summary))
-    except BaseException as error:  # reported to the parent, which raises it
+    except Exception as error:  # noqa: BLE001 - any failure goes to the parent, which raises it
         send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
 
 

@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
+from test_pipeline import assert_consistent, settings_for, write_news_sample
 
 from indexer.stores import open_stores
 from indexer.stores.base import KeywordQuery
-from test_pipeline import assert_consistent, settings_for, write_news_sample
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

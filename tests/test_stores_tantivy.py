@@ -66,7 +66,7 @@ def test_excluded_terms_sources_and_dates_filter_without_scoring(index):
         doc(4, "d", "نفط", source="BBC"),
     ])
     index.commit()
-    ids = lambda q: {h.passage_id for h in index.search(q, 10).hits}  # noqa: E731
+    ids = lambda q: {h.passage_id for h in index.search(q, 10).hits}
     assert ids(KeywordQuery(terms=("نفط",), excluded=("خليج",))) == {1, 3, 4}
     assert ids(KeywordQuery(terms=("نفط",), sources=("CNN", "other"))) == {2}
     assert ids(KeywordQuery(terms=("نفط",), date_from="2018-01-02", date_to="2018-01-02")) == {2}

@@ -8,7 +8,7 @@ from typing import Any
 from indexer.stores.manifest import IndexMismatchError
 from indexer.stores.registry import STORE_BACKENDS, UnknownBackendError, store_opener
 
-__all__ = ["IndexMismatchError", "STORE_BACKENDS", "UnknownBackendError", "open_stores"]
+__all__ = ["STORE_BACKENDS", "IndexMismatchError", "UnknownBackendError", "open_stores"]
 
 
 def open_stores(settings: dict[str, Any], *, writable: bool = False, check: bool = True,

@@ -15,7 +15,7 @@ def parse_datetime(value: str) -> datetime:
     try:
         if len(text) == 10:  # a bare date, "2018-02-18"
             return datetime.combine(date.fromisoformat(text), time.min, tzinfo=UTC)
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(text)  # 3.11 reads "Z" and any offset
     except ValueError:
         raise ValueError(f"not an ISO 8601 date or datetime: {value!r}") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)

@@ -98,7 +98,7 @@ class Stores:
     # -- opening ------------------------------------------------------------------------------------
 
     def _take_write_lock(self):
-        handle = open(self.data_dir / LOCK_FILE, "a+")
+        handle = open(self.data_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held open: closing releases the lock
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -17,6 +17,7 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import faiss
 import numpy as np
@@ -27,7 +28,8 @@ HNSW_EF_SEARCH = 128  # candidates explored per HNSW query: recall near exact at
 HNSW_EF_CONSTRUCTION = 80
 
 
-def _new_index(dim: int, count: int, approximate_above: int, hnsw_m: int) -> faiss.Index:
+def _new_index(dim: int, count: int, approximate_above: int, hnsw_m: int) -> Any:
+    inner: Any
     if count > approximate_above:
         inner = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
         inner.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
@@ -36,8 +38,9 @@ def _new_index(dim: int, count: int, approximate_above: int, hnsw_m: int) -> fai
     return faiss.IndexIDMap2(inner)
 
 
-def _is_hnsw(index: faiss.Index) -> bool:
-    return isinstance(faiss.downcast_index(faiss.downcast_index(index).index), faiss.IndexHNSW)
+def _is_hnsw(index: Any) -> bool:
+    wrapper: Any = faiss.downcast_index(index)
+    return isinstance(faiss.downcast_index(wrapper.index), faiss.IndexHNSW)
 
 
 class FaissVectorIndex:
@@ -60,8 +63,9 @@ class FaissVectorIndex:
             return None
         return stat.st_mtime_ns, stat.st_size
 
-    def _load(self) -> faiss.Index:
+    def _load(self) -> Any:
         stamp = self._stamp()
+        index: Any
         if stamp is None:
             index = _new_index(self.dim, 0, self.approximate_above, self.hnsw_m)
         else:
@@ -132,7 +136,7 @@ class FaissVectorIndex:
             limit_asked = limit
         limit_asked = min(limit_asked, index.ntotal)
         if _is_hnsw(index):
-            params = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, limit_asked))
+            params: Any = faiss.SearchParametersHNSW(efSearch=max(HNSW_EF_SEARCH, limit_asked))  # type: ignore[attr-defined]
         else:
             params = faiss.SearchParameters()
         if selector is not None:

@@ -22,11 +22,11 @@ class IndexMismatchError(RuntimeError):
 
 
 def package_version() -> str:
-    try:
-        from importlib.metadata import version
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
         return version("isnad")
-    except Exception:  # not installed as a distribution (e.g. run from a source tree)
+    except PackageNotFoundError:  # run from a source tree that was never installed
         return "unknown"
 
 

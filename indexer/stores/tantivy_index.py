@@ -185,7 +185,7 @@ class TantivyKeywordIndex:
         searcher = self._index.searcher()
         full = self._combine(matcher, filters)
         if limit <= 0:
-            return KeywordResult([], searcher.search(full, 0, count=True).count)
+            return KeywordResult([], int(searcher.search(full, 0, count=True).count or 0))  # type: ignore[attr-defined]
         if query.sort == "date":
             result = searcher.search(full, limit, count=True, order_by_field="published",
                                      order=tantivy.Order.Desc)
@@ -198,14 +198,14 @@ class TantivyKeywordIndex:
             scored = matcher is not None
             hits = [Hit(pid, float(score) * LUCENE_SCALE if scored else 0.0)
                     for pid, (score, _) in zip(ids, result.hits, strict=True)]
-        return KeywordResult(hits, int(result.count or 0))
+        return KeywordResult(hits, int(result.count or 0))  # type: ignore[attr-defined]
 
     def _matcher(self, query: KeywordQuery) -> tantivy.Query | None:
         """The scoring part: phrases must match (exact text or exact title), terms should."""
         schema = self.schema
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for phrase in query.phrases:
-            words = [w for w in phrase if w]
+            words: list[str | tuple[int, str]] = [w for w in phrase if w]
             if not words:
                 continue
             if len(words) == 1:
@@ -264,7 +264,8 @@ class TantivyKeywordIndex:
     def _passage_ids(searcher: tantivy.Searcher, addresses: list) -> list[int]:
         if not addresses:
             return []
-        return [int(v) for v in searcher.fast_field_values("passage_id", addresses)]
+        # Every document has a passage_id, so no value is None.
+        return [int(v) for v in searcher.fast_field_values("passage_id", addresses)]  # type: ignore[arg-type]
 
     def close(self) -> None:
         with self._lock:

@@ -67,13 +67,13 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     counts, sizes = stats["counts"], stats["sizes_bytes"]
     lines = [
         f"data directory   {stats['data_dir']} ({stats['store_backend']})",
-        f"documents        {counts['articles']} articles, {counts['passages']} passages"
-        f"  [{_size(sizes['documents'])}]",
+        (f"documents        {counts['articles']} articles, {counts['passages']} passages"
+         f"  [{_size(sizes['documents'])}]"),
         f"keyword index    {counts['keyword']} passages"
         + (f", {counts['pending_keyword_articles']} articles pending" if counts.get("pending_keyword_articles")
            else "") + f"  [{_size(sizes['keyword'])}]",
-        f"vector index     {counts['vectors']} passages ({stats['vector_index'] or 'flat'}),"
-        f" {counts['pending_vectors']} without vectors  [{_size(sizes['vectors'])}]",
+        (f"vector index     {counts['vectors']} passages ({stats['vector_index'] or 'flat'}),"
+         f" {counts['pending_vectors']} without vectors  [{_size(sizes['vectors'])}]"),
         f"analyzer         {stats['analyzer_version'] or '-'}",
         f"embedder         {stats['embedder'] or '-'}" + (f" ({stats['dim']} dimensions)" if stats["dim"] else ""),
         f"updated          {stats['updated'] or 'never'} (generation {stats['generation'] or 0})",
