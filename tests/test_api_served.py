@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -268,3 +269,31 @@ def test_errors_over_http_are_json(server: Server) -> None:
     assert (status, kind, body["error"]["code"]) == (404, "application/json", "article_not_found")
     status, body, kind = server.request("DELETE", "/api/v1/search")
     assert (status, kind, body["error"]["code"]) == (405, "application/json", "method_not_allowed")
+
+
+def test_a_finished_re_index_is_seen_without_restart(indexed_seeds_dir: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(indexed_seeds_dir, data_dir)
+    running = Server(data_dir)
+    try:
+        running.wait_until_responds()
+        articles_before = running.get("/api/v1/health")[1]["articles"]
+        assert running.search(q="زرافات", mode="keyword")["total"] == 0
+        extra = tmp_path / "extra.jsonl"
+        extra.write_text(json.dumps({
+            "id": "giraffes-1", "title": "ولادة زرافات في حديقة الحيوان", "source": "اختبار",
+            "published": "2024-06-21",
+            "text": "أعلنت حديقة الحيوان في المدينة ولادة ثلاث زرافات صغيرة هذا الأسبوع. "
+                    "وقال مدير الحديقة إن الزرافات الصغيرة بصحة جيدة وستعرض للزوار الشهر المقبل."},
+            ensure_ascii=False) + "\n", encoding="utf-8")
+        indexed = subprocess.run([sys.executable, "-m", "webapp.cli", "--data-dir", str(data_dir), "index",
+                                  "--quiet", str(extra)], check=False, capture_output=True, text=True, timeout=300)
+        assert indexed.returncode == 0, indexed.stderr
+        found = running.search(q="زرافات", mode="keyword")
+        assert [r["article_id"] for r in found["results"]] == ["giraffes-1"]
+        assert "<mark>زرافات</mark>" in found["results"][0]["snippet"]
+        semantic = running.search(q="ولادة زرافات في حديقة الحيوان", mode="semantic", size=1)
+        assert semantic["results"][0]["article_id"] == "giraffes-1"
+        assert running.get("/api/v1/health")[1]["articles"] == articles_before + 1
+    finally:
+        running.stop()

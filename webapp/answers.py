@@ -27,6 +27,8 @@ class Answer:
     evidence: float  # the best sentence score, compared with answer.abstain_below
     citations: list[dict[str, Any]]
     context: str  # the text retrieval used (the question, with borrowed context for a follow-up)
+    similarity: float = 0.0  # the best sentence's parts, for calibration
+    overlap: float = 0.0
 
 
 def evidence_passages(candidates: list[Candidate], limit: int) -> list[Candidate]:
@@ -82,8 +84,10 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
                                                                                 strict=True)]
     chosen = compose.choose(sentences, scores, int(settings["answer.max_sentences"]))
     evidence = scores[chosen[0]] if chosen else 0.0
+    best_similarity = float(similarities[chosen[0]]) if chosen else 0.0
+    best_overlap = compose.overlap(sentences[chosen[0]], keys) if chosen else 0.0
     if not chosen or evidence < float(settings["answer.abstain_below"]):
-        return Answer(compose.ABSTAIN_TEXT, False, evidence, [], context)
+        return Answer(compose.ABSTAIN_TEXT, False, evidence, [], context, best_similarity, best_overlap)
 
     citations: list[dict[str, Any]] = []
     parts: list[str] = []
@@ -92,7 +96,7 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
         candidate = passages[sentence.passage]
         parts.append(f"{sentence.text} [{n}]")
         citations.append(citation(n, candidate, sentence))
-    return Answer(" ".join(parts), True, evidence, citations, context)
+    return Answer(" ".join(parts), True, evidence, citations, context, best_similarity, best_overlap)
 
 
 def citation(n: int, candidate: Candidate, sentence: compose.Sentence) -> dict[str, Any]:

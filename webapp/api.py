@@ -38,8 +38,8 @@ def search() -> Any:
 def ask() -> Any:
     _reject_unknown(NO_PARAMETERS)
     if not request.is_json:
-        raise UnsupportedMediaType("unsupported_media_type",
-                                   f"send the question as application/json, not {request.content_type or 'nothing'}")
+        sent = request.content_type or "no content type"
+        raise UnsupportedMediaType("unsupported_media_type", f"send the question as application/json, not {sent}")
     try:
         body = json.loads(request.get_data(as_text=True) or "")
     except (ValueError, UnicodeDecodeError) as error:
@@ -111,14 +111,15 @@ def init_app(app: Flask) -> None:
         if not request.path.startswith("/api/"):
             return error
         message = error.description or error.name
+        valid_methods = list(getattr(error, "valid_methods", None) or [])
         if error.code == 404:
             message = f"no API route {request.path}; see /api/v1/openapi.json"
         elif error.code == 405:
-            allowed = ", ".join(sorted(m for m in (error.valid_methods or []) if m not in ("HEAD", "OPTIONS")))
+            allowed = ", ".join(sorted(m for m in valid_methods if m not in ("HEAD", "OPTIONS")))
             message = f"{request.method} is not allowed on {request.path}; use {allowed}"
         response, status = _error_response(ApiError(_http_error_code(error), message, error.code or 500))
-        if error.code == 405 and error.valid_methods:
-            response.headers["Allow"] = ", ".join(error.valid_methods)
+        if error.code == 405 and valid_methods:
+            response.headers["Allow"] = ", ".join(valid_methods)
         return response, status
 
     @app.errorhandler(Exception)

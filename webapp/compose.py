@@ -122,10 +122,15 @@ def has_cue(text: str, cue: str | None) -> bool:
     return False
 
 
+def overlap(sentence: Sentence, question_keys: Sequence[str]) -> float:
+    """The share of the question's key terms the sentence contains."""
+    return (sum(1 for t in question_keys if t in sentence.terms) / len(question_keys)) if question_keys else 0.0
+
+
 def score_sentence(similarity: float, sentence: Sentence, question_keys: Sequence[str], cue: str | None) -> float:
     """Similarity to the question, plus the share of key terms present, plus the cue bonus."""
-    overlap = (sum(1 for t in question_keys if t in sentence.terms) / len(question_keys)) if question_keys else 0.0
-    return similarity + OVERLAP_WEIGHT * overlap + (CUE_BONUS if has_cue(sentence.text, cue) else 0.0)
+    return (similarity + OVERLAP_WEIGHT * overlap(sentence, question_keys)
+            + (CUE_BONUS if has_cue(sentence.text, cue) else 0.0))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
