@@ -53,12 +53,14 @@ run: index-samples serve
 bench: install
 	$(BIN)/python bench/analysis_speed.py $(SHARED)/corpus/news
 	$(BIN)/python bench/ingest_speed.py $(SHARED)/corpus/news
-	$(BIN)/isnad bench --corpus $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 --out bench/out/bench.json
+	$(BIN)/isnad bench --corpus $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 \
+	  --embed-articles 10000 --queries 200 --clients 8 --out bench/out/bench.json
 
 eval: install
 	$(BIN)/isnad eval --qa $(SHARED)/eval/arcd.json --qa $(SHARED)/eval/tydiqa-goldp-dev-arabic.json \
 	  --qa $(SHARED)/eval/mlqa-dev-context-ar-question-ar.json \
-	  --distractors $(SHARED)/corpus/news/ant_multisource.jsonl.gz --distractor-limit 10000 --out eval-out/report.json
+	  --distractors $(SHARED)/corpus/news/ant_multisource.jsonl.gz --distractor-limit 10000 \
+	  --modes keyword,semantic,hybrid --ask-modes hybrid --out eval-out/report.json
 
 lint: install-dev
 	$(BIN)/ruff check indexer webapp tests bench

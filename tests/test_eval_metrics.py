@@ -12,6 +12,7 @@ from webapp.evaluation.distractors import sample_articles
 from webapp.evaluation.metrics import (
     Outcome,
     contains_answer,
+    fusion_diagnostics,
     gold_rank,
     normalise,
     summarise,
@@ -129,3 +130,16 @@ def test_sample_is_deterministic_and_order_free() -> None:
     assert first == again and len(set(first)) == 10
     assert first == [a.id for a in sample_articles(articles, None)][:10]
     assert len(sample_articles(articles, 500)) == 100
+
+
+def test_fusion_diagnostics_counts_lost_and_gained_questions() -> None:
+    def o(q: str, mode: str, rank: int | None) -> Outcome:
+        return Outcome("d", mode, q, False, rank, False, True, False, False)
+
+    outcomes = [o("1", "keyword", 1), o("1", "semantic", 9), o("1", "hybrid", 7),  # keyword only, lost
+                o("2", "keyword", 2), o("2", "semantic", 3), o("2", "hybrid", 1),  # both, kept
+                o("3", "keyword", None), o("3", "semantic", 8), o("3", "hybrid", 4)]  # neither, gained
+    row = fusion_diagnostics(outcomes, ["d"])[0]
+    assert row["questions"] == 3 and row["either"] == 2 and row["hybrid"] == 2
+    assert (row["both"], row["keyword_only"], row["semantic_only"], row["neither"]) == (1, 1, 0, 1)
+    assert row["lost"] == 1 and row["gained"] == 1

@@ -70,6 +70,7 @@ def test_keyword_eval_report_and_cache(tmp_path: Path, capsys: pytest.CaptureFix
     table = capsys.readouterr().out
     assert "| dataset | mode |" in table and "tiny-qa" in table
     assert report["index"]["counts"]["articles"] == 25  # 20 distractors + 5 gold paragraphs
+    assert report["index"]["counts"]["vectors"] == 0  # keyword-only runs skip embedding the corpus
     assert report["gold_missing_from_index"] == []
     rows = rows_by(report)
     assert set(rows) == {("tiny-qa", "keyword"), ("all", "keyword")}
@@ -86,9 +87,10 @@ def test_keyword_eval_report_and_cache(tmp_path: Path, capsys: pytest.CaptureFix
     # A second run finds both cached indexes and indexes nothing.
     marker = Path(report["index"]["data_dir"]).parent / "complete.json"
     built = marker.stat().st_mtime_ns
-    again = run_eval(tmp_path, "keyword")
+    again = run_eval(tmp_path, "keyword", "--ask-modes", "none")
     assert marker.stat().st_mtime_ns == built
     assert rows_by(again)[("tiny-qa", "keyword")]["recall@1"] == 1.0
+    assert rows_by(again)[("tiny-qa", "keyword")]["answer_in_answer"] is None  # search only
 
 
 def test_all_modes_on_tiny_data(tmp_path: Path) -> None:

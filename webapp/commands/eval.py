@@ -27,9 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="retrieval modes to evaluate, comma-separated (default keyword,semantic,hybrid)")
     parser.add_argument("--ask-modes", default=None,
                         help="modes in which answers are also composed and scored (default hybrid, or the first of "
-                             "--modes without it); composing embeds sentences, so each mode costs ~0.5 s a question")
+                             "--modes without it; 'none' for search only); composing embeds sentences, so each mode "
+                             "costs about a second a question")
     parser.add_argument("--max-questions", metavar="N", type=int, default=None,
-                        help="only the first N questions of each QA file (quick runs)")
+                        help="only the first N questions of each QA file, and only their gold paragraphs "
+                             "(quick runs)")
     parser.add_argument("--cache-dir", metavar="DIR", type=Path, default=None,
                         help="where cached indexes live (default .cache in the project folder)")
     parser.add_argument("--out", metavar="report.json", type=Path, default=None,
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
 
     try:
         modes = parse_modes(args.modes)
-        ask_modes = parse_modes(args.ask_modes) if args.ask_modes else \
+        ask_modes = parse_modes(args.ask_modes, allow_none=True) if args.ask_modes else \
             (("hybrid",) if "hybrid" in modes else modes[:1])
     except ValueError as error:
         print(f"isnad eval: {error}", file=sys.stderr)

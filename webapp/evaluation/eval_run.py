@@ -35,8 +35,14 @@ from webapp.evaluation.cache import (
 )
 from webapp.evaluation.distractors import sample_articles, write_jsonl
 from webapp.evaluation.machine import machine_info
-from webapp.evaluation.metrics import Outcome, contains_answer, gold_rank, summarise_groups
-from webapp.evaluation.report import EVAL_COLUMNS, markdown_table, write_json
+from webapp.evaluation.metrics import (
+    Outcome,
+    contains_answer,
+    fusion_diagnostics,
+    gold_rank,
+    summarise_groups,
+)
+from webapp.evaluation.report import EVAL_COLUMNS, FUSION_COLUMNS, markdown_table, write_json
 from webapp.evaluation.squad import QASet, Question, gold_articles, load_qa_files
 
 MODES = ("keyword", "semantic", "hybrid")
@@ -65,10 +71,17 @@ def _settings_for(settings: dict[str, Any], data_dir: Path) -> dict[str, Any]:
     return {**settings, "data.dir": str(data_dir)}
 
 
+def needs_vectors(options: EvalOptions) -> bool:
+    """Keyword-only runs (search and answers) skip embedding the corpus, which is the slow part."""
+    return any(mode != "keyword" for mode in (*options.modes, *options.ask_modes))
+
+
 def build_distractor_index(options: EvalOptions, settings: dict[str, Any]) -> Path:
     """The cached index of the distractor sample alone; built (or resumed) when missing."""
     parts = {"distractors": file_fingerprint(options.distractors), "limit": options.distractor_limit,
              **index_identity(settings)}
+    if not needs_vectors(options):
+        parts["vectors"] = False
     folder = options.cache_root / "isnad-eval" / f"distractors-{cache_key(parts)}"
     if is_complete(folder):
         options.log(f"distractor index: cached in {folder}")
@@ -92,6 +105,8 @@ def _index_reusing_vectors(options: EvalOptions, settings: dict[str, Any], path:
     """Keyword phase, then vectors copied from other cached indexes, then embedding of the rest."""
     data = Path(settings["data.dir"])
     indexing.index_files(settings, [path], embed=False)
+    if not needs_vectors(options):
+        return indexing.counts(settings)
     reused = indexing.reuse_embeddings(settings, indexing.embedding_donors(options.cache_root, settings, data))
     if reused:
         options.log(f"reused {reused} vectors of identical passages from other cached indexes")
@@ -100,9 +115,10 @@ def _index_reusing_vectors(options: EvalOptions, settings: dict[str, Any], path:
 
 
 def build_eval_index(options: EvalOptions, settings: dict[str, Any], qa: QASet) -> Path:
-    """A copy of the distractor index with this QA set's gold paragraphs added; cached too."""
+    """A copy of the distractor index with the gold paragraphs of the chosen questions added; cached too."""
     base = build_distractor_index(options, settings)
-    parts = {"base": base.name, "qa": [file_fingerprint(path) for path in options.qa_files]}
+    parts = {"base": base.name, "qa": [file_fingerprint(path) for path in options.qa_files],
+             "max_questions": options.max_questions}
     folder = options.cache_root / "isnad-eval" / f"run-{cache_key(parts)}"
     if is_complete(folder):
         options.log(f"evaluation index: cached in {folder}")
@@ -175,27 +191,29 @@ def score_question(api: ApiClient, question: Question, mode: str, ask: bool) -> 
     return outcome
 
 
-def select_questions(qa: QASet, per_dataset: int | None) -> list[Question]:
+def restrict(qa: QASet, per_dataset: int | None) -> QASet:
+    """The first `per_dataset` questions of each QA file and only their gold paragraphs (quick runs)."""
     if per_dataset is None:
-        return qa.questions
+        return qa
     taken: dict[str, int] = {}
     chosen = []
     for question in qa.questions:
         if taken.get(question.dataset, 0) < per_dataset:
             taken[question.dataset] = taken.get(question.dataset, 0) + 1
             chosen.append(question)
-    return chosen
+    wanted = {q.gold_article_id for q in chosen}
+    return QASet(chosen, [p for p in qa.paragraphs if p.article_id in wanted])
 
 
 def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
     """Build or reuse the index, ask every question in every mode, print the table, write the report."""
-    qa = load_qa_files(options.qa_files)
+    qa = restrict(load_qa_files(options.qa_files), options.max_questions)
     data_dir = build_eval_index(options, settings, qa)
     run_settings = _settings_for(settings, data_dir)
     absent = missing_gold(run_settings, qa)
     if absent:
         options.log(f"warning: {len(absent)} gold paragraphs are not in the index; their questions count as misses")
-    questions = select_questions(qa, options.max_questions)
+    questions = qa.questions
     api = ApiClient(run_settings)
     outcomes: list[Outcome] = []
     started = time.perf_counter()
@@ -213,6 +231,9 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
             for key in ("answer_in_answer", "answer_correct", "cited_gold", "abstention_rate"):
                 row[key] = None
     table = markdown_table(rows, EVAL_COLUMNS)
+    fusion = fusion_diagnostics(outcomes, qa.datasets())
+    if fusion:
+        table += "\n\n" + markdown_table(fusion, FUSION_COLUMNS)
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": options.command,
@@ -220,6 +241,8 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "qa_files": [str(p) for p in options.qa_files],
         "distractors": {"file": str(options.distractors), "limit": options.distractor_limit},
         "index": {"data_dir": str(data_dir), **read_complete(data_dir.parent)},
+        "questions": len(questions),
+        "max_questions_per_file": options.max_questions,
         "gold_paragraphs": len(qa.paragraphs),
         "gold_missing_from_index": sorted(absent),
         "settings": {k: v for k, v in settings.items() if k.split(".")[0] in ("search", "answer", "embedder")},
@@ -227,6 +250,7 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "ask_modes": list(options.ask_modes),
         "seconds": round(time.perf_counter() - started, 1),
         "results": rows,
+        "fusion_top5": fusion,
         "table": table,
     }
     if options.out:
@@ -237,7 +261,9 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
     return report
 
 
-def parse_modes(text: str, allowed: Sequence[str] = MODES) -> tuple[str, ...]:
+def parse_modes(text: str, allowed: Sequence[str] = MODES, allow_none: bool = False) -> tuple[str, ...]:
+    if allow_none and text.strip() == "none":
+        return ()
     modes = tuple(m.strip() for m in text.split(",") if m.strip())
     unknown = [m for m in modes if m not in allowed]
     if unknown or not modes:

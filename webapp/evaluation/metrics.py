@@ -128,3 +128,30 @@ def summarise_groups(outcomes: Sequence[Outcome], datasets: Sequence[str],
             if group:
                 rows.append({"dataset": dataset, "mode": mode, **summarise(group)})
     return rows
+
+
+def fusion_diagnostics(outcomes: Sequence[Outcome], datasets: Sequence[str], k: int = 5) -> list[dict[str, object]]:
+    """How hybrid fares where keyword and semantic search agree or disagree (answerable questions, top k).
+
+    Fusion can only rank well what one of its lists found: `either` is its ceiling, and `lost` counts
+    questions one single mode had in its top k but hybrid did not.
+    """
+    by_key = {(o.dataset, o.question_id, o.mode): o for o in outcomes if not o.impossible}
+    rows: list[dict[str, object]] = []
+    for dataset in [*datasets, "all"]:
+        counts = {"both": 0, "keyword_only": 0, "semantic_only": 0, "neither": 0, "either": 0,
+                  "hybrid": 0, "lost": 0, "gained": 0}
+        questions = {(d, q) for d, q, m in by_key if m == "hybrid" and dataset in ("all", d)}
+        for d, q in questions:
+            found = {m: (o := by_key.get((d, q, m))) is not None and o.rank is not None and o.rank <= k
+                     for m in ("keyword", "semantic", "hybrid")}
+            kind = ("both" if found["keyword"] and found["semantic"] else "keyword_only" if found["keyword"]
+                    else "semantic_only" if found["semantic"] else "neither")
+            counts[kind] += 1
+            counts["either"] += kind != "neither"
+            counts["hybrid"] += found["hybrid"]
+            counts["lost"] += kind != "neither" and not found["hybrid"]
+            counts["gained"] += kind == "neither" and found["hybrid"]
+        if questions:
+            rows.append({"dataset": dataset, "k": k, "questions": len(questions), **counts})
+    return rows

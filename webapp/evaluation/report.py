@@ -50,6 +50,19 @@ EVAL_COLUMNS: tuple[Column, ...] = (
 )
 
 
+FUSION_COLUMNS: tuple[Column, ...] = (
+    ("dataset", "dataset (gold in top 5)", text),
+    ("questions", "questions", number),
+    ("both", "keyword and semantic", number),
+    ("keyword_only", "keyword only", number),
+    ("semantic_only", "semantic only", number),
+    ("neither", "neither", number),
+    ("hybrid", "hybrid", number),
+    ("lost", "hybrid lost", number),
+    ("gained", "hybrid gained", number),
+)
+
+
 def write_json(path: Path, document: Mapping[str, Any]) -> None:
     """Write JSON atomically, creating the folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
