@@ -84,18 +84,28 @@ def analyze_exact(text: str) -> list[Token]:
 def analyze_terms(text: str) -> list[str]:
     """The terms of analyze(text), without offsets or positions: the indexing fast path."""
     words = token_strings(fold_alef_wasla(text))
+    cache = _full_cache
     try:
         # The common case, a lookup per word in C; a word not seen before raises KeyError once.
-        terms = list(map(_full_cache.__getitem__, words))
+        terms = list(map(cache.__getitem__, words))
     except KeyError:
-        terms = [_full_cached(word) for word in words]
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        for word in set(words).difference(cache):
+            cache[word] = full_term(word)
+        terms = list(map(cache.__getitem__, words))
     return [term for term in terms if term is not None]
 
 
 def analyze_exact_terms(text: str) -> list[str]:
     """The terms of analyze_exact(text), without offsets or positions."""
     words = token_strings(fold_alef_wasla(text))
+    cache = _exact_cache
     try:
-        return list(map(_exact_cache.__getitem__, words))
+        return list(map(cache.__getitem__, words))
     except KeyError:
-        return [_exact_cached(word) for word in words]
+        if len(cache) >= CACHE_LIMIT:
+            cache.clear()
+        for word in set(words).difference(cache):
+            cache[word] = exact_term(word)
+        return list(map(cache.__getitem__, words))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import unicodedata
 
@@ -40,11 +41,15 @@ def _decimal_digit_table() -> dict[int, str]:
 
 # Lucene's DecimalDigitFilter: any character of type DECIMAL_DIGIT_NUMBER becomes '0' + its value.
 DECIMAL_DIGITS: dict[int, str] = _decimal_digit_table()
+_ANY_DIGIT = re.compile("[" + "".join(f"\\U{code:08X}" for code in DECIMAL_DIGITS) + "]")
 
 
 def fold_digits(term: str) -> str:
     """All Unicode Nd digits (Arabic-Indic ٠-٩, Persian ۰-۹, ...) to ASCII 0-9."""
-    return term if term.isascii() else term.translate(DECIMAL_DIGITS)
+    # Most words are all letters (isalpha is one C pass); translate() pays a lookup for every character.
+    if term.isascii() or term.isalpha() or _ANY_DIGIT.search(term) is None:
+        return term
+    return term.translate(DECIMAL_DIGITS)
 
 
 # Lucene's ArabicNormalizationFilter, from its documented behaviour: hamza-carrying alefs أ إ آ -> bare alef ا,
@@ -59,6 +64,16 @@ ARABIC_NORMALIZATION: dict[int, str | None] = {
 }
 
 
+# The same table as replacements and one pattern of removals: str.replace on an absent character costs
+# almost nothing, where translate() pays a dictionary lookup for every character.
+_REPLACEMENTS = tuple((chr(code), new) for code, new in ARABIC_NORMALIZATION.items() if new is not None)
+_REMOVED = re.compile("[" + "".join(chr(code) for code, new in ARABIC_NORMALIZATION.items() if new is None) + "]")
+
+
 def normalize_arabic(term: str) -> str:
     """Arabic normalization of one lowercased term."""
-    return term if term.isascii() else term.translate(ARABIC_NORMALIZATION)
+    if term.isascii():
+        return term
+    for old, new in _REPLACEMENTS:
+        term = term.replace(old, new)
+    return _REMOVED.sub("", term) if _REMOVED.search(term) else term

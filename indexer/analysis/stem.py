@@ -12,15 +12,22 @@ SUFFIXES: tuple[str, ...] = ("ها", "ان", "ات", "ون", "ين", "يه", "ي
 
 def stem_arabic(term: str) -> str:
     """Light-stem one normalized term."""
+    # One C-level test each rules out most words before the ordered loops run.
+    if term.startswith(PREFIXES):
+        term = _strip_prefix(term)
+    if term.endswith(SUFFIXES):
+        term = _strip_suffixes(term)
+    return term
+
+
+def _strip_prefix(term: str) -> str:
     for prefix in PREFIXES:
-        if term.startswith(prefix):
-            if len(prefix) == 1:
-                if len(term) >= 4:
-                    term = term[1:]
-                    break
-            elif len(term) >= len(prefix) + 2:
-                term = term[len(prefix):]
-                break
+        if term.startswith(prefix) and len(term) >= (4 if len(prefix) == 1 else len(prefix) + 2):
+            return term[len(prefix):]
+    return term
+
+
+def _strip_suffixes(term: str) -> str:
     for suffix in SUFFIXES:
         if len(term) >= len(suffix) + 2 and term.endswith(suffix):
             term = term[: -len(suffix)]

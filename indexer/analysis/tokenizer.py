@@ -142,10 +142,11 @@ def _build(plane: Ranges) -> re.Pattern[str]:
     hiragana = cls(u.HIRAGANA) + ext
     # Fast path, tried first: a run of letters, digits and marks that no joining character follows is a
     # whole word, exactly as `word` would match it; the possessive run never backtracks. Anything that might
-    # join (underscore, quote, or a mid-word character before a letter or digit) leaves it to `word`.
+    # join (underscore, quote, or a mid-word character before a letter or digit) leaves it to `word`, and
+    # a letter that is also a pictograph to `letter_emoji`.
     word_chars = (letter, u.NUMERIC, extend)
     plain_word = (
-        f"{cls(letter, u.NUMERIC)}{cls(*word_chars)}*+"
+        f"{cls(letter, u.NUMERIC, minus=pictographs)}{cls(*word_chars)}*+"
         f"(?!{cls(u.EXTEND_NUM_LET, u.SINGLE_QUOTE)}"
         f"|{cls(u.MID_LETTER, UNICODE_9_MID_LETTER, u.MID_NUM, u.MID_NUM_LET, u.DOUBLE_QUOTE)}{cls(*word_chars)})"
     )
@@ -156,7 +157,7 @@ def _build(plane: Ranges) -> re.Pattern[str]:
         u.EMOJI_MODIFIER_BASE, u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, LUCENE_EXTRA_PICTOGRAPHS, u.COMPLEX_CONTEXT,
         u.HAN, u.HIRAGANA, unicode_9=False,
     )
-    return re.compile(f"(?={first})(?:{letter_emoji}|{plain_word}|{word}|{emoji}|{south_east_asian}|{ideograph}|{hiragana})")
+    return re.compile(f"(?={first})(?:{plain_word}|{letter_emoji}|{word}|{emoji}|{south_east_asian}|{ideograph}|{hiragana})")
 
 
 TOKEN_PATTERN = _build(((0, 0x10FFFF),))
