@@ -105,7 +105,7 @@ def compare(command: list[str], lines: list[str]) -> tuple[int, int]:
 
 
 def seed_lines(seeds_dir: Path) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for path in sorted(seeds_dir.glob("*.txt")):
         lines.extend(_clean(line) for line in path.read_text(encoding="utf-8").split("\n"))
     return lines
@@ -163,7 +163,7 @@ CODE_POINT_CONTEXTS = ("X", "aXb", "1X2", "بXت", "X\u200d👨")
 
 
 def every_code_point_lines() -> list[str]:
-    lines = []
+    lines: list[str] = []
     for code in range(0x20, 0x110000):
         char = chr(code)
         if char == "\n" or unicodedata.category(char) in ("Cn", "Co", "Cs"):
