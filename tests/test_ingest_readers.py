@@ -227,3 +227,14 @@ def test_same_file_name_in_two_folders_keeps_both(tmp_path: Path) -> None:
     assert problems == [] and [a.text for a in articles] == [BODY, OTHER]
     assert len({a.id for a in articles}) == 2
     assert [a.id for a in read(tmp_path)[0]] == [a.id for a in articles]
+
+
+def test_web_page_saved_as_txt_is_read_as_html(tmp_path: Path) -> None:
+    page = tmp_path / "saved.txt"
+    page.write_text(
+        "<!DOCTYPE html><html><head><title>حصاد مبكر للقمح</title></head><body><article>"
+        f"<h1>حصاد مبكر للقمح</h1><p>{BODY}</p><p>{OTHER}</p></article></body></html>",
+        encoding="utf-8",
+    )
+    [article], _, problems = read(page)
+    assert problems == [] and article.title == "حصاد مبكر للقمح" and "<p>" not in article.text

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,8 +94,16 @@ def _read_json(path: Path) -> Iterator[_Item]:
     yield from _from_records(path, iter(records), sep)
 
 
+_HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
+
+
 def _read_scraped(path: Path) -> Iterator[_Item]:
-    stories = split_page(files.read_text(path))
+    text = files.read_text(path)
+    if _HTML_START.match(text):
+        # A web page saved with a .txt name: read it as the HTML it is.
+        yield from _read_html(path, text)
+        return
+    stories = split_page(text)
     if not stories:
         yield Problem(str(path), "empty article", "no story text on the page")
     for number, story in enumerate(stories, start=1):
@@ -106,8 +115,8 @@ def _read_scraped(path: Path) -> Iterator[_Item]:
         yield _Read(article, _fallback_id(path, f"#{number}"))
 
 
-def _read_html(path: Path) -> Iterator[_Item]:
-    fields = extract_html(files.read_text(path))
+def _read_html(path: Path, text: str | None = None) -> Iterator[_Item]:
+    fields = extract_html(files.read_text(path) if text is None else text)
     if fields is None:
         yield Problem(str(path), "empty article", "no main text found in the page")
         return

@@ -38,10 +38,9 @@ class Story:
     paragraphs: list[str] = field(default_factory=list)
     source: str | None = None
     published: str | None = None  # ISO 8601, from a date line on the page
-
-    @property
-    def words(self) -> int:
-        return sum(c.word_count(p) for p in self.paragraphs)
+    # Running word count and content words, kept up to date so the topic-shift test stays linear on long pages.
+    words: int = field(default=0, repr=False)
+    vocabulary: set[str] = field(default_factory=set, repr=False)
 
 
 @dataclass(slots=True)
@@ -145,7 +144,8 @@ def _next_text(items: list[_Item], start: int) -> int | None:
 def _body_soon(items: list[_Item], start: int, within: int = 3) -> bool:
     """Story text follows within a few lines (past a sub-title or captions): the line before it is a headline."""
     seen = 0
-    for item in items[start:]:
+    for j in range(start, len(items)):
+        item = items[j]
         if item.kind == "text":
             if c.word_count(item.text) >= BODY_WORDS:
                 return True
@@ -160,7 +160,8 @@ def _body_soon(items: list[_Item], start: int, within: int = 3) -> bool:
 def _following_body(items: list[_Item], start: int, limit: int) -> list[str]:
     """Up to `limit` paragraphs of text right after `start`, stopping at anything that is not story text."""
     found: list[str] = []
-    for item in items[start:]:
+    for j in range(start, len(items)):
+        item = items[j]
         if item.kind in _SKIPPABLE:
             continue
         if item.kind != "text" or len(found) >= limit:
@@ -190,14 +191,6 @@ def _content_words(text: str) -> set[str]:
     return words
 
 
-def topic_overlap(story_text: str, following: str) -> float:
-    """Share of the content words of `following` already used in `story_text` (1.0: same topic)."""
-    new = _content_words(following)
-    if not new:
-        return 1.0
-    return len(new & _content_words(story_text)) / len(new)
-
-
 _LIST_ITEM = re.compile(r"^\s*(?:[\d٠-٩]+\s*[.)\-–]|[*•\-–])")
 _ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 
@@ -215,12 +208,15 @@ def _topic_shift(items: list[_Item], i: int, story: Story) -> bool:
     following = _following_body(items, i + 1, 1)
     if not following or c.word_count(following[0]) < BODY_WORDS:
         return False
-    overlap = topic_overlap("\n".join(story.paragraphs), "\n".join([item.text, *following]))
+    new = _content_words("\n".join([item.text, *following]))
+    overlap = len(new & story.vocabulary) / len(new) if new else 1.0
     return overlap < TOPIC_SHIFT_OVERLAP
 
 
 def _append(story: Story, paragraph: str) -> None:
     # Scrapers sometimes break a sentence across a blank line; rejoin a long paragraph that stops mid-sentence.
+    story.vocabulary |= _content_words(paragraph)
+    story.words += c.word_count(paragraph)
     previous = story.paragraphs[-1] if story.paragraphs else ""
     broken = c.word_count(previous) >= 20 and not c.ends_sentence(previous)
     if broken and paragraph[:1].isalpha() and not c.is_headline_like(paragraph):
