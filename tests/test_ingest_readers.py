@@ -135,6 +135,16 @@ def test_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
     assert not any("\ufeff" in a.text or "\ufeff" in a.title for a in articles)
 
 
+@pytest.mark.parametrize("encoding", ["cp1256", "utf-16"])
+def test_a_few_arabic_words_are_enough_to_detect_the_encoding(tmp_path: Path, encoding: str) -> None:
+    line_file = tmp_path / "short.jsonl"
+    line_file.write_bytes(json.dumps({"title": "خبر عاجل", "text": "أمطار غزيرة"}, ensure_ascii=False).encode(encoding))
+    page = tmp_path / "short.txt"
+    page.write_bytes("خبر عاجل".encode(encoding))
+    articles, _, problems = read(line_file, page)
+    assert problems == [] and [(a.title, a.text) for a in articles] == [("خبر عاجل", "أمطار غزيرة"), ("خبر عاجل", "خبر عاجل")]
+
+
 def test_bom_on_the_first_jsonl_line_is_not_malformed_json(tmp_path: Path) -> None:
     path = tmp_path / "bom.jsonl"
     path.write_bytes(codecs.BOM_UTF8 + json.dumps({"id": "x", "text": BODY}).encode())
