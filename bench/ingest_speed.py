@@ -35,8 +35,13 @@ def measure(path: Path, passages: bool) -> dict[str, float | int | dict[str, int
             pieces += len(split_passages(article))
     seconds = time.perf_counter() - start
     return {
-        "read": summary.read, "yielded": yielded, "skipped": dict(summary.skipped), "problems": len(problems),
-        "passages": pieces, "seconds": seconds, "per_second": summary.read / seconds,
+        "read": summary.read,
+        "yielded": yielded,
+        "skipped": dict(summary.skipped),
+        "problems": len(problems),
+        "passages": pieces,
+        "seconds": seconds,
+        "per_second": summary.read / seconds,
     }
 
 

@@ -61,7 +61,7 @@ def _units(text: str, max_words: int) -> list[_Unit]:
             slices = max(1, -(-len(words) // max_words))
             size = -(-len(words) // slices)
             for first in range(0, len(words), size):
-                chunk = words[first:first + size]
+                chunk = words[first : first + size]
                 final = first + size >= len(words)
                 units.append(_Unit(chunk[0][0], chunk[-1][1], len(chunk), last and final))
     return units

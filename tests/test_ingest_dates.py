@@ -38,6 +38,8 @@ def test_dates_to_iso(raw: object, iso: str) -> None:
     assert to_iso(raw) == iso
 
 
-@pytest.mark.parametrize("raw", [None, "", "قريبا", "31 فبراير 2024", "45/13/2024", True, ["2024"], "لبنان 2024"])
+@pytest.mark.parametrize(
+    "raw", [None, "", "قريبا", "31 فبراير 2024", "45/13/2024", True, ["2024"], "لبنان 2024"]
+)
 def test_unreadable_dates_are_none(raw: object) -> None:
     assert to_iso(raw) is None

@@ -33,24 +33,44 @@ def jsonl(path: Path, records: list[dict | str]) -> Path:
 
 def test_canonical_keys_are_read(tmp_path: Path) -> None:
     record = {
-        "id": "farm-1", "title": "بدء حصاد القمح", "text": BODY, "published": "2024-05-02T08:30:00+03:00",
-        "source": "وكالة الأنباء", "url": "https://example.org/wheat", "author": "سلمى", "category": "economy",
+        "id": "farm-1",
+        "title": "بدء حصاد القمح",
+        "text": BODY,
+        "published": "2024-05-02T08:30:00+03:00",
+        "source": "وكالة الأنباء",
+        "url": "https://example.org/wheat",
+        "author": "سلمى",
+        "category": "economy",
     }
     [article], summary, problems = read(jsonl(tmp_path / "a.jsonl", [record]))
     assert (article.id, article.title, article.text) == ("farm-1", "بدء حصاد القمح", BODY)
     assert article.published == "2024-05-02T08:30:00+03:00"
     assert (article.source, article.url, article.author, article.category) == (
-        "وكالة الأنباء", "https://example.org/wheat", "سلمى", "economy")
+        "وكالة الأنباء",
+        "https://example.org/wheat",
+        "سلمى",
+        "economy",
+    )
     assert article.origin == f"{tmp_path / 'a.jsonl'}:1"
     assert summary.read == 1 and summary.skipped == {} and problems == []
 
 
 def test_shared_corpus_aliases_are_read(tmp_path: Path) -> None:
-    ant = {"title": "t1", "text": BODY, "time": "Sun, 18 Feb 2018 21:35:43 +0400", "src": "bbc", "cat": "culture"}
+    ant = {
+        "title": "t1",
+        "text": BODY,
+        "time": "Sun, 18 Feb 2018 21:35:43 +0400",
+        "src": "bbc",
+        "cat": "culture",
+    }
     saudi = {"title": "t2", "content": OTHER, "date_extracted": "2015-07-21 02:51:32", "source": "aawsat"}
     first, second = read(jsonl(tmp_path / "mixed.jsonl", [ant, saudi]))[0]
     assert (first.text, first.published, first.source, first.category) == (
-        BODY, "2018-02-18T21:35:43+04:00", "bbc", "culture")
+        BODY,
+        "2018-02-18T21:35:43+04:00",
+        "bbc",
+        "culture",
+    )
     assert (second.text, second.published, second.source) == (OTHER, "2015-07-21T02:51:32", "aawsat")
 
 
@@ -66,13 +86,18 @@ def test_ids_are_stable_and_derived_from_identity(tmp_path: Path) -> None:
     assert first == again and len(set(first)) == 2
     assert all(len(i) == 16 and int(i, 16) >= 0 for i in first)
     # The URL, not the position, identifies the first record: moving it keeps its id.
-    moved = jsonl(tmp_path / "b.jsonl", [{"text": "سطر إضافي في أول الملف."}, {"text": BODY, "url": "https://example.org/1"}])
+    moved = jsonl(
+        tmp_path / "b.jsonl",
+        [{"text": "سطر إضافي في أول الملف."}, {"text": BODY, "url": "https://example.org/1"}],
+    )
     assert read(moved)[0][1].id == first[0]
 
 
 def test_same_url_with_new_text_gets_its_own_id(tmp_path: Path) -> None:
     url = "https://example.org/updated"
-    articles, _, problems = read(jsonl(tmp_path / "a.jsonl", [{"text": BODY, "url": url}, {"text": OTHER, "url": url}]))
+    articles, _, problems = read(
+        jsonl(tmp_path / "a.jsonl", [{"text": BODY, "url": url}, {"text": OTHER, "url": url}])
+    )
     assert len(articles) == 2 and articles[0].id != articles[1].id and problems == []
 
 
@@ -82,13 +107,23 @@ def test_missing_title_is_derived_from_the_text(tmp_path: Path) -> None:
 
 
 def test_malformed_line_and_empty_article_are_reported_and_reading_goes_on(tmp_path: Path) -> None:
-    path = jsonl(tmp_path / "bad.jsonl", [
-        {"text": BODY}, '{"text": "مقطوع', {"title": "بلا نص"}, "[1, 2]", "", {"text": OTHER},
-    ])
+    path = jsonl(
+        tmp_path / "bad.jsonl",
+        [
+            {"text": BODY},
+            '{"text": "مقطوع',
+            {"title": "بلا نص"},
+            "[1, 2]",
+            "",
+            {"text": OTHER},
+        ],
+    )
     articles, summary, problems = read(path)
     assert [a.text for a in articles] == [BODY, OTHER]
     assert [(p.origin, p.reason) for p in problems] == [
-        (f"{path}:2", "malformed json"), (f"{path}:3", "empty article"), (f"{path}:4", "malformed json"),
+        (f"{path}:2", "malformed json"),
+        (f"{path}:3", "empty article"),
+        (f"{path}:4", "malformed json"),
     ]
     assert "[1, 2]" not in problems[2].detail and "object" in problems[2].detail
     assert summary.skipped == {"malformed json": 2, "empty article": 1}
@@ -97,18 +132,29 @@ def test_malformed_line_and_empty_article_are_reported_and_reading_goes_on(tmp_p
 
 def test_exact_duplicates_are_dropped_and_counted(tmp_path: Path) -> None:
     spaced = BODY.replace(" ", "  \n", 3)  # same text once whitespace is normalised
-    articles, summary, problems = read(jsonl(tmp_path / "a.jsonl", [
-        {"text": BODY}, {"text": OTHER}, {"text": spaced, "title": "نسخة"},
-    ]))
+    articles, summary, problems = read(
+        jsonl(
+            tmp_path / "a.jsonl",
+            [
+                {"text": BODY},
+                {"text": OTHER},
+                {"text": spaced, "title": "نسخة"},
+            ],
+        )
+    )
     assert len(articles) == 2 and summary.skipped == {"duplicate": 1} and problems == []
     assert summary.read == 3
 
 
 def test_json_array_and_single_object(tmp_path: Path) -> None:
     array = tmp_path / "list.json"
-    array.write_text(json.dumps([{"text": BODY}, {"text": OTHER}], ensure_ascii=False, indent=2), encoding="utf-8")
+    array.write_text(
+        json.dumps([{"text": BODY}, {"text": OTHER}], ensure_ascii=False, indent=2), encoding="utf-8"
+    )
     single = tmp_path / "one.json"
-    single.write_text(json.dumps({"title": "مكتبة", "content": OTHER + " إضافة."}, indent=2), encoding="utf-8")
+    single.write_text(
+        json.dumps({"title": "مكتبة", "content": OTHER + " إضافة."}, indent=2), encoding="utf-8"
+    )
     articles, _, problems = read(array, single)
     assert [a.origin for a in articles] == [f"{array}#1", f"{array}#2", str(single) + ":1"]
     assert problems == []
@@ -138,11 +184,16 @@ def test_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
 @pytest.mark.parametrize("encoding", ["cp1256", "utf-16"])
 def test_a_few_arabic_words_are_enough_to_detect_the_encoding(tmp_path: Path, encoding: str) -> None:
     line_file = tmp_path / "short.jsonl"
-    line_file.write_bytes(json.dumps({"title": "خبر عاجل", "text": "أمطار غزيرة"}, ensure_ascii=False).encode(encoding))
+    line_file.write_bytes(
+        json.dumps({"title": "خبر عاجل", "text": "أمطار غزيرة"}, ensure_ascii=False).encode(encoding)
+    )
     page = tmp_path / "short.txt"
     page.write_bytes("خبر عاجل".encode(encoding))
     articles, _, problems = read(line_file, page)
-    assert problems == [] and [(a.title, a.text) for a in articles] == [("خبر عاجل", "أمطار غزيرة"), ("خبر عاجل", "خبر عاجل")]
+    assert problems == [] and [(a.title, a.text) for a in articles] == [
+        ("خبر عاجل", "أمطار غزيرة"),
+        ("خبر عاجل", "خبر عاجل"),
+    ]
 
 
 def test_bom_on_the_first_jsonl_line_is_not_malformed_json(tmp_path: Path) -> None:
@@ -160,7 +211,10 @@ def test_binary_file_is_rejected_with_a_clear_problem(tmp_path: Path) -> None:
     good = jsonl(tmp_path / "good.jsonl", [{"text": BODY}])
     articles, summary, problems = read(png, noise, good)
     assert [a.text for a in articles] == [BODY]
-    assert [(p.origin, p.reason) for p in problems] == [(str(png), "binary file"), (str(noise), "binary file")]
+    assert [(p.origin, p.reason) for p in problems] == [
+        (str(png), "binary file"),
+        (str(noise), "binary file"),
+    ]
     assert summary.skipped == {"binary file": 2}
 
 
@@ -193,13 +247,16 @@ def test_directories_are_recursed_in_order_and_unknown_files_reported(tmp_path: 
     articles, summary, problems = read(tmp_path, tmp_path / "missing.jsonl")
     assert [a.text for a in articles] == [BODY, OTHER]
     assert [(Path(p.origin).name, p.reason) for p in problems] == [
-        ("notes.docx", "unsupported extension"), ("missing.jsonl", "unreadable file"),
+        ("notes.docx", "unsupported extension"),
+        ("missing.jsonl", "unreadable file"),
     ]
     assert summary.skipped == {"unsupported extension": 1, "unreadable file": 1}
 
 
 def test_duplicate_explicit_id_with_other_text_is_reported(tmp_path: Path) -> None:
-    articles, _summary, problems = read(jsonl(tmp_path / "a.jsonl", [{"id": 7, "text": BODY}, {"id": 7, "text": OTHER}]))
+    articles, _summary, problems = read(
+        jsonl(tmp_path / "a.jsonl", [{"id": 7, "text": BODY}, {"id": 7, "text": OTHER}])
+    )
     assert [a.id for a in articles] == ["7"] and [p.reason for p in problems] == ["duplicate id"]
 
 

@@ -26,7 +26,13 @@ def test_samples_read_without_problems() -> None:
     assert all(a.published and a.published.startswith("2024-") and a.url for a in from_json)
     assert len(Counter(a.source for a in articles)) >= 5
     assert set(Counter(a.category for a in from_json)) == {
-        "weather", "economy", "sport", "health", "technology", "culture"}
+        "weather",
+        "economy",
+        "sport",
+        "health",
+        "technology",
+        "culture",
+    }
     by_kind = Counter(Path(a.origin.split("#")[0].rsplit(":", 1)[0]).suffix for a in articles)
     assert by_kind == {".jsonl": 25, ".txt": 2, ".html": 1}
 

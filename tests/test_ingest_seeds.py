@@ -38,9 +38,28 @@ EXPECTED = {
 
 # Pieces of page furniture; none may survive into an article.
 BOILERPLATE = [
-    "JavaScript", "اقرأ المزيد", "إقرأ المزيد", "إقرأ أيضاً", "مقالات ذات صلة", "مقالات مشابهة", "يحتوي هذا القسم",
-    "Related Nodes", "المزيد من دوليات", "سبوتنيك / رويترز", "كلمات دلالية", "المصدر:", "(أ.ب)", "(أ.ف.ب)",
-    "(إ.ب.أ)", "(د.ب.أ)", "(رويترز)", "(أرشيفية", "«الشرق الأوسط» (", "•", "play-circle", "رائد جبر (موسكو)",
+    "JavaScript",
+    "اقرأ المزيد",
+    "إقرأ المزيد",
+    "إقرأ أيضاً",
+    "مقالات ذات صلة",
+    "مقالات مشابهة",
+    "يحتوي هذا القسم",
+    "Related Nodes",
+    "المزيد من دوليات",
+    "سبوتنيك / رويترز",
+    "كلمات دلالية",
+    "المصدر:",
+    "(أ.ب)",
+    "(أ.ف.ب)",
+    "(إ.ب.أ)",
+    "(د.ب.أ)",
+    "(رويترز)",
+    "(أرشيفية",
+    "«الشرق الأوسط» (",
+    "•",
+    "play-circle",
+    "رائد جبر (موسكو)",
     "خلال زيارة إلى قاعدة فوستوشني الفضائية الروسية في سبتمبر 2023",  # caption under the credit line on 001
 ]
 BOILERPLATE_LINES = {"TT", "—", "ملخص", "سي إن إن"}
@@ -69,7 +88,9 @@ def seed_articles(seeds_dir: Path) -> dict[str, list[Article]]:
     return by_page
 
 
-def test_every_page_gives_the_expected_stories_titles_and_sources(seed_articles: dict[str, list[Article]]) -> None:
+def test_every_page_gives_the_expected_stories_titles_and_sources(
+    seed_articles: dict[str, list[Article]],
+) -> None:
     assert sorted(seed_articles) == sorted(EXPECTED)
     for page, expected in EXPECTED.items():
         got = seed_articles[page]

@@ -22,9 +22,9 @@ def check_offsets(a: Article) -> list[int]:
     previous_end = 0
     for ordinal, p in enumerate(passages):
         assert p.ordinal == ordinal and p.article_id == a.id
-        assert a.text[p.start:p.end] == p.text == p.text.strip()
+        assert a.text[p.start : p.end] == p.text == p.text.strip()
         assert p.start >= previous_end
-        assert a.text[previous_end:p.start].strip() == ""  # nothing but whitespace is ever left out
+        assert a.text[previous_end : p.start].strip() == ""  # nothing but whitespace is ever left out
         previous_end = p.end
     assert a.text[previous_end:].strip() == ""
     return [len(p.text.split()) for p in passages]

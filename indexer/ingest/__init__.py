@@ -108,7 +108,9 @@ def _read_scraped(path: Path) -> Iterator[_Item]:
         yield Problem(str(path), "empty article", "no story text on the page")
     for number, story in enumerate(stories, start=1):
         fields: dict[str, str | None] = {
-            "title": story.title, "text": "\n\n".join(story.paragraphs), "source": story.source,
+            "title": story.title,
+            "text": "\n\n".join(story.paragraphs),
+            "source": story.source,
             "published": story.published,
         }
         article = _article(fields, stable_id(f"{path.name}#{number}"), f"{path}#{number}")
@@ -124,7 +126,10 @@ def _read_html(path: Path, text: str | None = None) -> Iterator[_Item]:
 
 
 _READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
-    "scraped": _read_scraped, "jsonl": _read_jsonl, "json": _read_json, "html": _read_html,
+    "scraped": _read_scraped,
+    "jsonl": _read_jsonl,
+    "json": _read_json,
+    "html": _read_html,
 }
 
 
@@ -154,7 +159,9 @@ def iter_articles(
             problem(Problem(str(path), "unreadable file", missing))
             continue
         if kind is None:
-            problem(Problem(str(path), "unsupported extension", "expected .txt, .jsonl, .json, .html (or .gz)"))
+            problem(
+                Problem(str(path), "unsupported extension", "expected .txt, .jsonl, .json, .html (or .gz)")
+            )
             continue
         try:
             for read in _READERS[kind](path):
@@ -175,7 +182,11 @@ def iter_articles(
                 if item.id in seen_ids and read.fallback and read.fallback not in seen_ids:
                     item.id = read.fallback
                 if item.id in seen_ids:
-                    problem(Problem(item.origin, "duplicate id", f"id {item.id!r} was already used by another article"))
+                    problem(
+                        Problem(
+                            item.origin, "duplicate id", f"id {item.id!r} was already used by another article"
+                        )
+                    )
                     continue
                 seen_texts.add(key)
                 seen_ids.add(item.id)

@@ -53,7 +53,8 @@ def ends_sentence(line: str) -> bool:
     return bool(stripped) and stripped[-1] in SENTENCE_END + ":،,"
 
 
-# --- boilerplate lines ------------------------------------------------------------------------------------------
+# --- boilerplate lines
+# ------------------------------------------------------------------------------------------
 
 _JS_WARNING = re.compile(
     r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(disabled|required)|(تفعيل|تمكين)\s+(ال)?جافا\s*سكري?بت",
@@ -61,12 +62,27 @@ _JS_WARNING = re.compile(
 )
 # UI leftovers that are never content on their own line: the "TT" font-size toggle, share/print labels, icons.
 _UI_LABELS = {
-    "tt", "ملخص", "play-circle", "شارك", "مشاركه", "طباعه", "تابعنا", "حجم الخط", "اضف تعليق", "اقرا ايضا",
-    "اقرا المزيد", "المزيد", "اعلان", "advertisement", "share", "print",
+    "tt",
+    "ملخص",
+    "play-circle",
+    "شارك",
+    "مشاركه",
+    "طباعه",
+    "تابعنا",
+    "حجم الخط",
+    "اضف تعليق",
+    "اقرا ايضا",
+    "اقرا المزيد",
+    "المزيد",
+    "اعلان",
+    "advertisement",
+    "share",
+    "print",
 }
 _DASHES_ONLY = re.compile(r"^[\-–—ـ_=*•·|/\\.]+$")
 _READ_MORE = re.compile(r"^(?:(اقرا|طالع)\s*(ايضا|المزيد)\b|للمزيد\s*:)")
-# CMS placeholder for an empty related-articles widget: "يحتوي هذا القسم على المقالات ذات صلة ..." (sic "المقلات").
+# CMS placeholder for an empty related-articles widget: "يحتوي هذا القسم على المقالات ذات صلة ..." (sic
+# "المقلات").
 _RELATED_PLACEHOLDER = re.compile(r"^يحتوي هذا القسم علي\s+(ال)?مق(ا)?لات")
 _RELATED_HEADER = re.compile(
     r"^(مقالات|اخبار|مواضيع|موضوعات|قصص)\s+(ذات صله|مشابهه|متعلقه|مقترحه|قد تهمك)\s*:?$|^(قد يعجبك|قد يهمك)\s+(ايضا)?\s*:?$"
@@ -130,12 +146,35 @@ def signature_outlet(line: str) -> str | None:
     return match["name"].strip() if match else None
 
 
-# --- captions and credits ---------------------------------------------------------------------------------------
+# --- captions and credits
+# ---------------------------------------------------------------------------------------
 
 # Photo credits as they appear in parentheses at the end of captions: wire-agency abbreviations and names.
 _CREDIT_WORDS = (
-    "أ.ب", "أ.ف.ب", "إ.ب.أ", "د.ب.أ", "أ ف ب", "أ ب", "رويترز", "أرشيفية", "وكالة", "غيتي", "جيتي", "تليغراف",
-    "أسوشيتد", "إيبا", "سبوتنيك", "تاس", "شينخوا", "الأناضول", "afp", "ap", "epa", "reuters", "getty", "dpa",
+    "أ.ب",
+    "أ.ف.ب",
+    "إ.ب.أ",
+    "د.ب.أ",
+    "أ ف ب",
+    "أ ب",
+    "رويترز",
+    "أرشيفية",
+    "وكالة",
+    "غيتي",
+    "جيتي",
+    "تليغراف",
+    "أسوشيتد",
+    "إيبا",
+    "سبوتنيك",
+    "تاس",
+    "شينخوا",
+    "الأناضول",
+    "afp",
+    "ap",
+    "epa",
+    "reuters",
+    "getty",
+    "dpa",
 )
 _FOLDED_CREDITS = tuple(fold(word) for word in _CREDIT_WORDS)
 _TRAILING_PARENS = re.compile(r"\((?P<credit>[^()]{1,80})\)\s*(?:play-circle)?$", re.IGNORECASE)
@@ -143,9 +182,39 @@ _TRAILING_PARENS = re.compile(r"\((?P<credit>[^()]{1,80})\)\s*(?:play-circle)?$"
 _AGENCIES = {
     fold(name)
     for name in (
-        "رويترز", "سبوتنيك", "أ ف ب", "فرانس برس", "أسوشيتد برس", "غيتي", "غيتي إيماجز", "جيتي", "إيبا", "تاس",
-        "شينخوا", "الأناضول", "دب أ", "أ ب", "ا ب", "يونهاب", "نوفوستي", "كنا", "وام", "واس", "قنا", "بترا", "سانا",
-        "Reuters", "AFP", "AP", "Getty Images", "Getty", "EPA", "Sputnik", "Anadolu", "Xinhua", "KCNA",
+        "رويترز",
+        "سبوتنيك",
+        "أ ف ب",
+        "فرانس برس",
+        "أسوشيتد برس",
+        "غيتي",
+        "غيتي إيماجز",
+        "جيتي",
+        "إيبا",
+        "تاس",
+        "شينخوا",
+        "الأناضول",
+        "دب أ",
+        "أ ب",
+        "ا ب",
+        "يونهاب",
+        "نوفوستي",
+        "كنا",
+        "وام",
+        "واس",
+        "قنا",
+        "بترا",
+        "سانا",
+        "Reuters",
+        "AFP",
+        "AP",
+        "Getty Images",
+        "Getty",
+        "EPA",
+        "Sputnik",
+        "Anadolu",
+        "Xinhua",
+        "KCNA",
     )
 }
 
@@ -172,16 +241,50 @@ def is_credit_line(line: str) -> bool:
     return all(fold(part) in _AGENCIES for part in parts)
 
 
-# --- titles, outlets and datelines -------------------------------------------------------------------------------
+# --- titles, outlets and datelines
+# -------------------------------------------------------------------------------
 
-_OUTLET_WORDS = ("وكالة", "وكاله", "قناة", "قناه", "صحيفة", "صحيفه", "جريدة", "جريده", "موقع", "شبكة", "شبكه", "إذاعة")
+_OUTLET_WORDS = (
+    "وكالة",
+    "وكاله",
+    "قناة",
+    "قناه",
+    "صحيفة",
+    "صحيفه",
+    "جريدة",
+    "جريده",
+    "موقع",
+    "شبكة",
+    "شبكه",
+    "إذاعة",
+)
 # Outlets that name themselves on a page's first line without a generic word like "قناة" (best-effort list).
 _KNOWN_OUTLETS = {
     fold(name)
     for name in (
-        "سي إن إن", "سي إن إن بالعربية", "بي بي سي", "بي بي سي عربي", "سكاي نيوز عربية", "العربية", "العربية نت",
-        "الجزيرة", "الجزيرة نت", "فرانس 24", "روسيا اليوم", "آر تي", "RT", "دويتشه فيله", "يورونيوز", "الحرة",
-        "الشرق الأوسط", "اندبندنت عربية", "إندبندنت عربية", "CNN", "BBC", "رويترز", "سبوتنيك",
+        "سي إن إن",
+        "سي إن إن بالعربية",
+        "بي بي سي",
+        "بي بي سي عربي",
+        "سكاي نيوز عربية",
+        "العربية",
+        "العربية نت",
+        "الجزيرة",
+        "الجزيرة نت",
+        "فرانس 24",
+        "روسيا اليوم",
+        "آر تي",
+        "RT",
+        "دويتشه فيله",
+        "يورونيوز",
+        "الحرة",
+        "الشرق الأوسط",
+        "اندبندنت عربية",
+        "إندبندنت عربية",
+        "CNN",
+        "BBC",
+        "رويترز",
+        "سبوتنيك",
     )
 }
 _DATELINE = re.compile(
@@ -225,7 +328,7 @@ def derive_title(text: str, max_words: int = 14) -> str:
     # Skip a dateline such as 'عواصم "وكالات": ' so the title starts with the news itself.
     match = _DATELINE.match(first)
     if match:
-        first = first[match.end():].strip()
+        first = first[match.end() :].strip()
     sentence = re.split(r"(?<=[.!?؟؛])\s", first, maxsplit=1)[0].strip()
     words = sentence.split()
     if len(words) <= max_words:
@@ -238,9 +341,7 @@ def is_boilerplate(line: str) -> bool:
 
     ("المزيد من ..." is left out: inside a body it is as often a sub-heading, "المزيد من المخاطر", as a footer.)
     """
-    return (
-        is_js_warning(line) or is_ui_label(line) or is_read_more(line) or is_related_placeholder(line)
-    )
+    return is_js_warning(line) or is_ui_label(line) or is_read_more(line) or is_related_placeholder(line)
 
 
 def strip_boilerplate(text: str) -> str:
@@ -248,10 +349,31 @@ def strip_boilerplate(text: str) -> str:
     if not _BOILERPLATE_HINT.search(text):
         return text  # fast path: most bodies contain none of the words any rule needs
     # Every rule needs a short line (at most 30 words), so long paragraphs are never even folded.
-    return "\n".join(line for line in text.split("\n") if not (line and len(line) < 300 and is_boilerplate(line)))
+    return "\n".join(
+        line for line in text.split("\n") if not (line and len(line) < 300 and is_boilerplate(line))
+    )
 
 
 # Every boilerplate rule needs one of these substrings (or a line of dashes, or "TT"), checked before folding.
-_BOILERPLATE_HINTS = ("قرأ", "قرا", "طالع", "للمزيد", "JavaScript", "javascript", "جافا", "TT", "ملخص", "يحتوي",
-                      "\n-", "\n—", "\n–", "play-circle", "شارك", "طباعة", "تابعنا", "إعلان", "اعلان")
+_BOILERPLATE_HINTS = (
+    "قرأ",
+    "قرا",
+    "طالع",
+    "للمزيد",
+    "JavaScript",
+    "javascript",
+    "جافا",
+    "TT",
+    "ملخص",
+    "يحتوي",
+    "\n-",
+    "\n—",
+    "\n–",
+    "play-circle",
+    "شارك",
+    "طباعة",
+    "تابعنا",
+    "إعلان",
+    "اعلان",
+)
 _BOILERPLATE_HINT = re.compile("|".join(re.escape(hint) for hint in _BOILERPLATE_HINTS))

@@ -10,23 +10,69 @@ _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789"
 _HARAKAT_TATWEEL = re.compile("[\u064b-\u0652\u0640]")
 _ALEFS = str.maketrans("أإآ", "ااا")
 
-# Month names as Arabic newspapers print them. Egyptian/Gulf forms follow the Latin names, Levantine/Iraqi forms
-# are the Syriac-derived names (كانون الثاني = January ... كانون الأول = December), Maghrebi forms follow French.
+# Month names as Arabic newspapers print them. Egyptian/Gulf forms follow the Latin names, Levantine/Iraqi
+# forms
+# are the Syriac-derived names (كانون الثاني = January ... كانون الأول = December), Maghrebi forms follow
+# French.
 # Spellings are folded (أإآ → ا) before lookup, so one entry covers the hamza variants.
 _ARABIC_MONTHS = {
-    "يناير": 1, "فبراير": 2, "مارس": 3, "ابريل": 4, "مايو": 5, "يونيو": 6, "يونيه": 6, "يوليو": 7, "يوليه": 7,
-    "اغسطس": 8, "سبتمبر": 9, "اكتوبر": 10, "نوفمبر": 11, "ديسمبر": 12,
-    "كانون الثاني": 1, "شباط": 2, "اذار": 3, "نيسان": 4, "ايار": 5, "حزيران": 6, "تموز": 7, "اب": 8,
-    "ايلول": 9, "تشرين الاول": 10, "تشرين الثاني": 11, "كانون الاول": 12,
-    "جانفي": 1, "فيفري": 2, "افريل": 4, "ماي": 5, "جوان": 6, "جويليه": 7, "جويلية": 7, "اوت": 8,
-    "يوليوز": 7, "غشت": 8, "شتنبر": 9, "نونبر": 11, "دجنبر": 12,
+    "يناير": 1,
+    "فبراير": 2,
+    "مارس": 3,
+    "ابريل": 4,
+    "مايو": 5,
+    "يونيو": 6,
+    "يونيه": 6,
+    "يوليو": 7,
+    "يوليه": 7,
+    "اغسطس": 8,
+    "سبتمبر": 9,
+    "اكتوبر": 10,
+    "نوفمبر": 11,
+    "ديسمبر": 12,
+    "كانون الثاني": 1,
+    "شباط": 2,
+    "اذار": 3,
+    "نيسان": 4,
+    "ايار": 5,
+    "حزيران": 6,
+    "تموز": 7,
+    "اب": 8,
+    "ايلول": 9,
+    "تشرين الاول": 10,
+    "تشرين الثاني": 11,
+    "كانون الاول": 12,
+    "جانفي": 1,
+    "فيفري": 2,
+    "افريل": 4,
+    "ماي": 5,
+    "جوان": 6,
+    "جويليه": 7,
+    "جويلية": 7,
+    "اوت": 8,
+    "يوليوز": 7,
+    "غشت": 8,
+    "شتنبر": 9,
+    "نونبر": 11,
+    "دجنبر": 12,
 }
 _ENGLISH_MONTHS = {
     name: number
     for number, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"), ("may",),
-         ("june", "jun"), ("july", "jul"), ("august", "aug"), ("september", "sep", "sept"),
-         ("october", "oct"), ("november", "nov"), ("december", "dec")],
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ],
         start=1,
     )
     for name in names
@@ -127,14 +173,14 @@ def to_iso(value: object) -> str | None:
         match = pattern.search(text)
         if match:
             month = _MONTHS[match["month"].lower()]
-            return _checked(int(match["year"]), month, int(match["day"]), text[match.end():])
+            return _checked(int(match["year"]), month, int(match["day"]), text[match.end() :])
     match = _NUMERIC.search(text)
     if match:
         if match["y1"]:
             year, month, day = int(match["y1"]), int(match["m1"]), int(match["d1"])
         else:
             year, month, day = int(match["y2"]), int(match["m2"]), int(match["d2"])
-        return _checked(year, month, day, text[match.end():])
+        return _checked(year, month, day, text[match.end() :])
     return None
 
 

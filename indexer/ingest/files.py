@@ -11,7 +11,14 @@ from typing import BinaryIO
 from indexer.ingest.encoding import SNIFF_BYTES, DecodeError, decode_bytes, detect_encoding
 
 # Reader kind by extension (after an optional .gz).
-KINDS = {".txt": "scraped", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json", ".html": "html", ".htm": "html"}
+KINDS = {
+    ".txt": "scraped",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".html": "html",
+    ".htm": "html",
+}
 # Files that describe a folder rather than hold articles.
 _NOTES = ("README", "LICENSE", "LICENCE", "NOTICE", "CHANGELOG", "AUTHORS")
 # Errors a damaged or unreadable file raises while we read it (gzip and zlib damage included).

@@ -22,7 +22,11 @@ def _published(value: str | None) -> str | None:
 def extract_html(html: str) -> dict[str, str | None] | None:
     """Canonical fields of the page's main article, or None when trafilatura finds no main text."""
     document = trafilatura.bare_extraction(
-        html, with_metadata=True, include_comments=False, include_tables=False, favor_precision=True,
+        html,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        favor_precision=True,
         date_extraction_params=_DATE_PARAMS,
     )
     if document is None:

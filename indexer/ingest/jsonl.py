@@ -91,7 +91,10 @@ def parse_document(text: str) -> Iterator[tuple[int, dict[str, Any] | str | None
     if stripped.startswith("["):
         value = json.loads(text)
         for index, item in enumerate(value, start=1):
-            yield index, item if isinstance(item, dict) else f"expected a JSON object, found {type(item).__name__}"
+            yield (
+                index,
+                item if isinstance(item, dict) else f"expected a JSON object, found {type(item).__name__}",
+            )
         return
     if stripped.startswith("{"):
         try:

@@ -38,7 +38,8 @@ class Story:
     paragraphs: list[str] = field(default_factory=list)
     source: str | None = None
     published: str | None = None  # ISO 8601, from a date line on the page
-    # Running word count and content words, kept up to date so the topic-shift test stays linear on long pages.
+    # Running word count and content words, kept up to date so the topic-shift test stays linear on long
+    # pages.
     words: int = field(default=0, repr=False)
     vocabulary: set[str] = field(default_factory=set, repr=False)
 
@@ -91,11 +92,16 @@ def _items(page: str) -> list[_Item]:
         kind, name = _classify(text, len(items))
         items.append(_Item(text, kind, blanks, name))
         blanks = 0
-    # A line printed twice in a row is a photo caption and its alt text; a line after a bare credit is a caption.
+    # A line printed twice in a row is a photo caption and its alt text; a line after a bare credit is a
+    # caption.
     for i in range(len(items) - 1):
         if items[i].kind in ("text", "caption") and items[i].text == items[i + 1].text:
             items[i].kind = items[i + 1].kind = "caption"
-        if items[i].kind == "credit" and items[i + 1].kind == "text" and c.word_count(items[i + 1].text) <= 30:
+        if (
+            items[i].kind == "credit"
+            and items[i + 1].kind == "text"
+            and c.word_count(items[i + 1].text) <= 30
+        ):
             items[i + 1].kind = "caption"
     return items
 
@@ -174,9 +180,39 @@ def _following_body(items: list[_Item], start: int, limit: int) -> list[str]:
 _STOP = {
     c.fold(word)
     for word in [
-        "التي", "الذي", "الذين", "على", "إلى", "عن", "في", "من", "مع", "بين", "بعد", "قبل", "حيث", "كما", "هذا",
-        "هذه", "ذلك", "تلك", "وقال", "وقالت", "قال", "قالت", "أن", "إن", "كان", "كانت", "لم", "لن", "وفي", "ومن",
-        "خلال", "أيضا", "اليوم",
+        "التي",
+        "الذي",
+        "الذين",
+        "على",
+        "إلى",
+        "عن",
+        "في",
+        "من",
+        "مع",
+        "بين",
+        "بعد",
+        "قبل",
+        "حيث",
+        "كما",
+        "هذا",
+        "هذه",
+        "ذلك",
+        "تلك",
+        "وقال",
+        "وقالت",
+        "قال",
+        "قالت",
+        "أن",
+        "إن",
+        "كان",
+        "كانت",
+        "لم",
+        "لن",
+        "وفي",
+        "ومن",
+        "خلال",
+        "أيضا",
+        "اليوم",
     ]
 }
 _PREFIX = re.compile(r"^(وال|بال|فال|كال|لل|ال|و)(?=\w{3,})")
@@ -200,7 +236,8 @@ def _topic_shift(items: list[_Item], i: int, story: Story) -> bool:
     item = items[i]
     if story.words < MIN_STORY_WORDS or not 5 <= c.word_count(item.text) <= 14:
         return False
-    # Questions, numbered points and embeds in other scripts are sub-headings or furniture of the story itself.
+    # Questions, numbered points and embeds in other scripts are sub-headings or furniture of the story
+    # itself.
     if not c.is_headline_like(item.text) or item.text.rstrip()[-1] in "؟?" or _LIST_ITEM.match(item.text):
         return False
     if not _ARABIC_LETTER.search(item.text):
@@ -214,7 +251,8 @@ def _topic_shift(items: list[_Item], i: int, story: Story) -> bool:
 
 
 def _append(story: Story, paragraph: str) -> None:
-    # Scrapers sometimes break a sentence across a blank line; rejoin a long paragraph that stops mid-sentence.
+    # Scrapers sometimes break a sentence across a blank line; rejoin a long paragraph that stops mid-
+    # sentence.
     story.vocabulary |= _content_words(paragraph)
     story.words += c.word_count(paragraph)
     previous = story.paragraphs[-1] if story.paragraphs else ""
