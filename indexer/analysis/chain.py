@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from indexer.analysis.normalize import fold_alef_wasla, fold_digits, java_lower, normalize_arabic
 from indexer.analysis.stem import stem_arabic
 from indexer.analysis.stopwords import STOP_SET
@@ -50,6 +52,13 @@ def _exact_cached(word: str) -> str:
 _MISSING: object = object()
 
 
+def _fill(cache: dict[str, Any], new: dict[str, Any]) -> None:
+    """Add newly analysed words, first emptying a cache that reached its limit."""
+    if len(cache) + len(new) > CACHE_LIMIT:
+        cache.clear()
+    cache.update(new)
+
+
 def clear_caches() -> None:
     """Forget every memoised word (benchmarks use it to start cold)."""
     _full_cache.clear()
@@ -89,11 +98,11 @@ def analyze_terms(text: str) -> list[str]:
         # The common case, a lookup per word in C; a word not seen before raises KeyError once.
         terms = list(map(cache.__getitem__, words))
     except KeyError:
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        for word in set(words).difference(cache):
-            cache[word] = full_term(word)
-        terms = list(map(cache.__getitem__, words))
+        _fill(cache, {word: full_term(word) for word in set(words).difference(cache)})
+        try:
+            terms = list(map(cache.__getitem__, words))
+        except KeyError:  # another thread cleared the cache in between
+            terms = [_full_cached(word) for word in words]
     return [term for term in terms if term is not None]
 
 
@@ -104,8 +113,8 @@ def analyze_exact_terms(text: str) -> list[str]:
     try:
         return list(map(cache.__getitem__, words))
     except KeyError:
-        if len(cache) >= CACHE_LIMIT:
-            cache.clear()
-        for word in set(words).difference(cache):
-            cache[word] = exact_term(word)
-        return list(map(cache.__getitem__, words))
+        _fill(cache, {word: exact_term(word) for word in set(words).difference(cache)})
+        try:
+            return list(map(cache.__getitem__, words))
+        except KeyError:  # another thread cleared the cache in between
+            return [_exact_cached(word) for word in words]
