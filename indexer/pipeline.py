@@ -35,6 +35,7 @@ from indexer.models import Article, IngestSummary, Problem
 from indexer.passages import split_passages
 from indexer.stores import open_stores
 from indexer.stores.base import StoredPassage
+from indexer.stores.dates import to_epoch
 from indexer.stores.faiss_index import sync_vectors
 from indexer.stores.tantivy_index import KeywordDoc, prepare_docs
 
@@ -46,8 +47,11 @@ MANIFEST_SECONDS = 5.0  # how often the embedding phase tells readers about new 
 VECTOR_SAVE_SECONDS = 300.0  # FAISS file checkpoints; vectors are safe in SQLite in between
 BACKGROUND_READ_BYTES = 4_000_000  # inputs larger than this are read (and cleaned) in their own process
 READ_BATCH = 64  # articles per message from the reading process
+CATCH_UP_POOL_ABOVE = 2_000  # articles to re-index from the store before it is worth starting workers
 
-Prepared = tuple[Article, str, list[StoredPassage], list[KeywordDoc]]
+# What a worker sends back per article, as plain tuples (cheap to pickle): each passage's
+# (id, start, end) in the body, the analyzed title (stemmed, exact) and each passage's analyzed text.
+Analyzed = tuple[list[tuple[int, int, int]], tuple[str, str], list[tuple[str, str]]]
 
 
 @dataclass(slots=True)
@@ -84,13 +88,27 @@ def content_hash(article: Article, min_words: int, max_words: int) -> str:
     return digest.hexdigest()
 
 
-def prepare_articles(items: Sequence[tuple[Article, str]], min_words: int, max_words: int) -> list[Prepared]:
+def analyze_articles(items: Sequence[tuple[Article, str]], min_words: int, max_words: int) -> list[Analyzed]:
     """Split and analyze articles (runs in worker processes). Pure."""
-    prepared = []
-    for article, digest in items:
+    analyzed: list[Analyzed] = []
+    for article, _ in items:
         passages = [StoredPassage.of(p) for p in split_passages(article, min_words, max_words)]
-        prepared.append((article, digest, passages, prepare_docs(article, passages)))
-    return prepared
+        docs = prepare_docs(article, passages)
+        title = (docs[0].title, docs[0].title_exact) if docs else ("", "")
+        analyzed.append(([(p.id, p.start, p.end) for p in passages], title,
+                         [(d.text, d.text_exact) for d in docs]))
+    return analyzed
+
+
+def expand(article: Article, analyzed: Analyzed) -> tuple[list[StoredPassage], list[KeywordDoc]]:
+    """The stored passages and keyword documents of an article from a worker's compact answer."""
+    spans, (title, title_exact), texts = analyzed
+    passages = [StoredPassage(pid, article.id, ordinal, article.text[start:end], start, end)
+                for ordinal, (pid, start, end) in enumerate(spans)]
+    source, published = article.source or "", to_epoch(article.published)
+    docs = [KeywordDoc(p.id, article.id, source, published, text, text_exact, title, title_exact)
+            for p, (text, text_exact) in zip(passages, texts, strict=True)]
+    return passages, docs
 
 
 def prepare_keyword(items: Sequence[tuple[Article, list[StoredPassage]]]) -> list[list[KeywordDoc]]:
@@ -103,32 +121,44 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-class _Workers:
-    """Order-preserving, bounded parallel map over worker processes; runs inline with one worker.
+def _process_context() -> Any:
+    """Worker processes are forked, before the stores open: forking is fast and works whatever the
+    caller's __main__ is (spawn re-imports it, which fails for `python - < script`), and at that
+    point no thread that could hold a lock exists yet (tantivy's writer threads start later)."""
+    return multiprocessing.get_context("fork")
 
-    The pool is started on the second task only, so small inputs (tests, a few files) pay no
-    start-up cost. "spawn" rather than fork: the parent holds tantivy's and FAISS's threads.
+
+class _Workers:
+    """Order-preserving, bounded parallel map over worker processes, or inline when not started.
+
+    The indexer starts the pool only for large inputs or a large catch-up, so small inputs (tests,
+    a few files) pay no start-up cost.
     """
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
         self._pool: Any = None
 
-    def map(self, function: Callable[..., Any], tasks: Iterable[tuple]) -> Iterator[Any]:
+    def start(self) -> None:
+        if self.workers > 1 and self._pool is None:
+            self._pool = _process_context().Pool(self.workers, initializer=_ignore_sigint)
+
+    def map(self, function: Callable[..., Any], tasks: Iterable[tuple]) -> Iterator[tuple[tuple, Any]]:
+        """(task arguments, result) pairs in task order."""
         pending: deque = deque()
         first = True
         for args in tasks:
-            if self.workers == 1 or first:
+            if self._pool is None or first:
                 first = False
-                yield function(*args)
+                yield args, function(*args)
                 continue
-            if self._pool is None:
-                self._pool = multiprocessing.get_context("spawn").Pool(self.workers, initializer=_ignore_sigint)
-            pending.append(self._pool.apply_async(function, args))
+            pending.append((args, self._pool.apply_async(function, args)))
             if len(pending) >= self.workers * IN_FLIGHT_PER_WORKER:
-                yield pending.popleft().get()
+                done_args, result = pending.popleft()
+                yield done_args, result.get()
         while pending:
-            yield pending.popleft().get()
+            done_args, result = pending.popleft()
+            yield done_args, result.get()
 
     def close(self, *, terminate: bool = False) -> None:
         if self._pool is not None:
@@ -171,15 +201,28 @@ def _read_worker(paths: list[str], out: Any, parent: int) -> None:
         send(("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}"))
 
 
-def _read_in_background(paths: Sequence[str], summary: IngestSummary,
-                        problem: Callable[[Problem], None]) -> Iterator[Article]:
-    """iter_articles in a separate process, so reading and cleaning overlap with analysis and writing
-    (cleaning costs about as much as analysis). Yields articles in the same order."""
-    context = multiprocessing.get_context("spawn")
-    messages = context.Queue(maxsize=32)  # bounded: reading never runs far ahead of writing
-    reader = context.Process(target=_read_worker, args=([str(p) for p in paths], messages, os.getpid()),
-                             daemon=True)
-    reader.start()
+class BackgroundReader:
+    """iter_articles in a separate process, started at once, so reading and cleaning overlap with
+    analysis and writing. Iterating yields the articles in the same order as iter_articles."""
+
+    def __init__(self, paths: Sequence[str]):
+        context = _process_context()
+        self.messages = context.Queue(maxsize=32)  # bounded: reading never runs far ahead of writing
+        self.process = context.Process(target=_read_worker, daemon=True,
+                                       args=([str(p) for p in paths], self.messages, os.getpid()))
+        self.process.start()
+
+    def articles(self, summary: IngestSummary, problem: Callable[[Problem], None]) -> Iterator[Article]:
+        return _drain(self.process, self.messages, summary, problem)
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+
+
+def _drain(reader: Any, messages: Any, summary: IngestSummary,
+           problem: Callable[[Problem], None]) -> Iterator[Article]:
     try:
         while True:
             try:
@@ -205,6 +248,22 @@ def _read_in_background(paths: Sequence[str], summary: IngestSummary,
         reader.join()
 
 
+def _keyword_backlog(settings: dict[str, Any]) -> int:
+    """Articles an earlier run left out of the keyword index, read without opening the stores."""
+    import sqlite3
+
+    from indexer.stores.embedded import DOCUMENTS_FILE
+
+    database = Path(settings["data.dir"]) / DOCUMENTS_FILE
+    if not database.exists():
+        return 0
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=5) as db:
+            return int(db.execute("SELECT count(*) FROM articles WHERE keyword_state = 0").fetchone()[0])
+    except sqlite3.Error:  # an older or damaged file: opening the stores reports it properly
+        return 0
+
+
 def _input_bytes(paths: Sequence[str]) -> int:
     total = 0
     for path in map(Path, paths):
@@ -217,12 +276,10 @@ def _input_bytes(paths: Sequence[str]) -> int:
 
 
 def read_articles(paths: Sequence[str], summary: IngestSummary, problem: Callable[[Problem], None],
-                  *, background: bool | None = None) -> Iterator[Article]:
-    """Articles from `paths`, read in a separate process when the input is large."""
-    if background is None:
-        background = _input_bytes(paths) > BACKGROUND_READ_BYTES
-    if background:
-        return _read_in_background(paths, summary, problem)
+                  reader: BackgroundReader | None = None) -> Iterator[Article]:
+    """Articles from `paths`: from the background reader when one was started for them."""
+    if reader is not None:
+        return reader.articles(summary, problem)
     return iter_articles(paths, summary, problem)
 
 
@@ -276,18 +333,17 @@ def _catch_up_keyword(stores: Any, writer: _KeywordWriter, workers: _Workers, re
     """Index articles the document store holds but the keyword index lacks (an interrupted run,
     an analyzer change), and apply pending deletions."""
     pending = stores.docs.keyword_pending_ids()
-    tasks = ((stores.docs.load_for_keyword(chunk),) for chunk in _batched(pending, ANALYSIS_BATCH))
-    loaded: deque = deque()
+    digests: dict[str, str] = {}
 
-    def task_args() -> Iterator[tuple]:
-        for (items,) in tasks:
-            loaded.append(items)
+    def tasks() -> Iterator[tuple]:
+        for chunk in _batched(pending, ANALYSIS_BATCH):
+            items = stores.docs.load_for_keyword(chunk)
+            digests.update((article.id, digest) for article, digest, _ in items)
             yield ([(article, passages) for article, _, passages in items],)
 
-    for docs_per_article in workers.map(prepare_keyword, task_args()):
-        items = loaded.popleft()
-        for (article, digest, _), docs in zip(items, docs_per_article, strict=True):
-            writer.add(article.id, digest, docs, replace=True)
+    for (items,), docs_per_article in workers.map(prepare_keyword, tasks()):
+        for (article, _), docs in zip(items, docs_per_article, strict=True):
+            writer.add(article.id, digests.pop(article.id), docs, replace=True)
             report.keyword_caught_up += 1
     writer.commit()
 
@@ -335,13 +391,25 @@ def index_paths(
         if on_problem is not None:
             on_problem(item)
 
-    stores = open_stores(settings, writable=True, reembed=reembed)
+    pool = _Workers(_workers(workers))
+    reader = None
+    large = bool(paths) and _input_bytes(paths) > BACKGROUND_READ_BYTES
+    if large or _keyword_backlog(settings) > CATCH_UP_POOL_ABOVE:
+        pool.start()  # before the stores open: see _process_context
+    if large:
+        reader = BackgroundReader(paths)
+    try:
+        stores = open_stores(settings, writable=True, reembed=reembed)
+    except BaseException:
+        pool.close(terminate=True)
+        if reader is not None:
+            reader.close()
+        raise
     report.messages += stores.messages
     run_id = stores.docs.log_start([str(p) for p in paths])
-    pool = _Workers(_workers(workers))
     status = "failed"
     try:
-        _keyword_phase(paths, settings, stores, pool, report, summary, problem, progress)
+        _keyword_phase(paths, settings, stores, pool, reader, report, summary, problem, progress)
         pool.close()
         if embed:
             embed_pending(stores, settings["embedder.batch_size"], report, progress=progress)
@@ -352,6 +420,8 @@ def index_paths(
         raise
     finally:
         pool.close(terminate=True)
+        if reader is not None:
+            reader.close()
         report.read = summary.read
         report.skipped = dict(summary.skipped)
         report.pending_vectors = stores.docs.count_passages() - stores.docs.count_embeddings()
@@ -367,7 +437,7 @@ def _summary_json(report: IndexReport) -> str:
 
 
 def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, pool: _Workers,
-                   report: IndexReport, summary: IngestSummary, problem: Callable[[Problem], None],
+                   reader: BackgroundReader | None, report: IndexReport, summary: IngestSummary, problem: Callable[[Problem], None],
                    progress: bool) -> None:
     started = time.monotonic()
     reading = tqdm(desc="reading", unit=" articles", disable=not progress, position=0, dynamic_ncols=True)
@@ -383,15 +453,17 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
                 yield article
 
         replaced_ids: set[str] = set()
-        articles = counted(read_articles(paths, summary, problem)) if paths else iter(())
+        articles = counted(read_articles(paths, summary, problem, reader)) if paths else iter(())
         tasks = _new_articles(articles, stores, report, settings, replaced_ids)
-        for prepared in pool.map(prepare_articles, tasks):
-            written = [(article, digest, passages) for article, digest, passages, _ in prepared if passages]
+        for (items, _, _), analyzed in pool.map(analyze_articles, tasks):
+            prepared = [(article, digest, *expand(article, result))
+                        for (article, digest), result in zip(items, analyzed, strict=True)]
             for article, _, passages, _ in prepared:
                 if not passages:
                     problem(Problem(article.origin, "no passages", "the text has no words"))
                     summary.skip("no passages")
-            stores.docs.put_articles(written)
+            stores.docs.put_articles([(article, digest, passages) for article, digest, passages, _ in prepared
+                                      if passages])
             for article, digest, passages, docs in prepared:
                 if passages:
                     writer.add(article.id, digest, docs, replace=article.id in replaced_ids)
