@@ -305,3 +305,12 @@ def test_web_page_saved_as_txt_is_read_as_html(tmp_path: Path) -> None:
     )
     [article], _, problems = read(page)
     assert problems == [] and article.title == "حصاد مبكر للقمح" and "<p>" not in article.text
+
+
+def test_deeply_nested_json_is_reported_not_raised(tmp_path: Path) -> None:
+    path = tmp_path / "deep.json"
+    path.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    good = jsonl(tmp_path / "good.jsonl", [{"text": BODY}])
+    articles, _, problems = read(path, good)
+    assert [a.text for a in articles] == [BODY]
+    assert [(p.origin, p.reason) for p in problems] == [(str(path), "unreadable file")]

@@ -195,6 +195,10 @@ def iter_articles(
             problem(Problem(str(path), error.reason, error.detail))
         except files.READ_ERRORS as error:
             problem(Problem(str(path), "unreadable file", str(error) or type(error).__name__))
+        except (ValueError, RecursionError, MemoryError) as error:
+            # A parser giving up on one odd file (trafilatura raises ValueError, json nests too deep) must not
+            # stop a long indexing run: the file is reported and skipped like any unreadable one.
+            problem(Problem(str(path), "unreadable file", f"{type(error).__name__}: {error}"))
 
 
 __all__ = ["iter_articles", "stable_id"]
