@@ -100,3 +100,19 @@ def test_wrong_dimension_is_refused(tmp_path):
     index.save()
     with pytest.raises(ValueError, match="dimension 16"):
         FaissVectorIndex(tmp_path / "v.faiss", 384)
+
+
+def test_updates_go_to_a_copy_until_adopted(tmp_path):
+    path = tmp_path / "v.faiss"
+    served = FaissVectorIndex(path, DIM)
+    served.add(big_ids(10), vectors(10))
+    copy = served.copy_for_update()
+    copy.add(big_ids(20)[10:], vectors(10, seed=3))
+    assert served.count() == 10 and copy.count() == 20  # searches in flight never see a half-done add
+    served.adopt(copy)
+    assert served.count() == 20
+    writer = FaissVectorIndex(path, DIM)
+    writer.add(big_ids(30), vectors(30, seed=4))
+    writer.save()
+    fresh = served.copy_for_update()  # another process saved: the copy is the new file
+    assert fresh.count() == 30

@@ -209,8 +209,9 @@ class Stores:
                 self._stamp = stamp
                 return False
             self.keyword.reload()
-            self.vectors.reload_if_changed()
-            sync_vectors(self.vectors, self.docs)
+            updated = self.vectors.copy_for_update()
+            sync_vectors(updated, self.docs)
+            self.vectors.adopt(updated)
             self.manifest, self._stamp = manifest, stamp
             return True
 

@@ -85,6 +85,30 @@ class FaissVectorIndex:
             self._pending_removals.clear()
         return True
 
+    def copy_for_update(self) -> FaissVectorIndex:
+        """A private copy to change while this one keeps answering searches (FAISS does not allow
+        adding during a search): the newer file if another process saved one, else a clone."""
+        copy = object.__new__(FaissVectorIndex)
+        copy.path, copy.dim = self.path, self.dim
+        copy.approximate_above, copy.hnsw_m = self.approximate_above, self.hnsw_m
+        copy._lock = threading.RLock()
+        if self._stamp() != self._loaded_stamp:
+            copy._pending_removals = set()
+            copy._index = copy._load()
+        else:
+            with self._lock:
+                copy._index = faiss.clone_index(self._index)
+                copy._pending_removals = set(self._pending_removals)
+            copy._loaded_stamp = self._loaded_stamp
+        return copy
+
+    def adopt(self, other: FaissVectorIndex) -> None:
+        """Serve `other`'s index from now on (searches in flight finish on the old one)."""
+        with self._lock:
+            self._index = other._index
+            self._pending_removals = other._pending_removals
+            self._loaded_stamp = other._loaded_stamp
+
     @property
     def kind(self) -> str:
         return "hnsw" if _is_hnsw(self._index) else "flat"
