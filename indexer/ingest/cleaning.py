@@ -53,8 +53,7 @@ def ends_sentence(line: str) -> bool:
     return bool(stripped) and stripped[-1] in SENTENCE_END + ":،,"
 
 
-# --- boilerplate lines
-# ------------------------------------------------------------------------------------------
+# --- boilerplate lines --------------------------------------------------------------------------------------
 
 _JS_WARNING = re.compile(
     r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(disabled|required)|(تفعيل|تمكين)\s+(ال)?جافا\s*سكري?بت",
@@ -146,8 +145,7 @@ def signature_outlet(line: str) -> str | None:
     return match["name"].strip() if match else None
 
 
-# --- captions and credits
-# ---------------------------------------------------------------------------------------
+# --- captions and credits -----------------------------------------------------------------------------------
 
 # Photo credits as they appear in parentheses at the end of captions: wire-agency abbreviations and names.
 _CREDIT_WORDS = (
@@ -241,8 +239,7 @@ def is_credit_line(line: str) -> bool:
     return all(fold(part) in _AGENCIES for part in parts)
 
 
-# --- titles, outlets and datelines
-# -------------------------------------------------------------------------------
+# --- titles, outlets and datelines --------------------------------------------------------------------------
 
 _OUTLET_WORDS = (
     "وكالة",

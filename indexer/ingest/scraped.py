@@ -236,8 +236,7 @@ def _topic_shift(items: list[_Item], i: int, story: Story) -> bool:
     item = items[i]
     if story.words < MIN_STORY_WORDS or not 5 <= c.word_count(item.text) <= 14:
         return False
-    # Questions, numbered points and embeds in other scripts are sub-headings or furniture of the story
-    # itself.
+    # Questions, numbered points and embeds in other scripts belong to the story they sit in.
     if not c.is_headline_like(item.text) or item.text.rstrip()[-1] in "؟?" or _LIST_ITEM.match(item.text):
         return False
     if not _ARABIC_LETTER.search(item.text):
@@ -251,8 +250,7 @@ def _topic_shift(items: list[_Item], i: int, story: Story) -> bool:
 
 
 def _append(story: Story, paragraph: str) -> None:
-    # Scrapers sometimes break a sentence across a blank line; rejoin a long paragraph that stops mid-
-    # sentence.
+    # Scrapers sometimes break a sentence across a blank line: rejoin a long paragraph cut mid-sentence.
     story.vocabulary |= _content_words(paragraph)
     story.words += c.word_count(paragraph)
     previous = story.paragraphs[-1] if story.paragraphs else ""
@@ -278,6 +276,7 @@ def split_page(page: str) -> list[Story]:
     def start(title: str | None) -> Story:
         nonlocal pending_date
         new = Story(title, published=pending_date)
+        new.vocabulary = _content_words(title or "")
         pending_date = None
         stories.append(new)
         return new
