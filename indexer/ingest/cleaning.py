@@ -80,8 +80,7 @@ _UI_LABELS = {
 }
 _DASHES_ONLY = re.compile(r"^[\-–—ـ_=*•·|/\\.]+$")
 _READ_MORE = re.compile(r"^(?:(اقرا|طالع)\s*(ايضا|المزيد)\b|للمزيد\s*:)")
-# CMS placeholder for an empty related-articles widget: "يحتوي هذا القسم على المقالات ذات صلة ..." (sic
-# "المقلات").
+# CMS placeholder of an empty related-articles widget: "يحتوي هذا القسم على المقلات ذات صلة ..." (sic).
 _RELATED_PLACEHOLDER = re.compile(r"^يحتوي هذا القسم علي\s+(ال)?مق(ا)?لات")
 _RELATED_HEADER = re.compile(
     r"^(مقالات|اخبار|مواضيع|موضوعات|قصص)\s+(ذات صله|مشابهه|متعلقه|مقترحه|قد تهمك)\s*:?$|^(قد يعجبك|قد يهمك)\s+(ايضا)?\s*:?$"

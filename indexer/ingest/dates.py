@@ -10,10 +10,9 @@ _DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "0123456789"
 _HARAKAT_TATWEEL = re.compile("[\u064b-\u0652\u0640]")
 _ALEFS = str.maketrans("أإآ", "ااا")
 
-# Month names as Arabic newspapers print them. Egyptian/Gulf forms follow the Latin names, Levantine/Iraqi
-# forms
-# are the Syriac-derived names (كانون الثاني = January ... كانون الأول = December), Maghrebi forms follow
-# French.
+# Month names as Arabic newspapers print them. Egyptian/Gulf forms follow the Latin names; Levantine/Iraqi
+# forms are the Syriac-derived names (كانون الثاني = January ... كانون الأول = December); Maghrebi forms
+# follow French.
 # Spellings are folded (أإآ → ا) before lookup, so one entry covers the hamza variants.
 _ARABIC_MONTHS = {
     "يناير": 1,

@@ -6,8 +6,7 @@ import codecs
 
 import charset_normalizer
 
-# Signatures of common binary formats people drop into folders by mistake (PDF, archives, images, office
-# files).
+# Signatures of binary formats people drop into folders by mistake (PDF, archives, images, office files).
 _BINARY_MAGIC = (
     b"%PDF",
     b"PK\x03\x04",

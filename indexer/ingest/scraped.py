@@ -38,8 +38,7 @@ class Story:
     paragraphs: list[str] = field(default_factory=list)
     source: str | None = None
     published: str | None = None  # ISO 8601, from a date line on the page
-    # Running word count and content words, kept up to date so the topic-shift test stays linear on long
-    # pages.
+    # Running word count and content words, so the topic-shift test stays linear on long pages.
     words: int = field(default=0, repr=False)
     vocabulary: set[str] = field(default_factory=set, repr=False)
 
@@ -92,8 +91,7 @@ def _items(page: str) -> list[_Item]:
         kind, name = _classify(text, len(items))
         items.append(_Item(text, kind, blanks, name))
         blanks = 0
-    # A line printed twice in a row is a photo caption and its alt text; a line after a bare credit is a
-    # caption.
+    # A line printed twice in a row is a photo caption and its alt text; so is a line after a bare credit.
     for i in range(len(items) - 1):
         if items[i].kind in ("text", "caption") and items[i].text == items[i + 1].text:
             items[i].kind = items[i + 1].kind = "caption"
