@@ -9,7 +9,7 @@ from indexer.models import Article, Passage
 
 # A paragraph ends at a blank line; a sentence at . ! ? ؟ ؛ … (after any closing quotes) followed by space,
 # or at a line end. A full stop between digits ("3.5") or letters ("أ.ف.ب") is not followed by space.
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r]*\n\s*")
 _SENTENCE_END = re.compile(r"[.!?؟؛…]+[\"'”’»)\]]*(?=\s)|\n")
 _WORD = re.compile(r"\S+")
 

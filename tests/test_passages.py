@@ -95,3 +95,9 @@ def test_arabic_text_offsets_with_harakat_and_quotes() -> None:
 def test_bounds_are_validated() -> None:
     with pytest.raises(ValueError):
         split_passages(article("نص"), min_words=50, max_words=10)
+
+
+def test_windows_line_ends_separate_paragraphs() -> None:
+    paragraphs = [sentence(45), sentence(50)]
+    a = article("\r\n\r\n".join(paragraphs))
+    assert [p.text for p in split_passages(a)] == paragraphs
