@@ -260,6 +260,12 @@ def test_duplicate_explicit_id_with_other_text_is_reported(tmp_path: Path) -> No
     assert [a.id for a in articles] == ["7"] and [p.reason for p in problems] == ["duplicate id"]
 
 
+def test_html_entities_in_json_are_decoded(tmp_path: Path) -> None:
+    record = {"title": "شركة &quot;النور&quot; تربح", "text": f"{BODY}&nbsp;AT&T &amp; {OTHER}"}
+    [article] = read(jsonl(tmp_path / "a.jsonl", [record]))[0]
+    assert article.title == 'شركة "النور" تربح' and article.text == f"{BODY} AT&T & {OTHER}"
+
+
 def test_read_more_links_are_removed_from_json_bodies(tmp_path: Path) -> None:
     text = f"{BODY}\nاقرأ أيضا: افتتاح قاعة جديدة في المكتبة\n{OTHER}"
     [article] = read(jsonl(tmp_path / "a.jsonl", [{"text": text}]))[0]

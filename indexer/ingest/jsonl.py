@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -43,10 +45,18 @@ def _as_text(value: Any) -> str | None:
     return None
 
 
+_ENTITY = re.compile(r"&(?:#\d+|#x[0-9a-fA-F]+|[a-zA-Z]+);")
+
+
+def _unescape(text: str) -> str:
+    """HTML entities some scrapers leave in JSON ("&quot;", "&nbsp;") as the characters they stand for."""
+    return html.unescape(text) if _ENTITY.search(text) else text
+
+
 def record_fields(record: dict[str, Any]) -> dict[str, str | None]:
     """The canonical fields of one JSON record, cleaned: body whitespace, one-line title, ISO date."""
-    text = cleaning.clean_body(cleaning.strip_boilerplate(_as_text(_pick(record, "text")) or ""))
-    title = cleaning.normalize_line((_as_text(_pick(record, "title")) or "").replace("\n", " "))
+    text = cleaning.clean_body(cleaning.strip_boilerplate(_unescape(_as_text(_pick(record, "text")) or "")))
+    title = cleaning.normalize_line(_unescape(_as_text(_pick(record, "title")) or "").replace("\n", " "))
     fields: dict[str, str | None] = {
         "id": _as_text(_pick(record, "id")),
         "title": title or (cleaning.derive_title(text) if text else ""),
