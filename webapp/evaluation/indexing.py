@@ -178,3 +178,43 @@ def make_app(settings: dict[str, Any]) -> Any:
 def app_documents(app: Any) -> Any:
     """The document store the app reads, to look up passage texts by id."""
     return app.extensions["isnad"].stores.docs
+
+
+def vector_search_at_scale(settings: dict[str, Any], target_count: int, searches: int = 100) -> dict[str, Any]:
+    """Time the product's FAISS search over `target_count` vectors when fewer were embedded.
+
+    The benchmark embeds a subset only; the cost of a flat inner-product search grows with the vector
+    count, so this repeats the real stored vectors (under new ids) up to the full passage count in a
+    throw-away index and times searches for `search.candidates` hits with stored vectors as queries.
+    """
+    import tempfile
+
+    import numpy as np
+
+    from indexer.stores.faiss_index import FaissVectorIndex
+    from webapp.evaluation.loadgen import percentile
+
+    stores = open_stores(settings, check=False)
+    try:
+        ids = stores.docs.embedding_ids()
+        if not len(ids):
+            return {}
+        _, real = stores.docs.get_embeddings(ids[:20000].tolist(), stores.vectors.dim)
+    finally:
+        stores.close()
+    with tempfile.TemporaryDirectory() as folder:
+        probe = FaissVectorIndex(Path(folder) / "probe.faiss", real.shape[1],
+                                 settings["vectors.approximate_above"], settings["vectors.hnsw_m"])
+        repeats = -(-target_count // len(real))
+        tiled = np.tile(real, (repeats, 1))[:target_count]
+        probe.add(np.arange(target_count, dtype=np.int64), tiled)
+        limit = int(settings["search.candidates"])
+        timings = []
+        for n in range(searches):
+            started = time.perf_counter()
+            probe.search(real[n % len(real)], limit)
+            timings.append((time.perf_counter() - started) * 1000)
+        probe.close()
+    return {"vectors": target_count, "kind": "flat" if target_count <= settings["vectors.approximate_above"]
+            else "hnsw", "limit": limit, "searches": searches,
+            "p50_ms": round(percentile(timings, 50) or 0, 2), "p95_ms": round(percentile(timings, 95) or 0, 2)}
