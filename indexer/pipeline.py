@@ -377,13 +377,15 @@ def index_paths(
     progress: bool = True,
     on_problem: Callable[[Problem], None] | None = None,
     workers: int = 0,
+    report: IndexReport | None = None,
 ) -> IndexReport:
     """Index files and directories into `settings["data.dir"]`; with no paths, only finish pending
     work (keyword catch-up, embeddings). Re-running after an interruption continues where it stopped.
 
-    Raises KeyboardInterrupt after committing what was done when interrupted.
+    Raises KeyboardInterrupt after committing what was done when interrupted; pass `report` to
+    keep the counts of an interrupted run.
     """
-    report = IndexReport()
+    report = report if report is not None else IndexReport()
     summary = IngestSummary()
 
     def problem(item: Problem) -> None:

@@ -130,6 +130,7 @@ def test_ctrl_c_saves_progress_and_says_how_to_continue(tmp_path, shared_dir):
         finish(process)
     assert process.returncode == 130
     assert "run the same command again" in process.stderr.read()
+    assert "interrupted after: read 20, indexed 20" in process.stdout.read()
     settings = settings_for(data)
     stores = open_stores(settings)
     counts = stores.counts()

@@ -51,33 +51,43 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         return _dry_run(args, settings)
     if not args.paths and not args.quiet and not args.json:
         print("isnad index: no PATH given; finishing pending work only", file=sys.stderr)
-    from indexer.pipeline import index_paths
+    from indexer.pipeline import IndexReport, index_paths
     from indexer.stores.embedded import StoreBusyError
     from indexer.stores.embedders import EmbedderError
     from indexer.stores.manifest import IndexMismatchError
 
+    report = IndexReport()
     try:
-        report = index_paths(args.paths, settings, embed=not args.no_embed, reembed=args.reembed,
-                             progress=not (args.quiet or args.json), on_problem=_print_problem,
-                             workers=args.workers)
+        index_paths(args.paths, settings, embed=not args.no_embed, reembed=args.reembed,
+                    progress=not (args.quiet or args.json), on_problem=_print_problem, workers=args.workers,
+                    report=report)
     except (StoreBusyError, IndexMismatchError, EmbedderError) as error:
         print(f"isnad index: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        _print_summary(args, settings, report)  # what was done is committed: say so, then stop
+        raise
+    _print_summary(args, settings, report)
+    if report.problems and not (report.indexed or report.unchanged):
+        return 1
+    return 0
+
+
+def _print_summary(args: argparse.Namespace, settings: dict[str, Any], report: Any) -> None:
     for message in report.messages:
         print(f"isnad index: {message}", file=sys.stderr)
     if args.json:
         print(json.dumps(report.as_dict(), ensure_ascii=False))
-    else:
-        vectors = (f"embedded {report.embedded} passages, {report.pending_vectors} still without vectors"
-                   + (" (run `isnad index` without --no-embed to add them)" if report.pending_vectors else ""))
-        print(f"read {report.read}, indexed {report.indexed} ({report.replaced} replaced, {report.passages} "
-              f"passages), unchanged {report.unchanged}, skipped {_skipped_text(report.skipped)}; {vectors}; "
-              f"data in {settings['data.dir']}")
-        if report.keyword_caught_up:
-            print(f"caught up {report.keyword_caught_up} articles left unindexed by an earlier run")
-    if report.problems and not (report.indexed or report.unchanged):
-        return 1
-    return 0
+        return
+    vectors = (f"embedded {report.embedded} passages, {report.pending_vectors} still without vectors"
+               + (" (run `isnad index` without --no-embed to add them)"
+                  if report.pending_vectors and not report.interrupted else ""))
+    print(("interrupted after: " if report.interrupted else "")
+          + f"read {report.read}, indexed {report.indexed} ({report.replaced} replaced, {report.passages} "
+          f"passages), unchanged {report.unchanged}, skipped {_skipped_text(report.skipped)}; {vectors}; "
+          f"data in {settings['data.dir']}")
+    if report.keyword_caught_up:
+        print(f"caught up {report.keyword_caught_up} articles left unindexed by an earlier run")
 
 
 def _dry_run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
