@@ -160,6 +160,14 @@ def test_json_array_and_single_object(tmp_path: Path) -> None:
     assert problems == []
 
 
+def test_json_export_wrapping_its_articles_in_an_object(tmp_path: Path) -> None:
+    path = tmp_path / "export.json"
+    export = {"exported": "2024-12-31", "articles": [{"title": "أ", "text": BODY}, {"title": "ب", "text": OTHER}]}
+    path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
+    articles, _, problems = read(path)
+    assert problems == [] and [a.origin for a in articles] == [f"{path}#1", f"{path}#2"]
+
+
 def test_broken_json_array_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "broken.json"
     path.write_text('[\n  {"text": "نص"},\n  {"text": \n]\n', encoding="utf-8")

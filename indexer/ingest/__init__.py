@@ -86,11 +86,10 @@ def _read_jsonl(path: Path) -> Iterator[_Item]:
 def _read_json(path: Path) -> Iterator[_Item]:
     text = files.read_text(path)
     try:
-        records = list(parse_document(text))
+        sep, records = parse_document(text)
     except json.JSONDecodeError as error:
         yield Problem(f"{path}:{error.lineno}", "malformed json", f"{error.msg} at column {error.colno}")
         return
-    sep = "#" if text.lstrip().startswith("[") else ":"
     yield from _from_records(path, iter(records), sep)
 
 

@@ -91,27 +91,37 @@ def parse_lines(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, 
             yield number, f"expected a JSON object, found {type(value).__name__}"
 
 
-def parse_document(text: str) -> Iterator[tuple[int, dict[str, Any] | str | None]]:
-    """Records of a .json file: an array of objects, a single object, or JSON lines.
+def _array_records(items: list[Any]) -> list[tuple[int, dict[str, Any] | str | None]]:
+    return [
+        (index, item if isinstance(item, dict) else f"expected a JSON object, found {type(item).__name__}")
+        for index, item in enumerate(items, start=1)
+    ]
 
-    Yields (position, record-or-error); the position is the 1-based array index for arrays, else the line number.
-    Raises json.JSONDecodeError when an array or single object is malformed (the whole file is unusable then).
+
+def _wrapped_list(value: dict[str, Any]) -> list[Any] | None:
+    """The article list of an export wrapped in an object, like {"articles": [...]}: its only list of objects."""
+    if any(key in value for key in FIELD_ALIASES["text"]):
+        return None
+    lists = [v for v in value.values() if isinstance(v, list) and v and all(isinstance(i, dict) for i in v)]
+    return lists[0] if len(lists) == 1 else None
+
+
+def parse_document(text: str) -> tuple[str, list[tuple[int, dict[str, Any] | str | None]]]:
+    """Records of a .json file: an array of objects, one object (or one wrapping an array), or JSON lines.
+
+    Returns the separator for origins ("#" when positions are array indexes, ":" when they are line numbers) and
+    (position, record-or-error) pairs. Raises json.JSONDecodeError when an array or object is malformed.
     """
     stripped = text.lstrip()
     if stripped.startswith("["):
         value = json.loads(text)
-        for index, item in enumerate(value, start=1):
-            yield (
-                index,
-                item if isinstance(item, dict) else f"expected a JSON object, found {type(item).__name__}",
-            )
-        return
+        return "#", _array_records(value if isinstance(value, list) else [value])
     if stripped.startswith("{"):
         try:
             value = json.loads(text)
         except json.JSONDecodeError:
             value = None  # not one object: read it as JSON lines below
         if isinstance(value, dict):
-            yield 1, value
-            return
-    yield from parse_lines(enumerate(text.split("\n"), start=1))
+            wrapped = _wrapped_list(value)
+            return ("#", _array_records(wrapped)) if wrapped is not None else (":", [(1, value)])
+    return ":", list(parse_lines(enumerate(text.split("\n"), start=1)))
