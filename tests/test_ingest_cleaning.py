@@ -170,6 +170,14 @@ def test_page_furniture_is_removed_and_source_found() -> None:
     assert story.source == "قناة الخليج"
 
 
+def test_a_lone_agency_byline_does_not_swallow_the_first_paragraph() -> None:
+    page = "\n".join(["رويترز", "أمطار غزيرة ورياح نشطة على الساحل نهاية الأسبوع", *WEATHER])
+    [story] = split_page(page)
+    assert story.paragraphs == WEATHER and story.source == "رويترز"
+    [story] = split_page("\n".join([*WEATHER[:2], "رويترز", WEATHER[2]]))
+    assert story.paragraphs == WEATHER
+
+
 def test_question_sub_headings_and_numbered_points_stay_in_the_story() -> None:
     page = "\n\n".join(
         [

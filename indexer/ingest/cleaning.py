@@ -238,6 +238,11 @@ def is_credit_line(line: str) -> bool:
     return all(fold(part) in _AGENCIES for part in parts)
 
 
+def is_joined_credit(line: str) -> bool:
+    """Several credits joined by "/" or "|", as photo services print them above a caption."""
+    return is_credit_line(line) and bool(re.search(r"[/|]", line))
+
+
 # --- titles, outlets and datelines --------------------------------------------------------------------------
 
 _OUTLET_WORDS = (

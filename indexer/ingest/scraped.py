@@ -70,6 +70,10 @@ def _classify(text: str, position: int) -> tuple[str, str | None]:
     if c.is_more_footer(text):
         return "footer", None
     if c.is_credit_line(text):
+        # One agency name alone at the top of a page is its byline; joined credits ("سبوتنيك / رويترز")
+        # sit above a photo caption.
+        if position < 2 and not c.is_joined_credit(text):
+            return "outlet", text
         return "credit", None
     if c.is_caption(text):
         return "caption", None
@@ -91,12 +95,13 @@ def _items(page: str) -> list[_Item]:
         kind, name = _classify(text, len(items))
         items.append(_Item(text, kind, blanks, name))
         blanks = 0
-    # A line printed twice in a row is a photo caption and its alt text; so is a line after a bare credit.
+    # A line printed twice in a row is a photo caption and its alt text; so is a line after joined credits.
     for i in range(len(items) - 1):
         if items[i].kind in ("text", "caption") and items[i].text == items[i + 1].text:
             items[i].kind = items[i + 1].kind = "caption"
         if (
             items[i].kind == "credit"
+            and c.is_joined_credit(items[i].text)
             and items[i + 1].kind == "text"
             and c.word_count(items[i + 1].text) <= 30
         ):
