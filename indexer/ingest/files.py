@@ -31,10 +31,6 @@ def kind_of(path: Path) -> str | None:
     return KINDS.get(Path(name).suffix)
 
 
-def display_name(path: Path) -> str:
-    return str(path)
-
-
 def expand(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None, str | None]]:
     """(file, kind, problem) for every file under `paths`, directories recursed in sorted order.
 
