@@ -68,7 +68,7 @@ def json_request(path: str, payload: dict[str, object]) -> Request:
 
 
 def run_load(host: str, port: int, requests: Sequence[Request], clients: int = 1,
-             time_limit: float = 60.0, timeout: float = 30.0) -> LoadResult:
+             time_limit: float = 60.0, timeout: float = 180.0) -> LoadResult:
     """Send every request once, spread over `clients` threads; stop early at `time_limit` seconds.
 
     Each client keeps one connection open (as a browser or API client would) and reconnects after an
