@@ -41,7 +41,7 @@ from indexer.stores.tantivy_index import KeywordDoc, prepare_docs
 
 HASH_VERSION = 1  # bump when what goes into content_hash changes
 ANALYSIS_BATCH = 64  # articles per worker task: big enough to amortise pickling, small for a smooth bar
-IN_FLIGHT_PER_WORKER = 4  # tasks queued per worker: keeps workers busy without reading far ahead
+IN_FLIGHT_PER_WORKER = 8  # tasks queued per worker: keeps them busy through a tantivy commit
 KEYWORD_COMMIT_SECONDS = 10.0  # tantivy commit interval: how soon new text becomes searchable
 MANIFEST_SECONDS = 5.0  # how often the embedding phase tells readers about new vectors
 VECTOR_SAVE_SECONDS = 300.0  # FAISS file checkpoints; vectors are safe in SQLite in between

@@ -200,3 +200,18 @@ def test_indexed_seeds_fixture_has_all_three_stores_level(indexed_seeds_dir):
     hits = stores.vectors.search(np.asarray(query[0]), 5)
     assert len(hits) == 5 and hits[0].score > hits[-1].score
     stores.close()
+
+
+def test_a_lost_keyword_index_is_rebuilt_from_the_document_store(tmp_path, shared_dir):
+    import shutil
+
+    news = tmp_path / "a.jsonl"
+    write_news_sample(shared_dir, news, 8)
+    data = tmp_path / "data"
+    settings = settings_for(data)
+    index_paths([str(news)], settings, embed=False, progress=False)
+    shutil.rmtree(data / "keyword")
+    report = index_paths([str(news)], settings, embed=False, progress=False)
+    assert report.keyword_caught_up == 8 and report.unchanged == 8
+    assert any("rebuilding" in m for m in report.messages)
+    assert_consistent(settings, embedded=False)

@@ -146,12 +146,18 @@ class Stores:
             self.manifest.pop("dim", None)
 
     def _repair_keyword_index(self) -> None:
-        """A keyword index that lost documents SQLite marks as indexed (deleted or corrupted
-        directory) is rebuilt from SQLite."""
-        if self.keyword.count() == 0 and self.docs.count_passages() and \
-                self.docs.count_keyword_pending() < self.docs.count_articles():
+        """Rebuild the keyword index from SQLite when it cannot be repaired incrementally: it lacks
+        documents SQLite marks as indexed (a deleted or damaged directory), or it holds documents
+        SQLite knows nothing of (a replaced document store)."""
+        held = self.keyword.count()
+        indexed = self.docs.count_keyword_indexed_passages()
+        settled = not self.docs.count_keyword_pending() and not self.docs.pending_keyword_deletes()
+        if held < indexed or (settled and held != indexed):
+            self.keyword.delete_all()
+            self.keyword.commit()
             self.docs.reset_keyword_state()
-            self.messages.append("keyword index was empty; rebuilding it from the document store")
+            self.messages.append(f"keyword index held {held} passages where the document store has {indexed}; "
+                                 "rebuilding it from the document store")
 
     # -- the facade ---------------------------------------------------------------------------------
 

@@ -315,6 +315,11 @@ class SQLiteDocumentStore:
                 items.append((_article(row), row[9], self.article_passages(row[0])))
         return items
 
+    def count_keyword_indexed_passages(self) -> int:
+        """Passages of articles marked as committed to the keyword index."""
+        return int(self._query("SELECT count(*) FROM passages p JOIN articles a ON a.id = p.article_id"
+                               " WHERE a.keyword_state = 1")[0][0])
+
     def count_keyword_pending(self) -> int:
         return int(self._query("SELECT count(*) FROM articles WHERE keyword_state = 0")[0][0])
 
