@@ -65,7 +65,7 @@ def test_gold_rank_counts_distinct_articles() -> None:
 
 def outcome(rank: int | None, answered: bool = True, in_answer: bool = False, impossible: bool = False,
             dataset: str = "d", mode: str = "keyword") -> Outcome:
-    return Outcome(dataset, mode, "q", impossible, rank, False, answered, in_answer, False)
+    return Outcome(dataset, mode, "q", impossible, rank, False, answered, in_answer, False, asked=True)
 
 
 def test_summary_recall_mrr_and_abstention() -> None:
@@ -77,6 +77,16 @@ def test_summary_recall_mrr_and_abstention() -> None:
     assert summary["mrr@10"] == round((1 + 1 / 3 + 1 / 7) / 4, 4)
     assert summary["answer_in_answer"] == 0.25
     assert summary["abstention_rate"] == 0.25
+
+
+def test_answer_figures_count_asked_questions_only() -> None:
+    rows = [outcome(1, in_answer=True), outcome(2, answered=False)]
+    rows.append(Outcome("d", "keyword", "q", False, 1, False, True, False, False))  # searched, not asked
+    summary = summarise(rows)
+    assert summary["questions"] == 3 and summary["asked"] == 2
+    assert summary["recall@1"] == round(2 / 3, 4)
+    assert summary["answer_in_answer"] == 0.5 and summary["abstention_rate"] == 0.5
+    assert summarise(rows[2:])["answer_in_answer"] is None
 
 
 def test_unanswerable_questions_are_correct_only_when_abstaining() -> None:

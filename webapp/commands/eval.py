@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-questions", metavar="N", type=int, default=None,
                         help="only the first N questions of each QA file, and only their gold paragraphs "
                              "(quick runs)")
+    parser.add_argument("--ask-max-questions", metavar="N", type=int, default=None,
+                        help="compose answers for the first N questions of each QA file only (answers cost "
+                             "about a second each; retrieval is still measured on every question)")
     parser.add_argument("--cache-dir", metavar="DIR", type=Path, default=None,
                         help="where cached indexes live (default .cache in the project folder)")
     parser.add_argument("--out", metavar="report.json", type=Path, default=None,
@@ -61,6 +64,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     options = EvalOptions(qa_files=list(args.qa), distractors=args.distractors,
                           distractor_limit=args.distractor_limit or None, modes=modes, ask_modes=ask_modes,
                           out=args.out, max_questions=args.max_questions,
+                          ask_max_questions=args.ask_max_questions,
                           command=shlex.join(["isnad", *sys.argv[1:]]))
     if args.cache_dir is not None:
         options.cache_root = args.cache_dir

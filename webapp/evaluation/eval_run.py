@@ -63,6 +63,7 @@ class EvalOptions:
     out: Path | None = None
     cache_root: Path = DEFAULT_CACHE_ROOT
     max_questions: int | None = None  # per dataset, for quick runs
+    ask_max_questions: int | None = None  # per dataset: answers composed for the first N questions only
     command: str = ""
     log: Log = field(default=_stderr)
 
@@ -181,6 +182,7 @@ def score_question(api: ApiClient, question: Question, mode: str, ask: bool) -> 
                                                                                         question.answers),
                       answered=True, answer_in_answer=False, cited_gold=False, search_ms=round(search_ms, 1))
     if ask:
+        outcome.asked = True
         reply, ask_ms = api.ask(question.text, mode)
         outcome.answered = bool(reply.get("answered"))
         outcome.answer_in_answer = outcome.answered and contains_answer(str(reply.get("answer", "")),
@@ -219,17 +221,20 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
     started = time.perf_counter()
     try:
         for mode in options.modes:
-            ask = mode in options.ask_modes
-            for question in tqdm(questions, desc=f"eval {mode}", unit="q", file=sys.stderr,
-                                 disable=not sys.stderr.isatty()):
+            asked: dict[str, int] = {}
+            mode_started = time.perf_counter()
+            for n, question in enumerate(tqdm(questions, desc=f"eval {mode}", unit="q", file=sys.stderr,
+                                              disable=not sys.stderr.isatty()), start=1):
+                ask = mode in options.ask_modes and (options.ask_max_questions is None or
+                                                     asked.get(question.dataset, 0) < options.ask_max_questions)
+                asked[question.dataset] = asked.get(question.dataset, 0) + ask
                 outcomes.append(score_question(api, question, mode, ask))
+                if n % 100 == 0 and not sys.stderr.isatty():
+                    options.log(f"eval {mode}: {n}/{len(questions)} questions, "
+                                f"{time.perf_counter() - mode_started:.0f} s")
     finally:
         api.close()
     rows = summarise_groups(outcomes, qa.datasets(), options.modes)
-    for row in rows:
-        if row["mode"] not in options.ask_modes:
-            for key in ("answer_in_answer", "answer_correct", "cited_gold", "abstention_rate"):
-                row[key] = None
     table = markdown_table(rows, EVAL_COLUMNS)
     fusion = fusion_diagnostics(outcomes, qa.datasets())
     if fusion:
@@ -243,6 +248,7 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "index": {"data_dir": str(data_dir), **read_complete(data_dir.parent)},
         "questions": len(questions),
         "max_questions_per_file": options.max_questions,
+        "ask_max_questions_per_file": options.ask_max_questions,
         "gold_paragraphs": len(qa.paragraphs),
         "gold_missing_from_index": sorted(absent),
         "settings": {k: v for k, v in settings.items() if k.split(".")[0] in ("search", "answer", "embedder")},

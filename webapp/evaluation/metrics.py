@@ -70,6 +70,7 @@ class Outcome:
     cited_gold: bool  # a citation points at the gold article
     search_ms: float = 0.0
     ask_ms: float = 0.0
+    asked: bool = False  # whether an answer was composed (answer figures count these questions only)
 
     def to_json(self) -> dict[str, object]:
         return asdict(self)
@@ -83,22 +84,25 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, object]:
     """Averages over a group of outcomes.
 
     Retrieval figures (Recall@k, MRR@10, answer in top-5) are over answerable questions: an unanswerable
-    question has no gold answer to retrieve. `answer_correct` is over all questions: an answerable one is
-    correct when the composed answer contains its answer text, an unanswerable one only when the system
-    abstains.
+    question has no gold answer to retrieve. Answer figures are over the questions that were asked (`asked`;
+    composing is slow, so a run may ask a subset): `answer_correct` counts an answerable question correct
+    when the composed answer contains its answer text, an unanswerable one only when the system abstains.
     """
     answerable = [o for o in outcomes if not o.impossible]
     impossible = [o for o in outcomes if o.impossible]
     n = len(answerable)
+    asked = [o for o in outcomes if o.asked]
+    asked_answerable = [o for o in asked if not o.impossible]
+    asked_impossible = [o for o in asked if o.impossible]
 
     def recall(k: int) -> float | None:
         return _share(sum(1 for o in answerable if o.rank is not None and o.rank <= k), n)
 
     mrr = round(sum(1.0 / o.rank for o in answerable if o.rank is not None) / n, 4) if n else None
-    correct = sum(1 for o in answerable if o.answered and o.answer_in_answer)
-    correct += sum(1 for o in impossible if not o.answered)
+    correct = sum(1 for o in asked_answerable if o.answered and o.answer_in_answer)
+    correct += sum(1 for o in asked_impossible if not o.answered)
     search_ms = sorted(o.search_ms for o in outcomes)
-    ask_ms = sorted(o.ask_ms for o in outcomes)
+    ask_ms = sorted(o.ask_ms for o in asked)
     return {
         "questions": len(outcomes),
         "answerable": n,
@@ -108,11 +112,13 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, object]:
         "recall@10": recall(10),
         "mrr@10": mrr,
         "answer_in_top5": _share(sum(1 for o in answerable if o.answer_in_top5), n),
-        "answer_in_answer": _share(sum(1 for o in answerable if o.answered and o.answer_in_answer), n),
-        "answer_correct": _share(correct, len(outcomes)),
-        "cited_gold": _share(sum(1 for o in answerable if o.answered and o.cited_gold), n),
-        "abstention_rate": _share(sum(1 for o in outcomes if not o.answered), len(outcomes)),
-        "unanswerable_abstained": _share(sum(1 for o in impossible if not o.answered), len(impossible)),
+        "asked": len(asked),
+        "answer_in_answer": _share(sum(1 for o in asked_answerable if o.answered and o.answer_in_answer),
+                                   len(asked_answerable)),
+        "answer_correct": _share(correct, len(asked)),
+        "cited_gold": _share(sum(1 for o in asked_answerable if o.answered and o.cited_gold), len(asked_answerable)),
+        "abstention_rate": _share(sum(1 for o in asked if not o.answered), len(asked)),
+        "unanswerable_abstained": _share(sum(1 for o in asked_impossible if not o.answered), len(asked_impossible)),
         "search_ms_median": round(search_ms[len(search_ms) // 2], 1) if search_ms else None,
         "ask_ms_median": round(ask_ms[len(ask_ms) // 2], 1) if ask_ms else None,
     }

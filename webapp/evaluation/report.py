@@ -45,6 +45,7 @@ EVAL_COLUMNS: tuple[Column, ...] = (
     ("recall@10", "R@10", percent),
     ("mrr@10", "MRR@10", decimal),
     ("answer_in_top5", "answer in top-5 passages", percent),
+    ("asked", "asked", number),
     ("answer_in_answer", "answer in composed answer", percent),
     ("abstention_rate", "abstained", percent),
 )
