@@ -248,6 +248,27 @@ def _drain(reader: Any, messages: Any, summary: IngestSummary,
         reader.join()
 
 
+def estimate_articles(paths: Sequence[str]) -> int:
+    """About how many articles the inputs hold, for progress bars: the lines of JSON-lines files
+    (one article each), one per other file (a scraped page may hold a few)."""
+    from indexer.ingest import files
+
+    total = 0
+    for path, kind, missing in files.expand(paths):
+        if missing or kind is None:
+            continue
+        if kind != "jsonl":
+            total += 1
+            continue
+        try:
+            with files.open_binary(path) as handle:
+                while chunk := handle.read(1 << 20):
+                    total += chunk.count(b"\n")
+        except files.READ_ERRORS:
+            total += 1
+    return total
+
+
 def _keyword_backlog(settings: dict[str, Any]) -> int:
     """Articles an earlier run left out of the keyword index, read without opening the stores."""
     import sqlite3
@@ -349,7 +370,7 @@ def _catch_up_keyword(stores: Any, writer: _KeywordWriter, workers: _Workers, re
 
 
 def _new_articles(articles: Iterable[Article], stores: Any, report: IndexReport, settings: dict[str, Any],
-                  replaced_ids: set[str]) -> Iterator[tuple]:
+                  replaced_ids: set[str], bar: tqdm) -> Iterator[tuple]:
     """Worker tasks for articles that are new or changed; unchanged ones are counted and dropped."""
     min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
     for batch in _batched(articles, ANALYSIS_BATCH):
@@ -360,6 +381,7 @@ def _new_articles(articles: Iterable[Article], stores: Any, report: IndexReport,
             old = known.get(article.id)
             if old == digest:
                 report.unchanged += 1
+                bar.update(1)  # done too: the bar's total counts every article read
                 continue
             if old is not None:
                 replaced_ids.add(article.id)
@@ -442,8 +464,11 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
                    reader: BackgroundReader | None, report: IndexReport, summary: IngestSummary, problem: Callable[[Problem], None],
                    progress: bool) -> None:
     started = time.monotonic()
-    reading = tqdm(desc="reading", unit=" articles", disable=not progress, position=0, dynamic_ncols=True)
-    indexing = tqdm(desc="keyword index", unit=" articles", disable=not progress, position=1,
+    # An estimate of the articles to come gives the bars an ETA (JSON lines: one per line).
+    expected = estimate_articles(paths) if progress and paths else None
+    reading = tqdm(desc="reading", unit=" articles", total=expected, disable=not progress, position=0,
+                   dynamic_ncols=True)
+    indexing = tqdm(desc="keyword index", unit=" articles", total=expected, disable=not progress, position=1,
                     dynamic_ncols=True)
     writer = _KeywordWriter(stores, indexing)
     try:
@@ -456,7 +481,7 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
 
         replaced_ids: set[str] = set()
         articles = counted(read_articles(paths, summary, problem, reader)) if paths else iter(())
-        tasks = _new_articles(articles, stores, report, settings, replaced_ids)
+        tasks = _new_articles(articles, stores, report, settings, replaced_ids, indexing)
         for (items, _, _), analyzed in pool.map(analyze_articles, tasks):
             prepared = [(article, digest, *expand(article, result))
                         for (article, digest), result in zip(items, analyzed, strict=True)]
