@@ -26,6 +26,9 @@ from indexer.models import Hit
 
 HNSW_EF_SEARCH = 128  # candidates explored per HNSW query: recall near exact at our sizes
 HNSW_EF_CONSTRUCTION = 80
+# A filter (`allowed`) on an HNSW index is answered exactly, by scoring the allowed vectors directly,
+# up to this many: a graph walk restricted to a small subset can miss most of it.
+EXACT_FILTER_UP_TO = 50_000
 
 
 def _new_index(dim: int, count: int, approximate_above: int, hnsw_m: int) -> Any:
@@ -150,6 +153,8 @@ class FaissVectorIndex:
             hidden = set(self._pending_removals)
         if not index.ntotal:
             return []
+        if allowed is not None and len(allowed) <= EXACT_FILTER_UP_TO and _is_hnsw(index):
+            return self._score_subset(index, vector[0], allowed - hidden, limit)
         selector = None
         if allowed is not None:
             selector = faiss.IDSelectorBatch(np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
@@ -169,6 +174,16 @@ class FaissVectorIndex:
         hits = [Hit(int(pid), float(score)) for pid, score in zip(ids[0], scores[0], strict=True)
                 if pid >= 0 and int(pid) not in hidden]
         return hits[:limit]
+
+    @staticmethod
+    def _score_subset(index: Any, vector: np.ndarray, allowed: set[int], limit: int) -> list[Hit]:
+        present = faiss.vector_to_array(index.id_map).astype(np.int64)
+        ids = present[np.isin(present, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))]
+        if not len(ids):
+            return []
+        scores = index.reconstruct_batch(ids) @ vector
+        top = np.argsort(-scores, kind="stable")[:limit]
+        return [Hit(int(ids[i]), float(scores[i])) for i in top]
 
     def count(self) -> int:
         with self._lock:
