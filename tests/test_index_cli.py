@@ -95,3 +95,9 @@ def test_index_without_paths_adds_pending_embeddings(tmp_path, capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["embedded"] == 1 and report["pending_vectors"] == 0
     assert Path(data / "vectors.faiss").exists()
+
+
+def test_stats_on_a_directory_without_an_index(tmp_path, capsys):
+    assert main(["stats", "--data-dir", str(tmp_path / "none")]) == 1
+    assert "no index in" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()

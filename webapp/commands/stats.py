@@ -60,6 +60,12 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    from pathlib import Path
+
+    if not (Path(settings["data.dir"]) / "manifest.json").exists():
+        print(f"isnad stats: no index in {settings['data.dir']} yet; build one with `isnad index PATH...`",
+              file=sys.stderr)
+        return 1
     stats = collect(settings)
     if args.json:
         print(json.dumps(stats, ensure_ascii=False))
