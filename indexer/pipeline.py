@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import queue
 import signal
+import sqlite3
 import time
 import traceback
 from collections import deque
@@ -88,12 +89,19 @@ def content_hash(article: Article, min_words: int, max_words: int) -> str:
     return digest.hexdigest()
 
 
-def analyze_articles(items: Sequence[tuple[Article, str]], min_words: int, max_words: int) -> list[Analyzed]:
-    """Split and analyze articles (runs in worker processes). Pure."""
-    analyzed: list[Analyzed] = []
+def analyze_articles(items: Sequence[tuple[Article, str]], min_words: int,
+                     max_words: int) -> list[Analyzed | str]:
+    """Split and analyze articles (runs in worker processes). Pure. An article that cannot be
+    processed (e.g. text with unencodable characters) yields the reason instead, so one bad
+    article never stops a run."""
+    analyzed: list[Analyzed | str] = []
     for article, _ in items:
-        passages = [StoredPassage.of(p) for p in split_passages(article, min_words, max_words)]
-        docs = prepare_docs(article, passages)
+        try:
+            passages = [StoredPassage.of(p) for p in split_passages(article, min_words, max_words)]
+            docs = prepare_docs(article, passages)
+        except (UnicodeError, ValueError) as error:
+            analyzed.append(f"{type(error).__name__}: {error}")
+            continue
         title = (docs[0].title, docs[0].title_exact) if docs else ("", "")
         analyzed.append(([(p.id, p.start, p.end) for p in passages], title,
                          [(d.text, d.text_exact) for d in docs]))
@@ -271,8 +279,6 @@ def estimate_articles(paths: Sequence[str]) -> int:
 
 def _keyword_backlog(settings: dict[str, Any]) -> int:
     """Articles an earlier run left out of the keyword index, read without opening the stores."""
-    import sqlite3
-
     from indexer.stores.embedded import DOCUMENTS_FILE
 
     database = Path(settings["data.dir"]) / DOCUMENTS_FILE
@@ -483,16 +489,20 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
         articles = counted(read_articles(paths, summary, problem, reader)) if paths else iter(())
         tasks = _new_articles(articles, stores, report, settings, replaced_ids, indexing)
         for (items, _, _), analyzed in pool.map(analyze_articles, tasks):
-            prepared = [(article, digest, *expand(article, result))
-                        for (article, digest), result in zip(items, analyzed, strict=True)]
+            prepared = []
+            for (article, digest), result in zip(items, analyzed, strict=True):
+                if isinstance(result, str):
+                    problem(Problem(article.origin, "cannot be indexed", result))
+                    summary.skip("cannot be indexed")
+                else:
+                    prepared.append((article, digest, *expand(article, result)))
             for article, _, passages, _ in prepared:
                 if not passages:
                     problem(Problem(article.origin, "no passages", "the text has no words"))
                     summary.skip("no passages")
-            stores.docs.put_articles([(article, digest, passages) for article, digest, passages, _ in prepared
-                                      if passages])
+            stored = _store(stores, [item for item in prepared if item[2]], problem, summary)
             for article, digest, passages, docs in prepared:
-                if passages:
+                if passages and article.id in stored:
                     writer.add(article.id, digest, docs, replace=article.id in replaced_ids)
                     report.indexed += 1
                     report.passages += len(passages)
@@ -504,6 +514,27 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
         reading.close()
         indexing.close()
         report.keyword_seconds = time.monotonic() - started
+
+
+def _store(stores: Any, prepared: list[tuple[Article, str, list[StoredPassage], list[KeywordDoc]]],
+           problem: Callable[[Problem], None], summary: IngestSummary) -> set[str]:
+    """Write a batch in one transaction; if the database refuses it (text it cannot encode), write
+    article by article so that only the offending ones are skipped, each reported. Returns the ids
+    stored."""
+    try:
+        stores.docs.put_articles([(article, digest, passages) for article, digest, passages, _ in prepared])
+        return {article.id for article, _, _, _ in prepared}
+    except (sqlite3.Error, UnicodeError, ValueError):
+        pass
+    stored = set()
+    for article, digest, passages, _ in prepared:
+        try:
+            stores.docs.put_articles([(article, digest, passages)])
+            stored.add(article.id)
+        except (sqlite3.Error, UnicodeError, ValueError) as error:
+            problem(Problem(article.origin, "cannot be stored", str(error)))
+            summary.skip("cannot be stored")
+    return stored
 
 
 def embed_pending(stores: Any, batch_size: int, report: IndexReport, *, progress: bool = True) -> None:

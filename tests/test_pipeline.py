@@ -215,3 +215,29 @@ def test_a_lost_keyword_index_is_rebuilt_from_the_document_store(tmp_path, share
     assert report.keyword_caught_up == 8 and report.unchanged == 8
     assert any("rebuilding" in m for m in report.messages)
     assert_consistent(settings, embedded=False)
+
+
+def test_articles_that_cannot_be_indexed_are_reported_and_the_rest_kept(tmp_path):
+    from indexer.models import Article, IngestSummary, Passage, Problem
+    from indexer.pipeline import _store, analyze_articles
+    from indexer.stores.base import StoredPassage
+
+    # A lone surrogate (from a broken decoder upstream) cannot be encoded as UTF-8.
+    good = Article(id="ok", title="خبر", text="نص سليم عن الاقتصاد.", origin="input.jsonl:1")
+    bad = Article(id="bad", title="خبر", text="نص فيه \ud800 رمز.", origin="input.jsonl:2")
+    analyzed = analyze_articles([(good, "h"), (bad, "h")], 40, 120)
+    assert not isinstance(analyzed[0], str) and "UnicodeEncodeError" in analyzed[1]
+
+    passage = StoredPassage(1, "bad", 0, bad.text, 0, len(bad.text))
+    batch = [(good, "h", [StoredPassage.of(Passage("ok", 0, good.text, 0, len(good.text)))], []),
+             (bad, "h", [passage], [])]
+    problems: list[Problem] = []
+    summary = IngestSummary()
+    stores = open_stores(settings_for(tmp_path / "data"), writable=True)
+    try:
+        assert _store(stores, batch, problems.append, summary) == {"ok"}
+        assert stores.docs.article_ids() == ["ok"]
+    finally:
+        stores.close()
+    assert [(p.origin, p.reason) for p in problems] == [("input.jsonl:2", "cannot be stored")]
+    assert summary.skipped == {"cannot be stored": 1}
