@@ -58,7 +58,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.max_query_chars", 500, "Longest accepted query, in characters."),
     Setting("answer.max_sentences", 3, "Sentences in a composed answer."),
     Setting("answer.passages", 8, "Passages read when composing an answer."),
-    Setting("answer.abstain_below", 0.80, "Evidence score below which the answer abstains."),
+    Setting("answer.abstain_below", 0.89, "Evidence score below which the answer abstains."),
     Setting("server.host", "127.0.0.1", "Address the server listens on."),
     Setting("server.port", 8000, "Port the server listens on."),
     Setting("server.threads", 8, "Worker threads of the WSGI server."),

@@ -75,3 +75,23 @@ def test_score_rewards_key_terms_and_cue() -> None:
     with_terms = compose.score_sentence(0.8, s, keys, "date")
     assert with_terms == 0.8 + compose.OVERLAP_WEIGHT + compose.CUE_BONUS
     assert compose.score_sentence(0.8, s, ["غائب"], None) == 0.8
+
+
+def test_when_the_best_sentence_has_the_date_asked_for_added_ones_need_one_too() -> None:
+    sentences = [
+        sentence(0, "وصل الزعيم الكوري الشمالي إلى روسيا يوم الثلاثاء في زيارة نادرة"),
+        sentence(1, "وكانت رحلة خارجية نادرة للزعيم الكوري منذ سنوات طويلة مضت"),
+        sentence(2, "ووصل القطار المصفح إلى محطة فوستوشني صباح الأربعاء وسط حراسة مشددة"),
+    ]
+    scores = [0.90, 0.89, 0.88]
+    cues = [compose.has_cue(s.text, "date") for s in sentences]
+    assert cues == [True, False, True]
+    assert compose.choose(sentences, scores, 3, cues) == [0, 2]
+    assert compose.choose(sentences, scores, 3) == [0, 1, 2]
+
+
+def test_questions_that_only_point_back_have_no_subject() -> None:
+    assert compose.has_no_subject("ومن قال ذلك؟", analyze, IGNORE)
+    assert compose.has_no_subject("ومتى حدث ذلك؟", analyze, IGNORE)
+    assert not compose.has_no_subject("ما هو التضخم؟", analyze, IGNORE)
+    assert not compose.has_no_subject("من قال إن الأمطار ستتراجع؟", analyze, IGNORE)

@@ -52,6 +52,9 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     analyze = retriever.analyze
     ignore = compose.question_terms(analyze)
     context = compose.with_context(question, history, analyze, ignore)
+    if context == question and compose.has_no_subject(question, analyze, ignore):
+        # "ومن قال ذلك؟" with no earlier turn: any sentence with قال would do, so none is right.
+        return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], context)
     # Retrieval sees the key words only: question words would add noise to BM25 and to the embedding
     # they add nothing the e5 "query:" prefix does not already say.
     words = [w for w in context.split() if any(t.term not in ignore for t in analyze(w))]
@@ -80,9 +83,11 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
     vectors = retriever.embed_passages([s.text for s in sentences])
     similarities = vectors @ vector
-    scores = [compose.score_sentence(float(sim), s, keys, cue) for sim, s in zip(similarities, sentences,
-                                                                                strict=True)]
-    chosen = compose.choose(sentences, scores, int(settings["answer.max_sentences"]))
+    said = "\n".join(turn["content"] for turn in history if turn.get("role") == "assistant")
+    scores = [compose.score_sentence(float(sim), s, keys, cue, said)
+              for sim, s in zip(similarities, sentences, strict=True)]
+    cues = [compose.has_cue(s.text, cue) for s in sentences] if cue else None
+    chosen = compose.choose(sentences, scores, int(settings["answer.max_sentences"]), cues)
     evidence = scores[chosen[0]] if chosen else 0.0
     best_similarity = float(similarities[chosen[0]]) if chosen else 0.0
     best_overlap = compose.overlap(sentences[chosen[0]], keys) if chosen else 0.0

@@ -31,6 +31,9 @@ ANAPHORA = frozenset({
     "ذلك", "ذاك", "تلك", "هذا", "هذه", "هؤلاء", "أولئك", "هو", "هي", "هم", "هن", "عنه", "عنها", "عنهم", "فيه",
     "فيها", "له", "لها", "لهم", "منه", "منها", "حينها", "عندها", "بعدها", "قبلها", "الأمر", "الحادث", "الحدث",
 })
+# Verbs that say something happened or was said without saying what: with only these left, a question
+# ("ومن قال ذلك؟") has no subject of its own.
+GENERIC_VERBS = ("قال", "قالت", "حدث", "جرى", "وقع", "تم", "صار", "فعل", "ذكر", "أعلن", "حصل")
 FOLLOW_UP_MAX_TERMS = 2  # a question with this few key terms cannot stand alone after earlier turns
 HISTORY_TURNS = 2  # earlier user turns whose terms a follow-up borrows
 
@@ -39,6 +42,7 @@ CUE_BONUS = 0.02  # a date for متى, a number for كم
 DUPLICATE_JACCARD = 0.6  # term-set overlap above which two sentences say the same thing (agency copy)
 MIN_NEW_TERMS = 0.3  # an added sentence must bring at least this share of terms not yet in the answer
 SECOND_MARGIN = 0.04  # an added sentence scores within this of the best one
+REPEAT_PENALTY = 0.03  # a sentence the conversation already quoted yields to a new one that is nearly as good
 MIN_SENTENCE_TERMS = 4  # shorter "sentences" are captions, datelines or headings
 MAX_SENTENCE_CHARS = 600
 
@@ -49,7 +53,7 @@ _DATE_WORDS = frozenset({
     "السبت", "الأحد", "الاثنين", "الإثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "يناير", "فبراير", "مارس",
     "أبريل", "ابريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر", "كانون", "شباط",
     "آذار", "نيسان", "أيار", "حزيران", "تموز", "آب", "أيلول", "تشرين", "عام", "العام", "سنة", "اليوم", "أمس",
-    "الماضي", "المقبل", "الجاري", "صباح", "مساء", "فجر",
+    "الماضي", "المقبل", "الجاري", "صباح", "مساء", "فجر", "ظهر", "ليلة", "الدقيقة", "دقيقة", "الساعة", "ساعة",
 })
 
 
@@ -74,6 +78,12 @@ def is_follow_up(question: str, analyze: Analyzer, ignore: Iterable[str] = ()) -
     if len(key_terms(question, analyze, ignore)) <= FOLLOW_UP_MAX_TERMS:
         return True
     return any(_bare(w) in ANAPHORA or w in ANAPHORA for w in _WORD.findall(question))
+
+
+def has_no_subject(question: str, analyze: Analyzer, ignore: Iterable[str] = ()) -> bool:
+    """True for a question that only points back ("ومتى حدث ذلك؟"): nothing to retrieve without history."""
+    generic = {t.term for verb in GENERIC_VERBS for t in analyze(verb)}
+    return not [t for t in key_terms(question, analyze, ignore) if t not in generic]
 
 
 def with_context(question: str, history: Sequence[dict[str, str]], analyze: Analyzer,
@@ -127,21 +137,26 @@ def overlap(sentence: Sentence, question_keys: Sequence[str]) -> float:
     return (sum(1 for t in question_keys if t in sentence.terms) / len(question_keys)) if question_keys else 0.0
 
 
-def score_sentence(similarity: float, sentence: Sentence, question_keys: Sequence[str], cue: str | None) -> float:
-    """Similarity to the question, plus the share of key terms present, plus the cue bonus."""
+def score_sentence(similarity: float, sentence: Sentence, question_keys: Sequence[str], cue: str | None,
+                   said: str = "") -> float:
+    """Similarity to the question, plus the share of key terms present, plus the cue bonus; less a
+    little when the sentence is already in `said` (earlier answers), so a follow-up gets news."""
     return (similarity + OVERLAP_WEIGHT * overlap(sentence, question_keys)
-            + (CUE_BONUS if has_cue(sentence.text, cue) else 0.0))
+            + (CUE_BONUS if has_cue(sentence.text, cue) else 0.0)
+            - (REPEAT_PENALTY if said and sentence.text in said else 0.0))
 
 
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def choose(sentences: Sequence[Sentence], scores: Sequence[float], max_sentences: int) -> list[int]:
+def choose(sentences: Sequence[Sentence], scores: Sequence[float], max_sentences: int,
+           cues: Sequence[bool] | None = None) -> list[int]:
     """Indices of the 1..max_sentences sentences forming the answer, best first.
 
     After the best sentence, another is added only if it comes from a passage not used yet, scores
-    within SECOND_MARGIN of the best, is not a near-duplicate of a chosen one, and brings new terms.
+    within SECOND_MARGIN of the best, is not a near-duplicate of a chosen one, and brings new terms;
+    and when the best one has the fact asked for (`cues`: a date for متى), only if it has one too.
     """
     order = sorted(range(len(sentences)), key=lambda i: -scores[i])
     chosen: list[int] = []
@@ -153,6 +168,8 @@ def choose(sentences: Sequence[Sentence], scores: Sequence[float], max_sentences
             if scores[i] < scores[chosen[0]] - SECOND_MARGIN:
                 break
             if any(sentences[j].passage == candidate.passage for j in chosen):
+                continue
+            if cues is not None and cues[chosen[0]] and not cues[i]:
                 continue
             if any(jaccard(sentences[j].terms, candidate.terms) >= DUPLICATE_JACCARD for j in chosen):
                 continue
