@@ -17,7 +17,8 @@ def plain(snippet_html: str, color: bool) -> str:
     """A highlighted snippet for a terminal: marks in bold on a terminal, [brackets] otherwise."""
     marked = _MARK.sub((lambda m: f"{BOLD}{m.group(1)}{RESET}") if color else (lambda m: f"[{m.group(1)}]"),
                        snippet_html)
-    return html.unescape(_TAG.sub("", marked))
+    # Paragraph breaks inside a snippet would scatter it over the terminal; one line reads better.
+    return " ".join(html.unescape(_TAG.sub("", marked)).split())
 
 
 def use_color() -> bool:
