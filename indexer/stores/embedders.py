@@ -14,8 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from indexer.errors import IsnadError
 
-class EmbedderError(RuntimeError):
+
+class EmbedderError(IsnadError, RuntimeError):
     """The configured embedder cannot be created (unknown backend, missing extra, bad model)."""
 
 

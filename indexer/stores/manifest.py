@@ -13,11 +13,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexer.errors import IsnadError
+
 MANIFEST_NAME = "manifest.json"
 FORMAT = 1
 
 
-class IndexMismatchError(RuntimeError):
+class IndexMismatchError(IsnadError, RuntimeError):
     """The index on disk was built with another analyzer, schema or embedding model."""
 
 

@@ -10,13 +10,15 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
+from indexer.errors import IsnadError
+
 STORE_BACKENDS: dict[str, str] = {
     "embedded": "indexer.stores.embedded:open_embedded",
     "elasticsearch": "indexer.stores.es.stores:open_elasticsearch",
 }
 
 
-class UnknownBackendError(ValueError):
+class UnknownBackendError(IsnadError, ValueError):
     """A backend name that no registry entry has."""
 
 

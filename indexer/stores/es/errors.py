@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from indexer.errors import IsnadError
 
-class ElasticsearchStoreError(RuntimeError):
+
+class ElasticsearchStoreError(IsnadError, RuntimeError):
     """Something about the Elasticsearch backend prevents the operation; the message says what."""
 
 
