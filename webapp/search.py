@@ -224,7 +224,9 @@ class Retriever:
         if allowed is not None and not allowed:
             return []
         oversample = FILTER_OVERSAMPLE if (kq.excluded or (allowed is None and filters.narrows)) else 1
-        return list(self.stores.vectors.search(vector, limit * oversample, allowed=allowed))
+        floor = float(self.settings["search.semantic_min_score"])
+        hits = self.stores.vectors.search(vector, limit * oversample, allowed=allowed)
+        return [h for h in hits if h.score >= floor]
 
     def _filter_semantic(self, hits: list[Hit], passages: dict[int, StoredPassage],
                          articles: dict[str, Article], filters: Filters, limit: int) -> list[Hit]:
