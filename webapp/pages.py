@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, render_template, request, url_for
+from flask import Blueprint, abort, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
@@ -279,13 +279,19 @@ ERROR_TEXT = {
 
 
 def error_page(error: HTTPException) -> Any:
-    """Errors of the HTML pages in the same design; the JSON API keeps its own error bodies."""
+    """Errors of the HTML pages in the same design; under /api/ the JSON API's own handler answers.
+
+    Flask prefers a handler registered for a status code over one registered for an exception class, so
+    these page handlers would also catch the API's 404s and 405s; they hand those back to the handler
+    the app registered for HTTPException (the API's JSON errors) when there is one.
+    """
     if request.path.startswith("/api/"):
-        return error
+        fallback = current_app.error_handler_spec.get(None, {}).get(None, {}).get(HTTPException)
+        return fallback(error) if fallback is not None else error
     status = error.code or 500
     title, text = ERROR_TEXT.get(status, (error.name, error.description or ""))
     return render_template("error.html", status=status, title=title, text=text), status
 
 
 for _status in ERROR_TEXT:
-    bp.register_error_handler(_status, error_page)
+    bp.app_errorhandler(_status)(error_page)
