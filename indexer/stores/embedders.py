@@ -80,7 +80,10 @@ class SentenceTransformerEmbedder:
         except Exception as error:  # the library raises many kinds for a bad name or path
             raise EmbedderError(f"cannot load sentence-transformers model {model!r}: {error}") from error
         self.name = self.model_name(model)
-        dim = self._model.get_sentence_embedding_dimension()
+        # sentence-transformers 6 renamed the dimension getter; accept both spellings.
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
+            self._model.get_sentence_embedding_dimension
+        dim = get_dim()
         self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
         self.batch_size = batch_size
         e5 = "e5" in model.rstrip("/").rsplit("/", 1)[-1].lower()
