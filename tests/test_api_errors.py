@@ -102,6 +102,12 @@ def test_ask_needs_json_content_type(client: FlaskClient) -> None:
     assert_error(client.post("/api/v1/ask", data={"question": "متى؟"}), 415, "unsupported_media_type")
 
 
+def test_oversized_body_is_413(client: FlaskClient) -> None:
+    body = '{"question": "' + "س" * 600_000 + '"}'
+    assert_error(client.post("/api/v1/ask", data=body.encode(), content_type="application/json"),
+                 413, "request_too_large")
+
+
 def test_unknown_article_is_404(client: FlaskClient) -> None:
     error = assert_error(client.get("/api/v1/articles/no-such-article"), 404, "article_not_found")
     assert "no-such-article" in error["message"]

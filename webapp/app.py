@@ -28,7 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None, settings: dict[str, An
         settings = {**settings, **overrides}
 
     app = Flask(__name__)
-    app.config.update(JSON_AS_ASCII=False, **flask_config)
+    # A question with its history is a few kilobytes; a megabyte bounds what one request can make us read.
+    app.config.update(JSON_AS_ASCII=False, MAX_CONTENT_LENGTH=1024 * 1024)
+    app.config.update(flask_config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Arabic stays readable in responses
     app.config["ISNAD_SETTINGS"] = settings
 
