@@ -13,7 +13,8 @@ from webapp.terminal import open_services, print_json, source_line
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("ask", help="answer a question from the indexed articles, with citations",
                                    description="Answer with 1-3 sentences quoted from indexed articles, each "
-                                               "cited; abstain when the articles do not answer it.")
+                                               "cited; abstain when the articles do not answer it. Exit "
+                                               "status 0 when answered, 1 when it abstains, 2 on bad input.")
     parser.add_argument("question", help="the question in Arabic")
     parser.add_argument("--after", action="append", default=[], metavar="QUESTION",
                         help="an earlier question of the conversation, for a follow-up (repeatable, in order)")
