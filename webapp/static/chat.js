@@ -23,6 +23,12 @@
   var turns = load();   // [{role: "user", content}, {role: "assistant", content, answered, citations}]
   var busy = false;
 
+  // Passage ids are 63-bit integers, beyond what a JavaScript number holds exactly: read them as strings
+  // before parsing, or links would point at a neighbouring, non-existent passage.
+  function parseAnswer(text) {
+    return JSON.parse(text.replace(/("passage_id"\s*:\s*)(\d+)/g, '$1"$2"'));
+  }
+
   function load() {
     try {
       var value = JSON.parse(sessionStorage.getItem(STORE_KEY) || "[]");
@@ -145,6 +151,7 @@
     }, ["[" + n + "]"]);
     button.addEventListener("click", function () {
       card.open = !card.open;
+      button.setAttribute("aria-expanded", card.open ? "true" : "false");
       if (card.open) card.scrollIntoView({block: "nearest"});
     });
     card.addEventListener("toggle", function () {
@@ -204,7 +211,9 @@
       headers: {"Content-Type": "application/json", "Accept": "application/json"},
       body: JSON.stringify({question: question, history: history})
     }).then(function (response) {
-      return response.json().catch(function () { return null; }).then(function (body) {
+      return response.text().then(function (text) {
+        try { return parseAnswer(text); } catch (e) { return null; }
+      }).then(function (body) {
         if (!response.ok || !body || typeof body.answer !== "string") {
           var message = body && body.error && body.error.message;
           throw new Error(message || "تعذّر الحصول على إجابة (رمز الخطأ " + response.status + "). حاول مرة أخرى.");
@@ -273,7 +282,7 @@
   var initial = document.getElementById("initial-turn");
   if (initial) {
     try {
-      var data = JSON.parse(initial.textContent);
+      var data = parseAnswer(initial.textContent);
       turns.push({role: "user", content: data.question});
       turns.push({role: "assistant", content: data.reply.answer, answered: data.reply.answered !== false,
                   citations: data.reply.citations || []});
