@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from indexer.settings import PROJECT_ROOT
 from webapp.evaluation import indexing
 from webapp.evaluation.cache import (
     DEFAULT_CACHE_ROOT,
@@ -33,6 +34,7 @@ from webapp.evaluation.distractors import sample_articles, write_jsonl
 from webapp.evaluation.loadgen import LoadResult, Request, json_request, run_load
 from webapp.evaluation.machine import (
     children_peak_rss_mib,
+    code_version,
     directory_mib,
     machine_info,
     peak_rss_mib,
@@ -227,6 +229,7 @@ def run_bench(options: BenchOptions, settings: dict[str, Any]) -> dict[str, Any]
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": options.command,
         "machine": machine_info(),
+        "code": code_version(PROJECT_ROOT),
         "corpus": {"file": str(options.corpus), "articles": figures["articles"], "passages": figures["passages"],
                    "vectors": figures["vectors"], "embedded_articles": figures["embedded_articles"],
                    "size_mib": round(options.corpus.stat().st_size / 1024 / 1024, 1)},

@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from indexer.settings import PROJECT_ROOT
 from webapp.evaluation import indexing
 from webapp.evaluation.cache import (
     DEFAULT_CACHE_ROOT,
@@ -34,7 +35,7 @@ from webapp.evaluation.cache import (
     read_complete,
 )
 from webapp.evaluation.distractors import sample_articles, write_jsonl
-from webapp.evaluation.machine import machine_info
+from webapp.evaluation.machine import code_version, machine_info
 from webapp.evaluation.metrics import (
     Outcome,
     contains_answer,
@@ -243,6 +244,7 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": options.command,
         "machine": machine_info(),
+        "code": code_version(PROJECT_ROOT),
         "qa_files": [str(p) for p in options.qa_files],
         "distractors": {"file": str(options.distractors), "limit": options.distractor_limit},
         "index": {"data_dir": str(data_dir), **read_complete(data_dir.parent)},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import resource
+import subprocess
 from pathlib import Path
 
 
@@ -68,3 +69,18 @@ def directory_mib(path: Path) -> float:
     """Bytes on disk under a directory (file sizes), in MiB."""
     total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
     return round(total / 1024 / 1024, 2)
+
+
+def code_version(folder: Path) -> dict[str, object]:
+    """The git commit the figures were measured at, and whether uncommitted changes were present."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
+                                  timeout=10, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "--short", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "uncommitted_changes": bool(status) if status is not None else None}
