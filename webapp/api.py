@@ -9,7 +9,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from webapp.errors import ApiError, BadRequest, UnsupportedMediaType
+from indexer.errors import IsnadError
+from webapp.errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
 from webapp.services import get_services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -121,6 +122,14 @@ def init_app(app: Flask) -> None:
         if error.code == 405 and valid_methods:
             response.headers["Allow"] = ", ".join(valid_methods)
         return response, status
+
+    @app.errorhandler(IsnadError)
+    def store_unavailable(error: IsnadError) -> Any:
+        # A store out of reach (Elasticsearch down) or an unusable index: the client can retry later.
+        app.logger.error("store unavailable on %s: %s", request.path, error)
+        if request.path.startswith("/api/"):
+            return _error_response(ServiceUnavailable("unavailable", str(error)))
+        return Response(str(error), status=503, mimetype="text/plain")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
