@@ -108,9 +108,10 @@ def new_page(browser: Any, viewport: dict[str, int]) -> Any:
     return page
 
 
-def shot(page: Any, name: str) -> None:
+def shot(page: Any, name: str, full_page: bool = True) -> None:
+    """Save a screenshot; phone shots show the screen as the user sees it (a full phone page is too tall to read)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
 def target_passage(page: Any) -> dict[str, Any]:
@@ -194,7 +195,7 @@ def test_chat_cites_follows_up_in_context_and_survives_reload(browser: Any, serv
     assert card.locator("mark").inner_text().strip()
     article_href = card.locator(".source-card__link").get_attribute("href")
     assert re.fullmatch(r"/articles/[^#]+#p-\d+", article_href or "")
-    shot(page, "chat-desktop")
+    shot(page, "chat-desktop", full_page=False)  # the input is sticky: a full-page shot would float it mid-thread
 
     box.fill(FOLLOW_UP)
     with page.expect_request("**/api/v1/ask") as second_request:
@@ -210,7 +211,7 @@ def test_chat_cites_follows_up_in_context_and_survives_reload(browser: Any, serv
         "links => links.map(a => a.getAttribute('href'))")}
     assert first_articles & second_articles, "the follow-up stays on the story the conversation is about"
     thread_text = page.locator("#thread").text_content().strip()
-    shot(page, "chat-follow-up-desktop")
+    shot(page, "chat-follow-up-desktop", full_page=False)
 
     page.reload()
     page.locator(".turn--assistant").nth(1).wait_for()
@@ -268,7 +269,7 @@ def test_hostile_article_renders_inert(browser: Any, hostile_server: Server) -> 
     page.reload()
     page.locator(".turn--assistant").wait_for()
     assert page.locator(".thread img, .thread svg, .thread script").count() == 0
-    shot(page, "hostile-chat-desktop")
+    shot(page, "hostile-chat-desktop", full_page=False)
     assert page.dialogs == [], f"a dialog fired: {page.dialogs}"
     assert not page.errors
 
@@ -291,7 +292,7 @@ def test_every_page_fits_the_screen(browser: Any, server: Server, viewport: dict
         assert width[0] <= width[1], f"{name} scrolls sideways at {viewport['width']} px: {width}"
         assert page.evaluate("document.documentElement.lang") == "ar"
         assert page.evaluate("document.documentElement.dir") == "rtl"
-        shot(page, f"{name}-{suffix}")
+        shot(page, f"{name}-{suffix}", full_page=suffix == "desktop" and name != "chat")
 
     for name, path in PHONE_PAGES:
         page.goto(server.base + path)

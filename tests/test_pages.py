@@ -179,7 +179,7 @@ def test_source_facet_filters_and_keeps_the_query(client: FlaskClient) -> None:
     assert query["q"] == [QUERY] and len(query["source"]) == 1
     source = query["source"][0]
     html, filtered = get_page(client, href)
-    sources = {s for s in re.findall(r'<bdi class="result__source">(.*?)</bdi>', html)}
+    sources = {s for s in re.findall(r'<bdi class="result__source" dir="rtl">(.*?)</bdi>', html)}
     assert sources == {source}
     # The chosen facet is marked, keeps the query in the form, and links back to all sources.
     assert filtered.find_all("a", class_="is-chosen")

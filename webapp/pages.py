@@ -170,6 +170,16 @@ def article_segments(body: str, passages: Iterable[Mapping[str, Any]]) -> list[S
     return [piece for piece in pieces if piece is not None]
 
 
+def paragraphs(text: str) -> list[str]:
+    """The paragraphs of a span (non-blank lines, stripped), as a reader sees them."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def single_spaced(text: str) -> str:
+    """Blank lines folded into one line break, for short quotes shown with their line breaks kept."""
+    return re.sub(r"\n\s*\n", "\n", text)
+
+
 def quote_parts(text: str, quote: str | None, start: int | None, end: int | None) -> tuple[str, str, str]:
     """Split `text` into (before, quoted, after) for highlighting a quoted sentence.
 
@@ -226,6 +236,8 @@ bp.add_app_template_global(toggled, "toggled")
 bp.add_app_template_global(quote_parts, "quote_parts")
 bp.add_app_template_global(answer_parts, "answer_parts")
 bp.add_app_template_filter(safe_url, "safe_url")
+bp.add_app_template_filter(paragraphs, "paragraphs")
+bp.add_app_template_filter(single_spaced, "single_spaced")
 
 
 @bp.get("/")

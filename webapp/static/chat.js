@@ -85,9 +85,10 @@
   }
 
   function sourceCard(citation, id) {
-    var parts = quoteParts(citation.text || "", citation.quote, citation.quote_start, citation.quote_end);
+    var parts = quoteParts(citation.text || "", citation.quote, citation.quote_start, citation.quote_end)
+      .map(function (part) { return part.replace(/\n\s*\n/g, "\n"); });  // as pages.single_spaced
     var meta = [];
-    if (citation.source) meta.push(el("bdi", {}, [citation.source]));
+    if (citation.source) meta.push(el("bdi", {dir: "rtl"}, [citation.source]));
     if (citation.source && citation.published) meta.push(el("span", {"aria-hidden": "true"}, [" · "]));
     if (citation.published) meta.push(el("time", {datetime: citation.published}, [arabicDate(citation.published)]));
     return el("details", {"class": "source-card", id: id}, [
