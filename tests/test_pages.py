@@ -13,8 +13,17 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from webapp.pages import (article_segments, count_phrase, page_window, quote_parts, results_phrase,
-                          safe_url, search_params, toggled, url_query)
+from webapp.pages import (
+    article_segments,
+    count_phrase,
+    page_window,
+    quote_parts,
+    results_phrase,
+    safe_url,
+    search_params,
+    toggled,
+    url_query,
+)
 
 QUERY = "حريق"
 
@@ -214,7 +223,7 @@ def test_no_results_gives_a_helpful_empty_state(client: FlaskClient) -> None:
     ("/?q=" + "ا" * 501, "500"),
 ])
 def test_bad_search_input_is_a_400_page_in_the_site_design(client: FlaskClient, url: str, words: str) -> None:
-    html, page = get_page(client, url, status=400)
+    _, page = get_page(client, url, status=400)
     assert page.find_all("div", role="alert")
     assert words in page.text
     assert page.find_all("header", class_="site-header") and page.find_all("form", role="search")
@@ -236,7 +245,7 @@ def test_article_page_has_every_passage_addressable(client: FlaskClient) -> None
     _, results = get_page(client, f"/?q={QUERY}")
     link = result_links(results)[0]
     path, passage = link.split("#")
-    html, page = get_page(client, path)
+    _, page = get_page(client, path)
     ids = [d["id"] for d in page.find_all("div", class_="passage") if "id" in d]
     assert passage in ids
     article = client.get(f"/api/v1/articles/{path.rsplit('/', 1)[1]}").get_json()

@@ -87,7 +87,7 @@ def parse_date(value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).date()
+        return datetime.fromisoformat(value).date()  # Python 3.11 reads a trailing Z too
     except ValueError:
         try:
             return date.fromisoformat(value[:10])
@@ -186,9 +186,9 @@ def quote_parts(text: str, quote: str | None, start: int | None, end: int | None
     Offsets are trusted when they point at the quote; otherwise the quote is looked up by value, and
     when it is not found nothing is marked (better no highlight than a wrong one).
     """
-    if start is not None and end is not None and 0 <= start < end <= len(text):
-        if not quote or text[start:end].strip() == quote.strip():
-            return text[:start], text[start:end], text[end:]
+    if (start is not None and end is not None and 0 <= start < end <= len(text)
+            and (not quote or text[start:end].strip() == quote.strip())):
+        return text[:start], text[start:end], text[end:]
     if quote and quote.strip():
         found = text.find(quote.strip())
         if found >= 0:
