@@ -233,6 +233,29 @@ def test_chat_cites_follows_up_in_context_and_survives_reload(browser: Any, serv
     assert not page.dialogs and not page.errors
 
 
+def test_a_long_conversation_sends_only_its_recent_turns(browser: Any, server: Server) -> None:
+    page = new_page(browser, DESKTOP)
+    page.goto(server.base + "/ask")
+    # Thirty earlier turns, more than the API accepts as history, as a long session would leave them.
+    page.evaluate("""() => {
+        const turns = [];
+        for (let i = 0; i < 15; i++) {
+            turns.push({role: 'user', content: 'سؤال ' + i});
+            turns.push({role: 'assistant', content: 'جواب ' + i, answered: true, citations: []});
+        }
+        sessionStorage.setItem('isnad.chat.v1', JSON.stringify(turns));
+    }""")
+    page.reload()
+    assert page.locator(".turn").count() == 30
+    page.get_by_label("سؤالك").fill(QUESTION)
+    with page.expect_request("**/api/v1/ask") as request:
+        page.keyboard.press("Enter")
+    history = request.value.post_data_json["history"]
+    assert 0 < len(history) <= 20 and history[-1] == {"role": "assistant", "content": "جواب 14"}
+    page.locator(".turn--assistant").nth(15).wait_for()
+    assert page.locator(".turn--error").count() == 0
+
+
 def test_keyboard_reaches_the_skip_link_and_opens_a_citation(browser: Any, server: Server) -> None:
     page = new_page(browser, DESKTOP)
     page.goto(server.base + "/ask?q=" + QUESTION)  # answered by the server, adopted by the script

@@ -6,6 +6,14 @@
   "use strict";
 
   var STORE_KEY = "isnad.chat.v1";
+  // Follow-ups need only the recent exchanges, and the API caps history (20 turns); send the last few.
+  var HISTORY_TURNS = 10;
+  // The API's error codes a reader can cause, in Arabic (as pages.ERROR_MESSAGES for the search form).
+  var ERROR_MESSAGES = {
+    empty_query: "اكتب سؤالك أولًا.",
+    query_too_long: "السؤال أطول من اللازم؛ الحد الأقصى 500 حرف.",
+    bad_history: "تعذّر إرسال المحادثة السابقة؛ ابدأ محادثة جديدة وأعد السؤال."
+  };
   var MONTHS = ["يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
                 "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر"];
 
@@ -195,7 +203,7 @@
   }
 
   function ask(question) {
-    var history = turns.map(function (t) { return {role: t.role, content: t.content}; });
+    var history = turns.slice(-HISTORY_TURNS).map(function (t) { return {role: t.role, content: t.content}; });
     turns.push({role: "user", content: question});
     save();
     thread.appendChild(userTurn(turns[turns.length - 1]));
@@ -216,8 +224,9 @@
         try { return parseAnswer(text); } catch (e) { return null; }
       }).then(function (body) {
         if (!response.ok || !body || typeof body.answer !== "string") {
-          var message = body && body.error && body.error.message;
-          throw new Error(message || "تعذّر الحصول على إجابة (رمز الخطأ " + response.status + "). حاول مرة أخرى.");
+          var error = (body && body.error) || {};
+          throw new Error(ERROR_MESSAGES[error.code] ||
+            "تعذّر الحصول على إجابة (رمز الخطأ " + response.status + "). حاول مرة أخرى.");
         }
         return body;
       });
