@@ -17,7 +17,7 @@ def vectors(n: int, seed: int = 0) -> np.ndarray:
 
 
 def big_ids(n: int) -> np.ndarray:
-    # Passage ids are 63-bit hashes: make sure large ids survive every path.
+    # Passage ids are hashes up to 2**53: make sure large ids (even 63-bit ones) survive every path.
     return (np.arange(1, n + 1, dtype=np.int64) * 7_919_000_000_000_003) % (2**63 - 1)
 
 

@@ -17,13 +17,15 @@ from indexer.models import Article, Hit, Passage
 
 
 def passage_id(article_id: str, ordinal: int, text: str) -> int:
-    """Stable 63-bit passage id: the same article text always gets the same ids, in every backend.
+    """Stable 53-bit passage id: the same article text always gets the same ids, in every backend.
 
     FAISS needs integer ids, and Elasticsearch and SQLite must agree with it, so the id is derived
-    from content rather than assigned by one store.
+    from content rather than assigned by one store. 53 bits keep it exact as a JSON number in
+    JavaScript (Number.MAX_SAFE_INTEGER is 2**53 - 1); the chance of two equal ids among a million
+    passages is about 1 in 18,000.
     """
     digest = hashlib.blake2b(f"{article_id}\x00{ordinal}\x00{text}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") & 0x7FFF_FFFF_FFFF_FFFF
+    return int.from_bytes(digest, "big") & 0x1F_FFFF_FFFF_FFFF
 
 
 @dataclass(frozen=True, slots=True)

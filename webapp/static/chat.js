@@ -31,10 +31,9 @@
   var turns = load();   // [{role: "user", content}, {role: "assistant", content, answered, citations}]
   var busy = false;
 
-  // Passage ids are 63-bit integers, beyond what a JavaScript number holds exactly: read them as strings
-  // before parsing, or links would point at a neighbouring, non-existent passage.
+  // Passage ids are below 2**53 (indexer/stores/base.py), so they parse exactly as JavaScript numbers.
   function parseAnswer(text) {
-    return JSON.parse(text.replace(/("passage_id"\s*:\s*)(\d+)/g, '$1"$2"'));
+    return JSON.parse(text);
   }
 
   function load() {
