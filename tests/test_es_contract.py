@@ -247,11 +247,7 @@ def test_limit_and_total(filled: Backend) -> None:
     assert len(found) == 1 and total == 3
 
 
-def test_limit_zero_only_counts(filled: Backend, request: pytest.FixtureRequest) -> None:
-    if filled.name == "embedded":
-        # tantivy 0.27's top-docs collector panics on a limit of 0 (TantivyKeywordIndex.search passes
-        # it through); strict, so this marker must go when that is fixed.
-        request.applymarker(pytest.mark.xfail(strict=True, reason="tantivy panics on limit 0"))
+def test_limit_zero_only_counts(filled: Backend) -> None:
     found, _, total = search(filled, limit=0, terms=tuple(analyze_terms("النفط")))
     assert found == [] and total == 3
 

@@ -185,7 +185,8 @@ class TantivyKeywordIndex:
         searcher = self._index.searcher()
         full = self._combine(matcher, filters)
         if limit <= 0:
-            return KeywordResult([], int(searcher.search(full, 0, count=True).count or 0))  # type: ignore[attr-defined]
+            # tantivy 0.27's top-docs collector panics on a limit of 0: collect one and keep the count.
+            return KeywordResult([], int(searcher.search(full, 1, count=True).count or 0))  # type: ignore[attr-defined]
         if query.sort == "date":
             result = searcher.search(full, limit, count=True, order_by_field="published",
                                      order=tantivy.Order.Desc)
