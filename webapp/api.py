@@ -70,7 +70,9 @@ def analyze() -> Any:
 @bp.get("/health")
 def health() -> Any:
     _reject_unknown(NO_PARAMETERS)
-    return jsonify(get_services().health())
+    report = get_services().health()
+    # 503 lets a load balancer or compose healthcheck take an instance whose store is down out of rotation.
+    return jsonify(report), (200 if report["status"] == "ok" else 503)
 
 
 @bp.get("/stats")

@@ -292,8 +292,17 @@ class Services:
         }
 
     def health(self) -> dict[str, Any]:
+        """Whether the stores answer; a scale-out backend adds its own report (cluster, version, index)."""
         self.refresh()
-        return {"status": "ok", "articles": self.stores.docs.count_articles()}
+        report: dict[str, Any] = {"status": "ok", "backend": self.settings["store.backend"]}
+        backend_health = getattr(self.stores, "health", None)
+        if backend_health is not None:
+            report["store"] = backend_health()
+            if not report["store"].get("ok", False):
+                report["status"] = "unavailable"
+                return report
+        report["articles"] = self.stores.docs.count_articles()
+        return report
 
     def analyze(self, text: Any) -> dict[str, Any]:
         """What the analyzer makes of a text: the indexed terms and the exact (phrase) terms, with offsets."""
