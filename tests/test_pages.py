@@ -326,3 +326,32 @@ def test_hostile_query_is_escaped(client: FlaskClient) -> None:
     html, page = get_page(client, f"/?q={query}")
     assert_inert(html, set())
     assert page.find_all("input", name="q")[0]["value"] == query
+
+
+def test_failures_outside_the_api_get_the_site_error_page(indexed_seeds_dir: Path) -> None:
+    """A bug or a store outage behind an HTML page shows the designed page; under /api/ it stays JSON."""
+    from indexer.errors import IsnadError
+    from webapp.app import create_app
+
+    app = create_app(test_config={"data.dir": str(indexed_seeds_dir), "TESTING": True})
+
+    def broken() -> str:
+        raise ZeroDivisionError("a bug")
+
+    def store_down() -> str:
+        raise IsnadError("the store is out of reach")
+
+    app.add_url_rule("/broken", view_func=broken)
+    app.add_url_rule("/store-down", view_func=store_down)
+    app.add_url_rule("/api/v1/broken", view_func=broken, endpoint="api_broken")
+    try:
+        client = app.test_client()
+        _, page = get_page(client, "/broken", status=500)
+        assert "حدث خطأ في الخادم" in page.text and page.find_all("header", class_="site-header")
+        assert "ZeroDivisionError" not in page.text and "a bug" not in page.text
+        _, page = get_page(client, "/store-down", status=503)
+        assert "الخدمة غير متاحة الآن" in page.text
+        response = client.get("/api/v1/broken")
+        assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
+    finally:
+        app.extensions["isnad"].close()

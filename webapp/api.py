@@ -6,7 +6,7 @@ import json
 from importlib import resources
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from indexer.errors import IsnadError
@@ -106,8 +106,8 @@ def init_app(app: Flask) -> None:
     def api_error(error: ApiError) -> Any:
         if request.path.startswith("/api/"):
             return _error_response(error)
-        # The HTML pages catch ApiError themselves; one escaping here is shown as plain text.
-        return Response(error.message, status=error.status, mimetype="text/plain")
+        # The HTML pages catch ApiError themselves; one escaping here gets the site's error page.
+        return _page_error(error.status)
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Any:
@@ -131,11 +131,20 @@ def init_app(app: Flask) -> None:
         app.logger.error("store unavailable on %s: %s", request.path, error)
         if request.path.startswith("/api/"):
             return _error_response(ServiceUnavailable("unavailable", str(error)))
-        return Response(str(error), status=503, mimetype="text/plain")
+        return _page_error(503)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Any:
         app.logger.exception("unexpected error on %s", request.path)
         if request.path.startswith("/api/"):
             return _error_response(ApiError("internal_error", "the server failed on this request; it is logged"))
-        return Response("Internal Server Error", status=500, mimetype="text/plain")
+        return _page_error(500)
+
+
+def _page_error(status: int) -> Any:
+    """An error outside /api/: answered by the page handler for its status (the site's design) if any."""
+    try:
+        abort(status)
+    except HTTPException as error:
+        return current_app.handle_http_exception(error)
+    raise AssertionError("abort() always raises")
