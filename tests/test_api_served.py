@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -23,39 +21,22 @@ from typing import Any
 import pytest
 
 from indexer.analysis import analyze, analyze_exact
+from webapp.evaluation.server import ServedIndex
 
 ABSTAIN = "لم أجد في المقالات المفهرسة ما يجيب عن هذا السؤال."
 MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
-    """A running `isnad serve` process and a tiny JSON client for it."""
+    """The real `isnad serve` process (webapp.evaluation.server) and a tiny JSON client for it."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.cli", "--data-dir", str(data_dir), "serve", "--port", str(self.port)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.served = ServedIndex(data_dir, log_path=data_dir.parent / f"serve-{data_dir.name}.log",
+                                  startup_timeout=90.0)
+        self.base = f"http://127.0.0.1:{self.served.port}"
 
-    def wait_until_responds(self, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"isnad serve exited: {self.process.stdout.read() if self.process.stdout else ''}")
-            try:
-                if self.get("/api/v1/health")[0] == 200:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("isnad serve did not answer /api/v1/health in time")
+    def wait_until_responds(self) -> None:
+        self.served.start()
 
     def request(self, method: str, path: str, body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, Any, str]:
@@ -87,12 +68,7 @@ class Server:
         return body
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        self.served.stop()
 
 
 @pytest.fixture(scope="module")

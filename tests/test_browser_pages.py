@@ -8,16 +8,13 @@ page, desktop and phone, go to test-artifacts/screenshots/ (ignored by git) for 
 from __future__ import annotations
 
 import re
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from webapp.evaluation.server import ServedIndex
 
 pytestmark = pytest.mark.browser
 
@@ -37,41 +34,16 @@ if not CHROMIUM.exists():
 playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (the dev extra)")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 class Server:
-    """`isnad serve` on a data directory, as a user runs it, polled until it answers."""
+    """`isnad serve` on a data directory, as a user runs it, polled until it answers (webapp.evaluation.server)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.base = f"http://127.0.0.1:{free_port()}"
-        port = self.base.rsplit(":", 1)[1]
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "webapp.cli", "--data-dir", str(data_dir), "serve", "--port", port],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                output = self.process.stdout.read() if self.process.stdout else ""
-                raise RuntimeError(f"isnad serve exited early: {output}")
-            try:
-                with urllib.request.urlopen(self.base + "/api/v1/health", timeout=2) as response:
-                    if response.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("isnad serve did not answer in 120 s")
+        self.served = ServedIndex(data_dir, log_path=data_dir.parent / f"browser-serve-{data_dir.name}.log",
+                                  startup_timeout=120.0).start()
+        self.base = f"http://127.0.0.1:{self.served.port}"
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
+        self.served.stop()
 
 
 @pytest.fixture(scope="module")
