@@ -11,7 +11,7 @@ from indexer.ingest.scraped import split_page
 @pytest.mark.parametrize(
     "line",
     [
-        "Sorry, you need to enable JavaScript to visit this website.",
+        "Please enable JavaScript in your browser to read this page.",
         "يرجى تفعيل الجافا سكريبت لعرض الصفحة",
         "TT",
         "—",
@@ -139,7 +139,7 @@ def test_sub_headings_stay_inside_their_story() -> None:
 def test_page_furniture_is_removed_and_source_found() -> None:
     page = "\n".join(
         [
-            "Sorry, you need to enable JavaScript to visit this website.",
+            "Please enable JavaScript in your browser to read this page.",
             "قناة الخليج",
             "—",
             "أمطار غزيرة ورياح نشطة على الساحل نهاية الأسبوع",
