@@ -7,18 +7,15 @@ Keyword mode is used so no embedding model is needed: this is about what the sto
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from es_server import ES_URL, SKIP_ES, drop_es_indices
 
 from indexer.settings import load_settings
-
-ES_URL = os.environ.get("ISNAD_ES_URL")
-SKIP_ES = "ISNAD_ES_URL not set: Elasticsearch tests need a running server"
 
 NEWS = [
     {"id": "bbc-1", "title": "قمة الرياض الاقتصادية", "source": "bbc", "published": "2018-02-18T10:00:00Z",
@@ -37,17 +34,6 @@ QUERIES = [
     "/api/v1/search?q=القمة الرياض النفط&mode=keyword&sort=date",
     "/api/v1/search?q=الرياض&mode=keyword&from=2018-02-18&to=2018-02-18",
 ]
-
-
-def drop_es_indices(alias: str) -> None:
-    from elasticsearch import Elasticsearch
-
-    client = Elasticsearch(ES_URL)
-    try:
-        for name in client.indices.get(index=f"{alias}-*", expand_wildcards="all").body:
-            client.options(ignore_status=404).indices.delete(index=name)
-    finally:
-        client.close()
 
 
 def index_news(tmp_path: Path, backend: str) -> dict[str, Any]:

@@ -8,7 +8,6 @@ here with that reason; they are meant for a machine where `docker compose up -d 
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -16,15 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from es_server import drop_es_indices, needs_es
 
 from indexer.analysis import analyze_exact_terms, analyze_terms
 from indexer.models import Article
 from indexer.settings import load_settings
 from indexer.stores.base import DocumentStore, KeywordIndex, KeywordQuery, StoredPassage, passage_id
-
-ES_URL = os.environ.get("ISNAD_ES_URL")
-SKIP_ES = "ISNAD_ES_URL not set: Elasticsearch tests need a running server"
-needs_es = pytest.mark.skipif(not ES_URL, reason=SKIP_ES)
 
 ARTICLES = [
     Article("bbc:1", "قمة الرياض الاقتصادية",
@@ -80,18 +76,6 @@ def open_embedded(path: Path) -> Backend:
 
 def es_settings(alias: str, **extra: Any) -> dict[str, Any]:
     return load_settings(overrides={"elasticsearch.index": alias, **extra})
-
-
-def drop_es_indices(alias: str) -> None:
-    from elasticsearch import Elasticsearch
-
-    # By name: Elasticsearch refuses wildcard deletes by default (action.destructive_requires_name).
-    client = Elasticsearch(ES_URL)
-    try:
-        for name in client.indices.get(index=f"{alias}-*", expand_wildcards="all").body:
-            client.options(ignore_status=404).indices.delete(index=name)
-    finally:
-        client.close()
 
 
 @pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=[needs_es, pytest.mark.es])])

@@ -6,6 +6,7 @@ import html
 import json
 import re
 import sys
+from collections.abc import Callable
 from typing import Any
 
 _MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
@@ -39,3 +40,18 @@ def open_services(settings: dict[str, Any]) -> Any:
     from webapp.services import Services
 
     return Services.open(settings)
+
+
+def call_services(settings: dict[str, Any], command: str, call: Callable[[Any], Any]) -> Any | None:
+    """Open the services, make one call and close them; an API error is printed as the API words it
+    (`isnad COMMAND: message`) and gives None, so the command exits 2."""
+    from webapp.errors import ApiError
+
+    services = open_services(settings)
+    try:
+        return call(services)
+    except ApiError as error:
+        print(f"isnad {command}: {error.message}", file=sys.stderr)
+        return None
+    finally:
+        services.close()

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from webapp.commands import add_common_options
-from webapp.terminal import open_services, print_json, source_line
+from webapp.terminal import call_services, print_json, source_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,17 +25,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    from webapp.errors import ApiError
-
     history = [{"role": "user", "content": q} for q in args.after]
-    services = open_services(settings)
-    try:
-        result = services.ask(args.question, history, args.mode)
-    except ApiError as error:
-        print(f"isnad ask: {error.message}", file=sys.stderr)
+    result = call_services(settings, "ask", lambda services: services.ask(args.question, history, args.mode))
+    if result is None:
         return 2
-    finally:
-        services.close()
     if args.json:
         print_json(result)
         return 0

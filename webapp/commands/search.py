@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from webapp.commands import add_common_options
-from webapp.terminal import open_services, plain, print_json, source_line, use_color
+from webapp.terminal import call_services, plain, print_json, source_line, use_color
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -29,20 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    from webapp.errors import ApiError
-
     params: dict[str, Any] = {"q": args.query, "mode": args.mode, "source": args.source,
                               "from": args.date_from, "to": args.date_to, "sort": args.sort,
                               "page": None if args.page is None else str(args.page),
                               "size": None if args.size is None else str(args.size)}
-    services = open_services(settings)
-    try:
-        result = services.search({k: v for k, v in params.items() if v not in (None, [])})
-    except ApiError as error:
-        print(f"isnad search: {error.message}", file=sys.stderr)
+    given = {k: v for k, v in params.items() if v not in (None, [])}
+    result = call_services(settings, "search", lambda services: services.search(given))
+    if result is None:
         return 2
-    finally:
-        services.close()
     if args.json:
         print_json(result)
         return 0
