@@ -20,7 +20,14 @@ from es_server import drop_es_indices, needs_es
 from indexer.analysis import analyze_exact_terms, analyze_terms
 from indexer.models import Article
 from indexer.settings import load_settings
-from indexer.stores.base import DocumentStore, KeywordIndex, KeywordQuery, StoredPassage, passage_id
+from indexer.stores.base import (
+    ArticleRef,
+    DocumentStore,
+    KeywordIndex,
+    KeywordQuery,
+    StoredPassage,
+    passage_id,
+)
 
 ARTICLES = [
     Article("bbc:1", "قمة الرياض الاقتصادية",
@@ -140,6 +147,20 @@ def test_articles_and_passages_read_back_as_written(filled: Backend) -> None:
     assert filled.docs.article_passages("nope") == []
     hashes = filled.docs.article_hashes(["bbc:1", "f24:3", "nope"])
     assert hashes == {"bbc:1": f"hash-bbc:1-{len(ARTICLES[0].text)}", "f24:3": f"hash-f24:3-{len(ARTICLES[2].text)}"}
+
+
+def test_passage_articles_give_each_passage_its_article_id_source_and_date(filled: Backend) -> None:
+    bbc, cnn, f24 = (passages_of(a) for a in ARTICLES)
+    found = filled.docs.passage_articles([bbc[0].id, bbc[1].id, cnn[1].id, f24[0].id, 12345])
+    # The date is the article's as written (not normalised), so both backends sort by the same strings.
+    assert found == {
+        bbc[0].id: ArticleRef("bbc:1", "bbc", "2018-02-18T10:00:00Z"),
+        bbc[1].id: ArticleRef("bbc:1", "bbc", "2018-02-18T10:00:00Z"),
+        cnn[1].id: ArticleRef("cnn:2", "cnn", "2018-02-18T23:30:00Z"),
+        f24[0].id: ArticleRef("f24:3", "france24", None),
+    }
+    filled.delete(["cnn:2"])
+    assert filled.docs.passage_articles([cnn[0].id, cnn[1].id]) == {}
 
 
 def test_replacing_an_article_replaces_its_passages(filled: Backend) -> None:

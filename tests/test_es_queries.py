@@ -6,7 +6,7 @@ import pytest
 
 from indexer.analysis import analyze_exact_terms, analyze_terms
 from indexer.models import Article
-from indexer.stores.base import KeywordQuery, StoredPassage, passage_id
+from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage, passage_id
 from indexer.stores.es import queries
 
 ARTICLE = Article(id="bbc:1", title="قمة الرياض", text="انعقدت القمة في الرياض.", source="bbc",
@@ -39,6 +39,15 @@ def test_article_document_round_trips_the_whole_record() -> None:
     source = queries.article_source(ARTICLE, "hash-1")
     assert source["doc_type"] == "article" and source["hash"] == "hash-1" and source["article_id"] == "bbc:1"
     assert queries.article_from_source(source) == ARTICLE
+
+
+def test_article_ref_reads_the_fields_it_asks_for_from_the_article_document() -> None:
+    source = queries.article_source(ARTICLE, "hash-1")
+    # What a multi-get with source_includes=ARTICLE_REF_FIELDS returns of that document.
+    included = {"article": {field.removeprefix("article."): source["article"][field.removeprefix("article.")]
+                            for field in queries.ARTICLE_REF_FIELDS}}
+    assert queries.article_ref_from_source(included) == ArticleRef("bbc:1", "bbc", "2018-02-18 10:30:00")
+    assert queries.article_ref_from_source({"article": {"id": "x:1"}}) == ArticleRef("x:1", None, None)
 
 
 def test_bulk_lines_for_index_and_delete() -> None:

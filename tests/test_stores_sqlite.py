@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from indexer.models import Article, Passage
-from indexer.stores.base import StoredPassage
-from indexer.stores.sqlite_docstore import SQLiteDocumentStore
+from indexer.stores.base import ArticleRef, StoredPassage
+from indexer.stores.sqlite_docstore import _PASSAGE_ARTICLES_SELECT, SQLiteDocumentStore
 
 
 def article(article_id: str, text: str, **fields) -> Article:
@@ -45,6 +45,21 @@ def test_put_and_get_round_trip(store):
     assert store.article_hashes(["a1", "b"]) == {"a1": "h1"}
     assert (store.count_articles(), store.count_passages()) == (1, 2)
     assert store.sources() == [("BBC", 1)]
+
+
+def test_passage_articles_read_through_the_listing_index(store):
+    items = [article("a1", "أولى.\n\nثانية.", source="BBC", published="2018-02-18 10:00:00"),
+             article("a2", "ثالثة.")]
+    store.put_articles([(item, f"h{i}", passages_of(item)) for i, item in enumerate(items)])
+    first, second = passages_of(items[0])
+    (third,) = passages_of(items[1])
+    found = store.passage_articles([first.id, second.id, third.id, 99])
+    assert found == {first.id: ArticleRef("a1", "BBC", "2018-02-18 10:00:00"),
+                     second.id: ArticleRef("a1", "BBC", "2018-02-18 10:00:00"), third.id: ArticleRef("a2")}
+    assert found[first.id] is found[second.id]  # one ref per article, however many of its passages
+    # Only the covering index is read, never the article rows with their bodies.
+    plan = store._query(f"EXPLAIN QUERY PLAN {_PASSAGE_ARTICLES_SELECT} WHERE p.id IN (?, ?)", (1, 2))
+    assert "USING COVERING INDEX articles_listing" in " ".join(str(row[-1]) for row in plan)
 
 
 def test_passage_text_not_a_slice_of_the_body_is_kept(store):

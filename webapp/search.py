@@ -1,7 +1,8 @@
 """Hybrid retrieval: keyword and dense candidates, filters, fusion, and grouping passages into articles.
 
-The retriever receives its stores as arguments and returns ranked passages with their articles; the
-service above turns them into pages of results or answer evidence. Every mode applies the same query
+The retriever receives its stores as arguments and returns ranked passages known by id with their
+article's id, source and date, which is all grouping, filtering, sorting and counting need; the service
+above turns them into a page of results or answer evidence and loads text only for what it shows. Every mode applies the same query
 semantics: a quoted phrase must occur exactly, an excluded word must not occur, and source and date
 filters hold, whether a passage came from BM25 or from FAISS.
 """
@@ -12,12 +13,12 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from indexer.models import Article, Hit, Token
-from indexer.stores.base import KeywordQuery, StoredPassage
+from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage
 from indexer.stores.dates import query_bounds, to_epoch
 from webapp.fusion import rrf
 from webapp.query import ParsedQuery, keyword_query
@@ -27,9 +28,9 @@ Analyzer = Callable[[str], list[Token]]
 MODES = ("hybrid", "keyword", "semantic")
 SORTS = ("relevance", "date")
 # Keyword mode counts every matching passage up to this many, so its totals and facets are exact for
-# all but broad queries; the other modes count over their fused candidates. Each counted passage is read
-# from the document store: at 5,000 that reading was two thirds of a keyword query's time on 30,000
-# articles (p95 152 ms, `isnad bench`), so the count stops earlier.
+# all but broad queries; the other modes count over their fused candidates. Each counted passage's
+# article id, source and date are read from the document store (no text): at 5,000 passages read with
+# their text that was two thirds of a keyword query's time on 30,000 articles (p95 152 ms, `isnad bench`).
 EXACT_COUNT_LIMIT = 1000
 # Dense search cannot filter inside FAISS by source or date, so it fetches this many times more
 # candidates when filters or exclusions will drop some afterwards.
@@ -48,7 +49,7 @@ class Filters:
     def narrows(self) -> bool:
         return bool(self.sources or self.date_from or self.date_to)
 
-    def admits(self, article: Article, check_sources: bool = True) -> bool:
+    def admits(self, article: Article | ArticleRef, check_sources: bool = True) -> bool:
         """The same test the stores apply: dates compared as instants, a bare `to` date covers its day."""
         if check_sources and self.sources and article.source not in self.sources:
             return False
@@ -56,39 +57,53 @@ class Filters:
         return bounds is None or bounds[0] <= to_epoch(article.published) <= bounds[1]
 
 
-@dataclass(frozen=True, slots=True)
-class Candidate:
-    """A retrieved passage with its article and its score in the mode's scale (RRF, BM25 or cosine)."""
+PassageT = TypeVar("PassageT", int, StoredPassage)
+ArticleT = TypeVar("ArticleT", ArticleRef, Article)
 
-    passage: StoredPassage
-    article: Article
+
+@dataclass(frozen=True, slots=True)
+class Candidate(Generic[PassageT, ArticleT]):
+    """A retrieved passage with its article and its score in the mode's scale (RRF, BM25 or cosine).
+
+    Retrieval ranks, groups and counts `Ranked` candidates (a passage id and the article's id, source
+    and date); `Retriever.load` makes `Loaded` ones, with the passage text and the whole article, for
+    the few a caller shows.
+    """
+
+    passage: PassageT
+    article: ArticleT
     score: float
+
+
+Ranked = Candidate[int, ArticleRef]
+Loaded = Candidate[StoredPassage, Article]
+AnyCandidate = TypeVar("AnyCandidate", Ranked, Loaded)
 
 
 @dataclass(slots=True)
 class Retrieval:
     """Ranked candidate passages for a query, and the analyzed query used (for highlighting)."""
 
-    candidates: list[Candidate]
+    candidates: list[Ranked]
     keyword: KeywordQuery
-    facet_candidates: list[Candidate]  # same query and dates, any source: what source facets count
+    facet_candidates: list[Ranked]  # same query and dates, any source: what source facets count
     query_vector: np.ndarray | None = None
 
 
-def group_by_article(candidates: Iterable[Candidate]) -> list[Candidate]:
+def group_by_article(candidates: Iterable[AnyCandidate]) -> list[AnyCandidate]:
     """One candidate per article, its best-ranked passage, in rank order."""
-    best: dict[str, Candidate] = {}
+    best: dict[str, AnyCandidate] = {}
     for candidate in candidates:
         best.setdefault(candidate.article.id, candidate)
     return list(best.values())
 
 
-def sort_by_date(candidates: Sequence[Candidate]) -> list[Candidate]:
+def sort_by_date(candidates: Sequence[AnyCandidate]) -> list[AnyCandidate]:
     """Newest first; undated articles last; equal dates keep their relevance order."""
     return sorted(candidates, key=lambda c: c.article.published or "", reverse=True)
 
 
-def source_facets(candidates: Iterable[Candidate]) -> list[dict[str, Any]]:
+def source_facets(candidates: Iterable[Ranked | Loaded]) -> list[dict[str, Any]]:
     """Article counts per source, largest first, then by name."""
     counts = Counter(c.article.source for c in candidates if c.article.source)
     return [{"value": value, "count": count}
@@ -156,18 +171,16 @@ class Retriever:
                                                           candidates_per_list)
 
         ids = {h.passage_id for h in (*keyword_hits, *facet_keyword_hits, *semantic_hits, *facet_semantic_hits)}
-        passages = self.stores.docs.get_passages(ids) if ids else {}
-        articles = self.stores.docs.get_articles({p.article_id for p in passages.values()}) if passages else {}
-        semantic_filtered = self._filter_semantic(semantic_hits, passages, articles, filters,
-                                                  candidates_per_list)
+        articles = self.stores.docs.passage_articles(ids) if ids else {}
+        semantic_filtered = self._filter_semantic(semantic_hits, articles, filters, candidates_per_list)
         facet_semantic_filtered = semantic_filtered
         if with_facets and filters.sources:
-            facet_semantic_filtered = self._filter_semantic(facet_semantic_hits, passages, articles,
+            facet_semantic_filtered = self._filter_semantic(facet_semantic_hits, articles,
                                                             replace(filters, sources=()), candidates_per_list)
 
         excluded_articles = self._articles_mentioning(kq) if kq.excluded else set()
 
-        def ranked(keyword: list[Hit], semantic: list[Hit]) -> list[Candidate]:
+        def ranked(keyword: list[Hit], semantic: list[Hit]) -> list[Ranked]:
             if mode == "keyword":
                 fused = keyword
             elif mode == "semantic":
@@ -176,14 +189,13 @@ class Retriever:
                 fused = rrf([keyword, semantic], k=int(self.settings["search.rrf_k"]),
                             weights=[float(self.settings["search.keyword_weight"]),
                                      float(self.settings["search.semantic_weight"])])
-            out = []
+            out: list[Ranked] = []
             for hit in fused:
-                passage = passages.get(hit.passage_id)
-                article = articles.get(passage.article_id) if passage else None
-                if passage is None or article is None:  # gone since indexing: skip, don't fail
+                article = articles.get(hit.passage_id)
+                if article is None:  # gone since indexing: skip, don't fail
                     continue
                 if article.id not in excluded_articles:
-                    out.append(Candidate(passage, article, float(hit.score)))
+                    out.append(Candidate(hit.passage_id, article, float(hit.score)))
             return out
 
         candidates = ranked(keyword_hits, semantic_filtered)
@@ -191,6 +203,24 @@ class Retriever:
         if with_facets and filters.sources:
             facet_candidates = ranked(facet_keyword_hits, facet_semantic_filtered)
         return Retrieval(candidates, kq, facet_candidates, vector)
+
+    def load(self, candidates: Sequence[Ranked]) -> list[Loaded]:
+        """The candidates with their passage text and whole article, in the same order.
+
+        Called for the few a caller shows (a page, answer evidence); a passage deleted since it was
+        retrieved is left out rather than failing the request.
+        """
+        if not candidates:
+            return []
+        passages = self.stores.docs.get_passages(c.passage for c in candidates)
+        articles = self.stores.docs.get_articles({p.article_id for p in passages.values()})
+        loaded: list[Loaded] = []
+        for candidate in candidates:
+            passage = passages.get(candidate.passage)
+            article = articles.get(passage.article_id) if passage else None
+            if passage is not None and article is not None:
+                loaded.append(Candidate(passage, article, candidate.score))
+        return loaded
 
     def _articles_mentioning(self, kq: KeywordQuery) -> set[str]:
         """Articles with an excluded term in any passage or the title: a -word removes whole articles.
@@ -200,14 +230,13 @@ class Retriever:
         """
         mentioning = KeywordQuery(terms=kq.excluded)
         hits = self.stores.keyword.search(mentioning, EXACT_COUNT_LIMIT).hits
-        passages = self.stores.docs.get_passages([h.passage_id for h in hits]) if hits else {}
-        return {p.article_id for p in passages.values()}
+        articles = self.stores.docs.passage_articles(h.passage_id for h in hits) if hits else {}
+        return {article.id for article in articles.values()}
 
     def _keyword_hits(self, kq: KeywordQuery, limit: int, exact: bool) -> list[Hit]:
-        result = self.stores.keyword.search(kq, limit)
-        if exact and result.total > limit:
-            result = self.stores.keyword.search(kq, min(result.total, EXACT_COUNT_LIMIT))
-        return list(result.hits)
+        # One search either way: the index scores every match to count them, so asking for up to
+        # EXACT_COUNT_LIMIT at once costs less than a first search for `limit` and a second, wider one.
+        return list(self.stores.keyword.search(kq, max(limit, EXACT_COUNT_LIMIT) if exact else limit).hits)
 
     def _semantic_hits(self, vector: np.ndarray, kq: KeywordQuery, filters: Filters, limit: int) -> list[Hit]:
         """Dense candidates restricted, where the stores allow it, to passages the filters admit.
@@ -230,14 +259,13 @@ class Retriever:
         hits = self.stores.vectors.search(vector, limit * oversample, allowed=allowed)
         return [h for h in hits if h.score >= floor]
 
-    def _filter_semantic(self, hits: list[Hit], passages: dict[int, StoredPassage],
-                         articles: dict[str, Article], filters: Filters, limit: int) -> list[Hit]:
+    def _filter_semantic(self, hits: list[Hit], articles: dict[int, ArticleRef], filters: Filters,
+                         limit: int) -> list[Hit]:
         """Dense hits whose article the filters admit (a no-op when FAISS already had an allowed set)."""
         kept: list[Hit] = []
         for hit in hits:
-            passage = passages.get(hit.passage_id)
-            article = articles.get(passage.article_id) if passage else None
-            if passage is None or article is None or not filters.admits(article):
+            article = articles.get(hit.passage_id)
+            if article is None or not filters.admits(article):
                 continue
             kept.append(hit)
             if len(kept) >= limit:

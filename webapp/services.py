@@ -198,7 +198,7 @@ class Services:
             articles = sort_by_date(articles)
         facets = source_facets(group_by_article(retrieval.facet_candidates))
         first = (request.page - 1) * request.size
-        page = articles[first:first + request.size]
+        page = self.retriever.load(articles[first:first + request.size])
         terms = retrieval.keyword.terms
         phrases = retrieval.keyword.phrases
         results = []

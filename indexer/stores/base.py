@@ -46,6 +46,15 @@ class StoredPassage:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleRef:
+    """What ranking, filters and facets need of an article: its id, source and date, without its text."""
+
+    id: str
+    source: str | None = None
+    published: str | None = None  # as stored on the article (not normalised)
+
+
+@dataclass(frozen=True, slots=True)
 class KeywordQuery:
     """An analyzed keyword query. Terms are analyzer output (stemmed for `terms`, exact for phrases).
 
@@ -128,6 +137,10 @@ class DocumentStore(Protocol):
         ...
     def get_articles(self, article_ids: Iterable[str]) -> dict[str, Article]: ...
     def get_passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]: ...
+    def passage_articles(self, passage_ids: Iterable[int]) -> dict[int, ArticleRef]:
+        """The article (id, source, date) of each passage still stored, read without any text: what
+        a query needs to group, filter, sort and count hundreds of candidates it will not show."""
+        ...
     def article_passages(self, article_id: str) -> list[StoredPassage]: ...
     def count_articles(self) -> int: ...
     def count_passages(self) -> int: ...

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from indexer.models import Article
-from indexer.stores.base import StoredPassage
+from indexer.stores.base import ArticleRef, StoredPassage
 from indexer.stores.dates import query_bounds, to_epoch
 
 SCHEMA_VERSION = 1
@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE INDEX IF NOT EXISTS articles_source ON articles(source);
 CREATE INDEX IF NOT EXISTS articles_published ON articles(published_ts);
 CREATE INDEX IF NOT EXISTS articles_keyword_pending ON articles(keyword_state) WHERE keyword_state = 0;
+-- Covers what a query reads of every candidate's article (id, source, date) without touching the row:
+-- those columns follow the body, so reading them from the row walks its overflow pages.
+CREATE INDEX IF NOT EXISTS articles_listing ON articles(id, source, published);
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY,
     article_id TEXT NOT NULL,
@@ -88,6 +91,12 @@ def _article(row: sqlite3.Row | tuple) -> Article:
 _PASSAGE_SELECT = (
     'SELECT p.id, p.article_id, p.ordinal, COALESCE(p.text, substr(a.body, p.start + 1, p."end" - p.start)),'
     ' p.start, p."end" FROM passages p JOIN articles a ON a.id = p.article_id'
+)
+
+# Each passage's article id, source and date, from the covering index alone.
+_PASSAGE_ARTICLES_SELECT = (
+    "SELECT p.id, p.article_id, a.source, a.published FROM passages p"
+    " JOIN articles a INDEXED BY articles_listing ON a.id = p.article_id"
 )
 
 
@@ -254,6 +263,22 @@ class SQLiteDocumentStore:
             marks = ",".join("?" * len(chunk))
             for row in self._query(f"{_PASSAGE_SELECT} WHERE p.id IN ({marks})", chunk):
                 found[row[0]] = _passage(row)
+        return found
+
+    def passage_articles(self, passage_ids: Iterable[int]) -> dict[int, ArticleRef]:
+        """Each stored passage's article id, source and date; neither passage text nor body is read, so
+        a query can rank and count a thousand candidates for the price of showing a few."""
+        ids = [int(i) for i in dict.fromkeys(passage_ids)]
+        refs: dict[str, ArticleRef] = {}  # passages of one article share its ref
+        found: dict[int, ArticleRef] = {}
+        for chunk in _chunks(ids):
+            marks = ",".join("?" * len(chunk))
+            for pid, article_id, source, published in self._query(
+                    f"{_PASSAGE_ARTICLES_SELECT} WHERE p.id IN ({marks})", chunk):
+                ref = refs.get(article_id)
+                if ref is None:
+                    ref = refs[article_id] = ArticleRef(article_id, source, published)
+                found[pid] = ref
         return found
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:

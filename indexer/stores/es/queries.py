@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from indexer.models import Article
-from indexer.stores.base import KeywordQuery, StoredPassage
+from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage
 from indexer.stores.dates import UNDATED, query_bounds, to_epoch
 
 PASSAGE = "passage"  # value of doc_type for passage documents
@@ -106,6 +106,16 @@ def article_from_source(source: dict[str, Any]) -> Article:
         published=record.get("published"), url=record.get("url"), author=record.get("author"),
         category=record.get("category"), origin=record.get("origin") or "",
     )
+
+
+# What `article_ref_from_source` reads of an article document: the record's date as written, so sorting
+# by date compares the same strings SQLite returns (the passages carry a normalised copy for filtering).
+ARTICLE_REF_FIELDS = ("article.id", "article.source", "article.published")
+
+
+def article_ref_from_source(source: dict[str, Any]) -> ArticleRef:
+    record = source["article"]
+    return ArticleRef(id=record["id"], source=record.get("source"), published=record.get("published"))
 
 
 def passage_from_source(source: dict[str, Any]) -> StoredPassage:

@@ -30,7 +30,7 @@ from elasticsearch import (
 )
 
 from indexer.models import Article, Hit
-from indexer.stores.base import KeywordQuery, KeywordResult, StoredPassage
+from indexer.stores.base import ArticleRef, KeywordQuery, KeywordResult, StoredPassage
 from indexer.stores.dates import query_bounds
 from indexer.stores.es import queries
 from indexer.stores.es.bulk import BulkFailure, BulkWriter, Operation
@@ -404,6 +404,18 @@ class ElasticsearchDocumentStore:
                                     self.backend.read_index())
         passages = (queries.passage_from_source(source) for source in sources.values())
         return {passage.id: passage for passage in passages}
+
+    def passage_articles(self, passage_ids: Iterable[int]) -> dict[int, ArticleRef]:
+        """Each passage's article id, source and date, in two multi-gets of a few small fields (no text)."""
+        index = self.backend.read_index()
+        passages = self.backend.mget([queries.passage_doc_id(int(i)) for i in passage_ids],
+                                     ("passage_id", "article_id"), index)
+        article_ids = {source["article_id"] for source in passages.values()}
+        records = self.backend.mget([queries.article_doc_id(a) for a in article_ids],
+                                    queries.ARTICLE_REF_FIELDS, index)
+        refs = {ref.id: ref for ref in map(queries.article_ref_from_source, records.values())}
+        return {int(source["passage_id"]): refs[source["article_id"]]
+                for source in passages.values() if source["article_id"] in refs}
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         fields = ["passage_id", "article_id", "ordinal", "text", "start", "end"]
