@@ -90,10 +90,14 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=PROJECT / ".cache" / "isnad-calibrate")
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="another answer setting to try, e.g. answer.embedded_sentences=4 (repeatable)")
     args = parser.parse_args()
+    tried = dict(item.split("=", 1) for item in args.set)
 
     asked, index_dir = build(args)
-    settings = load_settings(overrides={"data.dir": str(index_dir), "answer.abstain_below": -1.0})
+    settings = load_settings(overrides={**{key: json.loads(value) for key, value in tried.items()},
+                                        "data.dir": str(index_dir), "answer.abstain_below": -1.0})
     services = Services(settings, open_stores(settings))
     started = time.perf_counter()
     for n, item in enumerate(asked, start=1):
@@ -107,7 +111,9 @@ def main() -> int:
 
     present = [a for a in asked if a["kind"] == "present"]
     absent = [a for a in asked if a["kind"] == "absent"]
-    print(f"{len(present)} present and {len(absent)} absent questions, mode {args.mode}")
+    seconds = (time.perf_counter() - started) / len(asked)
+    print(f"{len(present)} present and {len(absent)} absent questions, mode {args.mode}, "
+          f"{seconds * 1000:.0f} ms per question, settings {tried or 'as configured'}")
     print(f"present: gold paragraph cited {sum(a['cites_gold'] for a in present)}, "
           f"gold answer in the answer {sum(a['answer_has_gold'] for a in present)}")
     print()

@@ -62,6 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.max_query_chars", 500, "Longest accepted query, in characters."),
     Setting("answer.max_sentences", 3, "Sentences in a composed answer."),
     Setting("answer.passages", 8, "Passages read when composing an answer."),
+    Setting("answer.embedded_sentences", 4, "Sentences per question embedded for scoring (the slow step)."),
     Setting("answer.abstain_below", 0.89, "Evidence score below which the answer abstains."),
     Setting("server.host", "127.0.0.1", "Address the server listens on."),
     Setting("server.port", 8000, "Port the server listens on."),

@@ -113,3 +113,40 @@ def test_bad_arguments_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[s
     news = distractor_file(tmp_path / "news.jsonl.gz")
     assert main(["eval", "--qa", str(qa), "--distractors", str(news), "--modes", "fuzzy"]) == 2
     assert "unknown mode fuzzy" in capsys.readouterr().err
+
+
+def test_vectors_are_reused_by_passage_text(tmp_path: Path) -> None:
+    """A vector depends on the text and the model only: an index of the same texts under other article
+    ids (hence other passage ids) takes every vector from the first and embeds nothing itself."""
+    import numpy as np
+
+    from indexer.settings import load_settings
+    from indexer.stores import open_stores
+    from webapp.evaluation import indexing
+
+    def corpus(path: Path, prefix: str) -> Path:
+        rows = [{"id": f"{prefix}-{n}", "title": title, "text": context, "src": "وكالة"}
+                for n, (title, context, _, _) in enumerate(GOLD)]
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        return path
+
+    donor = {**load_settings(), "data.dir": str(tmp_path / "donor" / "data")}
+    indexing.index_files(donor, [corpus(tmp_path / "a.jsonl", "a")], embed=True)
+    taker = {**load_settings(), "data.dir": str(tmp_path / "taker" / "data")}
+    indexing.index_files(taker, [corpus(tmp_path / "b.jsonl", "b")], embed=False)
+    before = indexing.counts(taker)
+    assert before["vectors"] == 0 and before["pending_vectors"] == before["passages"] > 0
+
+    assert indexing.reuse_embeddings(taker, [tmp_path / "donor" / "data"]) == before["passages"]
+    after = indexing.counts(taker)
+    assert after["vectors"] == after["passages"] and after["pending_vectors"] == 0
+    # The copied vectors are the donor's for the same text, and the vector index serves them.
+    stores = open_stores(taker, check=False)
+    try:
+        passages = stores.docs.article_passages("b-0")
+        found, vectors = stores.docs.get_embeddings([p.id for p in passages], stores.vectors.dim)
+        assert len(found) == len(passages)
+        assert np.allclose(vectors, stores.embedder.embed_passages([p.text for p in passages]), atol=1e-5)
+        assert stores.vectors.search(vectors[0], 1)[0].passage_id == passages[0].id
+    finally:
+        stores.close()

