@@ -2,9 +2,9 @@
 
 The retriever receives its stores as arguments and returns ranked passages known by id with their
 article's id, source and date, which is all grouping, filtering, sorting and counting need; the service
-above turns them into a page of results or answer evidence and loads text only for what it shows. Every mode applies the same query
-semantics: a quoted phrase must occur exactly, an excluded word must not occur, and source and date
-filters hold, whether a passage came from BM25 or from FAISS.
+above turns them into a page of results or answer evidence and loads text only for what it shows.
+Every mode applies the same query semantics: a quoted phrase must occur exactly, an excluded word must
+not occur, and source and date filters hold, whether a passage came from BM25 or from FAISS.
 """
 
 from __future__ import annotations
