@@ -62,7 +62,8 @@ eval: install
 	$(BIN)/isnad eval --qa $(SHARED)/eval/arcd.json --qa $(SHARED)/eval/tydiqa-goldp-dev-arabic.json \
 	  --qa $(SHARED)/eval/mlqa-dev-context-ar-question-ar.json \
 	  --distractors $(SHARED)/corpus/news/ant_multisource.jsonl.gz --distractor-limit 10000 \
-	  --modes keyword,semantic,hybrid --ask-modes hybrid --ask-max-questions 200 --out eval-out/report.json
+	  --modes keyword,semantic,hybrid --ask-modes keyword,semantic,hybrid --ask-max-questions 300 \
+	  --out eval-out/report.json
 
 lint: install-dev
 	$(BIN)/ruff check indexer webapp tests bench
