@@ -194,9 +194,10 @@ class Services:
         self.refresh()
         retrieval = self.retriever.retrieve(request.query, request.mode, request.filters)
         articles = group_by_article(retrieval.candidates)
+        unfiltered = retrieval.facet_candidates is retrieval.candidates  # no source filter: the same articles
+        facets = source_facets(articles if unfiltered else group_by_article(retrieval.facet_candidates))
         if request.sort == "date":
             articles = sort_by_date(articles)
-        facets = source_facets(group_by_article(retrieval.facet_candidates))
         first = (request.page - 1) * request.size
         page = self.retriever.load(articles[first:first + request.size])
         terms = retrieval.keyword.terms
