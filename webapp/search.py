@@ -20,6 +20,7 @@ import numpy as np
 from indexer.models import Article, Hit, Token
 from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage
 from indexer.stores.dates import query_bounds, to_epoch
+from webapp.embed_batch import QueryBatcher
 from webapp.fusion import rrf
 from webapp.query import ParsedQuery, keyword_query
 
@@ -124,12 +125,14 @@ class Retriever:
         self.settings = settings
         self.analyze = analyze
         self.analyze_exact = analyze_exact
+        # One embedding engine serves all request threads; the lock keeps its use serial, and queries
+        # that arrive while it is busy are embedded together in its next call.
         self._embed_lock = embed_lock or threading.Lock()
+        self._queries = QueryBatcher(lambda texts: self.stores.embedder.embed_queries(list(texts)),
+                                     self._embed_lock)
 
     def embed_query(self, text: str) -> np.ndarray:
-        # One embedding session serves all request threads; the lock keeps its use serial.
-        with self._embed_lock:
-            return np.asarray(self.stores.embedder.embed_queries([text])[0], dtype=np.float32)
+        return self._queries.embed(text)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         with self._embed_lock:
