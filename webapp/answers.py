@@ -6,12 +6,15 @@ marker [n]; when the best sentence is weak evidence the answer abstains instead 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from webapp import compose
 from webapp.query import ParsedQuery
-from webapp.search import Candidate, Filters, Retriever
+from webapp.search import Candidate, Filters, Loaded, Retriever
 from webapp.sentences import split_sentences
 
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
@@ -43,6 +46,18 @@ def evidence_passages(candidates: list[Candidate], limit: int) -> list[Candidate
     return chosen
 
 
+def passage_similarities(retriever: Retriever, passages: Sequence[Loaded], vector: np.ndarray) -> dict[int, float]:
+    """Cosine of the question vector with each passage's stored vector; a passage not embedded yet
+    (indexing still running) is embedded now."""
+    ids = {c.passage.id for c in passages}
+    found = {hit.passage_id: hit.score for hit in retriever.stores.vectors.search(vector, len(ids), allowed=ids)}
+    missing = [c.passage for c in passages if c.passage.id not in found]
+    if missing:
+        fresh = retriever.embed_passages([p.text for p in missing]) @ vector
+        found.update((p.id, float(score)) for p, score in zip(missing, fresh, strict=True))
+    return found
+
+
 def answer(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
            settings: dict[str, Any]) -> Answer:
     """Compose the cited answer to `question`, or abstain."""
@@ -72,15 +87,13 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     if not sentences:
         return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], context)
 
-    # Only the best few sentences are embedded (the slow step: `answer.embedded_sentences`), chosen
-    # cheaply: most key terms, then the fact asked for (a date for متى), then the passage's rank.
-    def cheap(s: compose.Sentence) -> tuple[int, bool, int]:
-        return (-sum(1 for k in keys if k in s.terms), not compose.has_cue(s.text, cue), s.passage)
-
-    sentences = sorted(sentences, key=cheap)[:max(1, int(settings["answer.embedded_sentences"]))]
+    # A sentence's similarity is its passage's: the question against the passage vector stored at
+    # indexing. Embedding candidate sentences at question time was most of an answer's time (25-40 ms
+    # each) and chose no better on the calibration questions (README "Answers"); within a passage, the
+    # key-term share and the answer cue pick the sentence.
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
-    vectors = retriever.embed_passages([s.text for s in sentences])
-    similarities = vectors @ vector
+    by_passage = passage_similarities(retriever, passages, vector)
+    similarities = [by_passage[passages[s.passage].passage.id] for s in sentences]
     said = "\n".join(turn["content"] for turn in history if turn.get("role") == "assistant")
     scores = [compose.score_sentence(float(sim), s, keys, cue, said)
               for sim, s in zip(similarities, sentences, strict=True)]
