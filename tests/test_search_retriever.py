@@ -7,11 +7,12 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from paragraphs import passages_of
 
 from indexer.analysis import analyze, analyze_exact
-from indexer.models import Article, Passage
+from indexer.models import Article
 from indexer.settings import load_settings
-from indexer.stores.base import ArticleRef, StoredPassage
+from indexer.stores.base import ArticleRef
 from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 from indexer.stores.tantivy_index import TantivyKeywordIndex
 from webapp.query import parse_query
@@ -23,15 +24,6 @@ ARTICLES = [
     Article("a:2", "قمة الخليج", "ناقشت القمة أسعار النفط والاستثمار.", "cnn", "2018-03-01T08:00:00Z"),
     Article("a:3", "أسواق", "تراجعت أسعار النفط بعد قرار أوبك.\n\nوتترقب الأسواق القمة المقبلة.", "bbc", None),
 ]
-
-
-def passages_of(article: Article) -> list[StoredPassage]:
-    found, start = [], 0
-    for ordinal, paragraph in enumerate(article.text.split("\n\n")):
-        begin = article.text.index(paragraph, start)
-        found.append(StoredPassage.of(Passage(article.id, ordinal, paragraph, begin, begin + len(paragraph))))
-        start = begin + len(paragraph)
-    return found
 
 
 @pytest.fixture

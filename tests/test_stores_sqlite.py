@@ -6,24 +6,15 @@ import threading
 
 import numpy as np
 import pytest
+from paragraphs import passages_of
 
-from indexer.models import Article, Passage
+from indexer.models import Article
 from indexer.stores.base import ArticleRef, StoredPassage
 from indexer.stores.sqlite_docstore import _PASSAGE_ARTICLES_SELECT, SQLiteDocumentStore
 
 
 def article(article_id: str, text: str, **fields) -> Article:
     return Article(id=article_id, title=fields.pop("title", f"عنوان {article_id}"), text=text, **fields)
-
-
-def passages_of(item: Article) -> list[StoredPassage]:
-    """One passage per paragraph, with offsets into the body."""
-    found, start = [], 0
-    for ordinal, paragraph in enumerate(item.text.split("\n\n")):
-        begin = item.text.index(paragraph, start)
-        found.append(StoredPassage.of(Passage(item.id, ordinal, paragraph, begin, begin + len(paragraph))))
-        start = begin + len(paragraph)
-    return found
 
 
 @pytest.fixture
