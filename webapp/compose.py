@@ -1,8 +1,8 @@
 """Extractive answer composition: follow-up context, sentence scoring and selection, pure functions.
 
 The answer is never generated text: it is 1-3 sentences copied from retrieved passages, each then cited.
-A sentence's score is its embedding similarity to the question plus a share for the question's key
-terms it contains (and a small bonus when it has the kind of fact asked for: a date for متى, a number
+A sentence's score is the embedding similarity of its passage to the question plus a share for the
+question's key terms it contains (and a small bonus when it has the kind of fact asked for: a date for متى, a number
 for كم). The best score is the evidence; below `answer.abstain_below` the service abstains.
 """
 
