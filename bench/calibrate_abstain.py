@@ -91,7 +91,7 @@ def main() -> int:
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="another answer setting to try, e.g. answer.passages=12 (repeatable)")
+                        help="a setting to try, VALUE in JSON, e.g. answer.passages=12 (repeatable)")
     args = parser.parse_args()
     tried = dict(item.split("=", 1) for item in args.set)
 
