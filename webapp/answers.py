@@ -6,15 +6,12 @@ marker [n]; when the best sentence is weak evidence the answer abstains instead 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from webapp import compose
 from webapp.query import ParsedQuery
-from webapp.search import Candidate, Filters, Loaded, Retriever
+from webapp.search import Candidate, Filters, Retriever
 from webapp.sentences import split_sentences
 
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
@@ -44,18 +41,6 @@ def evidence_passages(candidates: list[Candidate], limit: int) -> list[Candidate
         if len(chosen) >= limit:
             break
     return chosen
-
-
-def passage_similarities(retriever: Retriever, passages: Sequence[Loaded], vector: np.ndarray) -> dict[int, float]:
-    """Cosine of the question vector with each passage's stored vector; a passage not embedded yet
-    (indexing still running) is embedded now."""
-    ids = {c.passage.id for c in passages}
-    found = {hit.passage_id: hit.score for hit in retriever.stores.vectors.search(vector, len(ids), allowed=ids)}
-    missing = [c.passage for c in passages if c.passage.id not in found]
-    if missing:
-        fresh = retriever.embed_passages([p.text for p in missing]) @ vector
-        found.update((p.id, float(score)) for p, score in zip(missing, fresh, strict=True))
-    return found
 
 
 def answer(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
@@ -92,7 +77,7 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     # each) and chose no better on the calibration questions (README "Answers"); within a passage, the
     # key-term share and the answer cue pick the sentence.
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
-    by_passage = passage_similarities(retriever, passages, vector)
+    by_passage = retriever.passage_similarities([c.passage for c in passages], vector)
     similarities = [by_passage[passages[s.passage].passage.id] for s in sentences]
     said = "\n".join(turn["content"] for turn in history if turn.get("role") == "assistant")
     scores = [compose.score_sentence(float(sim), s, keys, cue, said)

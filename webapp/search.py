@@ -138,6 +138,17 @@ class Retriever:
         with self._embed_lock:
             return np.asarray(self.stores.embedder.embed_passages(list(texts)), dtype=np.float32)
 
+    def passage_similarities(self, passages: Sequence[StoredPassage], vector: np.ndarray) -> dict[int, float]:
+        """Cosine of `vector` with each passage's stored vector, by passage id; a passage not embedded
+        yet (indexing still running) is embedded now."""
+        ids = {p.id for p in passages}
+        found = {hit.passage_id: hit.score for hit in self.stores.vectors.search(vector, len(ids), allowed=ids)}
+        missing = [p for p in passages if p.id not in found]
+        if missing:
+            fresh = self.embed_passages([p.text for p in missing]) @ vector
+            found.update((p.id, float(score)) for p, score in zip(missing, fresh, strict=True))
+        return found
+
     def retrieve(self, query: ParsedQuery, mode: str, filters: Filters, embed_text: str | None = None,
                  with_facets: bool = True) -> Retrieval:
         """Ranked candidate passages satisfying the query and filters, best first.

@@ -1,0 +1,48 @@
+"""Passage similarities for answers: read from the stored vectors, or embedded when a passage has none yet."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from indexer.pipeline import index_paths
+from indexer.settings import load_settings
+from indexer.stores import open_stores
+from webapp.services import Services
+
+ARTICLES = [
+    ("nile", "يبلغ طول نهر النيل نحو ستة آلاف وستمائة كيلومتر، ويجري من بحيرة فكتوريا حتى يصب في البحر المتوسط."),
+    ("coffee", "تقدم القهوة العربية في فناجين صغيرة مع التمر، وتضاف إلى حبوبها المحمصة حبات الهيل."),
+]
+
+
+def test_stored_and_fresh_similarities_agree(tmp_path: Path) -> None:
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("".join(json.dumps({"id": i, "title": i, "text": t}, ensure_ascii=False) + "\n"
+                              for i, t in ARTICLES), encoding="utf-8")
+    settings = {**load_settings(), "data.dir": str(tmp_path / "data")}
+
+    def similarities() -> tuple[dict[int, float], dict[int, float]]:
+        services = Services(settings, open_stores(settings))
+        try:
+            retriever = services.retriever
+            passages = [p for aid, _ in ARTICLES for p in retriever.stores.docs.article_passages(aid)]
+            vector = retriever.embed_query("أين يصب نهر النيل؟")
+            direct = retriever.stores.embedder.embed_passages([p.text for p in passages]) @ vector
+            return retriever.passage_similarities(passages, vector), \
+                {p.id: float(s) for p, s in zip(passages, direct, strict=True)}
+        finally:
+            services.close()
+
+    index_paths([str(corpus)], settings, embed=False, progress=False)
+    fresh, direct = similarities()  # no vectors stored yet: every passage is embedded on the spot
+    assert fresh.keys() == direct.keys() and len(fresh) == 2
+    assert np.allclose([fresh[k] for k in direct], list(direct.values()), atol=1e-5)
+
+    index_paths([], settings, embed=True, progress=False)
+    stored, direct = similarities()  # now read from the vector index
+    assert np.allclose([stored[k] for k in direct], list(direct.values()), atol=1e-5)
+    nile = next(iter(direct))  # ARTICLES order: the Nile passage first
+    assert stored[nile] == max(stored.values())
