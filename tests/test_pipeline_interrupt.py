@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -89,20 +90,39 @@ def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
     stores.close()
 
 
-def test_kill_9_during_embedding_keeps_committed_vectors(tmp_path, shared_dir):
+EMBED_IN_BATCHES_OF_8 = {"ISNAD_EMBEDDER_BATCH_SIZE": "8"}
+
+
+def interrupted_embedding(tmp_path: Path, shared_dir: Path,
+                          stop: Callable[[subprocess.Popen], None]) -> tuple[Path, Path, subprocess.Popen, int]:
+    """Index 20 news articles, embedding in batches of 8, and `stop` the indexer once a batch is
+    committed; returns the input, the data folder, the stopped process and the vectors committed."""
     news = tmp_path / "news.jsonl"
     write_news_sample(shared_dir, news, 20)
     data = tmp_path / "data"
-    env = {"ISNAD_EMBEDDER_BATCH_SIZE": "8"}
-    process = start_index(data, str(news), env=env)
+    process = start_index(data, str(news), env=EMBED_IN_BATCHES_OF_8)
     try:
         committed = wait_for(data, "SELECT count(*) FROM embeddings", 8, process)
-        os.kill(process.pid, signal.SIGKILL)
-        process.wait(timeout=60)
+        stop(process)
     finally:
         finish(process)
-    settings = settings_for(data)
-    stores = open_stores(settings)
+    return news, data, process, committed
+
+
+def assert_rerun_completes(data: Path, news: Path) -> None:
+    rerun = start_index(data, str(news), env=EMBED_IN_BATCHES_OF_8)
+    _, err = rerun.communicate(timeout=600)
+    assert rerun.returncode == 0, err
+    assert_consistent(settings_for(data), embedded=True)
+
+
+def test_kill_9_during_embedding_keeps_committed_vectors(tmp_path, shared_dir):
+    def kill_9(process: subprocess.Popen) -> None:
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+
+    news, data, _, committed = interrupted_embedding(tmp_path, shared_dir, kill_9)
+    stores = open_stores(settings_for(data))
     counts = stores.counts()
     assert counts.keyword == counts.passages
     assert committed <= counts.vectors < counts.passages  # every committed batch is searchable
@@ -110,35 +130,21 @@ def test_kill_9_during_embedding_keeps_committed_vectors(tmp_path, shared_dir):
     query = stores.embedder.embed_queries(["الأخبار"])[0]
     assert len(stores.vectors.search(query, 5)) == 5
     stores.close()
-
-    rerun = start_index(data, str(news), env=env)
-    _, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err
-    assert_consistent(settings, embedded=True)
+    assert_rerun_completes(data, news)
 
 
 def test_ctrl_c_saves_progress_and_says_how_to_continue(tmp_path, shared_dir):
-    news = tmp_path / "news.jsonl"
-    write_news_sample(shared_dir, news, 20)
-    data = tmp_path / "data"
-    env = {"ISNAD_EMBEDDER_BATCH_SIZE": "8"}
-    process = start_index(data, str(news), env=env)
-    try:
-        wait_for(data, "SELECT count(*) FROM embeddings", 8, process)
+    def ctrl_c(process: subprocess.Popen) -> None:
         kill_group(process, signal.SIGINT)  # what Ctrl-C in a terminal sends: the whole group
-    finally:
-        finish(process)
+
+    news, data, process, _ = interrupted_embedding(tmp_path, shared_dir, ctrl_c)
     assert process.returncode == 130
     assert "run the same command again" in process.stderr.read()
     assert "interrupted after: read 20, indexed 20" in process.stdout.read()
-    settings = settings_for(data)
-    stores = open_stores(settings)
+    stores = open_stores(settings_for(data))
     counts = stores.counts()
     # The vector file itself was saved on the way out, not only the SQLite rows.
     assert stores.vectors.size_bytes() > 0
     assert counts.keyword == counts.passages and 0 < counts.vectors <= counts.passages
     stores.close()
-    rerun = start_index(data, str(news), env=env)
-    _, err = rerun.communicate(timeout=600)
-    assert rerun.returncode == 0, err
-    assert_consistent(settings, embedded=True)
+    assert_rerun_completes(data, news)
