@@ -62,7 +62,7 @@ eval: install
 	$(BIN)/isnad eval --qa $(SHARED)/eval/arcd.json --qa $(SHARED)/eval/tydiqa-goldp-dev-arabic.json \
 	  --qa $(SHARED)/eval/mlqa-dev-context-ar-question-ar.json \
 	  --distractors $(SHARED)/corpus/news/ant_multisource.jsonl.gz --distractor-limit 10000 \
-	  --modes keyword,semantic,hybrid --ask-modes keyword,semantic,hybrid --ask-max-questions 300 \
+	  --modes keyword,semantic,hybrid --ask-modes keyword,semantic,hybrid --ask-max-questions 300 --peers lucene \
 	  --out eval-out/report.json
 
 lint: install-dev

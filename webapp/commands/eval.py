@@ -29,6 +29,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="modes in which answers are also composed and scored (default hybrid, or the first of "
                              "--modes without it; 'none' for search only); composing embeds sentences, so each mode "
                              "costs about a second a question")
+    parser.add_argument("--peers", default="none",
+                        help="other engines to rank the same articles and questions, printed beside Isnad's modes: "
+                             "'lucene' (real Lucene 8 BM25, k1 1.2 b 0.75, ArabicAnalyzer, one field of title + body "
+                             "per whole article; needs a JDK and Debian's liblucene8-java) or 'none' (default)")
+    parser.add_argument("--titles", choices=("keep", "neutral"), default="keep",
+                        help="'keep' the articles' titles, or make them 'neutral': every gold and distractor "
+                             "title replaced by its source's name, to measure ranking when headlines do not "
+                             "help (default keep)")
     parser.add_argument("--max-questions", metavar="N", type=int, default=None,
                         help="only the first N questions of each QA file, and only their gold paragraphs "
                              "(quick runs)")
@@ -44,13 +52,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    from webapp.evaluation.eval_run import EvalOptions, parse_modes, run_eval
+    from webapp.evaluation.eval_run import EvalOptions, parse_modes, parse_peers, run_eval
+    from webapp.evaluation.lucene_peer import PeerUnavailable
     from webapp.evaluation.squad import QAFileError
 
     try:
         modes = parse_modes(args.modes)
         ask_modes = parse_modes(args.ask_modes, allow_none=True) if args.ask_modes else \
             (("hybrid",) if "hybrid" in modes else modes[:1])
+        peers = parse_peers(args.peers)
     except ValueError as error:
         print(f"isnad eval: {error}", file=sys.stderr)
         return 2
@@ -64,13 +74,13 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     options = EvalOptions(qa_files=list(args.qa), distractors=args.distractors,
                           distractor_limit=args.distractor_limit or None, modes=modes, ask_modes=ask_modes,
                           out=args.out, max_questions=args.max_questions,
-                          ask_max_questions=args.ask_max_questions,
+                          ask_max_questions=args.ask_max_questions, peers=peers, titles=args.titles,
                           command=shlex.join(["isnad", *sys.argv[1:]]))
     if args.cache_dir is not None:
         options.cache_root = args.cache_dir
     try:
         report = run_eval(options, settings)
-    except QAFileError as error:
+    except (QAFileError, PeerUnavailable) as error:
         print(f"isnad eval: {error}", file=sys.stderr)
         return 2
     print(report["table"])

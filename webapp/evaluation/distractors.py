@@ -11,6 +11,7 @@ import hashlib
 import heapq
 import json
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from indexer.models import Article
@@ -35,6 +36,17 @@ def sample_articles(articles: Iterable[Article], limit: int | None) -> list[Arti
         elif item > heap[0]:
             heapq.heapreplace(heap, item)
     return [a for _, _, a in sorted(heap, reverse=True)]
+
+
+def neutral_titles(articles: Iterable[Article]) -> list[Article]:
+    """The articles with every title replaced by their source's name (`isnad eval --titles neutral`).
+
+    Headlines in the QA sets are Wikipedia page names that often name the answer, and news headlines
+    often repeat a question's words; a title that says nothing about the article shows how a ranking
+    does when the headline does not help (teasers, names, wordplay).
+    """
+    # Never empty: an empty title is derived from the body when the file is read back.
+    return [replace(article, title=article.source or "-") for article in articles]
 
 
 def article_record(article: Article) -> dict[str, object]:

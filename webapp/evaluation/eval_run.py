@@ -22,6 +22,7 @@ from typing import Any
 
 from tqdm import tqdm
 
+from indexer.models import Article
 from indexer.settings import PROJECT_ROOT
 from webapp.evaluation import indexing
 from webapp.evaluation.cache import (
@@ -34,7 +35,8 @@ from webapp.evaluation.cache import (
     mark_complete,
     read_complete,
 )
-from webapp.evaluation.distractors import sample_articles, write_jsonl
+from webapp.evaluation.distractors import neutral_titles, sample_articles, write_jsonl
+from webapp.evaluation.lucene_peer import PEERS, lucene_command, lucene_rankings
 from webapp.evaluation.machine import code_version, machine_info
 from webapp.evaluation.metrics import (
     Outcome,
@@ -47,6 +49,7 @@ from webapp.evaluation.report import EVAL_COLUMNS, FUSION_COLUMNS, markdown_tabl
 from webapp.evaluation.squad import QASet, Question, gold_articles, load_qa_files
 
 MODES = ("keyword", "semantic", "hybrid")
+TITLES = ("keep", "neutral")
 Log = Callable[[str], None]
 
 
@@ -65,6 +68,8 @@ class EvalOptions:
     cache_root: Path = DEFAULT_CACHE_ROOT
     max_questions: int | None = None  # per dataset, for quick runs
     ask_max_questions: int | None = None  # per dataset: answers composed for the first N questions only
+    peers: tuple[str, ...] = ()  # other engines ranking the same corpus and questions (PEERS)
+    titles: str = "keep"  # "neutral": every title replaced by its source's name (TITLES)
     command: str = ""
     log: Log = field(default=_stderr)
 
@@ -84,6 +89,8 @@ def build_distractor_index(options: EvalOptions, settings: dict[str, Any]) -> Pa
              **index_identity(settings)}
     if not needs_vectors(options):
         parts["vectors"] = False
+    if options.titles != "keep":
+        parts["titles"] = options.titles
     folder = options.cache_root / "isnad-eval" / f"distractors-{cache_key(parts)}"
     if is_complete(folder):
         options.log(f"distractor index: cached in {folder}")
@@ -94,7 +101,7 @@ def build_distractor_index(options: EvalOptions, settings: dict[str, Any]) -> Pa
     if not sample.exists():
         options.log(f"sampling {options.distractor_limit or 'all'} distractors from {options.distractors} …")
         articles = sample_articles(indexing.read_articles(options.distractors), options.distractor_limit)
-        write_jsonl(articles, sample)
+        write_jsonl(_titled(articles, options.titles), sample)
     options.log(f"indexing distractors into {folder / 'data'} (resumable: run again after an interruption) …")
     started = time.perf_counter()
     counts = _index_reusing_vectors(options, _settings_for(settings, folder / "data"), sample)
@@ -116,6 +123,11 @@ def _index_reusing_vectors(options: EvalOptions, settings: dict[str, Any], path:
     return indexing.counts(settings)
 
 
+def _titled(articles: Sequence[Article], titles: str) -> Sequence[Article]:
+    """The articles with their titles as `--titles` asks: kept, or all replaced by the source's name."""
+    return neutral_titles(articles) if titles == "neutral" else articles
+
+
 def build_eval_index(options: EvalOptions, settings: dict[str, Any], qa: QASet) -> Path:
     """A copy of the distractor index with the gold paragraphs of the chosen questions added; cached too."""
     base = build_distractor_index(options, settings)
@@ -129,7 +141,7 @@ def build_eval_index(options: EvalOptions, settings: dict[str, Any], qa: QASet) 
     if not (folder / "data").exists():
         copy_index(base / "data", folder / "data")
     gold = folder / "gold.jsonl"
-    write_jsonl(gold_articles(qa), gold)
+    write_jsonl(_titled(gold_articles(qa), options.titles), gold)
     options.log(f"indexing {len(qa.paragraphs)} gold paragraphs into {folder / 'data'} …")
     counts = _index_reusing_vectors(options, _settings_for(settings, folder / "data"), gold)
     mark_complete(folder, {"inputs": parts, "counts": counts,
@@ -194,6 +206,30 @@ def score_question(api: ApiClient, question: Question, mode: str, ask: bool) -> 
     return outcome
 
 
+def peer_outcomes(peer: str, options: EvalOptions, settings: dict[str, Any],
+                  questions: Sequence[Question]) -> list[Outcome]:
+    """Every question ranked by a peer engine over the articles of the evaluation index (whole articles:
+    "answer in top-5" then looks in the five best articles' titles and bodies)."""
+    if peer != "lucene":
+        raise ValueError(f"unknown peer {peer!r}; valid: {', '.join(PEERS)}")
+    started = time.perf_counter()
+    articles = indexing.all_articles(settings)
+    command = lucene_command(options.cache_root)
+    rankings = lucene_rankings(command, ((a.id, a.title, a.text) for a in articles.values()),
+                               [q.text for q in questions])
+    per_question_ms = (time.perf_counter() - started) * 1000 / max(1, len(questions))
+    options.log(f"peer lucene: {len(articles)} articles, {len(questions)} questions, "
+                f"{time.perf_counter() - started:.0f} s")
+    outcomes = []
+    for question, ranking in zip(questions, rankings, strict=True):
+        top5 = " \n ".join(f"{articles[aid].title}\n{articles[aid].text}" for aid in ranking[:5] if aid in articles)
+        outcomes.append(Outcome(question.dataset, peer, question.id, question.impossible,
+                                gold_rank(ranking, question.gold_article_id), contains_answer(top5, question.answers),
+                                answered=True, answer_in_answer=False, cited_gold=False,
+                                search_ms=round(per_question_ms, 1)))
+    return outcomes
+
+
 def restrict(qa: QASet, per_dataset: int | None) -> QASet:
     """The first `per_dataset` questions of each QA file and only their gold paragraphs (quick runs)."""
     if per_dataset is None:
@@ -211,6 +247,8 @@ def restrict(qa: QASet, per_dataset: int | None) -> QASet:
 def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
     """Build or reuse the index, ask every question in every mode, print the table, write the report."""
     qa = restrict(load_qa_files(options.qa_files), options.max_questions)
+    if "lucene" in options.peers:
+        lucene_command(options.cache_root)  # fail before the long part when no JDK or Lucene is installed
     data_dir = build_eval_index(options, settings, qa)
     run_settings = _settings_for(settings, data_dir)
     absent = missing_gold(run_settings, qa)
@@ -235,7 +273,9 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
                                 f"{time.perf_counter() - mode_started:.0f} s")
     finally:
         api.close()
-    rows = summarise_groups(outcomes, qa.datasets(), options.modes)
+    for peer in options.peers:
+        outcomes.extend(peer_outcomes(peer, options, run_settings, questions))
+    rows = summarise_groups(outcomes, qa.datasets(), (*options.modes, *options.peers))
     table = markdown_table(rows, EVAL_COLUMNS)
     fusion = fusion_diagnostics(outcomes, qa.datasets())
     if fusion:
@@ -255,6 +295,8 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "gold_missing_from_index": sorted(absent),
         "settings": {k: v for k, v in settings.items() if k.split(".")[0] in ("search", "answer", "embedder")},
         "modes": list(options.modes),
+        "peers": list(options.peers),
+        "titles": options.titles,
         "ask_modes": list(options.ask_modes),
         "seconds": round(time.perf_counter() - started, 1),
         "results": rows,
@@ -267,6 +309,17 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         details.write_text("".join(json.dumps(o.to_json(), ensure_ascii=False) + "\n" for o in outcomes),
                            encoding="utf-8")
     return report
+
+
+def parse_peers(text: str) -> tuple[str, ...]:
+    """`--peers lucene` (comma-separated; 'none' or empty for no peer)."""
+    if text.strip() in ("", "none"):
+        return ()
+    peers = tuple(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+    unknown = [p for p in peers if p not in PEERS]
+    if unknown:
+        raise ValueError(f"--peers: unknown peer {', '.join(unknown)}; valid: {', '.join(PEERS)}")
+    return peers
 
 
 def parse_modes(text: str, allowed: Sequence[str] = MODES, allow_none: bool = False) -> tuple[str, ...]:

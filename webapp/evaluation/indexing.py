@@ -79,6 +79,19 @@ def held_articles(settings: dict[str, Any], article_ids: Iterable[str]) -> set[s
         stores.close()
 
 
+def all_articles(settings: dict[str, Any]) -> dict[str, Article]:
+    """Every article of an index by id, as stored (after cleaning and de-duplication): what a peer indexes."""
+    stores = open_stores(settings, check=False)
+    try:
+        ids = stores.docs.article_ids()
+        found: dict[str, Article] = {}
+        for start in range(0, len(ids), 2000):
+            found.update(stores.docs.get_articles(ids[start:start + 2000]))
+        return {article_id: found[article_id] for article_id in ids if article_id in found}
+    finally:
+        stores.close()
+
+
 def store_sizes(data_dir: Path) -> dict[str, float]:
     """MiB on disk per store of a data directory."""
     from indexer.settings import load_settings
