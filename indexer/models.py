@@ -51,11 +51,16 @@ class Hit:
 
 @dataclass(slots=True)
 class Problem:
-    """Input that could not be read or used, with where it was and why."""
+    """Input that could not be read or used, with where it was and why.
+
+    `skipped` is False for a note about input that was used anyway (an encoding guessed, invalid bytes
+    replaced): the user should see it, but nothing was left out.
+    """
 
     origin: str
     reason: str
     detail: str = ""
+    skipped: bool = True
 
     def __str__(self) -> str:
         return f"{self.origin}: {self.reason}" + (f" ({self.detail})" if self.detail else "")
@@ -63,11 +68,15 @@ class Problem:
 
 @dataclass(slots=True)
 class IngestSummary:
-    """Counts of one read: articles read, indexed, and skipped by reason."""
+    """Counts of one read: articles read, indexed, skipped by reason, and notes by reason."""
 
     read: int = 0
     indexed: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    noted: dict[str, int] = field(default_factory=dict)  # notes about input that was still used
 
     def skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+    def note(self, reason: str) -> None:
+        self.noted[reason] = self.noted.get(reason, 0) + 1

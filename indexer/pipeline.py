@@ -64,6 +64,7 @@ class IndexReport:
     replaced: int = 0  # of those, articles that were already indexed with other content
     unchanged: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    noted: dict[str, int] = field(default_factory=dict)  # input used with a note (encoding guessed, bytes replaced)
     problems: int = 0
     passages: int = 0  # passages written this run
     keyword_caught_up: int = 0  # articles re-indexed from the document store (interrupted runs)
@@ -247,6 +248,8 @@ def _drain(reader: Any, messages: Any, summary: IngestSummary,
                 summary.read += payload.read
                 for reason, count in payload.skipped.items():
                     summary.skipped[reason] = summary.skipped.get(reason, 0) + count
+                for reason, count in payload.noted.items():
+                    summary.noted[reason] = summary.noted.get(reason, 0) + count
                 return
             else:
                 raise RuntimeError(f"reading failed: {payload}")
@@ -292,13 +295,17 @@ def _keyword_backlog(settings: dict[str, Any]) -> int:
 
 
 def _input_bytes(paths: Sequence[str]) -> int:
+    """Bytes of the files the readers will open (the same walk as theirs: broken links are theirs to report)."""
+    from indexer.ingest import files
+
     total = 0
-    for path in map(Path, paths):
-        if path.is_file():
+    for path, kind, missing in files.expand(paths):
+        if missing or kind is None:
+            continue
+        try:
             total += path.stat().st_size
-        elif path.is_dir():
-            for root, _, names in os.walk(path):
-                total += sum((Path(root) / name).stat().st_size for name in names)
+        except OSError:  # gone since the walk: the reader reports it
+            pass
     return total
 
 
@@ -417,7 +424,7 @@ def index_paths(
     summary = IngestSummary()
 
     def problem(item: Problem) -> None:
-        report.problems += 1
+        report.problems += item.skipped  # notes about input used anyway are printed, not counted
         if on_problem is not None:
             on_problem(item)
 
@@ -454,6 +461,7 @@ def index_paths(
             reader.close()
         report.read = summary.read
         report.skipped = dict(summary.skipped)
+        report.noted = dict(summary.noted)
         report.pending_vectors = stores.docs.count_passages() - stores.docs.count_embeddings()
         stores.docs.log_finish(run_id, status, _summary_json(report))
         stores.close()

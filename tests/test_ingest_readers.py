@@ -183,7 +183,12 @@ def test_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
     page = tmp_path / "page.txt"
     page.write_bytes(f"حصاد القمح يبدأ مبكرا\n\n{BODY}\n\n{OTHER}\n".encode(encoding))
     articles, _, problems = read(line_file, page)
-    assert problems == []
+    # A guess (no byte-order mark, not UTF-8) is named for each file; certain encodings pass silently.
+    guessed = encoding in ("utf-16-le", "utf-16-be", "cp1256")
+    assert [(p.origin, p.reason, p.skipped) for p in problems] == (
+        [(str(line_file), "encoding guessed", False), (str(page), "encoding guessed", False)] if guessed else [])
+    assert all(f"read as {encoding.replace('-', '_') if encoding == 'cp1256' else encoding}" in p.detail
+               for p in problems)
     assert [a.title for a in articles] == ["حصاد القمح", "حصاد الشعير", "حصاد القمح يبدأ مبكرا"]
     assert articles[2].text == f"{BODY}\n\n{OTHER}"
     assert not any("\ufeff" in a.text or "\ufeff" in a.title for a in articles)
@@ -198,7 +203,9 @@ def test_a_few_arabic_words_are_enough_to_detect_the_encoding(tmp_path: Path, en
     page = tmp_path / "short.txt"
     page.write_bytes("خبر عاجل".encode(encoding))
     articles, _, problems = read(line_file, page)
-    assert problems == [] and [(a.title, a.text) for a in articles] == [
+    # "utf-16" writes a byte-order mark, so only cp1256 is a guess to report.
+    assert [(p.reason, p.skipped) for p in problems] == [("encoding guessed", False)] * 2 * (encoding == "cp1256")
+    assert [(a.title, a.text) for a in articles] == [
         ("خبر عاجل", "أمطار غزيرة"),
         ("خبر عاجل", "خبر عاجل"),
     ]
@@ -233,7 +240,8 @@ def test_gzip_files_are_read_transparently(tmp_path: Path) -> None:
     page = tmp_path / "page.txt.gz"
     page.write_bytes(gzip.compress(f"عنوان الخبر عن المكتبة\n\n{OTHER}\n".encode("cp1256")))
     articles, _, problems = read(packed, page)
-    assert problems == [] and [a.text for a in articles] == [BODY, OTHER]
+    assert [(p.origin, p.reason) for p in problems] == [(str(page), "encoding guessed")]
+    assert [a.text for a in articles] == [BODY, OTHER]
     assert articles[1].title == "عنوان الخبر عن المكتبة"
 
 
@@ -328,3 +336,78 @@ def test_deeply_nested_json_is_reported_not_raised(tmp_path: Path) -> None:
     articles, _, problems = read(path, good)
     assert [a.text for a in articles] == [BODY]
     assert [(p.origin, p.reason) for p in problems] == [(str(path), "unreadable file")]
+
+
+def test_utf8_with_a_few_invalid_bytes_is_read_as_utf8_and_the_lines_reported(tmp_path: Path) -> None:
+    lines = [json.dumps({"id": f"u{i}", "title": f"حصاد القمح {i}", "text": f"{BODY} {i}"}, ensure_ascii=False)
+             for i in range(3)]
+    raw = [line.encode("utf-8") for line in lines]
+    raw[1] = raw[1].replace("القمح".encode(), b"\xff\xfe" + "القمح".encode(), 1)  # damage inside the title
+    news = tmp_path / "news.jsonl"
+    news.write_bytes(b"\n".join(raw) + b"\n")
+    page = tmp_path / "page.txt"
+    page.write_bytes(f"حصاد القمح يبدأ مبكرا\n\n{BODY}\n\n".encode() + b"\xc3" + f"{OTHER}\n".encode())
+    articles, summary, problems = read(news, page)
+    assert [a.title for a in articles] == ["حصاد القمح 0", "حصاد \ufffdالقمح 1", "حصاد القمح 2",
+                                           "حصاد القمح يبدأ مبكرا"]
+    assert articles[3].text == f"{BODY}\n\n\ufffd{OTHER}"
+    assert [(p.origin, p.reason, p.skipped) for p in problems] == [
+        (f"{news}:2", "invalid utf-8", False), (f"{page}:5", "invalid utf-8", False)]
+    assert "2 invalid bytes replaced" in problems[0].detail and "1 invalid byte replaced" in problems[1].detail
+    assert summary.skipped == {} and summary.noted == {"invalid utf-8": 2}
+
+
+def test_a_wrong_encoding_is_unlikely_for_utf8_and_named_when_guessed(tmp_path: Path) -> None:
+    # Each file has one line: UTF-8 with one bad byte is still UTF-8; the same text in cp1256 is cp1256, said so.
+    text = f"{BODY} {OTHER}"
+    damaged = tmp_path / "damaged.txt"
+    damaged.write_bytes(text.encode("utf-8").replace(b" ", b" \x80", 1))
+    legacy = tmp_path / "legacy.txt"
+    legacy.write_bytes(text.encode("cp1256"))
+    articles, _, problems = read(damaged, legacy)
+    assert [a.text.replace("\ufffd", "") for a in articles] == [text, text]
+    assert [(p.origin, p.reason) for p in problems] == [(f"{damaged}:1", "invalid utf-8"),
+                                                        (str(legacy), "encoding guessed")]
+    assert "read as cp1256" in problems[1].detail
+
+
+def test_dangling_symlink_and_symlink_loop_in_a_folder_are_unreadable_files(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jsonl(folder / "b.jsonl", [{"text": BODY}])
+    (folder / "a.jsonl").symlink_to(tmp_path / "gone.jsonl")
+    (folder / "c.jsonl").symlink_to(folder / "d.jsonl")
+    (folder / "d.jsonl").symlink_to(folder / "c.jsonl")
+    (folder / "up").symlink_to(tmp_path)  # a link to a folder above is not followed: no loop, no second copy
+    articles, summary, problems = read(folder)
+    assert [a.text for a in articles] == [BODY]
+    assert [(p.origin, p.reason, p.detail) for p in problems] == [
+        (str(folder / "a.jsonl"), "unreadable file", f"broken symbolic link to {tmp_path / 'gone.jsonl'}"),
+        (str(folder / "c.jsonl"), "unreadable file", "symbolic link loop"),
+        (str(folder / "d.jsonl"), "unreadable file", "symbolic link loop"),
+    ]
+    assert summary.skipped == {"unreadable file": 3}
+
+
+def test_one_over_nested_jsonl_line_is_reported_by_number_and_the_rest_read(tmp_path: Path) -> None:
+    news = jsonl(tmp_path / "news.jsonl", [{"text": BODY}, "[" * 100_000 + "]" * 100_000, {"text": OTHER}])
+    articles, _, problems = read(news)
+    assert [a.text for a in articles] == [BODY, OTHER]
+    assert [(p.origin, p.reason) for p in problems] == [(f"{news}:2", "malformed json")]
+    assert "nested too deeply" in problems[0].detail
+
+
+def test_empty_files_of_every_kind_are_reported(tmp_path: Path) -> None:
+    empties = [tmp_path / name for name in ("a.json", "b.jsonl", "c.txt", "d.html", "f.json")]
+    for path in empties[:4]:
+        path.write_bytes(b"")
+    empties[4].write_text("[]\n", encoding="utf-8")
+    packed = tmp_path / "e.jsonl.gz"
+    packed.write_bytes(gzip.compress(b""))
+    blank = tmp_path / "g.jsonl"
+    blank.write_text("\n  \n", encoding="utf-8")
+    articles, summary, problems = read(*empties, packed, blank)
+    assert articles == []
+    assert [(p.origin, p.reason) for p in problems] == [(str(p), "empty file")
+                                                        for p in [*empties, packed, blank]]
+    assert summary.skipped == {"empty file": 7}

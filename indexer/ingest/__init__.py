@@ -79,16 +79,66 @@ def _from_records(path: Path, records: Iterator[tuple[int, dict | str | None]], 
         yield _Read(_article(fields, article_id, origin), fallback)
 
 
+MAX_LINE_NOTES = 20  # repaired lines reported one by one per file; beyond that, one count at the end
+
+
+def _guessed_note(path: Path, encoding: str) -> Problem:
+    return Problem(str(path), "encoding guessed",
+                   f"read as {encoding}: the bytes are not UTF-8 and there is no byte-order mark", skipped=False)
+
+
+def _repaired_note(path: Path, decoded: files.Decoded) -> Iterator[Problem]:
+    """One note for a file whose invalid UTF-8 bytes were replaced, naming the lines that held them."""
+    if decoded.replaced_bytes:
+        lines = decoded.repaired_lines
+        shown = ", ".join(map(str, lines[:10])) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
+        yield Problem(f"{path}:{lines[0]}", "invalid utf-8",
+                      f"{_bytes(decoded.replaced_bytes)} replaced with U+FFFD, on line{'s' * (len(lines) > 1)} "
+                      f"{shown}", skipped=False)
+
+
+def _bytes(count: int) -> str:
+    return f"{count} invalid byte{'s' * (count != 1)}"
+
+
+def _empty_file(path: Path) -> Problem:
+    return Problem(str(path), "empty file", "no articles in it")
+
+
 def _read_jsonl(path: Path) -> Iterator[_Item]:
-    yield from _from_records(path, parse_lines(files.iter_lines(path)), ":")
+    lines = files.Lines(path)
+    if lines.guessed:
+        yield _guessed_note(path, lines.encoding)
+    found = reported = 0
+    for item in _from_records(path, parse_lines(lines), ":"):
+        # Notes for repaired lines come just before what was read from them.
+        for number, replaced in lines.repaired:
+            reported += 1
+            if reported <= MAX_LINE_NOTES:
+                yield Problem(f"{path}:{number}", "invalid utf-8",
+                              f"{_bytes(replaced)} replaced with U+FFFD; the rest of the line is kept", skipped=False)
+        lines.repaired.clear()
+        found += 1
+        yield item
+    if reported > MAX_LINE_NOTES:
+        yield Problem(str(path), "invalid utf-8", f"{reported - MAX_LINE_NOTES} more lines had invalid bytes "
+                      "replaced with U+FFFD", skipped=False)
+    if not found:
+        yield _empty_file(path)
 
 
 def _read_json(path: Path) -> Iterator[_Item]:
-    text = files.read_text(path)
+    decoded = files.read_decoded(path)
+    if decoded.guessed:
+        yield _guessed_note(path, decoded.encoding)
+    yield from _repaired_note(path, decoded)
     try:
-        sep, records = parse_document(text)
+        sep, records = parse_document(decoded.text)
     except json.JSONDecodeError as error:
         yield Problem(f"{path}:{error.lineno}", "malformed json", f"{error.msg} at column {error.colno}")
+        return
+    if not records:
+        yield _empty_file(path)
         return
     yield from _from_records(path, iter(records), sep)
 
@@ -97,7 +147,14 @@ _HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
 
 
 def _read_scraped(path: Path) -> Iterator[_Item]:
-    text = files.read_text(path)
+    decoded = files.read_decoded(path)
+    if decoded.guessed:
+        yield _guessed_note(path, decoded.encoding)
+    yield from _repaired_note(path, decoded)
+    text = decoded.text
+    if not text.strip():
+        yield _empty_file(path)
+        return
     if _HTML_START.match(text):
         # A web page saved with a .txt name: read it as the HTML it is.
         yield from _read_html(path, text)
@@ -117,7 +174,16 @@ def _read_scraped(path: Path) -> Iterator[_Item]:
 
 
 def _read_html(path: Path, text: str | None = None) -> Iterator[_Item]:
-    fields = extract_html(files.read_text(path) if text is None else text)
+    if text is None:
+        decoded = files.read_decoded(path)
+        if decoded.guessed:
+            yield _guessed_note(path, decoded.encoding)
+        yield from _repaired_note(path, decoded)
+        text = decoded.text
+        if not text.strip():
+            yield _empty_file(path)
+            return
+    fields = extract_html(text)
     if fields is None:
         yield Problem(str(path), "empty article", "no main text found in the page")
         return
@@ -148,7 +214,10 @@ def iter_articles(
     """
 
     def problem(item: Problem) -> None:
-        summary.skip(item.reason)
+        if item.skipped:
+            summary.skip(item.reason)
+        else:
+            summary.note(item.reason)
         on_problem(item)
 
     seen_texts: set[bytes] = set()

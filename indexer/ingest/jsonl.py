@@ -85,6 +85,10 @@ def parse_lines(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, 
         except json.JSONDecodeError as error:
             yield number, f"{error.msg} at column {error.colno}"
             continue
+        except RecursionError:
+            # One line nested deeper than the parser can follow is that line's fault, not the file's.
+            yield number, "nested too deeply to be an article"
+            continue
         if isinstance(value, dict):
             yield number, value
         else:

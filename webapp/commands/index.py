@@ -46,6 +46,11 @@ def _skipped_text(skipped: dict[str, int]) -> str:
     return f"{sum(skipped.values())} (" + ", ".join(f"{reason}: {n}" for reason, n in sorted(skipped.items())) + ")"
 
 
+def _noted_text(noted: dict[str, int]) -> str:
+    """", noted N (reason: n, ...)" for input that was used with a note, or nothing."""
+    return f", noted {_skipped_text(noted)}" if noted else ""
+
+
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     if args.dry_run:
         return _dry_run(args, settings)
@@ -84,7 +89,8 @@ def _print_summary(args: argparse.Namespace, settings: dict[str, Any], report: A
                   if report.pending_vectors and not report.interrupted else ""))
     print(("interrupted after: " if report.interrupted else "")
           + f"read {report.read}, indexed {report.indexed} ({report.replaced} replaced, {report.passages} "
-          f"passages), unchanged {report.unchanged}, skipped {_skipped_text(report.skipped)}; {vectors}; "
+          f"passages), unchanged {report.unchanged}, skipped {_skipped_text(report.skipped)}"
+          f"{_noted_text(report.noted)}; {vectors}; "
           f"data in {settings['data.dir']}")
     if report.keyword_caught_up:
         print(f"caught up {report.keyword_caught_up} articles left unindexed by an earlier run")
@@ -115,6 +121,6 @@ def _dry_run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
             when = (item.published or "undated")[:10]
             print(f"{item.id}  {when}  {item.source or '-'}  {item.passages} passages  {item.title[:70]}")
     line = (f"dry run: read {summary.read}, would index {articles} articles ({passages} passages), "
-            f"skipped {_skipped_text(summary.skipped)}; nothing written")
+            f"skipped {_skipped_text(summary.skipped)}{_noted_text(summary.noted)}; nothing written")
     print(line, file=sys.stderr if args.json else sys.stdout)
     return 1 if problems and not articles else 0
