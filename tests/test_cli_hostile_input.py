@@ -56,3 +56,14 @@ def test_damaged_files_links_and_empty_files_are_reported_and_the_rest_indexed(t
         in result.stdout
     # Read as UTF-8, not as a legacy code page: every Arabic title intact, the damage only where it was.
     assert stored_titles(data) == {"n0": "حصاد القمح 0", "n1": "حصاد القمح\ufffd 1", "n3": "حصاد القمح 3"}
+
+
+def test_an_argument_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    for args in ([b"search", b"\xff\xfe"], [b"ask", "متى".encode() + b"\xff"],
+                 [b"index", os.fsencode(tmp_path) + b"/\xe9t\xe9.jsonl"]):
+        result = isnad(*args, "--data-dir", str(data))
+        assert result.returncode == 2, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"isnad: argument 2 ({args[1]!r}) is not UTF-8 text")
+    assert not data.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -32,7 +33,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def undecodable_argument(argv: Sequence[str]) -> str | None:
+    """Why an argument cannot be used, when one is not UTF-8 text (Python hands such bytes over as lone
+    surrogates, which no store, model or terminal accepts), else None."""
+    for position, argument in enumerate(argv, start=1):
+        try:
+            argument.encode("utf-8")
+        except UnicodeEncodeError:
+            return (f"argument {position} ({os.fsencode(argument)!r}) is not UTF-8 text; type it in a UTF-8 "
+                    "terminal, or rename a file whose name is in another encoding")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    problem = undecodable_argument(argv)
+    if problem:
+        print(f"isnad: {problem}", file=sys.stderr)
+        return 2
     parser = build_parser()
     args = parser.parse_args(argv)
     # Subcommands may also take --data-dir after their name; both spellings land here.
