@@ -55,6 +55,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.keyword_weight", 1.0, "Weight of the keyword list in fusion."),
     Setting("search.semantic_weight", 1.0, "Weight of the semantic list in fusion."),
     Setting("search.candidates", 200, "Candidate passages fetched from each index."),
+    Setting("search.title_weight", 1.0, "Weight of the article title's BM25 score beside the passage's."),
     Setting("search.semantic_min_score", 0.78,
             "Dense hits below this cosine similarity are dropped (0 keeps all; calibrated for multilingual-e5)."),
     Setting("search.page_size", 10, "Default results per page."),

@@ -77,6 +77,20 @@ def test_terms_rank_on_text_and_title_with_at_least_one_required() -> None:
     assert "must" not in body and "must_not" not in body
 
 
+def test_repeated_terms_stay_and_the_title_clause_carries_the_title_weight() -> None:
+    terms = tuple(analyze_terms("سيول سيول جدة"))
+    assert terms.count("سيول") == 2
+    body = queries.bool_query(KeywordQuery(terms=terms, title_weight=0.25))["bool"]
+    # `match` makes one clause per token, so the repeat weighs twice as in the embedded index.
+    assert body["should"] == [
+        {"match": {"text": {"query": " ".join(terms), "analyzer": "whitespace", "operator": "or"}}},
+        {"match": {"title": {"query": " ".join(terms), "analyzer": "whitespace", "operator": "or",
+                             "boost": 0.25}}},
+    ]
+    facets = queries.facets_body(KeywordQuery(terms=terms, title_weight=0.25, sources=("BBC",)))
+    assert facets["query"]["bool"]["should"] == body["should"]
+
+
 def test_phrases_must_match_on_the_exact_subfields_and_terms_become_optional() -> None:
     phrase = tuple(analyze_exact_terms("ولي العهد"))
     query = KeywordQuery(terms=("قمه",), phrases=(phrase, ("الرياض",)))

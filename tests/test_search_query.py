@@ -43,6 +43,13 @@ def test_keyword_query_is_analyzed_like_the_index() -> None:
     assert query.date_from == "2024-06-01"
 
 
+def test_repeated_words_are_kept_for_ranking_and_excluded_once() -> None:
+    query = keyword_query(parse_query("سيول جدة سيول -امطار -الامطار"), analyze, analyze_exact, title_weight=0.3)
+    assert query.terms == ("سيول", "جد", "سيول")  # as Lucene's QueryBuilder: one clause per token
+    assert query.excluded == ("امطار",)
+    assert query.title_weight == 0.3
+
+
 def test_phrases_keep_stop_words_exactly() -> None:
     query = keyword_query(parse_query('"في من" بوتين'), analyze, analyze_exact)
     assert query.phrases == (("في", "من"),)

@@ -82,11 +82,13 @@ def keyword_query(
     date_from: str | None = None,
     date_to: str | None = None,
     sort: str = "relevance",
+    title_weight: float = 1.0,
 ) -> KeywordQuery:
     """Analyze the parts exactly as the index analyzed passages, then add the filters.
 
     Phrase words also count as ranked terms, so a passage matching the phrase and other words ranks first.
-    A phrase whose words are all stop words analyzes to nothing and is dropped.
+    A phrase whose words are all stop words analyzes to nothing and is dropped. Ranked terms keep their
+    repeats (a word said twice weighs twice, as in Lucene); excluded terms need each word once.
     """
     terms = [t.term for t in analyze(" ".join(parsed.words))] if parsed.words else []
     phrases: list[tuple[str, ...]] = []
@@ -97,11 +99,12 @@ def keyword_query(
             terms.extend(t.term for t in analyze(phrase))
     excluded = [t.term for t in analyze(" ".join(parsed.excluded))] if parsed.excluded else []
     return KeywordQuery(
-        terms=_unique(terms),
+        terms=tuple(terms),
         phrases=tuple(dict.fromkeys(phrases)),
         excluded=_unique(excluded),
         sources=tuple(sources),
         date_from=date_from,
         date_to=date_to,
         sort=sort,
+        title_weight=title_weight,
     )

@@ -159,7 +159,8 @@ class Retriever:
         """
         candidates_per_list = int(self.settings["search.candidates"])
         kq = keyword_query(query, self.analyze, self.analyze_exact, sources=filters.sources,
-                           date_from=filters.date_from, date_to=filters.date_to)
+                           date_from=filters.date_from, date_to=filters.date_to,
+                           title_weight=float(self.settings["search.title_weight"]))
         use_keyword = mode in ("keyword", "hybrid") and bool(kq.terms or kq.phrases)
         use_semantic = mode in ("semantic", "hybrid")
 

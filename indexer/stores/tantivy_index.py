@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -202,7 +203,11 @@ class TantivyKeywordIndex:
         return KeywordResult(hits, int(result.count or 0))  # type: ignore[attr-defined]
 
     def _matcher(self, query: KeywordQuery) -> tantivy.Query | None:
-        """The scoring part: phrases must match (exact text or exact title), terms should."""
+        """The scoring part: phrases must match (exact text or exact title), terms should.
+
+        A passage scores the sum over distinct terms of count * (BM25 in its text + title_weight * BM25
+        in its article's title), each field with its own length normalisation.
+        """
         schema = self.schema
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
         for phrase in query.phrases:
@@ -215,9 +220,14 @@ class TantivyKeywordIndex:
                 options = [tantivy.Query.phrase_query(schema, f, words) for f in ("text_exact", "title_exact")]
             clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
                 [(tantivy.Occur.Should, option) for option in options])))
-        for term in dict.fromkeys(query.terms):
-            for field_name in ("text", "title"):
-                clauses.append((tantivy.Occur.Should, tantivy.Query.term_query(schema, field_name, term)))
+        for term, count in Counter(query.terms).items():
+            # A repeated word weighs as many times as it occurs (Lucene sums duplicate clauses the same way);
+            # the title's score is scaled by title_weight, 0 keeping title-only matches at score 0.
+            for field_name, weight in (("text", float(count)), ("title", count * query.title_weight)):
+                clause = tantivy.Query.term_query(schema, field_name, term)
+                if weight != 1.0:
+                    clause = tantivy.Query.boost_query(clause, weight)
+                clauses.append((tantivy.Occur.Should, clause))
         if not clauses:
             return None
         return tantivy.Query.boolean_query(clauses)

@@ -163,11 +163,20 @@ def filter_clauses(query: KeywordQuery) -> list[dict[str, Any]]:
     return clauses
 
 
-def _term_clauses(terms: Sequence[str]) -> list[dict[str, Any]]:
-    """Any of the analyzed terms on each searched field: Lucene booleans of term queries, BM25 summed."""
+def _term_clauses(terms: Sequence[str], title_weight: float = 1.0) -> list[dict[str, Any]]:
+    """Any of the analyzed terms on each searched field: Lucene booleans of term queries, BM25 summed.
+
+    `match` makes one clause per token, so a repeated term counts once per occurrence, as in the
+    embedded index; the title's clause is boosted by `title_weight` (0 matches without scoring).
+    """
     joined = " ".join(terms)
-    return [{"match": {field: {"query": joined, "analyzer": "whitespace", "operator": "or"}}}
-            for field in TEXT_FIELDS]
+    clauses: list[dict[str, Any]] = []
+    for field in TEXT_FIELDS:
+        match: dict[str, Any] = {"query": joined, "analyzer": "whitespace", "operator": "or"}
+        if field == "title" and title_weight != 1.0:
+            match["boost"] = title_weight
+        clauses.append({"match": {field: match}})
+    return clauses
 
 
 def _phrase_clause(phrase: Sequence[str]) -> dict[str, Any]:
@@ -189,11 +198,11 @@ def bool_query(query: KeywordQuery) -> dict[str, Any]:
     """
     body: dict[str, Any] = {"filter": filter_clauses(query)}
     phrases = [phrase for phrase in query.phrases if any(phrase)]
-    terms = list(dict.fromkeys(query.terms))
+    terms = list(query.terms)
     if phrases:
         body["must"] = [_phrase_clause([word for word in phrase if word]) for phrase in phrases]
     if terms:
-        body["should"] = _term_clauses(terms)
+        body["should"] = _term_clauses(terms, query.title_weight)
         if not phrases:
             body["minimum_should_match"] = 1
     if query.excluded:
@@ -259,7 +268,7 @@ def facets_body(query: KeywordQuery, size: int = 50) -> dict[str, Any]:
     """
     unfiltered = KeywordQuery(
         terms=query.terms, phrases=query.phrases, excluded=query.excluded,
-        date_from=query.date_from, date_to=query.date_to, sort="relevance",
+        date_from=query.date_from, date_to=query.date_to, sort="relevance", title_weight=query.title_weight,
     )
     return {
         "query": bool_query(unfiltered),
