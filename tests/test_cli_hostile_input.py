@@ -67,3 +67,18 @@ def test_an_argument_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
         assert "Traceback" not in result.stderr
         assert result.stderr.startswith(f"isnad: argument 2 ({args[1]!r}) is not UTF-8 text")
     assert not data.exists()
+
+
+def test_commands_on_a_directory_without_an_index_say_so_and_create_nothing(tmp_path: Path) -> None:
+    missing, empty = tmp_path / "typo", tmp_path / "empty"
+    empty.mkdir()
+    commands = [["search", "صواريخ"], ["ask", "متى بدأ الحصاد؟"], ["stats"], ["serve", "--port", "1"],
+                ["delete", "n1"], ["index", "--no-embed"]]
+    for data in (missing, empty):
+        for command in commands:
+            result = isnad(*command, "--data-dir", str(data))
+            assert result.returncode != 0, (command, result.stdout)
+            assert f"isnad {command[0]}: " in result.stderr and f"no index in {data}: check --data-dir" \
+                in result.stderr, (command, result.stderr)
+            assert "Traceback" not in result.stderr
+    assert not missing.exists() and list(empty.iterdir()) == []

@@ -45,9 +45,14 @@ def open_services(settings: dict[str, Any]) -> Any:
 def call_services(settings: dict[str, Any], command: str, call: Callable[[Any], Any]) -> Any | None:
     """Open the services, make one call and close them; an API error is printed as the API words it
     (`isnad COMMAND: message`) and gives None, so the command exits 2."""
+    from indexer.stores import IndexMismatchError, NoIndexError
     from webapp.errors import ApiError
 
-    services = open_services(settings)
+    try:
+        services = open_services(settings)
+    except (NoIndexError, IndexMismatchError) as error:
+        print(f"isnad {command}: {error}", file=sys.stderr)
+        return None
     try:
         return call(services)
     except ApiError as error:

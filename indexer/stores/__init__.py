@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from indexer.stores.manifest import IndexMismatchError
+from indexer.stores.manifest import IndexMismatchError, NoIndexError
 from indexer.stores.registry import STORE_BACKENDS, UnknownBackendError, store_opener
 
-__all__ = ["STORE_BACKENDS", "IndexMismatchError", "UnknownBackendError", "open_stores"]
+__all__ = ["STORE_BACKENDS", "IndexMismatchError", "NoIndexError", "UnknownBackendError", "open_stores"]
 
 
 def open_stores(settings: dict[str, Any], *, writable: bool = False, check: bool = True,
@@ -16,8 +16,9 @@ def open_stores(settings: dict[str, Any], *, writable: bool = False, check: bool
     """Open the stores named by `store.backend` for `data.dir`.
 
     Readers (writable=False) are cheap to keep for a process's lifetime and safe to share between
-    threads; they refuse, with IndexMismatchError, an index built with another analyzer or model
-    unless check=False. Writers take the data directory's write lock and repair what a crash or a
-    configuration change left behind (see `indexer.stores.embedded.Stores`).
+    threads; unless check=False they refuse, with IndexMismatchError, an index built with another
+    analyzer or model, and with NoIndexError a directory that holds no index. Writers take the data
+    directory's write lock and repair what a crash or a configuration change left behind (see
+    `indexer.stores.embedded.Stores`).
     """
     return store_opener(settings)(settings, writable=writable, check=check, reembed=reembed)

@@ -22,8 +22,11 @@ from indexer.stores.embedders import expected_name, make_embedder
 from indexer.stores.faiss_index import FaissVectorIndex, sync_vectors
 from indexer.stores.manifest import (
     IndexMismatchError,
+    NoIndexError,
     check_compatible,
+    holds_index,
     manifest_stamp,
+    no_index_message,
     read_manifest,
     write_manifest,
 )
@@ -72,6 +75,10 @@ class Stores:
         self.settings = settings
         self.data_dir = Path(settings["data.dir"])
         self.writable = writable
+        if check and not writable and not holds_index(self.data_dir):
+            # A reader must not create an empty index where a mistyped path points: it would answer
+            # every search with nothing, and look healthy doing it.
+            raise NoIndexError(no_index_message(self.data_dir))
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._lock_handle = self._take_write_lock() if writable else None

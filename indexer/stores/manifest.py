@@ -23,6 +23,22 @@ class IndexMismatchError(IsnadError, RuntimeError):
     """The index on disk was built with another analyzer, schema or embedding model."""
 
 
+class NoIndexError(IsnadError, FileNotFoundError):
+    """A reader was pointed at a directory that holds no index (a mistyped --data-dir, most often)."""
+
+
+def holds_index(data_dir: str | Path) -> bool:
+    """Whether `data_dir` holds an index: a manifest, or the document store a first run is filling."""
+    from indexer.stores.embedded import DOCUMENTS_FILE
+
+    return (Path(data_dir) / MANIFEST_NAME).is_file() or (Path(data_dir) / DOCUMENTS_FILE).is_file()
+
+
+def no_index_message(data_dir: str | Path) -> str:
+    return (f"no index in {data_dir}: check --data-dir (or ISNAD_DATA_DIR, data.dir), or build one there "
+            "with `isnad index PATH...`")
+
+
 def package_version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 

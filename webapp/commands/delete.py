@@ -24,8 +24,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     from indexer.pipeline import delete_articles
     from indexer.stores.embedded import StoreBusyError
-    from indexer.stores.manifest import IndexMismatchError
+    from indexer.stores.manifest import IndexMismatchError, holds_index, no_index_message
 
+    if settings["store.backend"] == "embedded" and not holds_index(settings["data.dir"]):
+        print(f"isnad delete: {no_index_message(settings['data.dir'])}", file=sys.stderr)
+        return 2
     try:
         deleted, missing = delete_articles(settings, args.ids)
     except (StoreBusyError, IndexMismatchError) as error:

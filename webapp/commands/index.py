@@ -54,12 +54,18 @@ def _noted_text(noted: dict[str, int]) -> str:
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     if args.dry_run:
         return _dry_run(args, settings)
-    if not args.paths and not args.quiet and not args.json:
-        print("isnad index: no PATH given; finishing pending work only", file=sys.stderr)
     from indexer.pipeline import IndexReport, index_paths
     from indexer.stores.embedded import StoreBusyError
     from indexer.stores.embedders import EmbedderError
-    from indexer.stores.manifest import IndexMismatchError
+    from indexer.stores.manifest import IndexMismatchError, holds_index, no_index_message
+
+    if not args.paths:
+        if settings["store.backend"] == "embedded" and not holds_index(settings["data.dir"]):
+            # Nothing to finish: creating an empty index here would only hide a mistyped --data-dir.
+            print(f"isnad index: no PATH given and {no_index_message(settings['data.dir'])}", file=sys.stderr)
+            return 2
+        if not args.quiet and not args.json:
+            print("isnad index: no PATH given; finishing pending work only", file=sys.stderr)
 
     report = IndexReport()
     try:

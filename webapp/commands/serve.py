@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     import waitress
 
-    from indexer.stores import IndexMismatchError
+    from indexer.stores import IndexMismatchError, NoIndexError
     from webapp.app import create_app
 
     host = args.host or settings["server.host"]
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     threads = args.threads or settings["server.threads"]
     try:
         app = create_app(settings=settings)
-    except IndexMismatchError as error:
+    except (IndexMismatchError, NoIndexError) as error:
         print(f"isnad serve: {error}", file=sys.stderr)
         return 2
     services = app.extensions["isnad"]

@@ -60,11 +60,10 @@ def _size(n: int) -> str:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    from pathlib import Path
+    from indexer.stores.manifest import holds_index, no_index_message
 
-    if not (Path(settings["data.dir"]) / "manifest.json").exists():
-        print(f"isnad stats: no index in {settings['data.dir']} yet; build one with `isnad index PATH...`",
-              file=sys.stderr)
+    if settings["store.backend"] == "embedded" and not holds_index(settings["data.dir"]):
+        print(f"isnad stats: {no_index_message(settings['data.dir'])}", file=sys.stderr)
         return 1
     stats = collect(settings)
     if args.json:
