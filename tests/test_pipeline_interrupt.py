@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -79,6 +80,9 @@ def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
     assert len(every) == counts.keyword <= counts.passages
     assert set(stores.docs.get_passages(h.passage_id for h in every)) == {h.passage_id for h in every}
     stores.close()
+    # The killed run could not record its end; its process is gone, so it shows as interrupted.
+    assert [run["status"] for run in isnad_stats(data)["last_runs"]] == ["interrupted"]
+    assert "last run         interrupted" in isnad_cli("stats", "--data-dir", str(data)).stdout
 
     rerun = start_index(data, str(news), "--no-embed")
     out, err = rerun.communicate(timeout=600)
@@ -88,6 +92,16 @@ def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
     stores = open_stores(settings)
     assert stores.counts().articles >= len(records) - 20  # a few are skipped as duplicates or empty
     stores.close()
+    assert [run["status"] for run in isnad_stats(data)["last_runs"]] == ["done", "interrupted"]
+
+
+def isnad_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([Path(sys.executable).with_name("isnad"), *args], capture_output=True, text=True,
+                          check=True, timeout=120)
+
+
+def isnad_stats(data: Path) -> dict:
+    return json.loads(isnad_cli("stats", "--json", "--data-dir", str(data)).stdout)
 
 
 EMBED_IN_BATCHES_OF_8 = {"ISNAD_EMBEDDER_BATCH_SIZE": "8"}

@@ -21,6 +21,7 @@ import numpy as np
 from indexer.models import Article
 from indexer.stores.base import ArticleRef, StoredPassage
 from indexer.stores.dates import query_bounds, to_epoch
+from indexer.stores.runs import is_alive, this_process
 
 SCHEMA_VERSION = 1
 
@@ -418,10 +419,21 @@ class SQLiteDocumentStore:
     def set_meta(self, key: str, value: str) -> None:
         self._write([("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))])
 
+    def _has_run_process_columns(self) -> bool:
+        return "pid" in {row[1] for row in self._query("PRAGMA table_info(ingest_log)")}
+
     def log_start(self, paths: Sequence[str]) -> int:
+        """Record a run as running, with the process that runs it. Called under the write lock, so a run
+        still marked running is one whose process died (kill -9, a power cut): it is marked interrupted."""
+        pid, host, started = this_process()
         with self._lock:
-            cursor = self._db.execute("INSERT INTO ingest_log (started, paths, status) VALUES (?, ?, ?)",
-                                      (_now(), "\n".join(paths), "running"))
+            if not self._has_run_process_columns():  # a store made before runs recorded their process
+                for column in ("pid INTEGER", "host TEXT", "process_started TEXT"):
+                    self._db.execute(f"ALTER TABLE ingest_log ADD COLUMN {column}")
+            self._db.execute("UPDATE ingest_log SET status = 'interrupted' WHERE status = 'running'")
+            cursor = self._db.execute(
+                "INSERT INTO ingest_log (started, paths, status, pid, host, process_started)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (_now(), "\n".join(paths), "running", pid, host, started))
             return int(cursor.lastrowid or 0)
 
     def log_finish(self, run_id: int, status: str, summary: str) -> None:
@@ -429,7 +441,18 @@ class SQLiteDocumentStore:
                       (_now(), status, summary, run_id))])
 
     def last_runs(self, limit: int = 5) -> list[dict[str, object]]:
-        rows = self._query("SELECT id, started, finished, paths, status, summary FROM ingest_log"
-                           " ORDER BY id DESC LIMIT ?", (limit,))
-        keys = ("id", "started", "finished", "paths", "status", "summary")
-        return [dict(zip(keys, row, strict=True)) for row in rows]
+        """The latest runs, newest first; a run marked running whose process is gone shows as interrupted."""
+        keys = ["id", "started", "finished", "paths", "status", "summary"]
+        process = self._has_run_process_columns()
+        columns = keys + ["pid", "host", "process_started"] if process else keys
+        rows = self._query(f"SELECT {', '.join(columns)} FROM ingest_log ORDER BY id DESC LIMIT ?", (limit,))
+        runs = []
+        for row in rows:
+            run = dict(zip(columns, row, strict=True))
+            if process:
+                pid, host, started = run.pop("pid"), run.pop("host"), run.pop("process_started")
+                if run["status"] == "running" and is_alive(pid, host, started) is False:
+                    run["status"] = "interrupted"
+                run["pid"] = pid
+            runs.append(run)
+        return runs

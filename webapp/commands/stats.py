@@ -59,6 +59,20 @@ def _size(n: int) -> str:
     return f"{n} B"
 
 
+def _run_text(run: dict[str, Any]) -> str:
+    """The latest indexing run in a few words: its status, when, and what to do if it did not finish."""
+    status, started = run["status"], run["started"]
+    if status == "running":
+        return f"running since {started} (process {run.get('pid') or '?'})"
+    if status == "interrupted":
+        return f"interrupted (started {started}); run `isnad index` again to finish"
+    if status == "failed":
+        return f"failed (started {started}); see its message, then run `isnad index` again"
+    summary = json.loads(run["summary"] or "{}")
+    return (f"{status} {run['finished'] or started}: read {summary.get('read', 0)}, "
+            f"indexed {summary.get('indexed', 0)}, embedded {summary.get('embedded', 0)}")
+
+
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     from indexer.stores.manifest import holds_index, no_index_message
 
@@ -83,9 +97,11 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         f"embedder         {stats['embedder'] or '-'}" + (f" ({stats['dim']} dimensions)" if stats["dim"] else ""),
         f"updated          {stats['updated'] or 'never'} (generation {stats['generation'] or 0})",
         "sources          " + (", ".join(f"{s['source']} {s['articles']}" for s in stats["sources"]) or "-"),
+        f"last run         {_run_text(stats['last_runs'][0]) if stats['last_runs'] else 'none'}",
     ]
     print("\n".join(lines))
-    if not stats["consistent"]:
+    running = bool(stats["last_runs"]) and stats["last_runs"][0]["status"] == "running"
+    if not stats["consistent"] and not running:  # during a run they differ by what it has not yet committed
         print("isnad stats: the stores disagree (an interrupted run?); run `isnad index` to finish",
               file=sys.stderr)
     return 0
