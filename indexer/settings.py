@@ -34,8 +34,8 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data.dir", "data", "Directory holding the index (SQLite, tantivy, FAISS)."),
     Setting("store.backend", "embedded", "Where articles and the keyword index live.",
-            ("embedded", "elasticsearch")),
-    Setting("elasticsearch.url", "http://localhost:9200", "Elasticsearch URL (scale-out backend)."),
+            ("embedded", "elasticsearch", "opensearch")),
+    Setting("elasticsearch.url", "http://localhost:9200", "Engine URL, Elasticsearch or OpenSearch (scale-out)."),
     Setting("elasticsearch.index", "isnad", "Alias under which Isnad's Elasticsearch indices are served."),
     Setting("elasticsearch.api_key", "", "Elasticsearch API key, when security is on."),
     Setting("elasticsearch.username", "", "Elasticsearch user, when security is on."),

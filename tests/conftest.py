@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from es_server import engine  # noqa: F401  (the session's search-engine node, for `es`-marked tests)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

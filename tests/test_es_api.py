@@ -1,5 +1,6 @@
 """The JSON API over each store backend: the same corpus indexed through the pipeline, the same requests,
-the same responses. The embedded backend always runs; Elasticsearch runs when ISNAD_ES_URL is set.
+the same responses: the embedded backend, and a real engine node (ISNAD_ES_URL's, else the session's
+OpenSearch node).
 
 Keyword mode is used so no embedding model is needed: this is about what the store backend changes.
 """
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from es_server import ES_URL, SKIP_ES, drop_es_indices
+from es_server import Engine, drop_indices
 
 from indexer.settings import load_settings
 
@@ -36,16 +37,18 @@ QUERIES = [
 ]
 
 
-def index_news(tmp_path: Path, backend: str) -> dict[str, Any]:
+def index_news(tmp_path: Path, engine: Engine | None) -> dict[str, Any]:
+    """The corpus indexed into the embedded backend (engine None) or into the engine, under a fresh alias."""
     from indexer.pipeline import index_paths
 
     corpus = tmp_path / "news.jsonl"
     corpus.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in NEWS), encoding="utf-8")
-    overrides: dict[str, Any] = {"store.backend": backend, "data.dir": str(tmp_path / f"data-{backend}"),
-                                 "search.mode": "keyword"}
-    if backend == "elasticsearch":
-        overrides["elasticsearch.index"] = f"isnad-test-{uuid.uuid4().hex[:12]}"
-    settings = load_settings(overrides=overrides)
+    backend = engine.backend if engine else "embedded"
+    overrides: dict[str, Any] = {"data.dir": str(tmp_path / f"data-{backend}"), "search.mode": "keyword"}
+    if engine is None:
+        settings = load_settings(overrides={"store.backend": "embedded", **overrides}, environ={})
+    else:
+        settings = engine.settings(**overrides, **{"elasticsearch.index": f"isnad-test-{uuid.uuid4().hex[:12]}"})
     report = index_paths([str(corpus)], settings, embed=False, progress=False)
     assert report.indexed == len(NEWS)
     return settings
@@ -68,15 +71,15 @@ def responses(settings: dict[str, Any]) -> dict[str, Any]:
         app.extensions["isnad"].close()
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=[
-    pytest.mark.skipif(not ES_URL, reason=SKIP_ES), pytest.mark.es])])
+@pytest.fixture(params=["embedded", pytest.param("engine", marks=[pytest.mark.es])])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    settings = index_news(tmp_path, request.param)
+    engine: Engine | None = request.getfixturevalue("engine") if request.param == "engine" else None
+    settings = index_news(tmp_path, engine)
     try:
         yield responses(settings)
     finally:
-        if request.param == "elasticsearch":
-            drop_es_indices(settings["elasticsearch.index"])
+        if engine is not None:
+            drop_indices(engine, settings["elasticsearch.index"])
 
 
 def article_ids(answer: dict[str, Any]) -> list[str]:
@@ -97,16 +100,15 @@ def test_keyword_search_through_the_api(served: dict[str, Any]) -> None:
     assert served["article"]["passages"][0]["text"].startswith("انعقدت القمة")
 
 
-@pytest.mark.skipif(not ES_URL, reason=SKIP_ES)
 @pytest.mark.es
-def test_elasticsearch_answers_equal_embedded_answers(tmp_path: Path) -> None:
+def test_engine_answers_equal_embedded_answers(engine: Engine, tmp_path: Path) -> None:
     """The same requests give the same JSON (scores to within rounding) on both backends."""
-    embedded = responses(index_news(tmp_path, "embedded"))
-    settings = index_news(tmp_path, "elasticsearch")
+    embedded = responses(index_news(tmp_path, None))
+    settings = index_news(tmp_path, engine)
     try:
         remote = responses(settings)
     finally:
-        drop_es_indices(settings["elasticsearch.index"])
+        drop_indices(engine, settings["elasticsearch.index"])
     for key, answer in embedded.items():
         assert _without_scores(remote[key]) == _without_scores(answer), key
 

@@ -21,6 +21,7 @@ from indexer.settings import load_settings
 from indexer.stores.base import KeywordQuery
 from indexer.stores.es.bulk import BulkWriter, backoff_delay
 from indexer.stores.es.client import CLIENT_VERSION, connect, display_url
+from indexer.stores.es.engine import ElasticsearchEngine
 from indexer.stores.es.errors import (
     ElasticsearchIndexMissing,
     ElasticsearchUnavailable,
@@ -103,8 +104,13 @@ def bulk_ok(*items: dict[str, Any]) -> Reply:
 TOO_MANY = (429, {"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429})
 
 
+def es_client(url: str) -> ElasticsearchEngine:
+    """The store's view of the real Elasticsearch client for `url`."""
+    return ElasticsearchEngine(Elasticsearch(url))
+
+
 def writer(url: str, delays: list[float], **options: Any) -> BulkWriter:
-    return BulkWriter(Elasticsearch(url), sleep=delays.append, url=url, **options)
+    return BulkWriter(es_client(url), sleep=delays.append, url=url, **options)
 
 
 # -- bulk writes ---------------------------------------------------------------------------------------
@@ -247,7 +253,7 @@ def test_credentials_never_appear_in_messages() -> None:
 
 
 def test_health_reports_an_unreachable_server_instead_of_raising(closed_port_url: str) -> None:
-    backend = ElasticsearchBackend(settings_for(closed_port_url), client=Elasticsearch(closed_port_url))
+    backend = ElasticsearchBackend(settings_for(closed_port_url), client=es_client(closed_port_url))
     report = backend.health()
     assert report["ok"] is False and report["backend"] == "elasticsearch"
     assert report["url"] == closed_port_url and report["alias"] == "isnad"
@@ -258,7 +264,7 @@ def test_searching_a_missing_index_names_it_and_the_fix() -> None:
     missing = (404, {"error": {"type": "index_not_found_exception", "reason": "no such index [isnad]",
                                "index": "isnad"}, "status": 404})
     with ScriptedServer([missing]) as server:
-        backend = ElasticsearchBackend(settings_for(server.url), client=Elasticsearch(server.url))
+        backend = ElasticsearchBackend(settings_for(server.url), client=es_client(server.url))
         with pytest.raises(ElasticsearchIndexMissing) as caught:
             ElasticsearchKeywordIndex(backend).search(KeywordQuery(terms=("قمه",)), 10)
     assert "has no index 'isnad'" in str(caught.value) and "isnad index PATH" in str(caught.value)
@@ -270,7 +276,7 @@ def test_searching_a_missing_index_names_it_and_the_fix() -> None:
 def test_an_invalid_alias_name_is_refused_before_any_request() -> None:
     with pytest.raises(Exception, match="not a valid Elasticsearch index name"):
         ElasticsearchBackend(settings_for("http://127.0.0.1:9", **{"elasticsearch.index": "Isnad News"}),
-                             client=Elasticsearch("http://127.0.0.1:9"))
+                             client=es_client("http://127.0.0.1:9"))
 
 
 def test_the_registry_opens_elasticsearch_and_reports_no_server_before_touching_disk(

@@ -15,6 +15,8 @@ from indexer.errors import IsnadError
 STORE_BACKENDS: dict[str, str] = {
     "embedded": "indexer.stores.embedded:open_embedded",
     "elasticsearch": "indexer.stores.es.stores:open_elasticsearch",
+    # The same store through opensearch-py: OpenSearch takes the same index definition and query DSL.
+    "opensearch": "indexer.stores.es.stores:open_elasticsearch",
 }
 
 

@@ -1,6 +1,6 @@
-"""Bulk writes to Elasticsearch: batches by count and size, retries with backoff, per-document failures.
+"""Bulk writes to the engine (Elasticsearch or OpenSearch): batches by count and size, retries with backoff, per-document failures.
 
-A batch that Elasticsearch rejects as a whole with 429 (too many requests) or a 5xx, or that cannot be
+A batch that the engine rejects as a whole with 429 (too many requests) or a 5xx, or that cannot be
 sent, is retried after an exponentially growing pause. Inside an accepted batch, only the documents
 answered with 429/5xx are retried; a document refused for good (a mapping error, say) is reported with
 its reason and the rest of the batch goes on.
@@ -14,9 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import elastic_transport
-from elasticsearch import ApiError, Elasticsearch
-
+from indexer.stores.es.engine import EngineApiError, EngineClient, EngineUnreachable
 from indexer.stores.es.errors import ElasticsearchUnavailable
 
 Operation = Sequence[dict[str, Any]]  # one bulk action line, plus its document line for index/create
@@ -34,7 +32,7 @@ def backoff_delay(attempt: int, base: float, cap: float) -> float:
 
 @dataclass(frozen=True, slots=True)
 class BulkFailure:
-    """A document Elasticsearch refused, with the HTTP status and its reason."""
+    """A document the engine refused, with the HTTP status and its reason."""
 
     doc_id: str
     status: int
@@ -81,7 +79,7 @@ class BulkWriter:
 
     def __init__(
         self,
-        client: Elasticsearch,
+        client: EngineClient,
         *,
         max_docs: int = 500,
         max_bytes: int = 5_000_000,
@@ -94,7 +92,8 @@ class BulkWriter:
         if max_docs < 1 or max_bytes < 1 or max_retries < 0:
             raise ValueError("max_docs and max_bytes must be positive and max_retries not negative")
         # This writer owns retries, so the transport must not retry the same request underneath it.
-        self.client = client.options(max_retries=0, retry_on_status=())
+        self.client = client.without_retries()
+        self.product = client.product
         self.max_docs = max_docs
         self.max_bytes = max_bytes
         self.max_retries = max_retries
@@ -126,15 +125,15 @@ class BulkWriter:
         for attempt in range(self.max_retries + 1):
             last_try = attempt == self.max_retries
             try:
-                response = self.client.bulk(operations=[line for op in pending for line in op])
-            except ApiError as error:
-                if not is_retryable(error.meta.status) or last_try:
-                    raise ElasticsearchUnavailable(self._gave_up(f"HTTP {error.meta.status}: {error.message}",
+                response = self.client.bulk([line for op in pending for line in op])
+            except EngineApiError as error:
+                if not is_retryable(error.status) or last_try:
+                    raise ElasticsearchUnavailable(self._gave_up(f"HTTP {error.status}: {error.message}",
                                                                  attempt)) from None
                 report.retries += 1
                 self.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap))
                 continue
-            except elastic_transport.TransportError as error:  # connection refused, reset, timed out
+            except EngineUnreachable as error:  # connection refused, reset, timed out
                 if last_try:
                     raise ElasticsearchUnavailable(self._gave_up(error.message, attempt)) from None
                 report.retries += 1
@@ -159,4 +158,4 @@ class BulkWriter:
 
     def _gave_up(self, detail: str, attempt: int) -> str:
         where = f" at {self.url}" if self.url else ""
-        return f"Elasticsearch{where} did not accept a bulk write after {attempt + 1} attempts: {detail}"
+        return f"{self.product}{where} did not accept a bulk write after {attempt + 1} attempts: {detail}"

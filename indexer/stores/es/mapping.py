@@ -89,6 +89,18 @@ def index_definition(shards: int = 1, replicas: int = 0, path: Path = INDEX_FILE
     return definition
 
 
+def bm25_scale(definition: Mapping[str, Any] | None = None) -> float:
+    """What the engines' BM25 scores are divided by to equal the embedded index's: k1 + 1.
+
+    Elasticsearch and OpenSearch score "BM25" with Lucene's LegacyBM25Similarity, which multiplies every
+    term's weight by (k1 + 1); tantivy, like Lucene 9's BM25Similarity, leaves that constant out. Rankings
+    are the same either way; dividing makes the scores (and so the API's) equal too.
+    """
+    definition = definition if definition is not None else read_definition()
+    similarity = definition["settings"].get("index", {}).get("similarity", {}).get("default", {})
+    return 1.0 + float(similarity.get("k1", 1.2))  # 1.2 is Lucene's default k1
+
+
 def regenerate(path: Path = INDEX_FILE) -> str:
     """The committed file's text with its analysis section generated afresh from the chains."""
     definition = read_definition(path)

@@ -1,4 +1,5 @@
-"""The Elasticsearch backend: a DocumentStore and a KeywordIndex over one index served behind an alias.
+"""The engine backend (Elasticsearch or OpenSearch): a DocumentStore and a KeywordIndex over one index
+served behind an alias.
 
 Passages are documents (`p:<passage id>`) carrying their text, place in the article, and the article's
 title, source and date; articles are documents (`a:<article id>`) keeping the whole record, unindexed,
@@ -20,27 +21,19 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import elastic_transport
-from elasticsearch import (
-    ApiError,
-    AuthenticationException,
-    AuthorizationException,
-    Elasticsearch,
-    NotFoundError,
-)
-
 from indexer.models import Article, Hit
 from indexer.stores.base import ArticleRef, KeywordQuery, KeywordResult, StoredPassage
 from indexer.stores.dates import query_bounds
 from indexer.stores.es import queries
 from indexer.stores.es.bulk import BulkFailure, BulkWriter, Operation
 from indexer.stores.es.client import START_HINT, connect, display_url
+from indexer.stores.es.engine import EngineApiError, EngineClient, EngineUnreachable
 from indexer.stores.es.errors import (
     ElasticsearchIndexMissing,
     ElasticsearchStoreError,
     ElasticsearchUnavailable,
 )
-from indexer.stores.es.mapping import index_definition
+from indexer.stores.es.mapping import bm25_scale, index_definition
 
 log = logging.getLogger(__name__)
 
@@ -65,16 +58,14 @@ def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
         yield values[start:start + size]
 
 
-def _index_missing(error: ApiError) -> bool:
-    body = error.body if isinstance(error.body, Mapping) else {}
-    reason = body.get("error", {}) if isinstance(body.get("error"), Mapping) else {}
-    return error.meta.status == 404 and reason.get("type") == "index_not_found_exception"
+def _index_missing(error: EngineApiError) -> bool:
+    return error.status == 404 and error.error_type == "index_not_found_exception"
 
 
 class ElasticsearchBackend:
     """The connection, alias and write target shared by the document store and keyword index views."""
 
-    def __init__(self, settings: Mapping[str, Any], *, client: Elasticsearch | None = None) -> None:
+    def __init__(self, settings: Mapping[str, Any], *, client: EngineClient | None = None) -> None:
         self.url = settings["elasticsearch.url"]
         self.alias = check_index_name(settings["elasticsearch.index"])
         self.shards = int(settings.get("elasticsearch.shards", 1))
@@ -84,6 +75,7 @@ class ElasticsearchBackend:
         else:
             self.info = {}
         self.client = client
+        self.product = client.product  # "Elasticsearch" or "OpenSearch", in messages
         self.writer = BulkWriter(client, url=display_url(self.url))
         self.failures: list[BulkFailure] = []  # per-document refusals not yet collected by the caller
         self._live: str | None = None  # concrete index behind the alias, once known
@@ -98,30 +90,34 @@ class ElasticsearchBackend:
     @contextmanager
     def errors(self, action: str) -> Iterator[None]:
         """Turn client exceptions into messages that name the server, the index and the fix."""
-        url = display_url(self.url)
+        url, name = display_url(self.url), self.product
         try:
             yield
         except ElasticsearchStoreError:
             raise
-        except NotFoundError as error:
+        except EngineApiError as error:
             if _index_missing(error):
                 raise ElasticsearchIndexMissing(
-                    f"Elasticsearch at {url} has no index {self.alias!r} ({action}): index articles first "
-                    f"with `isnad index PATH` and ISNAD_STORE=elasticsearch"
+                    f"{name} at {url} has no index {self.alias!r} ({action}): index articles first "
+                    f"with `isnad index PATH` and ISNAD_STORE={self.client.backend}"
                 ) from None
-            raise ElasticsearchStoreError(f"Elasticsearch at {url}: {action} failed: {error.message}") from None
-        except (AuthenticationException, AuthorizationException) as error:
-            raise ElasticsearchUnavailable(
-                f"Elasticsearch at {url} refused {action} (HTTP {error.meta.status}): check "
-                "elasticsearch.api_key or elasticsearch.username/password"
-            ) from None
-        except ApiError as error:
+            if error.status == 404:
+                raise ElasticsearchStoreError(f"{name} at {url}: {action} failed: {error.message}") from None
+            if error.status in (401, 403):
+                raise ElasticsearchUnavailable(
+                    f"{name} at {url} refused {action} (HTTP {error.status}): check "
+                    "elasticsearch.api_key or elasticsearch.username/password"
+                ) from None
+            if error.status in (502, 503, 504):  # the node is there but cannot serve now: say so as such
+                raise ElasticsearchUnavailable(
+                    f"{name} at {url}: {action} failed with HTTP {error.status}: {error.message}"
+                ) from None
             raise ElasticsearchStoreError(
-                f"Elasticsearch at {url}: {action} failed with HTTP {error.meta.status}: {error.message}"
+                f"{name} at {url}: {action} failed with HTTP {error.status}: {error.message}"
             ) from None
-        except elastic_transport.TransportError as error:
+        except EngineUnreachable as error:
             raise ElasticsearchUnavailable(
-                f"cannot reach Elasticsearch at {url} ({action}: {error.message}): {START_HINT}"
+                f"cannot reach {name} at {url} ({action}: {error.message}): {START_HINT}"
             ) from None
 
     # -- indices and the alias --------------------------------------------------------------------------
@@ -130,9 +126,11 @@ class ElasticsearchBackend:
         """The concrete indices the alias points at (one, normally); empty when it does not exist."""
         with self.errors("reading the alias"):
             try:
-                return sorted(self.client.indices.get_alias(name=self.alias).body)
-            except NotFoundError:
-                return []
+                return sorted(self.client.get_alias(self.alias))
+            except EngineApiError as error:
+                if error.status == 404:
+                    return []
+                raise
 
     def live_index(self) -> str | None:
         if self._live is None:
@@ -150,8 +148,7 @@ class ElasticsearchBackend:
         # Recorded so a later run can tell an index analyzed by another analyzer version and rebuild it.
         definition["mappings"].setdefault("_meta", {})["analyzer_version"] = ANALYZER_VERSION
         with self.errors(f"creating index {name}"):
-            self.client.indices.create(index=name, settings=definition["settings"],
-                                       mappings=definition["mappings"])
+            self.client.create_index(name, definition["settings"], definition["mappings"])
 
     def write_index(self) -> str:
         """Where writes go: the rebuild's index, else the live index, created on the very first write.
@@ -166,8 +163,7 @@ class ElasticsearchBackend:
                 live = self.new_index_name()
                 self.create_index(live)
                 with self.errors("creating the alias"):
-                    self.client.indices.update_aliases(
-                        actions=queries.alias_switch_actions(self.alias, live, ())["actions"])
+                    self.client.update_aliases(queries.alias_switch_actions(self.alias, live, ())["actions"])
                 self._live = live
             return live
 
@@ -180,9 +176,11 @@ class ElasticsearchBackend:
         pattern = re.compile(rf"^{re.escape(self.alias)}-\d{{8}}-\d{{6}}-\d{{6}}$")
         with self.errors("listing indices"):
             try:
-                names = self.client.indices.get(index=f"{self.alias}-*", expand_wildcards="open").body
-            except NotFoundError:
-                return []
+                names = self.client.get_indices(f"{self.alias}-*", expand_wildcards="open")
+            except EngineApiError as error:
+                if error.status == 404:
+                    return []
+                raise
         aliased = set(self.aliased_indices())
         return sorted(name for name in names if pattern.match(name) and name not in aliased)
 
@@ -206,18 +204,17 @@ class ElasticsearchBackend:
                 raise ElasticsearchStoreError("finish_rebuild called without begin_rebuild")
             target = self._target
             with self.errors(f"refreshing {target}"):
-                self.client.indices.refresh(index=target)
+                self.client.refresh(target)
             old = self.aliased_indices()
             with self.errors(f"switching alias {self.alias} to {target}"):
-                self.client.indices.update_aliases(
-                    actions=queries.alias_switch_actions(self.alias, target, old)["actions"])
+                self.client.update_aliases(queries.alias_switch_actions(self.alias, target, old)["actions"])
             self._target, self._live, self._dirty = None, target, False
             self._written.clear()
         if delete_old:
             for name in old:
                 if name != target:
                     with self.errors(f"deleting the old index {name}"):
-                        self.client.indices.delete(index=name)
+                        self.client.delete_index(name)
         return target
 
     def abandon_rebuild(self) -> None:
@@ -227,14 +224,14 @@ class ElasticsearchBackend:
             self._written.clear()
         if target is not None:
             with self.errors(f"deleting {target}"):
-                self.client.indices.delete(index=target)
+                self.client.delete_index(target)
 
     def refresh(self) -> None:
         """Make every write so far visible to searches (and to the delete-by-query that follows)."""
         if not self._dirty:
             return
         with self.errors("refreshing"):
-            self.client.indices.refresh(index=self._target or self.write_index())
+            self.client.refresh(self._target or self.write_index())
         self._dirty = False
 
     # -- writing ----------------------------------------------------------------------------------------
@@ -245,7 +242,7 @@ class ElasticsearchBackend:
             report = self.writer.write(operations)
         self._dirty = True
         for failure in report.failures:
-            log.warning("Elasticsearch refused %s", failure)
+            log.warning("%s refused %s", self.product, failure)
         self.failures.extend(report.failures)
         return {failure.doc_id for failure in report.failures}
 
@@ -263,8 +260,7 @@ class ElasticsearchBackend:
     def delete_passages_where(self, query: dict[str, Any], action: str) -> None:
         self.refresh()  # delete-by-query only sees what a refresh has made searchable
         with self.errors(action):
-            self.client.delete_by_query(index=self._target or self.write_index(), query=query,
-                                        conflicts="proceed", refresh=False)
+            self.client.delete_by_query(self._target or self.write_index(), query)
         self._dirty = True
 
     # -- reading ----------------------------------------------------------------------------------------
@@ -274,8 +270,8 @@ class ElasticsearchBackend:
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(doc_ids)), MGET_CHUNK):
             with self.errors("reading documents"):
-                response = self.client.mget(index=index, ids=list(chunk), source_includes=list(fields))
-            for doc in response["docs"]:
+                docs = self.client.mget(index, list(chunk), list(fields))
+            for doc in docs:
                 if doc.get("found"):
                     found[doc["_id"]] = doc["_source"]
         return found
@@ -285,11 +281,13 @@ class ElasticsearchBackend:
         """Every hit of a query with the given source fields (none: ids only), page by page with
         search_after, so there is no 10,000-hit window."""
         after: list[Any] | None = None
-        source: dict[str, Any] = {"source_includes": list(fields)} if fields else {"source": False}
         while True:
+            body: dict[str, Any] = {"query": query, "size": PAGE, "sort": list(sort), "track_total_hits": False,
+                                    "_source": {"includes": list(fields)} if fields else False}
+            if after is not None:
+                body["search_after"] = after
             with self.errors("searching"):
-                response = self.client.search(index=index, query=query, size=PAGE, sort=list(sort),
-                                              search_after=after, track_total_hits=False, **source)
+                response = self.client.search(index, body)
             hits = response["hits"]["hits"]
             yield from hits
             if len(hits) < PAGE:
@@ -299,20 +297,19 @@ class ElasticsearchBackend:
     def count(self, doc_type: str, index: str | None = None) -> int:
         with self.errors("counting"):
             try:
-                response = self.client.count(index=index or self.alias, query={"term": {"doc_type": doc_type}})
-            except NotFoundError as error:
+                return self.client.count(index or self.alias, {"term": {"doc_type": doc_type}})
+            except EngineApiError as error:
                 if _index_missing(error):
                     return 0
                 raise
-        return int(response["count"])
 
     def health(self) -> dict[str, Any]:
         """What /api/v1/health reports for this backend; never raises, says what is wrong instead."""
-        report: dict[str, Any] = {"backend": "elasticsearch", "url": display_url(self.url), "alias": self.alias,
+        report: dict[str, Any] = {"backend": self.client.backend, "url": display_url(self.url), "alias": self.alias,
                                   "ok": False}
         try:
             with self.errors("checking health"):
-                cluster = self.client.cluster.health().body
+                cluster = self.client.cluster_health()
             report["cluster"] = cluster.get("cluster_name")
             report["status"] = cluster.get("status")
             report["version"] = self.info.get("version", {}).get("number")
@@ -320,7 +317,7 @@ class ElasticsearchBackend:
             report["index"] = indices[0] if indices else None
             if not indices:
                 report["error"] = (f"no index {self.alias!r} yet: index articles with `isnad index PATH` "
-                                   "and ISNAD_STORE=elasticsearch")
+                                   f"and ISNAD_STORE={self.client.backend}")
                 return report
             report["articles"] = self.count(queries.ARTICLE)
             report["passages"] = self.count(queries.PASSAGE)
@@ -339,7 +336,7 @@ class ElasticsearchBackend:
 
 
 class ElasticsearchDocumentStore:
-    """Articles and passages in Elasticsearch (the DocumentStore contract)."""
+    """Articles and passages in the engine (the DocumentStore contract)."""
 
     def __init__(self, backend: ElasticsearchBackend) -> None:
         self.backend = backend
@@ -432,9 +429,8 @@ class ElasticsearchDocumentStore:
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its article count, largest first, as SQLite's `sources()`."""
         with self.backend.errors("counting sources"):
-            response = self.backend.client.search(index=self.backend.alias,
-                                                     body=queries.facets_body(KeywordQuery()))
-        return queries.facets_from_response(response.body)
+            response = self.backend.client.search(self.backend.alias, queries.facets_body(KeywordQuery()))
+        return queries.facets_from_response(response)
 
     def count_articles(self) -> int:
         return self.backend.count(queries.ARTICLE, self.backend.read_index())
@@ -450,10 +446,11 @@ class ElasticsearchDocumentStore:
 
 
 class ElasticsearchKeywordIndex:
-    """BM25 over passages in Elasticsearch (the KeywordIndex contract); scores are Lucene's BM25."""
+    """BM25 over passages in the engine (the KeywordIndex contract); scores are Lucene's BM25."""
 
     def __init__(self, backend: ElasticsearchBackend) -> None:
         self.backend = backend
+        self.scale = bm25_scale()  # engine scores / scale = the embedded index's scores
 
     def add(self, passages: Sequence[StoredPassage], articles: dict[str, Article]) -> None:
         """Index passages; those put_articles already wrote with the same id are not sent again."""
@@ -485,8 +482,8 @@ class ElasticsearchKeywordIndex:
         # first so scores equal a single-index BM25 (Elasticsearch skips DFS for one shard).
         search_type = "dfs_query_then_fetch" if self.backend.shards > 1 else None
         with self.backend.errors("searching"):
-            response = self.backend.client.search(index=self.backend.alias, body=body, search_type=search_type)
-        hits = [Hit(queries.passage_id_of(hit["_id"]), float(hit.get("_score") or 0.0))
+            response = self.backend.client.search(self.backend.alias, body, search_type=search_type)
+        hits = [Hit(queries.passage_id_of(hit["_id"]), float(hit.get("_score") or 0.0) / self.scale)
                 for hit in response["hits"]["hits"]]
         return KeywordResult(hits, int(response["hits"]["total"]["value"]))
 
@@ -497,8 +494,8 @@ class ElasticsearchKeywordIndex:
         both backends; this gives exact counts over every match on large corpora.
         """
         with self.backend.errors("counting facets"):
-            response = self.backend.client.search(index=self.backend.alias, body=queries.facets_body(query, size))
-        return queries.facets_from_response(response.body)
+            response = self.backend.client.search(self.backend.alias, queries.facets_body(query, size))
+        return queries.facets_from_response(response)
 
     def count(self) -> int:
         return self.backend.count(queries.PASSAGE, self.backend.read_index())

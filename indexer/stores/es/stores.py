@@ -1,4 +1,5 @@
-"""The scale-out `Stores` facade: Elasticsearch serves articles, passages and keyword search; the data
+"""The scale-out `Stores` facade: the engine (Elasticsearch or OpenSearch) serves articles, passages and
+keyword search; the data
 directory keeps what stays local in every deployment (FAISS vectors, their embeddings, and the
 indexer's resumable bookkeeping in SQLite).
 
@@ -18,17 +19,9 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
-from indexer.stores.es.errors import ElasticsearchStoreError
-
-try:  # this module is the registry's entry point: say what is missing rather than fail on an import
-    import elasticsearch  # noqa: F401
-except ImportError as missing:
-    raise ElasticsearchStoreError(
-        "store.backend = 'elasticsearch' needs the Elasticsearch client: pip install -e '.[es]'"
-    ) from missing
-
 from indexer.stores.embedded import Stores
 from indexer.stores.es import queries
+from indexer.stores.es.errors import ElasticsearchStoreError
 from indexer.stores.es.store import (
     ElasticsearchBackend,
     ElasticsearchDocumentStore,
@@ -173,7 +166,7 @@ class ElasticsearchStores(Stores):
         if stale_analysis or missing:
             for name in unfinished:  # partial rebuilds analyzed otherwise: start afresh
                 with backend.errors(f"deleting the unfinished index {name}"):
-                    backend.client.indices.delete(index=name)
+                    backend.client.delete_index(name)
             backend.begin_rebuild(resume=False)
             self.ledger.reset_keyword_state()
             reason = "was analyzed with another analyzer" if stale_analysis else "lacks the indexed articles"
@@ -182,7 +175,7 @@ class ElasticsearchStores(Stores):
 
     def _index_analyzer(self, index: str) -> str | None:
         with self.backend.errors(f"reading the mapping of {index}"):
-            mappings: dict[str, Any] = self.backend.client.indices.get_mapping(index=index).body
+            mappings: dict[str, Any] = self.backend.client.get_mapping(index)
         for description in mappings.values():  # one index asked, one answer
             version = description.get("mappings", {}).get("_meta", {}).get("analyzer_version")
             return str(version) if version is not None else None
