@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from typing import Any
 
@@ -11,6 +10,8 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.errors import IsnadError
 from webapp.errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
+from webapp.request_input import read_json_body
+from webapp.search import MODES
 from webapp.services import get_services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -41,10 +42,7 @@ def ask() -> Any:
     if not request.is_json:
         sent = request.content_type or "no content type"
         raise UnsupportedMediaType("unsupported_media_type", f"send the question as application/json, not {sent}")
-    try:
-        body = json.loads(request.get_data(as_text=True) or "")
-    except (ValueError, UnicodeDecodeError) as error:
-        raise BadRequest("malformed_json", f"the request body is not valid JSON: {error}") from None
+    body = read_json_body()
     if not isinstance(body, dict):
         raise BadRequest("malformed_json", "the request body must be a JSON object like {\"question\": \"…\"}")
     unknown = sorted(set(body) - set(ASK_FIELDS))
@@ -52,7 +50,11 @@ def ask() -> Any:
         raise BadRequest("unknown_field", f"unknown field {unknown[0]!r}; valid fields: {', '.join(ASK_FIELDS)}")
     if "question" not in body:
         raise BadRequest("empty_query", "'question' is missing")
-    return jsonify(get_services().ask(body["question"], body.get("history"), body.get("mode")))
+    mode = body.get("mode")
+    if "mode" in body and mode is None:
+        raise BadRequest("unknown_mode", f"'mode' is null; leave it out for the default or give one of: "
+                                         f"{', '.join(MODES)}")
+    return jsonify(get_services().ask(body["question"], body.get("history"), mode))
 
 
 @bp.get("/articles/<path:article_id>")
@@ -64,7 +66,10 @@ def article(article_id: str) -> Any:
 @bp.get("/analyze")
 def analyze() -> Any:
     _reject_unknown(("text",))
-    return jsonify(get_services().analyze(request.args.get("text")))
+    texts = request.args.getlist("text")
+    if len(texts) > 1:
+        raise BadRequest("repeated_parameter", f"parameter 'text' may be given only once, got {len(texts)}")
+    return jsonify(get_services().analyze(texts[0] if texts else None))
 
 
 @bp.get("/health")

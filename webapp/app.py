@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from indexer.settings import SETTINGS_BY_NAME, load_settings
-from webapp import api
+from webapp import api, headers, request_input
 from webapp.services import Services
 
 
@@ -37,10 +37,14 @@ def create_app(test_config: dict[str, Any] | None = None, settings: dict[str, An
     services = Services.open(settings)
     app.extensions["isnad"] = services
 
+    request_input.init_app(app)
     api.init_app(app)
     # The HTML pages are optional: the API works without them (and without their templates).
+    static_folder = None
     if importlib.util.find_spec("webapp.pages") is not None:
         from webapp import pages
 
         app.register_blueprint(pages.bp)
+        static_folder = pages.bp.static_folder
+    headers.init_app(app, static_folder)
     return app

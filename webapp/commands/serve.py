@@ -20,9 +20,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    import waitress
-
     from indexer.stores import IndexMismatchError, NoIndexError
+    from webapp import wsgi_server
     from webapp.app import create_app
 
     host = args.host or settings["server.host"]
@@ -39,7 +38,8 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     print(f"isnad: serving {counts.articles} articles from {settings['data.dir']} "
           f"on http://{host}:{port}/ (API: /api/v1/, {threads} threads); Ctrl-C stops", flush=True)
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="isnad")
+        # waitress, with its own refusals (431 for a huge URL) answered as JSON under /api/
+        wsgi_server.serve(app, host=host, port=port, threads=threads, ident="isnad")
     finally:
         services.close()
     return 0
