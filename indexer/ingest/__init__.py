@@ -135,7 +135,7 @@ def _read_json(path: Path) -> Iterator[_Item]:
     try:
         sep, records = parse_document(decoded.text)
     except json.JSONDecodeError as error:
-        yield Problem(f"{path}:{error.lineno}", "malformed json", f"{error.msg} at column {error.colno}")
+        yield Problem(f"{path}:{error.lineno}", "malformed json", f"{error.msg}: column {error.colno}")
         return
     if not records:
         yield _empty_file(path)

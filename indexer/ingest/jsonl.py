@@ -83,7 +83,7 @@ def parse_lines(lines: Iterable[tuple[int, str | None]]) -> Iterator[tuple[int, 
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
-            yield number, f"{error.msg} at column {error.colno}"
+            yield number, f"{error.msg}: column {error.colno}"
             continue
         except RecursionError:
             # One line nested deeper than the parser can follow is that line's fault, not the file's.
