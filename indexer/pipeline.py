@@ -37,6 +37,7 @@ from indexer.passages import split_passages
 from indexer.stores import open_stores
 from indexer.stores.base import StoredPassage
 from indexer.stores.dates import to_epoch
+from indexer.stores.diskfull import DiskFullError, disk_full_message, is_disk_full
 from indexer.stores.faiss_index import sync_vectors
 from indexer.stores.tantivy_index import KeywordDoc, prepare_docs
 
@@ -435,17 +436,15 @@ def index_paths(
         pool.start()  # before the stores open: see _process_context
     if large:
         reader = BackgroundReader(paths)
+    data_dir = Path(settings["data.dir"])
+    stores: Any = None
+    run_id: int | None = None
+    status = "failed"
+    failing: BaseException | None = None
     try:
         stores = open_stores(settings, writable=True, reembed=reembed)
-    except BaseException:
-        pool.close(terminate=True)
-        if reader is not None:
-            reader.close()
-        raise
-    report.messages += stores.messages
-    run_id = stores.docs.log_start([str(p) for p in paths])
-    status = "failed"
-    try:
+        report.messages += stores.messages
+        run_id = stores.docs.log_start([str(p) for p in paths])
         _keyword_phase(paths, settings, stores, pool, reader, report, summary, problem, progress)
         pool.close()
         if embed:
@@ -455,6 +454,13 @@ def index_paths(
         report.interrupted = True
         status = "interrupted"
         raise
+    except Exception as error:
+        failing = error
+        if is_disk_full(error, data_dir):
+            # One message for the whole run, not one per article; what was committed stays.
+            raise DiskFullError(disk_full_message(data_dir, _written_by(error), _input_bytes(paths),
+                                                  vectors=embed)) from error
+        raise
     finally:
         pool.close(terminate=True)
         if reader is not None:
@@ -462,10 +468,43 @@ def index_paths(
         report.read = summary.read
         report.skipped = dict(summary.skipped)
         report.noted = dict(summary.noted)
-        report.pending_vectors = stores.docs.count_passages() - stores.docs.count_embeddings()
-        stores.docs.log_finish(run_id, status, _summary_json(report))
-        stores.close()
+        if stores is not None:
+            _finish_run(stores, run_id, status, report, failing)
     return report
+
+
+def _finish_run(stores: Any, run_id: int | None, status: str, report: IndexReport,
+                failing: BaseException | None) -> None:
+    """Record how the run ended and close the stores. After a failure (a full disk) these may fail
+    again; the first error is the one to report, so later ones are dropped, and a log row left
+    "running" shows as interrupted once the process is gone."""
+    try:
+        report.pending_vectors = stores.docs.count_passages() - stores.docs.count_embeddings()
+        if run_id is not None:
+            stores.docs.log_finish(run_id, status, _summary_json(report))
+    except Exception:
+        if failing is None:
+            raise
+    finally:
+        try:
+            stores.close()
+        except Exception:
+            if failing is None:
+                raise
+
+
+def _written_by(error: BaseException) -> str:
+    """Which store a write error came from, in the words of the data directory's layout."""
+    from indexer.stores.embedded import DOCUMENTS_FILE, KEYWORD_DIR, VECTORS_FILE
+
+    filename = getattr(error, "filename", None)
+    if filename:
+        return str(filename)
+    if isinstance(error, sqlite3.Error):
+        return f"the document store ({DOCUMENTS_FILE})"
+    if "faiss" in str(error).lower() or "write error" in str(error).lower():
+        return f"the vector index ({VECTORS_FILE})"
+    return f"the keyword index ({KEYWORD_DIR}/)"
 
 
 def _summary_json(report: IndexReport) -> str:
@@ -485,12 +524,15 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
     indexing = tqdm(desc="keyword index", unit=" articles", total=expected, disable=not progress, position=1,
                     dynamic_ncols=True)
     writer = _KeywordWriter(stores, indexing)
+    failed = False
+    read_so_far = [0]  # articles the readers handed over (the bars count nothing when disabled)
     try:
         _catch_up_keyword(stores, writer, pool, report)
 
         def counted(articles: Iterator[Article]) -> Iterator[Article]:
             for article in articles:
                 reading.update(1)
+                read_so_far[0] += 1
                 yield article
 
         replaced_ids: set[str] = set()
@@ -515,10 +557,19 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
                     report.indexed += 1
                     report.passages += len(passages)
                     report.replaced += article.id in replaced_ids
+    except Exception:
+        # A write failed (a full disk): committing again would most likely fail too and hide the first
+        # error; what SQLite holds is re-indexed from it by the next run.
+        failed = True
+        raise
     finally:
-        # Also on Ctrl-C: what SQLite holds goes to the keyword index now rather than next run.
-        writer.commit()
+        if not failed:
+            # Also on Ctrl-C: what SQLite holds goes to the keyword index now rather than next run.
+            writer.commit()
         summary.indexed = report.indexed
+        # A run stopped early (a full disk, Ctrl-C) before the background reader sent its counts has
+        # still read what the bar counted.
+        summary.read = max(summary.read, read_so_far[0])
         reading.close()
         indexing.close()
         report.keyword_seconds = time.monotonic() - started
@@ -532,14 +583,17 @@ def _store(stores: Any, prepared: list[tuple[Article, str, list[StoredPassage], 
     try:
         stores.docs.put_articles([(article, digest, passages) for article, digest, passages, _ in prepared])
         return {article.id for article, _, _, _ in prepared}
-    except (sqlite3.Error, UnicodeError, ValueError):
-        pass
+    except (sqlite3.Error, UnicodeError, ValueError) as error:
+        if is_disk_full(error):
+            raise  # no article of the batch is at fault, and none of the next ones would fit either
     stored = set()
     for article, digest, passages, _ in prepared:
         try:
             stores.docs.put_articles([(article, digest, passages)])
             stored.add(article.id)
         except (sqlite3.Error, UnicodeError, ValueError) as error:
+            if is_disk_full(error):
+                raise
             problem(Problem(article.origin, "cannot be stored", str(error)))
             summary.skip("cannot be stored")
     return stored
@@ -563,6 +617,7 @@ def embed_pending(stores: Any, batch_size: int, report: IndexReport, *, progress
     bar = tqdm(total=total, desc="embedding", unit=" passages", disable=not progress, dynamic_ncols=True)
     last_manifest = last_save = time.monotonic()
     after: int | None = None
+    failed = False
     try:
         while True:
             batch = stores.docs.passages_to_embed(batch_size, after)
@@ -582,11 +637,15 @@ def embed_pending(stores: Any, batch_size: int, report: IndexReport, *, progress
             if now - last_manifest >= MANIFEST_SECONDS:
                 stores.write_manifest()  # readers pick the new vectors up from SQLite
                 last_manifest = now
+    except Exception:
+        failed = True  # a write failed (a full disk): the vectors committed to SQLite are kept there
+        raise
     finally:
         bar.close()
-        stores.vectors.save()
-        stores.write_manifest()
         report.embed_seconds = time.monotonic() - started
+        if not failed:
+            stores.vectors.save()
+            stores.write_manifest()
 
 
 def delete_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> tuple[list[str], list[str]]:

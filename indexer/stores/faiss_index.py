@@ -214,11 +214,15 @@ class FaissVectorIndex:
             self.rebuild()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(self.path.name + ".tmp")
-        with self._lock:
-            faiss.write_index(self._index, str(temporary))
-        with open(temporary, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        try:
+            with self._lock:
+                faiss.write_index(self._index, str(temporary))
+            with open(temporary, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temporary, self.path)
+        except BaseException:
+            temporary.unlink(missing_ok=True)  # a half-written copy (a full disk) would only take space
+            raise
         self._loaded_stamp = self._stamp()
 
     def size_bytes(self) -> int:

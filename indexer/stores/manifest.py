@@ -71,11 +71,15 @@ def write_manifest(data_dir: str | Path, manifest: dict[str, Any]) -> dict[str, 
                    isnad_version=package_version(),
                    updated=datetime.now(UTC).isoformat(timespec="seconds"))
     temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        json.dump(written, handle, ensure_ascii=False, indent=2, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
+    try:
+        with open(temporary, "w", encoding="utf-8") as handle:
+            json.dump(written, handle, ensure_ascii=False, indent=2, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        temporary.unlink(missing_ok=True)  # the previous manifest stays in place
+        raise
     return written
 
 

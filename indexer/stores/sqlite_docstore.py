@@ -138,20 +138,26 @@ class SQLiteDocumentStore:
             try:
                 for sql, params in statements:
                     self._db.execute(sql, params)
+                self._db.execute("COMMIT")  # inside the try: a commit can fail too (a full disk)
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self._db.execute("COMMIT")
 
     def _write_many(self, sql: str, rows: Iterable[Sequence]) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(sql, rows)
+                self._db.execute("COMMIT")  # inside the try: a commit can fail too (a full disk)
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self._db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        # SQLite rolls back by itself on some errors (a full disk); a second ROLLBACK would then
+        # raise "no transaction is active" and hide the error that matters.
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def _query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         with self._lock:
@@ -204,10 +210,10 @@ class SQLiteDocumentStore:
                     [(p.id, p.article_id, p.ordinal,
                       None if article.text[p.start:p.end] == p.text else p.text, p.start, p.end)
                      for article, _, passages in items for p in passages])
+                self._db.execute("COMMIT")  # inside the try: a commit can fail too (a full disk)
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self._db.execute("COMMIT")
 
     def _existing_passages(self, article_ids: Sequence[str]) -> dict[str, set[int]]:
         """Passage ids of those articles already stored (articles absent from the result are new)."""
@@ -241,10 +247,10 @@ class SQLiteDocumentStore:
                     self._db.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk)
                     self._db.executemany("INSERT OR IGNORE INTO pending_keyword_deletes VALUES (?)",
                                          [(a,) for a in present])
+                self._db.execute("COMMIT")  # inside the try: a commit can fail too (a full disk)
             except BaseException:
-                self._db.execute("ROLLBACK")
+                self._rollback()
                 raise
-            self._db.execute("COMMIT")
         return removed
 
     def get_articles(self, article_ids: Iterable[str]) -> dict[str, Article]:

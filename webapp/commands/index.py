@@ -55,6 +55,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     if args.dry_run:
         return _dry_run(args, settings)
     from indexer.pipeline import IndexReport, index_paths
+    from indexer.stores.diskfull import DiskFullError
     from indexer.stores.embedded import StoreBusyError
     from indexer.stores.embedders import EmbedderError
     from indexer.stores.manifest import IndexMismatchError, holds_index, no_index_message
@@ -75,6 +76,11 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     except (StoreBusyError, IndexMismatchError, EmbedderError) as error:
         print(f"isnad index: {error}", file=sys.stderr)
         return 2
+    except DiskFullError as error:
+        print(f"isnad index: {error}", file=sys.stderr)
+        if report.read or report.keyword_caught_up or report.embedded:  # it got going: say how far
+            _print_summary(args, settings, report, stopped=True)
+        return 1
     except KeyboardInterrupt:
         _print_summary(args, settings, report)  # what was done is committed: say so, then stop
         raise
@@ -84,7 +90,8 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     return 0
 
 
-def _print_summary(args: argparse.Namespace, settings: dict[str, Any], report: Any) -> None:
+def _print_summary(args: argparse.Namespace, settings: dict[str, Any], report: Any, *,
+                   stopped: bool = False) -> None:
     for message in report.messages:
         print(f"isnad index: {message}", file=sys.stderr)
     if args.json:
@@ -92,8 +99,8 @@ def _print_summary(args: argparse.Namespace, settings: dict[str, Any], report: A
         return
     vectors = (f"embedded {report.embedded} passages, {report.pending_vectors} still without vectors"
                + (" (run `isnad index` without --no-embed to add them)"
-                  if report.pending_vectors and not report.interrupted else ""))
-    print(("interrupted after: " if report.interrupted else "")
+                  if report.pending_vectors and not (report.interrupted or stopped) else ""))
+    print(("interrupted after: " if report.interrupted else "stopped after: " if stopped else "")
           + f"read {report.read}, indexed {report.indexed} ({report.replaced} replaced, {report.passages} "
           f"passages), unchanged {report.unchanged}, skipped {_skipped_text(report.skipped)}"
           f"{_noted_text(report.noted)}; {vectors}; "

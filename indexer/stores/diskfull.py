@@ -1,0 +1,94 @@
+"""A full disk, recognised in whatever SQLite, tantivy, FAISS or the OS raise, and told once, plainly."""
+
+from __future__ import annotations
+
+import errno
+import shutil
+import sqlite3
+from pathlib import Path
+
+from indexer.errors import IsnadError
+
+_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
+# How the libraries word it when they hand us only a message: tantivy ("No space left on device (os error
+# 28)"), FAISS ("... (No space left on device)"), SQLite ("database or disk is full").
+_MESSAGES = ("no space left on device", "os error 28", "database or disk is full", "disk quota exceeded")
+# Building an index needs about this many times its final size while it runs: SQLite's write-ahead log
+# holds each batch again until it is checkpointed, and tantivy keeps old segments until a merge ends.
+# Measured on 3,000 articles of ant_multisource without vectors: 50.8 MiB at the peak for a 16.7 MiB index.
+BUILD_PEAK_FACTOR = 3
+# Final index per byte of input: 1.7 measured on those articles without vectors (16.7 MiB for 10.0 MiB of
+# JSON lines, 7,212 passages). Each passage's vector adds 3 KiB (384 floats, in SQLite and in the FAISS
+# file): about 2.2 MiB per MiB of such input, so about 4 in all.
+INDEX_PER_INPUT_BYTE = 1.7
+WITH_VECTORS_PER_INPUT_BYTE = 4
+
+
+class DiskFullError(IsnadError, OSError):
+    """The disk holding the data directory filled up during a write; what was committed is kept."""
+
+
+# Below this much free space, an I/O error is the full disk's doing: SQLite reports a shared-memory file it
+# cannot grow as "disk I/O error", not as a full disk.
+_NEARLY_FULL_BYTES = 1 << 20
+
+
+def is_disk_full(error: BaseException, data_dir: Path | None = None) -> bool:
+    """Whether `error`, or an error it was raised from, says the disk (or the user's quota) is full; with
+    `data_dir`, also an I/O error while the disk holding it has next to no free space left."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _ERRNOS:
+            return True
+        code = getattr(current, "sqlite_errorcode", None) if isinstance(current, sqlite3.Error) else None
+        if code == sqlite3.SQLITE_FULL:
+            return True
+        if any(words in str(current).lower() for words in _MESSAGES):
+            return True
+        io_error = (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or (
+            isinstance(current, OSError) and current.errno == errno.EIO)
+        if io_error and data_dir is not None and _free_bytes(data_dir) < _NEARLY_FULL_BYTES:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _free_bytes(path: Path) -> int:
+    try:
+        return shutil.disk_usage(path).free
+    except OSError:
+        return 1 << 62  # cannot tell: do not blame the disk
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def _held(data_dir: Path) -> int:
+    total = 0
+    for path in data_dir.rglob("*"):
+        try:
+            total += path.stat().st_size if path.is_file() else 0
+        except OSError:
+            pass
+    return total
+
+
+def disk_full_message(data_dir: Path, writing: str, input_bytes: int, *, vectors: bool) -> str:
+    """What filled, where, how much room there is, and how much an index build of this input needs."""
+    try:
+        usage = shutil.disk_usage(data_dir)
+        room = f"{_mib(usage.free)} free of {_mib(usage.total)}"
+    except OSError:
+        room = "free space unknown"
+    held = _held(data_dir)
+    per_byte = WITH_VECTORS_PER_INPUT_BYTE if vectors else INDEX_PER_INPUT_BYTE
+    need = (f"; for these {_mib(input_bytes)} of input allow about {_mib(input_bytes * per_byte * BUILD_PEAK_FACTOR)}"
+            if input_bytes else "")
+    return (f"no space left on device while writing {writing} in {data_dir} ({room}; the data directory holds "
+            f"{_mib(held)}). Building an index needs free space of about {BUILD_PEAK_FACTOR}x its final size while "
+            f"it runs, because SQLite's write-ahead log holds each batch again until it is checkpointed{need}. "
+            "Free some space or choose another --data-dir, then run the same command again: everything "
+            "committed so far is kept.")

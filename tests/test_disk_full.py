@@ -1,0 +1,118 @@
+"""A full disk stops `isnad index` once, clearly, leaving no temporary files and a run recorded as failed.
+
+The disk is real: a small tmpfs mounted for the test (root only; elsewhere the tests say why they skip).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from test_pipeline import assert_consistent, settings_for, write_news_sample
+
+ISNAD = Path(sys.executable).with_name("isnad")
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[tuple[Path, Callable[[int], None]]]:
+    """A tmpfs of 3 MiB at tmp_path/disk, and a function that resizes it to a number of bytes."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a small tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True,
+                          text=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+
+    def resize(size: int) -> None:
+        subprocess.run(["mount", "-o", f"remount,size={size}", str(mount)], check=True, capture_output=True)
+
+    try:
+        yield mount, resize
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def isnad(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([ISNAD, *args], capture_output=True, text=True, timeout=600, check=False,
+                          env={**os.environ, **(env or {})})
+
+
+def last_runs(data: Path) -> list[dict]:
+    stats = isnad("stats", "--json", "--data-dir", str(data))
+    assert stats.returncode == 0, stats.stderr
+    return json.loads(stats.stdout)["last_runs"]
+
+
+def last_run_status(data: Path) -> str:
+    return last_runs(data)[0]["status"]
+
+
+def assert_stopped_cleanly(result: subprocess.CompletedProcess[str], data: Path, last_id: int = 0) -> str:
+    """One message naming the data directory and what a build needs; no traceback, no temporary files,
+    and the run recorded as failed (unless the disk was too full to record that it started)."""
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    [message] = [line for line in result.stderr.splitlines() if "no space left on device" in line]
+    assert message.startswith("isnad index: no space left on device while writing ")
+    assert f" in {data} (" in message and "about 3x its final size" in message
+    assert not list(data.glob("*.tmp"))
+    runs = last_runs(data)
+    assert "running" not in [run["status"] for run in runs]
+    if runs and runs[0]["id"] > last_id:
+        assert runs[0]["status"] == "failed"
+    return message
+
+
+def test_a_full_disk_while_indexing_stops_the_run_once_then_a_rerun_completes(small_disk, tmp_path, shared_dir):
+    mount, resize = small_disk
+    news = tmp_path / "news.jsonl"
+    write_news_sample(shared_dir, news, 2000)  # about 7 MiB of JSON lines: more than 3 MiB holds
+    data = mount / "data"
+
+    result = isnad("index", str(news), "--no-embed", "--quiet", "--data-dir", str(data))
+
+    message = assert_stopped_cleanly(result, data)
+    assert last_run_status(data) == "failed"
+    assert "the document store (documents.sqlite3)" in message or "keyword index" in message
+    assert " MiB of input allow about " in message
+    assert result.stdout.startswith("stopped after: read ")
+    assert len(result.stderr.splitlines()) == 1  # not one line per article
+
+    resize(100 << 20)
+    rerun = isnad("index", str(news), "--no-embed", "--quiet", "--data-dir", str(data))
+    assert rerun.returncode == 0, rerun.stderr
+    assert_consistent(settings_for(data), embedded=False)
+    assert last_run_status(data) == "done"
+
+
+def test_a_full_disk_while_embedding_leaves_no_temporary_vector_file(small_disk, tmp_path, shared_dir):
+    mount, resize = small_disk
+    news = tmp_path / "news.jsonl"
+    write_news_sample(shared_dir, news, 8)
+    data = mount / "data"
+    built = isnad("index", str(news), "--no-embed", "--quiet", "--data-dir", str(data))
+    assert built.returncode == 0, built.stderr
+    used = shutil.disk_usage(mount).used
+    # Make the disk a little larger each time until the vectors fit: on the way it fills while the
+    # document store takes the embeddings, then (those committed) while the FAISS file is written.
+    failed_in: list[str] = []
+    for margin in range(40 << 10, 400 << 10, 8 << 10):
+        resize(used + margin)
+        last_id = last_runs(data)[0]["id"]
+        result = isnad("index", "--quiet", "--data-dir", str(data), env={"ISNAD_EMBEDDER_BATCH_SIZE": "8"})
+        if result.returncode == 0:
+            break
+        failed_in.append(assert_stopped_cleanly(result, data, last_id).split(" in ", 1)[0])
+    else:
+        pytest.fail("the vectors never fitted")
+    assert any("the vector index (vectors.faiss)" in where for where in failed_in), failed_in
+    assert_consistent(settings_for(data), embedded=True)
+    assert last_run_status(data) == "done"
