@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -411,3 +412,15 @@ def test_empty_files_of_every_kind_are_reported(tmp_path: Path) -> None:
     assert [(p.origin, p.reason) for p in problems] == [(str(p), "empty file")
                                                         for p in [*empties, packed, blank]]
     assert summary.skipped == {"empty file": 7}
+
+
+def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_read(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    jsonl(folder / "good.jsonl", [{"text": BODY}])
+    odd = Path(os.fsdecode(os.fsencode(folder) + b"/\xe9t\xe9.jsonl"))
+    jsonl(odd, [{"text": OTHER}])
+    articles, _, problems = read(folder)
+    assert [a.text for a in articles] == [BODY]
+    assert [(p.origin, p.reason, p.detail) for p in problems] == [
+        (str(odd), "unreadable file", "its name is not UTF-8; rename the file")]

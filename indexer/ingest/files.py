@@ -55,7 +55,10 @@ def expand(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None, str 
             for child in sorted(path.rglob("*")):
                 if any(part.startswith(".") for part in child.relative_to(path).parts) or _is_note(child):
                     continue
-                if child.is_file():
+                if not _utf8_name(child):
+                    # Ids, origins and messages are text: a name in another encoding cannot be carried.
+                    yield child, None, "its name is not UTF-8; rename the file"
+                elif child.is_file():
                     yield child, kind_of(child), None
                 elif child.is_symlink() and not child.is_dir():
                     # A link that leads nowhere is a file the user meant to give us: say so, read the rest.
@@ -66,6 +69,14 @@ def expand(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None, str 
             yield path, None, _broken_link(path)
         else:
             yield path, None, "no such file or directory" if not path.exists() else "not a regular file"
+
+
+def _utf8_name(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _broken_link(path: Path) -> str:
