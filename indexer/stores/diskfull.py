@@ -13,15 +13,25 @@ _ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 # How the libraries word it when they hand us only a message: tantivy ("No space left on device (os error
 # 28)"), FAISS ("... (No space left on device)"), SQLite ("database or disk is full").
 _MESSAGES = ("no space left on device", "os error 28", "database or disk is full", "disk quota exceeded")
-# Building an index needs about this many times its final size while it runs: SQLite's write-ahead log
-# holds each batch again until it is checkpointed, and tantivy keeps old segments until a merge ends.
-# Measured on 3,000 articles of ant_multisource without vectors: 50.8 MiB at the peak for a 16.7 MiB index.
-BUILD_PEAK_FACTOR = 3
-# Final index per byte of input: 1.7 measured on those articles without vectors (16.7 MiB for 10.0 MiB of
-# JSON lines, 7,212 passages). Each passage's vector adds 3 KiB (384 floats, in SQLite and in the FAISS
-# file): about 2.2 MiB per MiB of such input, so about 4 in all.
+# What a build needs beyond the finished index: SQLite's write-ahead log holds recent batches again until
+# it is checkpointed (every 16,000 pages, see sqlite_docstore), and tantivy keeps old segments until a
+# merge ends. `python bench/disk_peak.py CORPUS --articles N` measured on ant_multisource, without vectors:
+# 3,000 articles, 16.8 MiB index, 57.5 MiB at the peak (log 41.3 MiB); 12,000 articles, 72.6 MiB index,
+# 133.7 MiB at the peak (log 63.6 MiB). So: the index, plus up to 2.5x it for a small one, at most
+# about 64 MiB more for a large one.
+EXTRA_PER_INDEX_BYTE = 2.5
+EXTRA_AT_MOST = 64 << 20
+# Final index per byte of input: 1.68 and 1.64 in those runs (JSON lines, 2.4 passages per article).
+# Each passage's vector adds 3 KiB (384 floats, in SQLite and in the FAISS file): about 2.2 MiB per MiB
+# of such input, so about 4 in all.
 INDEX_PER_INPUT_BYTE = 1.7
 WITH_VECTORS_PER_INPUT_BYTE = 4
+
+
+def build_needs(input_bytes: int, *, vectors: bool) -> int:
+    """About how many bytes building an index of `input_bytes` of articles takes at its peak."""
+    final = input_bytes * (WITH_VECTORS_PER_INPUT_BYTE if vectors else INDEX_PER_INPUT_BYTE)
+    return int(final + min(EXTRA_PER_INDEX_BYTE * final, EXTRA_AT_MOST))
 
 
 class DiskFullError(IsnadError, OSError):
@@ -84,11 +94,12 @@ def disk_full_message(data_dir: Path, writing: str, input_bytes: int, *, vectors
     except OSError:
         room = "free space unknown"
     held = _held(data_dir)
-    per_byte = WITH_VECTORS_PER_INPUT_BYTE if vectors else INDEX_PER_INPUT_BYTE
-    need = (f"; for these {_mib(input_bytes)} of input allow about {_mib(input_bytes * per_byte * BUILD_PEAK_FACTOR)}"
+    need = (f"; for these {_mib(input_bytes)} of input allow about {_mib(build_needs(input_bytes, vectors=vectors))}"
             if input_bytes else "")
     return (f"no space left on device while writing {writing} in {data_dir} ({room}; the data directory holds "
-            f"{_mib(held)}). Building an index needs free space of about {BUILD_PEAK_FACTOR}x its final size while "
-            f"it runs, because SQLite's write-ahead log holds each batch again until it is checkpointed{need}. "
+            f"{_mib(held)}). Building an index takes the finished index's size and, while it runs, room for "
+            "SQLite's write-ahead log, which holds recent batches again until they are checkpointed: up to "
+            f"{EXTRA_PER_INDEX_BYTE:g}x the final size more for a small index, about {EXTRA_AT_MOST >> 20} MiB "
+            f"more for a large one{need}. "
             "Free some space or choose another --data-dir, then run the same command again: everything "
             "committed so far is kept.")
