@@ -137,28 +137,71 @@ def test_source_filter_and_facets(server: Server) -> None:
     assert len(facets) >= 2
     source, count = max(facets.items(), key=lambda kv: kv[1])
     filtered = server.search(q="كوريا الشمالية", source=source, size=50)
-    assert filtered["total"] == count
+    # Facets count every article a source would list: those with the words and the related ones.
+    assert filtered["total"] + filtered["related_total"] == count
     assert {r["source"] for r in filtered["results"]} == {source}
     # Facets ignore the source filter, so the other sources stay visible with the same counts.
     assert {f["value"]: f["count"] for f in filtered["facets"]["source"]} == facets
     other = next(s for s in facets if s != source)
     both = server.search(q="كوريا الشمالية", source=[source, other], size=50)
     assert {r["source"] for r in both["results"]} == {source, other}
-    assert both["total"] == facets[source] + facets[other]
+    assert both["total"] + both["related_total"] == facets[source] + facets[other]
+
+
+def mentions(server: Server, article_id: str, terms: set[str]) -> bool:
+    """Whether the article's title or text holds one of these analyzed terms."""
+    body = article_text(server, article_id)
+    return bool(terms & {t.term for t in analyze(body["title"] + "\n" + body["text"])})
+
+
+@pytest.mark.parametrize("query, with_related", [("حريق", True), ("صواريخ كوريا", True), ("بوتين -فيتنام", False)])
+def test_hybrid_lists_the_articles_with_the_words_first_and_counts_related_ones_apart(
+        server: Server, query: str, with_related: bool) -> None:
+    hybrid = server.search(q=query, mode="hybrid", size=50)
+    keyword = server.search(q=query, mode="keyword", size=50)
+    terms = {t.term for t in analyze(" ".join(w for w in query.split() if not w.startswith("-")))}
+    flags = [r["related"] for r in hybrid["results"]]
+    assert hybrid["total"] >= 1
+    assert (hybrid["related_total"] >= 1) is with_related, "what the seeds hold for these words"
+    assert flags == sorted(flags), "every match comes before every related article"
+    # `total` counts the articles containing the words, as keyword mode does; the related ones are apart.
+    assert hybrid["total"] == keyword["total"] == flags.count(False)
+    assert hybrid["related_total"] == flags.count(True)
+    assert {r["article_id"] for r in hybrid["results"] if not r["related"]} == \
+        {r["article_id"] for r in keyword["results"]}
+    for item in hybrid["results"]:
+        assert mentions(server, item["article_id"], terms) is not item["related"], (query, item["title"])
+    assert all(not r["related"] for r in keyword["results"])
+    assert keyword["related_total"] == 0
+
+
+def test_a_word_no_article_contains_has_no_matches_only_related_ones(server: Server) -> None:
+    word = "زرافات"
+    assert server.search(q=word, mode="keyword")["total"] == 0
+    result = server.search(q=word, mode="hybrid", size=50)
+    assert result["total"] == 0
+    assert result["related_total"] == len(result["results"]) > 0
+    assert all(r["related"] for r in result["results"])
+    semantic = server.search(q=word, mode="semantic", size=50)
+    # The related ones are exactly the dense neighbours above the semantic floor.
+    assert {r["article_id"] for r in result["results"]} == {r["article_id"] for r in semantic["results"]}
 
 
 def test_date_filter_and_date_sort(server: Server) -> None:
     everything = server.search(q="كوريا", size=50, sort="date")
-    dated = [r["published"] for r in everything["results"] if r["published"]]
-    assert dated == sorted(dated, reverse=True)
-    undated_after = [r["published"] for r in everything["results"]]
-    # Undated articles come last.
-    assert undated_after[:len(dated)] == dated
+    flags = [r["related"] for r in everything["results"]]
+    assert flags == sorted(flags), "by date too, the articles with the word come before the related ones"
+    for related in (False, True):  # each group newest first, its undated articles last
+        group = [r["published"] for r in everything["results"] if r["related"] is related]
+        dated = [published for published in group if published]
+        assert dated == sorted(dated, reverse=True)
+        assert group[:len(dated)] == dated
+    dated = sorted((r["published"] for r in everything["results"] if r["published"]), reverse=True)
     if not dated:
         pytest.skip("no dated article matches in this corpus")
     day = dated[0][:10]
     on_day = server.search(q="كوريا", size=50, **{"from": day, "to": day})
-    assert on_day["total"] >= 1
+    assert on_day["total"] + on_day["related_total"] >= 1
     assert all(r["published"] and r["published"][:10] == day for r in on_day["results"])
     after = server.search(q="كوريا", size=50, **{"from": "2999-01-01"})
     assert after["total"] == 0 and after["results"] == []
@@ -180,7 +223,7 @@ def test_paging(server: Server) -> None:
 def test_results_are_articles_once_each_with_their_best_passage(server: Server) -> None:
     result = server.search(q="كيم جونغ أون روسيا", size=50)
     ids = [r["article_id"] for r in result["results"]]
-    assert len(ids) == len(set(ids)) == result["total"] or len(ids) == 50
+    assert len(ids) == len(set(ids)) == result["total"] + result["related_total"] or len(ids) == 50
     for item in result["results"][:3]:
         passages = {p["id"] for p in article_text(server, item["article_id"])["passages"]}
         assert item["passage_id"] in passages

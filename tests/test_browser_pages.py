@@ -269,9 +269,32 @@ def test_hostile_article_renders_inert(browser: Any, hostile_server: Server) -> 
     assert not page.errors
 
 
+def test_related_articles_sit_below_the_matches_under_a_visible_heading(browser: Any, server: Server) -> None:
+    page = new_page(browser, DESKTOP)
+    page.goto(server.base + "/?q=حريق&size=50")
+    summary = page.locator(".results__summary").inner_text()
+    assert "يذكر" in summary or "تذكر" in summary, summary
+    assert "ذات صلة" in summary or "ذا صلة" in summary or "ذو صلة" in summary or "ذوا صلة" in summary, summary
+    heading = page.locator("#related-title")
+    assert heading.is_visible()
+    matches = page.locator(".result:not(.result--related)")
+    related = page.locator(".result--related")
+    assert matches.count() >= 1 and related.count() >= 1
+    last_match = matches.nth(matches.count() - 1).bounding_box()
+    box, first_related = heading.bounding_box(), related.first.bounding_box()
+    assert last_match and box and first_related
+    assert last_match["y"] + last_match["height"] <= box["y"] < first_related["y"]
+    shot(page, "search-related-desktop", full_page=False)
+    page.goto(server.base + "/?q=زرافات")
+    assert page.locator(".results__summary").inner_text().startswith("لا يوجد مقال يذكر")
+    assert page.locator("#related-title").is_visible() and page.locator(".result:not(.result--related)").count() == 0
+    assert not page.dialogs and not page.errors
+
+
 PHONE_PAGES = (
     ("home", "/"),
     ("search", "/?q=حريق"),
+    ("search-related", "/?q=زرافات"),
     ("search-empty", "/?q=زرافةمستحيلةجدا&mode=keyword"),
     ("bad-query", "/?q=حريق&page=abc"),
     ("not-found", "/articles/no-such-article"),

@@ -16,8 +16,10 @@ from flask.testing import FlaskClient
 from webapp.pages import (
     article_segments,
     count_phrase,
+    matches_phrase,
     page_window,
     quote_parts,
+    related_phrase,
     results_phrase,
     safe_url,
     search_params,
@@ -126,6 +128,11 @@ def test_arabic_counts_take_the_grammatical_form() -> None:
     assert results_phrase(38) == "38 نتيجة"
     assert results_phrase(103) == "103 نتائج"
     assert count_phrase(0, "a", "b", "c", "d") == "0 d"
+    assert matches_phrase(1) == "مقال واحد يذكر" and matches_phrase(2) == "مقالان يذكران"
+    assert matches_phrase(12) == "12 مقالاً تذكر" and matches_phrase(7) == "7 مقالات تذكر"
+    assert matches_phrase(100) == "100 مقال تذكر"
+    assert related_phrase(5) == "5 مقالات ذات صلة" and related_phrase(21) == "21 مقالاً ذا صلة"
+    assert related_phrase(1) == "مقال واحد ذو صلة" and related_phrase(2) == "مقالان ذوا صلة"
 
 
 def test_search_urls_keep_the_query_and_reset_the_page() -> None:
@@ -172,7 +179,8 @@ def test_search_works_without_javascript(client: FlaskClient) -> None:
     assert len(links) == 10
     assert "<mark>" in html
     assert page.find_all("input", name="q")[0]["value"] == QUERY
-    assert re.search(r"\d+ نتيجة|\d+ نتائج", page.text)
+    counts = client.get("/api/v1/search", query_string={"q": QUERY}).get_json()
+    assert matches_phrase(counts["total"]) in page.text  # hybrid, the default: the articles with the word
     assert "ثانية" in page.text  # time taken
     # Each result carries its source (isolated for bidi) and date where the article has them.
     assert page.find_all("bdi", class_="result__source")
@@ -205,6 +213,55 @@ def test_pagination_links_move_through_results(client: FlaskClient) -> None:
     current = [a["href"] for a in second.find_all("a", class_="pagination__page", aria_current="page")]
     assert len(current) == 1 and "page=2" in current[0]
     assert set(result_links(first)).isdisjoint(result_links(second))
+
+
+def summary_text(html: str) -> str:
+    found = re.search(r'<p class="results__summary">(.*?)</p>', html, re.DOTALL)
+    assert found, "the page has a results summary"
+    return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
+
+
+def test_hybrid_page_shows_the_matches_then_the_related_articles_behind_a_heading(client: FlaskClient) -> None:
+    api = client.get("/api/v1/search", query_string={"q": QUERY, "size": 50}).get_json()
+    assert api["mode"] == "hybrid" and api["total"] and api["related_total"]
+    html, page = get_page(client, f"/?q={QUERY}&size=50")
+    # «1 مقال واحد يذكر "حريق"، و21 مقالاً ذا صلة»: both counts, the word quoted.
+    assert summary_text(html).startswith(
+        f'{matches_phrase(api["total"])} "{QUERY}"، و{related_phrase(api["related_total"])}')
+    before, heading, after = html.partition('id="related-title"')
+    assert heading, "related articles sit under their own heading"
+    assert f'لا تذكر "<bdi>{QUERY}</bdi>"' in after[:200]
+    expected = [f"/articles/{r['article_id']}#p-{r['passage_id']}" for r in api["results"]]
+    shown = result_links(page)
+    assert shown == expected  # the API's order: every match, then every related article
+    assert result_links(Page(before)) == [href for href, r in zip(expected, api["results"]) if not r["related"]]
+    # Numbering continues across the two lists.
+    starts = [int(ol["start"]) for ol in page.find_all("ol", class_="result-list")]
+    assert starts == [1, 1 + api["total"]]
+
+
+def test_a_word_no_article_contains_says_so_before_the_related_articles(client: FlaskClient,
+                                                                       indexed_seeds_dir: Path) -> None:
+    word = "زرافات"
+    html, _ = get_page(client, f"/?q={word}")
+    api = client.get("/api/v1/search", query_string={"q": word}).get_json()
+    assert api["total"] == 0 and api["related_total"] > 0
+    summary = summary_text(html)
+    assert summary.startswith(f'لا يوجد مقال يذكر "{word}"، وهذه {related_phrase(api["related_total"])}')
+    assert html.index("results__summary") < html.index('id="related-title"') < html.index('class="result ')
+    # With a semantic floor nothing clears, there is nothing related either: the plain empty state.
+    from webapp.app import create_app
+
+    app: Flask = create_app(test_config={"data.dir": str(indexed_seeds_dir), "TESTING": True,
+                                         "search.semantic_min_score": 0.999})
+    try:
+        strict = app.test_client()
+        result = strict.get("/api/v1/search", query_string={"q": word}).get_json()
+        assert result["total"] == 0 and result["related_total"] == 0 and result["results"] == []
+        _, empty = get_page(strict, f"/?q={word}")
+        assert "لم نجد نتائج" in empty.text
+    finally:
+        app.extensions["isnad"].close()
 
 
 def test_no_results_gives_a_helpful_empty_state(client: FlaskClient) -> None:

@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from webapp.errors import ApiError
+from webapp.query import parse_query
 from webapp.services import get_services
 
 # Assets under /assets so they never collide with an app-level /static route.
@@ -116,6 +117,31 @@ def count_phrase(n: int, one: str, two: str, few: str, many: str) -> str:
 
 def results_phrase(total: int) -> str:
     return count_phrase(total, "نتيجة واحدة", "نتيجتان", "نتائج", "نتيجة")
+
+
+def _article_count(n: int, one: str, two: str, few: str, some: str, many: str) -> str:
+    """n articles with the words that follow the count: 1, 2, 3–10 (plural), 11–99 (accusative
+    singular), and 100, 200 … (genitive singular) each take their own form."""
+    if n == 1:
+        return one
+    if n == 2:
+        return two
+    if 3 <= n % 100 <= 10:
+        return f"{n} {few}"
+    if 11 <= n % 100 <= 99:
+        return f"{n} {some}"
+    return f"{n} {many}"
+
+
+def matches_phrase(n: int) -> str:
+    """'12 مقالاً تذكر': how many articles contain the query's words (followed by the words)."""
+    return _article_count(n, "مقال واحد يذكر", "مقالان يذكران", "مقالات تذكر", "مقالاً تذكر", "مقال تذكر")
+
+
+def related_phrase(n: int) -> str:
+    """'5 مقالات ذات صلة': how many articles are only close in meaning to the query."""
+    return _article_count(n, "مقال واحد ذو صلة", "مقالان ذوا صلة", "مقالات ذات صلة", "مقالاً ذا صلة",
+                          "مقال ذي صلة")
 
 
 def page_window(page: int, pages: int, width: int = 2) -> list[int | None]:
@@ -230,6 +256,8 @@ def article_href(article_id: str, passage_id: int | None = None) -> str:
 
 bp.add_app_template_filter(arabic_date, "arabic_date")
 bp.add_app_template_filter(results_phrase, "results_phrase")
+bp.add_app_template_filter(matches_phrase, "matches_phrase")
+bp.add_app_template_filter(related_phrase, "related_phrase")
 bp.add_app_template_global(article_href, "article_href")
 bp.add_app_template_global(url_query, "url_query")
 bp.add_app_template_global(toggled, "toggled")
@@ -253,7 +281,7 @@ def search() -> Any:
     except ApiError as error:
         return render_template("search.html", results=None, error=error_message(error), **context), error.status
     pages = results.get("pages") or max(1, math.ceil(results["total"] / max(1, results["size"])))
-    return render_template("search.html", results=results, pages=pages,
+    return render_template("search.html", results=results, pages=pages, words=parse_query(params["q"]).positive_text,
                            window=page_window(results["page"], pages), **context)
 
 

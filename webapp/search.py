@@ -89,6 +89,9 @@ class Retrieval:
     keyword: KeywordQuery
     facet_candidates: list[Ranked]  # same query and dates, any source: what source facets count
     query_vector: np.ndarray | None = None
+    # Hybrid mode: the articles containing the query's words (any term, every phrase); the others among
+    # the candidates are semantic neighbours only. None in the other modes, which do not tell them apart.
+    matched_articles: frozenset[str] | None = None
 
 
 def group_by_article(candidates: Iterable[AnyCandidate]) -> list[AnyCandidate]:
@@ -97,6 +100,17 @@ def group_by_article(candidates: Iterable[AnyCandidate]) -> list[AnyCandidate]:
     for candidate in candidates:
         best.setdefault(candidate.article.id, candidate)
     return list(best.values())
+
+
+def split_related(articles: Sequence[AnyCandidate],
+                  matched: frozenset[str] | None) -> tuple[list[AnyCandidate], list[AnyCandidate]]:
+    """(articles containing the query's words, semantic neighbours only), each in its given order.
+
+    With `matched` None (keyword and semantic modes) every article counts as a result of the query.
+    """
+    if matched is None:
+        return list(articles), []
+    return ([a for a in articles if a.article.id in matched], [a for a in articles if a.article.id not in matched])
 
 
 def sort_by_date(candidates: Sequence[AnyCandidate]) -> list[AnyCandidate]:
@@ -166,11 +180,14 @@ class Retriever:
 
         keyword_hits: list[Hit] = []
         facet_keyword_hits: list[Hit] = []
+        # Keyword and hybrid modes read every matching passage (up to EXACT_COUNT_LIMIT): keyword mode
+        # lists them all; hybrid fuses the best `candidates` with the dense list and lists the rest after,
+        # so both can say exactly which articles contain the query's words.
+        exact = mode in ("keyword", "hybrid")
         if use_keyword:
-            keyword_hits = self._keyword_hits(kq, candidates_per_list, exact=mode == "keyword")
+            keyword_hits = self._keyword_hits(kq, candidates_per_list, exact=exact)
             if with_facets and filters.sources:
-                facet_keyword_hits = self._keyword_hits(replace(kq, sources=()), candidates_per_list,
-                                                        exact=mode == "keyword")
+                facet_keyword_hits = self._keyword_hits(replace(kq, sources=()), candidates_per_list, exact=exact)
             else:
                 facet_keyword_hits = keyword_hits
 
@@ -201,9 +218,14 @@ class Retriever:
             elif mode == "semantic":
                 fused = semantic
             else:
-                fused = rrf([keyword, semantic], k=int(self.settings["search.rrf_k"]),
-                            weights=[float(self.settings["search.keyword_weight"]),
-                                     float(self.settings["search.semantic_weight"])])
+                rrf_k, keyword_weight = int(self.settings["search.rrf_k"]), float(self.settings["search.keyword_weight"])
+                fused = rrf([keyword[:candidates_per_list], semantic], k=rrf_k,
+                            weights=[keyword_weight, float(self.settings["search.semantic_weight"])])
+                # Matching passages beyond the fused depth follow, with the share their rank would bring.
+                seen = {hit.passage_id for hit in fused}
+                fused.extend(Hit(hit.passage_id, keyword_weight / (rrf_k + rank))
+                             for rank, hit in enumerate(keyword[candidates_per_list:], start=candidates_per_list + 1)
+                             if hit.passage_id not in seen)
             out: list[Ranked] = []
             for hit in fused:
                 article = articles.get(hit.passage_id)
@@ -217,7 +239,11 @@ class Retriever:
         facet_candidates = candidates
         if with_facets and filters.sources:
             facet_candidates = ranked(facet_keyword_hits, facet_semantic_filtered)
-        return Retrieval(candidates, kq, facet_candidates, vector)
+        matched = None
+        if mode == "hybrid":
+            matched = frozenset(articles[h.passage_id].id for h in facet_keyword_hits
+                                if h.passage_id in articles) - excluded_articles
+        return Retrieval(candidates, kq, facet_candidates, vector, matched_articles=matched)
 
     def load(self, candidates: Sequence[Ranked]) -> list[Loaded]:
         """The candidates with their passage text and whole article, in the same order.

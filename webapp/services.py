@@ -20,7 +20,16 @@ from indexer.stores.dates import parse_datetime
 from webapp import answers, highlight
 from webapp.errors import BadRequest, NotFound
 from webapp.query import ParsedQuery, parse_query
-from webapp.search import MODES, SORTS, Filters, Retriever, group_by_article, sort_by_date, source_facets
+from webapp.search import (
+    MODES,
+    SORTS,
+    Filters,
+    Retriever,
+    group_by_article,
+    sort_by_date,
+    source_facets,
+    split_related,
+)
 
 SEARCH_PARAMETERS = ("q", "mode", "source", "from", "to", "sort", "page", "size")
 HISTORY_ROLES = ("user", "assistant")
@@ -196,10 +205,14 @@ class Services:
         articles = group_by_article(retrieval.candidates)
         unfiltered = retrieval.facet_candidates is retrieval.candidates  # no source filter: the same articles
         facets = source_facets(articles if unfiltered else group_by_article(retrieval.facet_candidates))
+        # Hybrid mode: articles containing the query's words first, semantic neighbours after them.
+        matches, related = split_related(articles, retrieval.matched_articles)
         if request.sort == "date":
-            articles = sort_by_date(articles)
+            matches, related = sort_by_date(matches), sort_by_date(related)
+        articles = matches + related
         first = (request.page - 1) * request.size
         page = self.retriever.load(articles[first:first + request.size])
+        matched = retrieval.matched_articles
         terms = retrieval.keyword.terms
         phrases = retrieval.keyword.phrases
         results = []
@@ -213,6 +226,7 @@ class Services:
                 "published": article.published,
                 "url": article.url,
                 "score": _round(candidate.score),
+                "related": matched is not None and article.id not in matched,
                 "snippet": str(highlight.snippet(passage.text, terms, phrases, analyze, analyze_exact)),
                 "title_html": str(highlight.render(article.title, highlight.match_spans(
                     article.title, terms, phrases, analyze, analyze_exact))),
@@ -220,7 +234,8 @@ class Services:
         return {
             "query": request.text,
             "mode": request.mode,
-            "total": len(articles),
+            "total": len(matches),
+            "related_total": len(related),
             "page": request.page,
             "size": request.size,
             "pages": math.ceil(len(articles) / request.size),
