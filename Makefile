@@ -40,12 +40,13 @@ system-deps:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	fi
 
-# The engine node the `es`-marked tests start (tests/es_server.py): OpenSearch's server and modules from
-# Maven Central, and one launcher class compiled against them.
+# The engine node the `es`-marked tests start (tests/es_server.py): OpenSearch's server, modules and k-NN
+# plugin from Maven Central, and one launcher class compiled against them.
 NODE_DIR := tools/opensearch
 $(NODE_DIR)/classes/IsnadNode.class: $(NODE_DIR)/pom.xml $(NODE_DIR)/IsnadNode.java
 	rm -rf $(NODE_DIR)/lib $(NODE_DIR)/classes
 	mvn -q -B -f $(NODE_DIR)/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(NODE_DIR)/lib
+	mvn -q -B -f $(NODE_DIR)/pom.xml dependency:unpack -DoutputDirectory=$(CURDIR)/$(NODE_DIR)/lib
 	javac -d $(NODE_DIR)/classes -cp '$(NODE_DIR)/lib/*' $(NODE_DIR)/IsnadNode.java
 
 engine-node: $(NODE_DIR)/classes/IsnadNode.class

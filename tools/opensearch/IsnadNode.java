@@ -1,9 +1,9 @@
 // One OpenSearch node in this JVM, for Isnad's engine tests: HTTP on 127.0.0.1, a single-node cluster.
 //
 // The OpenSearch distribution (a tarball) is not in Maven Central, but the server and the modules Isnad
-// needs are: analysis-common (the Arabic filters), reindex (delete-by-query) and transport-netty4 (HTTP).
-// Node's protected
-// constructor takes plugin classes directly, so no plugins folder or installer is involved.
+// needs are: analysis-common (the Arabic filters), reindex (delete-by-query), k-NN (knn_vector fields and
+// the knn query, on its Lucene engine) and transport-netty4 (HTTP). Node's protected constructor takes
+// plugin classes directly, so no plugins folder or installer is involved.
 //
 // Usage: java -cp 'classes:lib/*' IsnadNode HOME HTTP_PORT
 // It prints "isnad-node ready http://127.0.0.1:PORT" once started, and stops on SIGTERM or when its
@@ -20,6 +20,7 @@ import org.opensearch.common.logging.LogConfigurator;
 import org.opensearch.common.settings.Settings;
 import org.opensearch.env.Environment;
 import org.opensearch.index.reindex.ReindexPlugin;
+import org.opensearch.knn.plugin.KNNPlugin;
 import org.opensearch.node.InternalSettingsPreparer;
 import org.opensearch.node.Node;
 import org.opensearch.plugins.Plugin;
@@ -27,7 +28,7 @@ import org.opensearch.transport.Netty4Plugin;
 
 public final class IsnadNode extends Node {
     private static final Collection<Class<? extends Plugin>> PLUGINS =
-        List.of(CommonAnalysisPlugin.class, ReindexPlugin.class, Netty4Plugin.class);
+        List.of(CommonAnalysisPlugin.class, ReindexPlugin.class, KNNPlugin.class, Netty4Plugin.class);
 
     private IsnadNode(Environment environment) {
         super(environment, PLUGINS, true);

@@ -34,6 +34,9 @@ from indexer.stores.es.errors import (
     ElasticsearchUnavailable,
 )
 from indexer.stores.es.mapping import bm25_scale, index_definition
+from indexer.stores.es.vectors import FIELD as VECTOR_FIELD
+from indexer.stores.es.vectors import index_settings as vector_index_settings
+from indexer.stores.es.vectors import vector_field
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,10 @@ class ElasticsearchBackend:
         self.alias = check_index_name(settings["elasticsearch.index"])
         self.shards = int(settings.get("elasticsearch.shards", 1))
         self.replicas = int(settings.get("elasticsearch.replicas", 0))
+        # Set by the facade before the first index is created: the passage vectors' dimension and model.
+        # None leaves the vector field out (a store used for keyword search only, as in the contract tests).
+        self.dim: int | None = None
+        self.embedder_name: str | None = None
         if client is None:
             client, self.info = connect(settings)
         else:
@@ -145,8 +152,14 @@ class ElasticsearchBackend:
         from indexer.analysis import ANALYZER_VERSION
 
         definition = index_definition(self.shards, self.replicas)
+        meta = definition["mappings"].setdefault("_meta", {})
         # Recorded so a later run can tell an index analyzed by another analyzer version and rebuild it.
-        definition["mappings"].setdefault("_meta", {})["analyzer_version"] = ANALYZER_VERSION
+        meta["analyzer_version"] = ANALYZER_VERSION
+        if self.dim is not None:
+            # Passages carry their vector; readers learn model and dimension here, not from a data directory.
+            definition["mappings"]["properties"][VECTOR_FIELD] = vector_field(self.client.backend, self.dim)
+            definition["settings"]["index"].update(vector_index_settings(self.client.backend))
+            meta.update(embedder=self.embedder_name, dim=self.dim)
         with self.errors(f"creating index {name}"):
             self.client.create_index(name, definition["settings"], definition["mappings"])
 
@@ -236,11 +249,16 @@ class ElasticsearchBackend:
 
     # -- writing ----------------------------------------------------------------------------------------
 
-    def bulk(self, operations: Iterable[Operation]) -> set[str]:
-        """Send operations; record refused documents in `failures` and return their ids."""
+    def bulk(self, operations: Iterable[Operation], *, missing_ok: bool = False) -> set[str]:
+        """Send operations; record refused documents in `failures` and return their ids.
+
+        With `missing_ok`, an update of a document that does not exist (404) is not a failure.
+        """
         with self.errors("bulk write"):
             report = self.writer.write(operations)
         self._dirty = True
+        if missing_ok:
+            report.failures = [failure for failure in report.failures if failure.status != 404]
         for failure in report.failures:
             log.warning("%s refused %s", self.product, failure)
         self.failures.extend(report.failures)
@@ -251,11 +269,16 @@ class ElasticsearchBackend:
         failures, self.failures = self.failures, []
         return failures
 
-    def passage_operations(self, index: str, passages: Iterable[StoredPassage],
-                           articles: Mapping[str, Article]) -> list[Operation]:
-        return [queries.index_operation(index, queries.passage_doc_id(p.id),
-                                        queries.passage_source(p, articles[p.article_id]))
-                for p in passages]
+    def passage_operations(self, index: str, passages: Iterable[StoredPassage], articles: Mapping[str, Article],
+                           vectors: Mapping[int, list[float]] | None = None) -> list[Operation]:
+        """Index operations for passage documents, each with its vector when `vectors` has one."""
+        operations: list[Operation] = []
+        for p in passages:
+            source = queries.passage_source(p, articles[p.article_id])
+            if vectors and p.id in vectors:
+                source[VECTOR_FIELD] = vectors[p.id]
+            operations.append(queries.index_operation(index, queries.passage_doc_id(p.id), source))
+        return operations
 
     def delete_passages_where(self, query: dict[str, Any], action: str) -> None:
         self.refresh()  # delete-by-query only sees what a refresh has made searchable

@@ -1,7 +1,6 @@
-"""The scale-out `Stores` facade: the engine (Elasticsearch or OpenSearch) serves articles, passages and
-keyword search; the data
-directory keeps what stays local in every deployment (FAISS vectors, their embeddings, and the
-indexer's resumable bookkeeping in SQLite).
+"""The scale-out `Stores` facades: the engine (Elasticsearch or OpenSearch) holds articles, passages with
+their vectors, keyword and vector search; only the indexer keeps a data directory (its resumable ledger
+in SQLite, where embeddings are committed before they reach the engine).
 
 It reuses the embedded facade (`indexer.stores.embedded.Stores`) and changes only what lives in
 Elasticsearch, so the pipeline, the CLI and the web app run unchanged:
@@ -10,23 +9,30 @@ Elasticsearch, so the pipeline, the CLI and the web app run unchanged:
   batch to Elasticsearch: passages with their text and offsets, articles whole. An Elasticsearch index
   that lacks what SQLite holds (a new server, an analyzer change, or an embedded index being moved
   over) is rebuilt from SQLite into a hidden index and switched in atomically when complete;
-- readers (the web app) read articles and passages from Elasticsearch and vectors from FAISS.
+- readers (the web app, `EngineReaderStores`) open no data directory at all: articles, passages, vectors
+  and the model they were made with all come from the engine, so any number of app servers can serve
+  one index.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
 from typing import Any
 
-from indexer.stores.embedded import Stores
+from indexer.stores.base import StoreCounts
+from indexer.stores.embedded import KNOWN_DIMS, Stores
+from indexer.stores.embedders import expected_name, make_embedder
 from indexer.stores.es import queries
-from indexer.stores.es.errors import ElasticsearchStoreError
+from indexer.stores.es.errors import ElasticsearchIndexMissing, ElasticsearchStoreError
 from indexer.stores.es.store import (
     ElasticsearchBackend,
     ElasticsearchDocumentStore,
     ElasticsearchKeywordIndex,
 )
+from indexer.stores.es.vectors import EngineVectorIndex
+from indexer.stores.manifest import IndexMismatchError, read_manifest
 from indexer.stores.tantivy_index import KeywordDoc
 
 log = logging.getLogger(__name__)
@@ -78,7 +84,7 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
             hashes = self.ledger.article_hashes(added)
             passages = self.ledger.get_passages(pid for ids in added.values() for pid in ids)
             live = [p for p in passages.values() if p.article_id in articles]
-            backend.bulk(backend.passage_operations(index, live, articles))
+            backend.bulk(backend.passage_operations(index, live, articles, self._vectors([p.id for p in live])))
             backend.bulk(queries.index_operation(index, queries.article_doc_id(a), queries.article_source(
                 articles[a], hashes[a])) for a in added if a in articles and a in hashes)
         replaced = [a for a in deleted if a in added]
@@ -90,6 +96,13 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
         if gone:
             backend.delete_passages_where(queries.passages_of_articles(gone), "deleting passages")
             backend.bulk(queries.delete_operation(index, queries.article_doc_id(a)) for a in gone)
+
+    def _vectors(self, passage_ids: list[int]) -> dict[int, list[float]]:
+        """The ledger's committed embeddings of these passages, sent with their documents."""
+        if self.backend.dim is None or not passage_ids:
+            return {}
+        ids, vectors = self.ledger.get_embeddings(passage_ids, self.backend.dim)
+        return {int(pid): [float(x) for x in vector] for pid, vector in zip(ids.tolist(), vectors, strict=True)}
 
     def commit(self) -> None:
         self.flush()
@@ -118,14 +131,26 @@ class ReaderDocuments(ElasticsearchDocumentStore):
         self.ledger.close()
 
 
+def vector_dim(settings: dict[str, Any]) -> int:
+    """The configured embedder's dimension, without loading a model when it is known."""
+    backend = settings["embedder.backend"]
+    if backend in KNOWN_DIMS:
+        return int(KNOWN_DIMS[backend])
+    recorded = read_manifest(settings["data.dir"]).get("dim")
+    return int(recorded) if recorded else int(make_embedder(settings).dim)
+
+
 class ElasticsearchStores(Stores):
-    """`Stores` with Elasticsearch for articles, passages and keyword search (see the module docstring)."""
+    """The indexer's `Stores`: its SQLite ledger locally, everything searched in the engine (see the module
+    docstring)."""
 
     def __init__(self, settings: dict[str, Any], *, writable: bool = False, check: bool = True,
                  reembed: bool = False) -> None:
         # Connect first: an unreachable server or a wrong version is reported before the data
         # directory is touched.
         self.backend = ElasticsearchBackend(settings)
+        self.backend.dim = vector_dim(settings)
+        self.backend.embedder_name = expected_name(settings)
         self._switched = False
         try:
             super().__init__(settings, writable=writable, check=check, reembed=reembed)
@@ -138,6 +163,8 @@ class ElasticsearchStores(Stores):
         if self._switched:
             return
         self.keyword.close()  # the tantivy index the embedded facade opened is not used
+        self.vectors.close()  # nor its FAISS index: vectors go with the passages into the engine
+        self.vectors = EngineVectorIndex(self.backend, self.backend.dim or 0)  # type: ignore[assignment]
         self.ledger = self.docs
         # The embedded facade types these as its own classes; these duck-type the same calls.
         if self.writable:
@@ -161,25 +188,26 @@ class ElasticsearchStores(Stores):
             self.messages.append(f"resuming the Elasticsearch rebuild in {backend.read_index()}")
             return
         live = backend.live_index()
-        stale_analysis = live is not None and self._index_analyzer(live) != analyzer_version()
+        meta = index_meta(backend, live) if live is not None else {}
+        stale_analysis = live is not None and meta.get("analyzer_version") != analyzer_version()
+        # An index from before passages carried vectors, or with another model's, cannot take these.
+        stale_vectors = live is not None and not stale_analysis and (
+            meta.get("dim"), meta.get("embedder")) != (backend.dim, backend.embedder_name)
         missing = self.ledger.count_passages() > 0 and (live is None or self.keyword.count() == 0)
-        if stale_analysis or missing:
+        if stale_analysis or stale_vectors or missing:
             for name in unfinished:  # partial rebuilds analyzed otherwise: start afresh
                 with backend.errors(f"deleting the unfinished index {name}"):
                     backend.client.delete_index(name)
             backend.begin_rebuild(resume=False)
             self.ledger.reset_keyword_state()
-            reason = "was analyzed with another analyzer" if stale_analysis else "lacks the indexed articles"
+            reason = ("was analyzed with another analyzer" if stale_analysis else
+                      "holds no vectors of the configured model" if stale_vectors else "lacks the indexed articles")
             self.messages.append(f"Elasticsearch index {backend.alias!r} {reason}: rebuilding it from "
                                  f"{self.data_dir} into {backend.read_index()}")
 
     def _index_analyzer(self, index: str) -> str | None:
-        with self.backend.errors(f"reading the mapping of {index}"):
-            mappings: dict[str, Any] = self.backend.client.get_mapping(index)
-        for description in mappings.values():  # one index asked, one answer
-            version = description.get("mappings", {}).get("_meta", {}).get("analyzer_version")
-            return str(version) if version is not None else None
-        return None
+        version = index_meta(self.backend, index).get("analyzer_version")
+        return str(version) if version is not None else None
 
     def rebuild_keyword(self) -> str:
         """Start a full re-index into a new hidden index (the next `isnad index` run fills and switches it)."""
@@ -208,6 +236,112 @@ class ElasticsearchStores(Stores):
             self.backend.close()
 
 
+def index_meta(backend: ElasticsearchBackend, index: str) -> dict[str, Any]:
+    """The `_meta` an index was created with: analyzer version, embedder and vector dimension."""
+    with backend.errors(f"reading the mapping of {index}"):
+        mappings: dict[str, Any] = backend.client.get_mapping(index)
+    for description in mappings.values():  # one index asked, one answer
+        return dict(description.get("mappings", {}).get("_meta", {}))
+    return {}
+
+
+class EngineDocuments(ElasticsearchDocumentStore):
+    """The document store as an app server reads it, all from the engine (no ledger to ask)."""
+
+    def __init__(self, backend: ElasticsearchBackend, vectors: EngineVectorIndex) -> None:
+        super().__init__(backend)
+        self.vectors = vectors
+
+    def get_embeddings(self, ids: Any, dim: int) -> tuple[Any, Any]:
+        return self.vectors.get(ids)
+
+    def count_embeddings(self) -> int:
+        return self.vectors.count()
+
+    def last_runs(self, limit: int = 3) -> list[dict[str, Any]]:
+        return []  # the runs are in the indexer's ledger, on the machine that indexes
+
+
+class EngineReaderStores:
+    """What an app server opens: the engine's index behind the alias, and the embedder, nothing on disk.
+
+    Several app servers can open the same alias; each sees every refreshed write.
+    """
+
+    def __init__(self, settings: dict[str, Any], *, check: bool = True) -> None:
+        self.settings = settings
+        self.backend = ElasticsearchBackend(settings)
+        self.messages: list[str] = []
+        self._lock = threading.Lock()
+        self._embedder: Any = None
+        try:
+            live = self.backend.live_index()
+            if live is None and check:
+                raise ElasticsearchIndexMissing(
+                    f"{self.backend.product} at {self.backend.url} has no index {self.backend.alias!r}: index "
+                    f"articles first with `isnad index PATH` and ISNAD_STORE={self.backend.client.backend}")
+            meta = index_meta(self.backend, live) if live else {}
+            if check:
+                self._check(meta)
+            self.backend.dim = int(meta["dim"]) if meta.get("dim") else vector_dim(settings)
+            self.backend.embedder_name = meta.get("embedder") or expected_name(settings)
+            self.manifest: dict[str, Any] = {**meta, "store_backend": self.backend.client.backend,
+                                             "index": live, "vector_index": EngineVectorIndex.kind}
+            self.vectors = EngineVectorIndex(self.backend, self.backend.dim)
+            self.keyword = ElasticsearchKeywordIndex(self.backend)
+            self.docs = EngineDocuments(self.backend, self.vectors)
+        except BaseException:
+            self.backend.close()
+            raise
+
+    def _check(self, meta: dict[str, Any]) -> None:
+        """Refuse an index analyzed or embedded otherwise than this server would query it."""
+        wanted, recorded = analyzer_version(), meta.get("analyzer_version")
+        if recorded is not None and str(recorded) != wanted:
+            raise IndexMismatchError(
+                f"index {self.backend.alias!r} was analyzed with analyzer {recorded}, this server analyzes "
+                f"queries with {wanted}: run `isnad index` with this version to rebuild it")
+        model = meta.get("embedder")
+        if model and model != expected_name(self.settings):
+            raise IndexMismatchError(
+                f"the vectors in index {self.backend.alias!r} were made with {model}, but the configured "
+                f"embedder is {expected_name(self.settings)}: configure the same embedder")
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    def counts(self) -> StoreCounts:
+        passages = self.docs.count_passages()
+        vectors = self.vectors.count()
+        return StoreCounts(articles=self.docs.count_articles(), passages=passages, keyword=passages,
+                           vectors=vectors, pending_vectors=passages - vectors)
+
+    def sources(self) -> list[tuple[str, int]]:
+        return self.docs.sources()
+
+    def sizes(self) -> dict[str, int]:
+        return {}  # nothing on this machine's disk
+
+    def refresh(self) -> bool:
+        """Nothing to reopen: every search goes through the alias and sees refreshed writes."""
+        return False
+
+    def health(self) -> dict[str, Any]:
+        return self.backend.health()
+
+    def close(self) -> None:
+        self.backend.close()
+
+
 def open_elasticsearch(settings: dict[str, Any], *, writable: bool = False, check: bool = True,
-                       reembed: bool = False) -> ElasticsearchStores:
-    return ElasticsearchStores(settings, writable=writable, check=check, reembed=reembed)
+                       reembed: bool = False) -> ElasticsearchStores | EngineReaderStores:
+    """The indexer's stores when writing (a local ledger), else an app server's (the engine alone)."""
+    if writable:
+        return ElasticsearchStores(settings, writable=True, check=check, reembed=reembed)
+    return EngineReaderStores(settings, check=check)
+
