@@ -188,3 +188,74 @@ def test_non_api_404_is_not_forced_to_json(client: FlaskClient) -> None:
     response = client.get("/no-such-page")
     assert response.status_code == 404
     assert response.mimetype != "application/json"
+
+
+# -- hostile input (issue 11) ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("body", "where"), [
+    ('{"question": "\\ud800"}', "'question'"),
+    ('{"question": "متى \\udfff حدث؟"}', "'question'"),
+    ('{"question": "ومتى؟", "history": [{"role": "user", "content": "\\ud800\\ud800"}]}', "'history[0].content'"),
+    ('{"question": "ومتى؟", "history": [{"role": "\\udfff", "content": "x"}]}', "'history[0].role'"),
+    ('{"question": "ومتى؟", "\\ud800": 1}', "a key in 'the body'"),
+])
+def test_a_lone_surrogate_anywhere_in_the_body_is_a_400_naming_the_field(client: FlaskClient, body: str,
+                                                                          where: str) -> None:
+    error = assert_error(client.post("/api/v1/ask", data=body, content_type="application/json"), 400,
+                         "invalid_unicode")
+    assert where in error["message"] and "surrogate" in error["message"]
+
+
+def test_a_surrogate_pair_is_a_character_and_is_accepted(client: FlaskClient) -> None:
+    response = client.post("/api/v1/ask", data='{"question": "ما معنى \\ud83d\\ude00 في الأخبار؟"}',
+                           content_type="application/json")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert "\U0001F600" in response.get_json()["question"]
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100_000,
+    '{"a":' * 50_000 + "1" + "}" * 50_000,
+    '{"question": "متى؟", "history": ' + "[" * 30 + "]" * 30 + "}",
+    '{"question": {"a": {"b": {"c": {"d": {"e": {"f": {"g": {"h": "x"}}}}}}}}}',
+])
+def test_deeply_nested_json_is_malformed_json(client: FlaskClient, body: str) -> None:
+    error = assert_error(client.post("/api/v1/ask", data=body, content_type="application/json"), 400,
+                         "malformed_json")
+    assert "deeper than" in error["message"]
+
+
+@pytest.mark.parametrize("url", [
+    "/api/v1/search?q=%ED%A0%80",  # a surrogate encoded as if it were UTF-8 (CESU-8)
+    "/api/v1/search?q=%FF%FE",
+    "/api/v1/search?q=%D8",  # a truncated Arabic letter
+    "/api/v1/analyze?text=%C0%AF",  # an overlong '/'
+])
+def test_query_strings_that_are_not_utf8_are_refused(client: FlaskClient, url: str) -> None:
+    error = assert_error(client.get(url), 400, "invalid_unicode")
+    assert "not valid UTF-8" in error["message"]
+
+
+@pytest.mark.parametrize("url", ["/?q=%ED%A0%80", "/ask?q=%FF"])
+def test_pages_refuse_query_strings_that_are_not_utf8_with_the_400_page(client: FlaskClient, url: str) -> None:
+    response = client.get(url)
+    assert response.status_code == 400 and response.mimetype == "text/html"
+    assert "طلب غير صالح" in response.get_data(as_text=True)
+
+
+def test_an_encoded_replacement_character_is_ordinary_text(client: FlaskClient) -> None:
+    response = client.get("/api/v1/analyze?text=%EF%BF%BD%D8%A8")
+    assert response.status_code == 200 and response.get_json()["text"] == "\ufffdب"
+
+
+@pytest.mark.parametrize(("request_args", "code"), [
+    ({"path": "/api/v1/search?q=بوتين&mode="}, "unknown_mode"),
+    ({"path": "/api/v1/search?q=بوتين&mode=%20"}, "unknown_mode"),
+    ({"path": "/api/v1/analyze?text=a&text=b"}, "repeated_parameter"),
+    ({"path": "/api/v1/ask", "method": "POST", "json": {"question": "من هو بوتين؟", "mode": None}}, "unknown_mode"),
+    ({"path": "/api/v1/ask", "method": "POST", "json": {"question": "من هو بوتين؟", "mode": ""}}, "unknown_mode"),
+])
+def test_blank_null_and_repeated_values_are_refused(client: FlaskClient, request_args: dict[str, Any],
+                                                    code: str) -> None:
+    assert_error(client.open(**request_args), 400, code)

@@ -69,7 +69,7 @@ def browser() -> Iterator[Any]:
 
 
 def new_page(browser: Any, viewport: dict[str, int]) -> Any:
-    """A fresh context (own sessionStorage) whose page fails the test on any dialog or script error."""
+    """A fresh context (own sessionStorage) whose page fails the test on any dialog, script error or CSP refusal."""
     context = browser.new_context(viewport=viewport, locale="ar")
     page = context.new_page()
     page.set_default_timeout(60_000)  # an answer embeds and ranks on a shared 2-core machine
@@ -77,6 +77,10 @@ def new_page(browser: Any, viewport: dict[str, int]) -> Any:
     page.errors = []
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     page.on("pageerror", lambda error: page.errors.append(str(error)))
+    # Whatever the Content-Security-Policy blocks (an inline style or script, a foreign load) fails the
+    # test like a script error: Chromium reports each refusal on the console.
+    page.on("console", lambda message: page.errors.append(message.text)
+            if "Content Security Policy" in message.text else None)
     return page
 
 
@@ -329,3 +333,26 @@ def test_every_page_fits_the_screen(browser: Any, server: Server, viewport: dict
     page.locator(".cite-chip").first.click()
     check("chat")
     assert not page.dialogs and not page.errors
+
+
+def test_an_error_reply_renders_under_the_strict_policy_which_is_enforced(browser: Any, server: Server) -> None:
+    page = new_page(browser, DESKTOP)
+    response = page.goto(server.base + "/ask")
+    assert "style-src 'self'" in response.headers["content-security-policy"]
+    # An earlier turn longer than the API accepts: the real server answers 400 and the chat shows its error.
+    page.evaluate("""() => sessionStorage.setItem('isnad.chat.v1', JSON.stringify([
+        {role: 'user', content: 'س'.repeat(6000)},
+        {role: 'assistant', content: 'جواب', answered: true, citations: []}]))""")
+    page.reload()
+    page.get_by_label("سؤالك").fill(FOLLOW_UP)
+    page.keyboard.press("Enter")
+    error = page.locator(".turn--error")
+    error.wait_for()
+    assert "المحادثة السابقة" in error.inner_text()  # the chat's wording for a 400 bad_history
+    assert error.locator(".bubble__text").evaluate("p => getComputedStyle(p).marginTop") == "0px"
+    assert not page.errors, page.errors
+    # The policy is really enforced: an inline style set now is refused, and the refusal is caught.
+    page.evaluate("document.body.setAttribute('style', 'color: rgb(255, 0, 0)')")
+    page.wait_for_function("getComputedStyle(document.body).color !== 'rgb(255, 0, 0)'")
+    page.wait_for_timeout(200)
+    assert any("Content Security Policy" in message for message in page.errors)

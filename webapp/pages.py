@@ -15,6 +15,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from webapp.errors import ApiError
+from webapp.headers import VERSION_PARAMETER, asset_version
 from webapp.query import parse_query
 from webapp.services import get_services
 
@@ -248,6 +249,15 @@ def safe_url(url: str | None) -> str | None:
     return url.strip() if scheme in ("http", "https") else None
 
 
+def asset_url(filename: str) -> str:
+    """The URL of a static asset with its content version, so browsers may cache it until it changes."""
+    version = asset_version(bp.static_folder or "", filename)
+    values: dict[str, Any] = {"filename": filename}
+    if version:
+        values[VERSION_PARAMETER] = version
+    return url_for("pages.static", **values)
+
+
 def article_href(article_id: str, passage_id: int | None = None) -> str:
     """Link to an article page, at a passage when one is given."""
     href = url_for("pages.article", article_id=article_id)
@@ -258,6 +268,7 @@ bp.add_app_template_filter(arabic_date, "arabic_date")
 bp.add_app_template_filter(results_phrase, "results_phrase")
 bp.add_app_template_filter(matches_phrase, "matches_phrase")
 bp.add_app_template_filter(related_phrase, "related_phrase")
+bp.add_app_template_global(asset_url, "asset_url")
 bp.add_app_template_global(article_href, "article_href")
 bp.add_app_template_global(url_query, "url_query")
 bp.add_app_template_global(toggled, "toggled")

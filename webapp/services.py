@@ -17,7 +17,7 @@ from flask import current_app
 
 from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
 from indexer.stores.dates import parse_datetime
-from webapp import answers, highlight
+from webapp import answers, compose, follow_up, highlight
 from webapp.errors import BadRequest, NotFound
 from webapp.query import ParsedQuery, parse_query
 from webapp.search import (
@@ -104,8 +104,13 @@ def validate_text(value: Any, name: str, max_chars: int) -> str:
 
 
 def validate_mode(value: Any, default: str) -> str:
-    if value is None or value == "":
+    """The mode asked for; None means none was given (the default). A blank or null mode given
+    explicitly is a mistake, not a request for the default."""
+    if value is None:
         return default
+    if value == "":
+        raise BadRequest("unknown_mode", f"'mode' is empty; leave it out for the default or give one of: "
+                                         f"{', '.join(MODES)}")
     if value not in MODES:
         raise BadRequest("unknown_mode", f"unknown mode {value!r}; valid modes: {', '.join(MODES)}")
     return str(value)
@@ -121,7 +126,10 @@ def validate_search(params: Mapping[str, Any], settings: Mapping[str, Any]) -> S
     query = parse_query(text)
     if query.is_empty:
         raise BadRequest("empty_query", "the query only excludes words; add a word or phrase to search for")
-    mode = validate_mode(_single(params, "mode"), str(settings["search.mode"]))
+    given_mode = _single(params, "mode")
+    if given_mode is None and "mode" in params:  # `mode=` in a query string: given, but blank
+        given_mode = ""
+    mode = validate_mode(given_mode, str(settings["search.mode"]))
     sort = _single(params, "sort") or "relevance"
     if sort not in SORTS:
         raise BadRequest("bad_sort", f"unknown sort {sort!r}; valid sorts: {', '.join(SORTS)}")
@@ -249,8 +257,11 @@ class Services:
     def ask(self, question: Any, history: Any = None, mode: Any = None) -> dict[str, Any]:
         """A short answer of cited sentences, or the abstention; see the API's /ask."""
         started = time.perf_counter()
-        text = validate_text(question, "question", int(self.settings["search.max_query_chars"]))
-        turns = validate_history(history)
+        max_chars = int(self.settings["search.max_query_chars"])
+        text = validate_text(question, "question", max_chars)
+        # A follow-up borrows earlier turns for retrieval: bounded like a query, so long turns cost nothing extra.
+        turns = follow_up.bounded_history(validate_history(history), text, analyze, compose.question_terms(analyze),
+                                          max_chars)
         chosen_mode = validate_mode(mode, str(self.settings["search.mode"]))
         self.refresh()
         result = answers.answer(self.retriever, text, turns, chosen_mode, self.settings)

@@ -171,7 +171,7 @@
   function errorTurn(message, question) {
     var retry = el("button", {type: "button", "class": "button button--secondary turn__retry"}, ["أعد المحاولة"]);
     var item = el("li", {"class": "turn turn--error"}, [
-      el("div", {"class": "bubble", role: "alert"}, [el("p", {dir: "auto", style: "margin:0"}, [message]), retry])
+      el("div", {"class": "bubble", role: "alert"}, [el("p", {dir: "auto", "class": "bubble__text"}, [message]), retry])
     ]);
     retry.addEventListener("click", function () {
       var previous = item.previousElementSibling;
