@@ -129,6 +129,13 @@ class LocalNode:
         except OSError:
             return "(no log)"
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or the OOM killer would: no clean shutdown, whatever was in flight is lost."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+        self.stop()
+
     def stop(self, timeout: float = 30.0) -> None:
         """Close stdin (the node closes itself cleanly), then terminate, then kill: it never outlives us."""
         process, self.process = self.process, None

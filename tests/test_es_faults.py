@@ -72,3 +72,79 @@ def test_a_stopped_node_gives_json_503_and_the_app_recovers_when_it_returns(own_
         assert client.get("/api/v1/health").status_code == 200
     finally:
         app.extensions["isnad"].close()
+
+
+KILL_ARTICLES = 3000  # enough that indexing is still writing when the node dies
+
+
+def _news_corpus(shared: Path, path: Path, count: int) -> Path:
+    import gzip
+
+    lines = []
+    with gzip.open(shared / "corpus" / "news" / "ant_multisource.jsonl.gz", "rt", encoding="utf-8") as handle:
+        for n, raw in enumerate(handle):
+            if n >= count:
+                break
+            record = json.loads(raw)
+            lines.append(json.dumps({"id": f"news-{n}", "title": record.get("title") or "",
+                                     "text": record.get("text") or "", "source": record.get("source") or "news",
+                                     "published": record.get("published")}, ensure_ascii=False))
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
+        own_node: LocalNode, tmp_path: Path, shared_dir: Path) -> None:
+    import contextlib
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from indexer.stores import open_stores
+    from indexer.stores.es.engine import EngineApiError
+    from indexer.stores.sqlite_docstore import SQLiteDocumentStore
+
+    engine = describe(own_node.url)
+    alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
+    data = tmp_path / "ledger"
+    corpus = _news_corpus(shared_dir, tmp_path / "news.jsonl", KILL_ARTICLES)
+    env = {**os.environ, "ISNAD_STORE": engine.backend, "ISNAD_ES_URL": engine.url,
+           "ISNAD_ELASTICSEARCH_INDEX": alias}
+    command = [sys.executable, "-m", "webapp.cli", "--data-dir", str(data), "index", "--no-embed", "--quiet",
+               str(corpus)]
+    first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    client = engine.client()
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and first.poll() is None:  # wait for the first documents
+            with contextlib.suppress(EngineApiError):  # 404 until the first index exists
+                if client.count(alias, {"match_all": {}}) > 0:
+                    break
+            time.sleep(0.05)
+        assert first.poll() is None, "indexing finished before the node could be killed: raise KILL_ARTICLES"
+        own_node.kill()
+        _, stderr = first.communicate(timeout=300)
+        assert first.returncode != 0
+        assert "Traceback" not in stderr and "OpenSearch" in stderr, stderr
+        print(f"the interrupted run said: {stderr.strip().splitlines()[-1]}")
+
+        own_node.start()  # the same data folder: what the node had flushed is still there
+        rerun = subprocess.run(command, check=False, env=env, capture_output=True, text=True, timeout=600)
+        assert rerun.returncode == 0, rerun.stderr
+    finally:
+        client.close()
+
+    ledger = SQLiteDocumentStore(data / "documents.sqlite3")
+    try:
+        expected_articles, expected_passages = ledger.count_articles(), ledger.count_passages()
+        assert ledger.count_keyword_pending() == 0
+    finally:
+        ledger.close()
+    assert expected_articles > 0.9 * KILL_ARTICLES  # the corpus was indexed, not just a part of it
+    stores = open_stores(engine.settings(**{"elasticsearch.index": alias}))
+    try:
+        assert stores.docs.count_articles() == expected_articles
+        assert stores.docs.count_passages() == expected_passages
+    finally:
+        stores.close()
