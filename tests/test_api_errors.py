@@ -253,9 +253,21 @@ def test_an_encoded_replacement_character_is_ordinary_text(client: FlaskClient) 
     ({"path": "/api/v1/search?q=بوتين&mode="}, "unknown_mode"),
     ({"path": "/api/v1/search?q=بوتين&mode=%20"}, "unknown_mode"),
     ({"path": "/api/v1/analyze?text=a&text=b"}, "repeated_parameter"),
+    ({"path": "/api/v1/search?q=بوتين&source=false"}, "unknown_source"),
     ({"path": "/api/v1/ask", "method": "POST", "json": {"question": "من هو بوتين؟", "mode": None}}, "unknown_mode"),
     ({"path": "/api/v1/ask", "method": "POST", "json": {"question": "من هو بوتين؟", "mode": ""}}, "unknown_mode"),
 ])
 def test_blank_null_and_repeated_values_are_refused(client: FlaskClient, request_args: dict[str, Any],
                                                     code: str) -> None:
     assert_error(client.open(**request_args), 400, code)
+
+
+def test_a_source_filter_must_name_an_indexed_source(client: FlaskClient) -> None:
+    sources = [s["value"] for s in client.get("/api/v1/stats").get_json()["sources"]]
+    error = assert_error(client.get("/api/v1/search", query_string={"q": "بوتين", "source": [sources[0], "false"]}),
+                         400, "unknown_source")
+    assert "'false'" in error["message"]
+    found = client.get("/api/v1/search", query_string={"q": "بوتين", "source": sources[0], "size": 50})
+    assert found.status_code == 200 and {r["source"] for r in found.get_json()["results"]} <= {sources[0]}
+    page = client.get("/", query_string={"q": "بوتين", "source": "false"})
+    assert page.status_code == 400 and "لا توجد مقالات من هذا المصدر" in page.get_data(as_text=True)

@@ -148,6 +148,7 @@ def test_contract_mismatches_are_400(client: Client) -> None:
     assert client.get("/api/v1/search", q="بوتين", mode="").error_code() == "unknown_mode"
     assert client.ask('{"question": "من هو بوتين؟", "mode": null}').error_code() == "unknown_mode"
     assert client.send("GET", "/api/v1/analyze?text=a&text=b").error_code() == "repeated_parameter"
+    assert client.get("/api/v1/search", q="بوتين", source="false").error_code() == "unknown_source"
 
 
 def test_a_follow_up_with_the_longest_history_is_answered_from_its_subject(client: Client) -> None:

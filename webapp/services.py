@@ -176,6 +176,8 @@ class Services:
         self.retriever = Retriever(stores, settings, analyze, analyze_exact)
         self._refresh_lock = threading.Lock()
         self._last_refresh = time.monotonic()
+        self._sources: frozenset[str] = frozenset()
+        self._sources_read = -math.inf  # monotonic time the indexed sources were last read
 
     @classmethod
     def open(cls, settings: dict[str, Any]) -> Services:
@@ -198,6 +200,19 @@ class Services:
     def close(self) -> None:
         self.stores.close()
 
+    def require_sources(self, sources: Sequence[str]) -> None:
+        """Refuse a source filter naming no indexed source (a typo, `source=false`): it could only ever
+        match nothing. The sources are read again when one is not known, at most every REFRESH_INTERVAL,
+        so a source indexed meanwhile is found and a stream of unknown ones costs one read per interval."""
+        unknown = [s for s in sources if s not in self._sources]
+        if unknown and time.monotonic() - self._sources_read >= REFRESH_INTERVAL:
+            self._sources_read = time.monotonic()
+            self._sources = frozenset(source for source, _ in _pairs(self.stores.sources()))
+            unknown = [s for s in sources if s not in self._sources]
+        if unknown:
+            raise BadRequest("unknown_source", f"no indexed article has the source {unknown[0]!r}; "
+                                               f"GET /api/v1/stats lists the sources")
+
     def warm_up(self) -> None:
         """Load the embedding model now, so the first visitor does not wait for it."""
         self.retriever.embed_query("تهيئة")
@@ -209,6 +224,7 @@ class Services:
         started = time.perf_counter()
         request = validate_search(params, self.settings)
         self.refresh()
+        self.require_sources(request.filters.sources)
         retrieval = self.retriever.retrieve(request.query, request.mode, request.filters)
         articles = group_by_article(retrieval.candidates)
         unfiltered = retrieval.facet_candidates is retrieval.candidates  # no source filter: the same articles
