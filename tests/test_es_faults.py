@@ -10,9 +10,10 @@ import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from es_server import LocalNode, describe
+from es_server import Engine, LocalNode, describe, drop_indices
 
 pytestmark = pytest.mark.es
 
@@ -23,6 +24,14 @@ NEWS = [
      "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار."},
 ]
 SEARCH = "/api/v1/search?q=النفط&mode=keyword"
+
+
+@pytest.fixture
+def engine_alias(engine: Engine) -> Iterator[tuple[Engine, str]]:
+    """The session's node and a fresh alias on it, dropped afterwards."""
+    alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
+    yield engine, alias
+    drop_indices(engine, alias)
 
 
 @pytest.fixture
@@ -148,3 +157,35 @@ def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
         assert stores.docs.count_passages() == expected_passages
     finally:
         stores.close()
+
+
+def test_an_article_the_engine_refuses_is_named_and_the_rest_is_indexed(
+        engine_alias: tuple[Any, str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """A source name longer than Lucene's 32,766-byte term limit makes the engine refuse that article's
+    passages: the indexer names the article and the reason, indexes the others, and keeps the refused one
+    pending so the next run tries it again."""
+    from indexer.pipeline import index_paths
+    from indexer.stores import open_stores
+    from indexer.stores.sqlite_docstore import SQLiteDocumentStore
+
+    engine, alias = engine_alias
+    huge = {"id": "huge-9", "title": "مصدر طويل جدا", "source": "م" * 20_000, "published": "2018-02-19T08:00:00Z",
+            "text": "ارتفعت أسعار النفط مرة أخرى.\n\nوتراجعت الأسهم في الأسواق."}
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in [*NEWS, huge]), encoding="utf-8")
+    settings = engine.settings(**{"data.dir": str(tmp_path / "ledger"), "elasticsearch.index": alias})
+    with caplog.at_level("WARNING"):
+        index_paths([str(corpus)], settings, embed=False, progress=False)
+    refusals = [r.getMessage() for r in caplog.records if "refused article" in r.getMessage()]
+    assert len(refusals) == 1 and "huge-9" in refusals[0] and "HTTP 400" in refusals[0], refusals
+    stores = open_stores(settings)
+    try:
+        assert stores.docs.count_articles() == len(NEWS)
+        assert set(stores.docs.get_articles([item["id"] for item in NEWS])) == {item["id"] for item in NEWS}
+    finally:
+        stores.close()
+    ledger = SQLiteDocumentStore(tmp_path / "ledger" / "documents.sqlite3")
+    try:
+        assert ledger.keyword_pending_ids() == ["huge-9"]
+    finally:
+        ledger.close()

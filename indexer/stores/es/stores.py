@@ -60,6 +60,13 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
         self._passages: dict[str, list[int]] = {}  # article id -> passage ids added since the last flush
         self._deleted: set[str] = set()  # articles whose old passages must go
         self._buffered = 0
+        self._refused: set[str] = set()  # articles with a passage the engine refused, kept pending
+        self.refused_ever: set[str] = set()  # every article refused by this process, for finishing rebuilds
+
+    def take_refused(self) -> set[str]:
+        """Articles refused since the last call: the ledger must not mark them indexed."""
+        refused, self._refused = self._refused, set()
+        return refused
 
     def add_prepared(self, docs: Iterable[KeywordDoc]) -> None:
         for doc in docs:
@@ -84,10 +91,14 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
             hashes = self.ledger.article_hashes(added)
             passages = self.ledger.get_passages(pid for ids in added.values() for pid in ids)
             live = [p for p in passages.values() if p.article_id in articles]
-            backend.bulk(backend.passage_operations(index, live, articles, self._vectors([p.id for p in live])))
+            refused = backend.bulk(backend.passage_operations(index, live, articles,
+                                                              self._vectors([p.id for p in live])))
+            failed = self._report_refused(live, refused, backend.take_failures())
+            # A refused article gets no article document (that holds its hash) and keeps its old passages:
+            # it stays pending in the ledger, and the next run sends it again.
             backend.bulk(queries.index_operation(index, queries.article_doc_id(a), queries.article_source(
-                articles[a], hashes[a])) for a in added if a in articles and a in hashes)
-        replaced = [a for a in deleted if a in added]
+                articles[a], hashes[a])) for a in added if a in articles and a in hashes and a not in failed)
+        replaced = [a for a in deleted if a in added and a not in self._refused]
         if replaced:
             backend.delete_passages_where(
                 queries.stale_passages(replaced, [pid for a in replaced for pid in added[a]]),
@@ -96,6 +107,22 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
         if gone:
             backend.delete_passages_where(queries.passages_of_articles(gone), "deleting passages")
             backend.bulk(queries.delete_operation(index, queries.article_doc_id(a)) for a in gone)
+
+    def _report_refused(self, passages: list[Any], refused: set[str], failures: list[Any]) -> set[str]:
+        """Name each refused article with the engine's reason; the others are indexed as usual."""
+        if not refused:
+            return set()
+        article_of = {queries.passage_doc_id(p.id): p.article_id for p in passages}
+        reasons: dict[str, str] = {}
+        for failure in failures:
+            if failure.doc_id in article_of:
+                reasons.setdefault(article_of[failure.doc_id], f"HTTP {failure.status}: {failure.reason}")
+        for article_id, reason in sorted(reasons.items()):
+            log.warning("%s refused article %s (%s); it stays pending and the next `isnad index` tries it "
+                        "again", self.backend.product, article_id, reason[:300])
+        self._refused.update(reasons)
+        self.refused_ever.update(reasons)
+        return set(reasons)
 
     def _vectors(self, passage_ids: list[int]) -> dict[int, list[float]]:
         """The ledger's committed embeddings of these passages, sent with their documents."""
@@ -113,6 +140,26 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
 
     def close(self) -> None:
         self.rollback()  # uncommitted work is re-derived from SQLite next run, as with tantivy
+
+
+class WriterLedger:
+    """The SQLite ledger as the pipeline writes it, except that articles the engine refused stay pending."""
+
+    def __init__(self, ledger: Any, keyword: PipelineKeywordIndex) -> None:
+        self.ledger = ledger
+        self.keyword = keyword
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("ledger", "keyword"):  # not set yet: never recurse
+            raise AttributeError(name)
+        return getattr(self.ledger, name)
+
+    def mark_keyword_done(self, items: Iterable[tuple[str, str]]) -> None:
+        refused = self.keyword.take_refused()
+        self.ledger.mark_keyword_done([(a, h) for a, h in items if a not in refused])
+
+    def close(self) -> None:
+        self.ledger.close()
 
 
 class ReaderDocuments(ElasticsearchDocumentStore):
@@ -168,7 +215,9 @@ class ElasticsearchStores(Stores):
         self.ledger = self.docs
         # The embedded facade types these as its own classes; these duck-type the same calls.
         if self.writable:
-            self.keyword = PipelineKeywordIndex(self.backend, self.ledger)  # type: ignore[assignment]
+            pipeline_keyword = PipelineKeywordIndex(self.backend, self.ledger)
+            self.keyword = pipeline_keyword  # type: ignore[assignment]
+            self.docs = WriterLedger(self.ledger, pipeline_keyword)  # type: ignore[assignment]
         else:
             self.keyword = ElasticsearchKeywordIndex(self.backend)  # type: ignore[assignment]
             self.docs = ReaderDocuments(self.backend, self.ledger)  # type: ignore[assignment]
@@ -219,9 +268,17 @@ class ElasticsearchStores(Stores):
 
     def write_manifest(self) -> None:
         super().write_manifest()
-        if self.writable and self.backend._target is not None and self.ledger.count_keyword_pending() == 0:
+        # A rebuild goes live once nothing is pending but what the engine refused in this run: an article
+        # it refuses for good (its reasons were logged) must not keep every other article hidden.
+        if self.writable and self.backend._target is not None and self._only_refused_pending():
             target = self.backend.finish_rebuild()
             self.messages.append(f"Elasticsearch alias {self.backend.alias!r} now serves {target}")
+
+    def _only_refused_pending(self) -> bool:
+        if self.ledger.count_keyword_pending() == 0:
+            return True
+        refused: set[str] = getattr(self.keyword, "refused_ever", set())
+        return bool(refused) and not set(self.ledger.keyword_pending_ids()) - refused
 
     def sources(self) -> list[tuple[str, int]]:
         return ElasticsearchDocumentStore(self.backend).sources()
