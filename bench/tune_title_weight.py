@@ -1,6 +1,7 @@
 """Choose `search.title_weight` by cross-validation over the three QA sets, with titles kept and neutral.
 
-For each weight of a grid, runs the keyword-mode evaluation of `isnad eval` (all questions of the three
+Passages are scored on one field holding the title and the passage; `search.title_weight` adds that many
+times the BM25 of the title alone (0: none). For each weight of a grid, runs the keyword-mode evaluation of `isnad eval` (all questions of the three
 SQuAD-format sets in ../shared/eval, their gold paragraphs among 10,000 news distractors; no embeddings
 needed) twice: with the articles' titles (`--titles keep`) and with every title replaced by its source's
 name (`--titles neutral`); the Lucene peer is ranked once per title variant. Then, for each set in turn,
@@ -13,7 +14,6 @@ that weight's figures on the held-out set. Prints Markdown tables; writes every 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from indexer.settings import load_settings
 from webapp.evaluation.eval_run import EvalOptions, run_eval
 from webapp.evaluation.report import decimal, markdown_table, percent, text, write_json
 
-GRID = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
+GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
 QA_FILES = ("arcd.json", "tydiqa-goldp-dev-arabic.json", "mlqa-dev-context-ar-question-ar.json")
 TITLES = ("keep", "neutral")
 OBJECTIVE = "mrr@10"
@@ -85,7 +85,7 @@ def main() -> int:
     weights = tuple(float(w) for w in args.weights.split(","))
     rows = measure(args.shared, weights, args.distractors)
     fold_rows = folds(rows, weights)
-    number = lambda v: "–" if v is None else f"{v:g}"  # noqa: E731
+    number = lambda v: "–" if v is None else f"{v:g}"
     print(markdown_table(rows, (("titles", "titles", text), ("system", "system", text),
                                 ("title_weight", "title weight", number), ("dataset", "dataset", text),
                                 ("recall@1", "R@1", percent), ("recall@5", "R@5", percent),

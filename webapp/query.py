@@ -82,7 +82,7 @@ def keyword_query(
     date_from: str | None = None,
     date_to: str | None = None,
     sort: str = "relevance",
-    title_weight: float = 1.0,
+    title_weight: float = 0.0,
 ) -> KeywordQuery:
     """Analyze the parts exactly as the index analyzed passages, then add the filters.
 

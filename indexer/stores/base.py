@@ -61,8 +61,9 @@ class KeywordQuery:
     `terms` are optional (ranked by BM25, any may match); every phrase must match in the exact field;
     no passage containing an `excluded` term (stemmed) may match. Filters narrow, never score.
     `terms` keep every occurrence, in query order: a word said twice counts twice, as in Lucene's
-    QueryBuilder (one clause per token) and so in Elasticsearch's `match`. A term's BM25 score in the
-    article title is added times `title_weight` (0: the title matches but does not score).
+    QueryBuilder (one clause per token) and so in Elasticsearch's `match`. Terms are scored on one field
+    holding the article title and the passage; `title_weight` adds that many times their BM25 on the
+    title alone (0: none).
     """
 
     terms: tuple[str, ...] = ()
@@ -72,7 +73,7 @@ class KeywordQuery:
     date_from: str | None = None  # ISO date or datetime, inclusive
     date_to: str | None = None  # ISO date or datetime, inclusive (a bare date covers the whole day)
     sort: str = "relevance"  # or "date" (newest first)
-    title_weight: float = 1.0
+    title_weight: float = 0.0
 
 
 @dataclass(slots=True)

@@ -1,8 +1,9 @@
 """The embedded keyword index: tantivy over text analyzed by our Lucene-identical Arabic analyzer.
 
 Analysis happens in Python (`indexer.analysis`), so the index stores analyzer output joined by
-spaces in fields tokenized on whitespace: `text` (stemmed terms, BM25) and `text_exact` (unstemmed,
-with positions, for quoted phrases), and the same pair for the article title. Each document is one
+spaces in fields tokenized on whitespace: `text` (stemmed terms of the article title and the passage,
+one field as Lucene users index title + body, for BM25) and `text_exact` (the passage's unstemmed terms,
+with positions, for quoted phrases), and `title` / `title_exact` for the title alone. Each document is one
 passage, keyed by its stable `passage_id`; `article_id` is indexed to delete an article's passages,
 `source` to filter, and `published` (UTC epoch seconds) is a fast field for date ranges and sorting.
 
@@ -29,7 +30,7 @@ from indexer.stores.dates import query_bounds, to_epoch
 
 BM25_K1 = 1.2  # tantivy's constant (tantivy::query::bm25), the same as Lucene's default
 LUCENE_SCALE = 1.0 / (BM25_K1 + 1.0)
-SCHEMA_VERSION = 1  # bump when fields change; the indexer then rebuilds the keyword index
+SCHEMA_VERSION = 2  # 2: title terms in `text`. Bump when fields change; the indexer then rebuilds the keyword index
 WRITER_HEAP_BYTES = 256_000_000  # tantivy flushes a segment when its heap fills; larger = fewer merges
 WRITER_THREADS = 1  # analysis, not tantivy, is the bottleneck: leave the other core to the analysis pool
 
@@ -145,7 +146,11 @@ class TantivyKeywordIndex:
         for doc in docs:
             writer.add_document(tantivy.Document(
                 passage_id=doc.passage_id, article_id=doc.article_id, source=doc.source,
-                published=doc.published, text=doc.text, text_exact=doc.text_exact,
+                # The title's terms join the passage's in the one scored field: a headline word adds to
+                # the term's frequency and the field's length there, instead of a score of its own on a
+                # short field that outweighed the passage (README "Quality": chosen on ../shared data).
+                published=doc.published, text=f"{doc.title} {doc.text}" if doc.title else doc.text,
+                text_exact=doc.text_exact,
                 title=doc.title, title_exact=doc.title_exact))
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
@@ -205,8 +210,8 @@ class TantivyKeywordIndex:
     def _matcher(self, query: KeywordQuery) -> tantivy.Query | None:
         """The scoring part: phrases must match (exact text or exact title), terms should.
 
-        A passage scores the sum over distinct terms of count * (BM25 in its text + title_weight * BM25
-        in its article's title), each field with its own length normalisation.
+        A passage scores the sum over distinct terms of count * (BM25 in its title + passage field +
+        title_weight * BM25 in its article's title alone); each field has its own length normalisation.
         """
         schema = self.schema
         clauses: list[tuple[tantivy.Occur, tantivy.Query]] = []
@@ -223,7 +228,9 @@ class TantivyKeywordIndex:
         for term, count in Counter(query.terms).items():
             # A repeated word weighs as many times as it occurs (Lucene sums duplicate clauses the same way);
             # the title's score is scaled by title_weight, 0 keeping title-only matches at score 0.
-            for field_name, weight in (("text", float(count)), ("title", count * query.title_weight)):
+            # The title is in `text` already, so with weight 0 its own field need not be searched at all.
+            fields = (("text", float(count)), ("title", count * query.title_weight))
+            for field_name, weight in fields if query.title_weight else fields[:1]:
                 clause = tantivy.Query.term_query(schema, field_name, term)
                 if weight != 1.0:
                     clause = tantivy.Query.boost_query(clause, weight)

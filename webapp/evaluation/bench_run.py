@@ -85,6 +85,8 @@ def build_bench_index(options: BenchOptions, settings: dict[str, Any]) -> tuple[
     data = folder / "data"
     if is_complete(folder):
         options.log(f"benchmark index: cached in {folder}")
+        # A keyword index made with an older schema or analyzer is rebuilt from SQLite (no embedding).
+        indexing.index_files({**settings, "data.dir": str(data)}, [], embed=False)
         return data, read_complete(folder)
     folder.mkdir(parents=True, exist_ok=True)
     options.log(f"sampling {options.articles} articles from {options.corpus} …")

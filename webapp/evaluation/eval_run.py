@@ -136,6 +136,8 @@ def build_eval_index(options: EvalOptions, settings: dict[str, Any], qa: QASet) 
     folder = options.cache_root / "isnad-eval" / f"run-{cache_key(parts)}"
     if is_complete(folder):
         options.log(f"evaluation index: cached in {folder}")
+        # A keyword index made with an older schema or analyzer is rebuilt from SQLite (seconds, no embedding).
+        indexing.index_files(_settings_for(settings, folder / "data"), [], embed=False)
         return folder / "data"
     folder.mkdir(parents=True, exist_ok=True)
     if not (folder / "data").exists():

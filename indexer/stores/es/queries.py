@@ -20,6 +20,8 @@ ARTICLE = "article"  # value of doc_type for article documents
 # Searched fields, as in the embedded index: terms and exclusions on the passage text and the article
 # title (stemmed), phrases on their unstemmed `exact` subfields.
 TEXT_FIELDS = ("text", "title")
+# Terms rank on one field holding the title and the passage (the mapping's copy_to), as in the embedded index.
+SCORED_FIELD = "body"
 EXACT_FIELDS = ("text.exact", "title.exact")
 # Highlight tags: the same <mark> the embedded snippets use.
 HIGHLIGHT_TAGS = ("<mark>", "</mark>")
@@ -163,19 +165,19 @@ def filter_clauses(query: KeywordQuery) -> list[dict[str, Any]]:
     return clauses
 
 
-def _term_clauses(terms: Sequence[str], title_weight: float = 1.0) -> list[dict[str, Any]]:
-    """Any of the analyzed terms on each searched field: Lucene booleans of term queries, BM25 summed.
+def _term_clauses(terms: Sequence[str], title_weight: float = 0.0) -> list[dict[str, Any]]:
+    """Any of the analyzed terms, scored by BM25 on `body` (title and passage as one field, by copy_to),
+    plus `title_weight` times their BM25 on the title alone when that weight is not 0.
 
     `match` makes one clause per token, so a repeated term counts once per occurrence, as in the
-    embedded index; the title's clause is boosted by `title_weight` (0 matches without scoring).
+    embedded index, whose `text` field holds the same title + passage terms.
     """
     joined = " ".join(terms)
-    clauses: list[dict[str, Any]] = []
-    for field in TEXT_FIELDS:
-        match: dict[str, Any] = {"query": joined, "analyzer": "whitespace", "operator": "or"}
-        if field == "title" and title_weight != 1.0:
-            match["boost"] = title_weight
-        clauses.append({"match": {field: match}})
+    clauses: list[dict[str, Any]] = [
+        {"match": {SCORED_FIELD: {"query": joined, "analyzer": "whitespace", "operator": "or"}}}]
+    if title_weight:
+        clauses.append({"match": {"title": {"query": joined, "analyzer": "whitespace", "operator": "or",
+                                            "boost": title_weight}}})
     return clauses
 
 
