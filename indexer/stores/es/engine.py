@@ -106,9 +106,16 @@ class EngineClient:
         return dict(self.request("POST", _path(index, "_delete_by_query"),
                                  params={"conflicts": "proceed", "refresh": "false"}, body={"query": query}))
 
-    def mget(self, index: str, ids: Sequence[str], fields: Sequence[str]) -> list[dict[str, Any]]:
-        """One answer per id, with `found` and, when found, the listed source fields."""
+    def mget(self, index: str, ids: Sequence[str], fields: Sequence[str], *,
+             realtime: bool = True) -> list[dict[str, Any]]:
+        """One answer per id, with `found` and, when found, the listed source fields.
+
+        `realtime=False` reads what searches see (the last refresh), which is about twice as fast: the
+        engine need not look for newer, unrefreshed versions first.
+        """
         params = {"_source_includes": ",".join(fields)} if fields else {"_source": "false"}
+        if not realtime:
+            params["realtime"] = "false"
         response = self.request("POST", _path(index, "_mget"), params=params, body={"ids": list(ids)})
         return list(response["docs"])
 

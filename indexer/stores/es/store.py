@@ -77,6 +77,9 @@ class ElasticsearchBackend:
         # None leaves the vector field out (a store used for keyword search only, as in the contract tests).
         self.dim: int | None = None
         self.embedder_name: str | None = None
+        # The indexer reads its own unrefreshed writes (hashes, passages); an app server, like its
+        # searches, only what a refresh made visible, which multi-gets return faster.
+        self.realtime_reads = True
         if client is None:
             client, self.info = connect(settings)
         else:
@@ -293,7 +296,7 @@ class ElasticsearchBackend:
         found: dict[str, dict[str, Any]] = {}
         for chunk in _chunks(list(dict.fromkeys(doc_ids)), MGET_CHUNK):
             with self.errors("reading documents"):
-                docs = self.client.mget(index, list(chunk), list(fields))
+                docs = self.client.mget(index, list(chunk), list(fields), realtime=self.realtime_reads)
             for doc in docs:
                 if doc.get("found"):
                     found[doc["_id"]] = doc["_source"]
@@ -426,16 +429,21 @@ class ElasticsearchDocumentStore:
         return {passage.id: passage for passage in passages}
 
     def passage_articles(self, passage_ids: Iterable[int]) -> dict[int, ArticleRef]:
-        """Each passage's article id, source and date, in two multi-gets of a few small fields (no text)."""
+        """Each passage's article id, source and date: the ids from the passages' doc values (one search,
+        no source read), then one multi-get of a few small fields of their articles (no text)."""
         index = self.backend.read_index()
-        passages = self.backend.mget([queries.passage_doc_id(int(i)) for i in passage_ids],
-                                     ("passage_id", "article_id"), index)
-        article_ids = {source["article_id"] for source in passages.values()}
-        records = self.backend.mget([queries.article_doc_id(a) for a in article_ids],
+        article_of: dict[int, str] = {}
+        for chunk in _chunks(sorted({int(i) for i in passage_ids}), MGET_CHUNK):
+            body = {"size": len(chunk), "_source": False, "track_total_hits": False,
+                    "docvalue_fields": ["passage_id", "article_id"], "query": {"terms": {"passage_id": chunk}}}
+            with self.backend.errors("reading passages"):
+                response = self.backend.client.search(index, body)
+            for hit in response["hits"]["hits"]:
+                article_of[int(hit["fields"]["passage_id"][0])] = hit["fields"]["article_id"][0]
+        records = self.backend.mget([queries.article_doc_id(a) for a in set(article_of.values())],
                                     queries.ARTICLE_REF_FIELDS, index)
         refs = {ref.id: ref for ref in map(queries.article_ref_from_source, records.values())}
-        return {int(source["passage_id"]): refs[source["article_id"]]
-                for source in passages.values() if source["article_id"] in refs}
+        return {pid: refs[article] for pid, article in article_of.items() if article in refs}
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         fields = ["passage_id", "article_id", "ordinal", "text", "start", "end"]

@@ -328,6 +328,7 @@ class EngineReaderStores:
     def __init__(self, settings: dict[str, Any], *, check: bool = True) -> None:
         self.settings = settings
         self.backend = ElasticsearchBackend(settings)
+        self.backend.realtime_reads = False  # an app server reads what its searches see
         self.messages: list[str] = []
         self._lock = threading.Lock()
         self._embedder: Any = None
