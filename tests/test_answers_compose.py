@@ -1,9 +1,9 @@
-"""Pure parts of answering: sentence splitting, follow-up context, sentence choice without duplicates."""
+"""Pure parts of answering: sentence splitting, follow-up context, evidence features, sentence choice."""
 
 from __future__ import annotations
 
 from indexer.analysis import analyze
-from webapp import compose
+from webapp import compose, evidence
 from webapp.sentences import split_sentences
 
 IGNORE = compose.question_terms(analyze)
@@ -43,13 +43,41 @@ def test_follow_up_borrows_the_earlier_user_turns() -> None:
     assert compose.with_context("ومتى حدث ذلك؟", [], analyze, IGNORE) == "ومتى حدث ذلك؟"
 
 
-def test_answer_cues() -> None:
-    assert compose.answer_cue("ومتى حدث ذلك؟") == "date"
-    assert compose.answer_cue("كم عدد الإطفائيين؟") == "number"
-    assert compose.answer_cue("من قال ذلك؟") is None
-    assert compose.has_cue("وصل يوم الثلاثاء إلى موسكو", "date")
-    assert compose.has_cue("أرسل 208 إطفائيين", "number")
-    assert not compose.has_cue("وصل إلى موسكو", "number")
+def test_answer_types_from_the_question_word_and_the_noun_after_it() -> None:
+    assert evidence.answer_type("ومتى حدث ذلك؟") == "date"
+    assert evidence.answer_type("في أي عام افتتح المعرض؟") == "date"
+    assert evidence.answer_type("كم عدد الإطفائيين؟") == "number"
+    assert evidence.answer_type("ما عدد سكان المدينة؟") == "number"
+    assert evidence.answer_type("من قال ذلك؟") == "person"
+    assert evidence.answer_type("أين تقع القاعدة الفضائية؟") == "place"
+    assert evidence.answer_type("لماذا تأخر القطار؟") == "reason"
+    assert evidence.answer_type("ما هو التضخم؟") is None
+    assert evidence.answer_type("هل عاد الوفد من موسكو؟") is None  # من inside a question is "from"
+
+
+def test_type_spans_find_the_fact_asked_for() -> None:
+    text = "وصل الوفد يوم الثلاثاء 12 سبتمبر 2023 وأرسل 208 إطفائيين إلى مدينة فلاديفوستوك بسبب الحرائق"
+    dates = [text[a:b] for a, b in evidence.type_spans(text, "date")]
+    assert "2023" in dates and "الثلاثاء" in " ".join(dates) and "سبتمبر" in " ".join(dates)
+    assert "208" in [text[a:b] for a, b in evidence.type_spans(text, "number")]
+    assert any(text[a:b].startswith("مدينة") for a, b in evidence.type_spans(text, "place"))
+    assert any(text[a:b].startswith("بسبب") for a, b in evidence.type_spans(text, "reason"))
+    assert evidence.type_spans("وصل إلى موسكو", "number") == []
+    assert evidence.type_spans(text, None) == []
+    person = "والتقى الرئيس فلاديمير بوتين بالشيخ محمد بن زايد"
+    names = [person[a:b] for a, b in evidence.type_spans(person, "person")]
+    assert "الرئيس فلاديمير بوتين" in names and any("بن زايد" in n for n in names)
+
+
+def test_rare_terms_among_the_evidence_weigh_more() -> None:
+    passages = [frozenset({"بوت", "زيار", "موسكو"}), frozenset({"بوت", "زيار"}), frozenset({"بوت", "قطار"})]
+    weights = evidence.term_weights(passages)
+    assert weights["قطار"] > weights["زيار"] > weights["بوت"]
+    keys = ["بوت", "قطار"]
+    assert evidence.overlap(frozenset({"قطار"}), keys) == evidence.overlap(frozenset({"بوت"}), keys) == 0.5
+    assert evidence.weighted_overlap(frozenset({"قطار"}), keys, weights) > \
+        evidence.weighted_overlap(frozenset({"بوت"}), keys, weights)
+    assert evidence.weighted_overlap(frozenset(), [], weights) == 0.0
 
 
 def sentence(passage: int, text: str) -> compose.Sentence:
@@ -69,12 +97,11 @@ def test_choose_skips_near_duplicates_and_same_passage() -> None:
     assert compose.choose(sentences, scores, 1) == [0]
 
 
-def test_score_rewards_key_terms_and_cue() -> None:
-    s = sentence(0, "وصل بوتين إلى بيونغ يانغ يوم الثلاثاء")
-    keys = compose.key_terms("متى وصل بوتين إلى بيونغ يانغ؟", analyze, IGNORE)
-    with_terms = compose.score_sentence(0.8, s, keys, "date")
-    assert with_terms == 0.8 + compose.OVERLAP_WEIGHT + compose.CUE_BONUS
-    assert compose.score_sentence(0.8, s, ["غائب"], None) == 0.8
+def test_added_sentences_need_the_floor_as_well_as_the_margin() -> None:
+    sentences = [sentence(0, "وصل الزعيم الكوري الشمالي إلى روسيا يوم الثلاثاء في زيارة نادرة"),
+                 sentence(1, "وحذرت واشنطن من صفقة أسلحة محتملة لحرب موسكو في أوكرانيا بين البلدين")]
+    assert compose.choose(sentences, [0.7, 0.6], 3, margin=0.15) == [0, 1]
+    assert compose.choose(sentences, [0.7, 0.6], 3, margin=0.15, floor=0.65) == [0]
 
 
 def test_when_the_best_sentence_has_the_date_asked_for_added_ones_need_one_too() -> None:
@@ -84,7 +111,7 @@ def test_when_the_best_sentence_has_the_date_asked_for_added_ones_need_one_too()
         sentence(2, "ووصل القطار المصفح إلى محطة فوستوشني صباح الأربعاء وسط حراسة مشددة"),
     ]
     scores = [0.90, 0.89, 0.88]
-    cues = [compose.has_cue(s.text, "date") for s in sentences]
+    cues = [bool(evidence.type_spans(s.text, "date")) for s in sentences]
     assert cues == [True, False, True]
     assert compose.choose(sentences, scores, 3, cues) == [0, 2]
     assert compose.choose(sentences, scores, 3) == [0, 1, 2]

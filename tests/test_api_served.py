@@ -249,6 +249,11 @@ def test_ask_answers_a_seed_question_with_correct_citations(server: Server) -> N
     first = answer["citations"][0]
     assert "وصل الزعيم الكوري الشمالي كيم جونغ أون إلى روسيا" in first["quote"]
     assert "الثلاثاء" in answer["answer"]
+    # The date asked for is marked inside the quote, and the model that scored it is named.
+    marked = [first["quote"][a:b] for a, b in first["answer_spans"]]
+    assert "الثلاثاء" in " ".join(marked)
+    assert answer["answer_model"].startswith("answers-")
+    assert 0.0 < answer["evidence"] <= 1.0
 
 
 def test_ask_answers_a_sample_fact(server: Server) -> None:

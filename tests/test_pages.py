@@ -412,3 +412,17 @@ def test_failures_outside_the_api_get_the_site_error_page(indexed_seeds_dir: Pat
         assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
     finally:
         app.extensions["isnad"].close()
+
+
+def test_answer_runs_mark_the_fact_asked_for_inside_each_quote() -> None:
+    from webapp.pages import answer_runs
+
+    quote = "وصل كيم إلى روسيا يوم الثلاثاء"
+    start = quote.index("الثلاثاء")
+    citations = [{"n": 1, "quote": quote, "answer_spans": [[start, start + len("الثلاثاء")]]}]
+    runs = answer_runs(f"{quote} [1]", citations)
+    assert [run for run in runs if run[2]] == [("الثلاثاء", None, True)]
+    assert "".join(text for text, _, _ in runs) == f"{quote} [1]"
+    assert (runs[-1][1], runs[-1][0]) == (1, "[1]")
+    # Offsets that do not fit the quote, or a quote not in the answer, mark nothing.
+    assert not any(m for _, _, m in answer_runs("نص آخر [1]", citations))

@@ -1,37 +1,63 @@
 """Cited question answering: retrieve passages for a question (with follow-up context), pick sentences, cite.
 
 Every sentence of an answer is copied from a passage returned with it, followed by that passage's
-marker [n]; when the best sentence is weak evidence the answer abstains instead of guessing.
+marker [n]. Candidate sentences are described by evidence features and scored by the learned answer
+model (answer_model.py); when the best one's probability of holding the answer is below the calibrated
+threshold, the answer abstains instead of guessing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from webapp import compose
+import numpy as np
+
+from webapp import answer_model, compose, evidence
 from webapp.query import ParsedQuery
-from webapp.search import Candidate, Filters, Retriever
+from webapp.search import Filters, Loaded, Ranked, Retriever
 from webapp.sentences import split_sentences
 
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
+# A further sentence joins the answer when its probability is within this of the best one's and above the
+# threshold. Chosen on the held-out folds of bench/train_answers.py: 0.15 gave 59.7 % right answers, 0.3
+# gave 61.6 % at the same abstention (2.1 → 2.3 sentences an answer); 1.0 (always three) reads as a list.
+ANSWER_MARGIN = 0.3
 
 
 @dataclass(frozen=True, slots=True)
 class Answer:
     text: str
     answered: bool
-    evidence: float  # the best sentence score, compared with answer.abstain_below
+    evidence: float  # the best sentence's probability of holding the answer (0 when nothing qualified)
     citations: list[dict[str, Any]]
     context: str  # the text retrieval used (the question, with borrowed context for a follow-up)
-    similarity: float = 0.0  # the best sentence's parts, for calibration
-    overlap: float = 0.0
+    model: str = ""  # the answer model's version, for diagnostics
 
 
-def evidence_passages(candidates: list[Candidate], limit: int) -> list[Candidate]:
+@dataclass(slots=True)
+class Candidates:
+    """Everything an answer is chosen from: the evidence passages, their usable sentences and the
+    sentences' cheap features (CHEAP_FEATURES rows, one per sentence)."""
+
+    context: str
+    kind: str | None  # the kind of fact asked for (evidence.answer_type)
+    passages: list[Loaded]
+    sentences: list[compose.Sentence]
+    features: list[list[float]]
+    query_vector: np.ndarray | None
+
+    def keep(self, indices: Sequence[int]) -> Candidates:
+        """The same question with only these sentences (to build unanswerable cases for training)."""
+        return Candidates(self.context, self.kind, self.passages, [self.sentences[i] for i in indices],
+                          [self.features[i] for i in indices], self.query_vector)
+
+
+def evidence_passages(candidates: list[Ranked], limit: int) -> list[Ranked]:
     """The top `limit` passages, at most PASSAGES_PER_ARTICLE from one article."""
     per_article: dict[str, int] = {}
-    chosen: list[Candidate] = []
+    chosen: list[Ranked] = []
     for candidate in candidates:
         count = per_article.get(candidate.article.id, 0)
         if count >= PASSAGES_PER_ARTICLE:
@@ -43,67 +69,111 @@ def evidence_passages(candidates: list[Candidate], limit: int) -> list[Candidate
     return chosen
 
 
-def answer(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
-           settings: dict[str, Any]) -> Answer:
-    """Compose the cited answer to `question`, or abstain."""
+def gather(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
+           settings: dict[str, Any]) -> Candidates:
+    """Retrieve the evidence passages for `question` and describe each usable sentence in them."""
     analyze = retriever.analyze
     ignore = compose.question_terms(analyze)
     context = compose.with_context(question, history, analyze, ignore)
+    kind = evidence.answer_type(question)
     if context == question and compose.has_no_subject(question, analyze, ignore):
         # "ومن قال ذلك؟" with no earlier turn: any sentence with قال would do, so none is right.
-        return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], context)
+        return Candidates(context, kind, [], [], [], None)
     # Retrieval sees the key words only: question words would add noise to BM25 and to the embedding
     # they add nothing the e5 "query:" prefix does not already say.
     words = [w for w in context.split() if any(t.term not in ignore for t in analyze(w))]
     query = ParsedQuery(words=tuple(words or context.split()))
     retrieval = retriever.retrieve(query, mode, Filters(), embed_text=context, with_facets=False)
     passages = retriever.load(evidence_passages(retrieval.candidates, int(settings["answer.passages"])))
+    if not passages:
+        return Candidates(context, kind, [], [], [], retrieval.query_vector)
     keys = compose.key_terms(context, analyze, ignore)
-    cue = compose.answer_cue(question)
+    said = "\n".join(turn["content"] for turn in history if turn.get("role") == "assistant")
+
+    vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
+    similarity = retriever.passage_similarities([c.passage for c in passages], vector)
+    passage_terms = [frozenset(t.term for t in analyze(c.passage.text)) for c in passages]
+    weights = evidence.term_weights(passage_terms)
 
     sentences: list[compose.Sentence] = []
+    features: list[list[float]] = []
     for rank, candidate in enumerate(passages):
         text = candidate.passage.text
-        for start, end in split_sentences(text):
+        spans = split_sentences(text)
+        for index, (start, end) in enumerate(spans):
             piece = text[start:end]
             terms = frozenset(t.term for t in analyze(piece))
-            if compose.usable(piece, terms):
-                sentences.append(compose.Sentence(rank, start, end, piece, terms))
-    if not sentences:
-        return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], context)
+            if not compose.usable(piece, terms):
+                continue
+            sentence = compose.Sentence(rank, start, end, piece, terms)
+            pid = candidate.passage.id
+            where = evidence.Position(rank, retrieval.keyword_ranks.get(pid), retrieval.semantic_ranks.get(pid),
+                                      index, len(spans))
+            sentences.append(sentence)
+            features.append(evidence.cheap_features(
+                float(similarity[pid]), evidence.overlap(terms, keys),
+                evidence.weighted_overlap(terms, keys, weights), kind,
+                bool(evidence.type_spans(piece, kind)), where, len(terms), bool(said) and piece in said))
+    return Candidates(context, kind, passages, sentences, features, vector)
 
-    # A sentence's similarity is its passage's: the question against the passage vector stored at
-    # indexing. Embedding candidate sentences at question time was most of an answer's time (25-40 ms
-    # each) and chose no better on the calibration questions (README "Answers"); within a passage, the
-    # key-term share and the answer cue pick the sentence.
-    vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
-    by_passage = retriever.passage_similarities([c.passage for c in passages], vector)
-    similarities = [by_passage[passages[s.passage].passage.id] for s in sentences]
-    said = "\n".join(turn["content"] for turn in history if turn.get("role") == "assistant")
-    scores = [compose.score_sentence(float(sim), s, keys, cue, said)
-              for sim, s in zip(similarities, sentences, strict=True)]
-    cues = [compose.has_cue(s.text, cue) for s in sentences] if cue else None
-    chosen = compose.choose(sentences, scores, int(settings["answer.max_sentences"]), cues)
-    evidence = scores[chosen[0]] if chosen else 0.0
-    best_similarity = float(similarities[chosen[0]]) if chosen else 0.0
-    best_overlap = compose.overlap(sentences[chosen[0]], keys) if chosen else 0.0
-    if not chosen or evidence < float(settings["answer.abstain_below"]):
-        return Answer(compose.ABSTAIN_TEXT, False, evidence, [], context, best_similarity, best_overlap)
+
+def sentence_similarities(retriever: Retriever, found: Candidates, indices: Sequence[int]) -> list[float]:
+    """The question's cosine with each chosen sentence's own embedding, in one engine call."""
+    if not indices or found.query_vector is None:
+        return [0.0] * len(indices)
+    vectors = retriever.embed_passages([found.sentences[i].text for i in indices])
+    return [float(v) for v in vectors @ found.query_vector]
+
+
+def probabilities(retriever: Retriever, found: Candidates, model: answer_model.AnswerModel,
+                  embed_best: int) -> dict[int, float]:
+    """Sentence index → probability that it holds the answer, for the `embed_best` best by cheap features
+    (re-scored with their own embedding) or for all of them by cheap features when `embed_best` is 0."""
+    rows = evidence.with_gaps(found.features)
+    cheap = model.cheap.probability(rows)
+    if embed_best <= 0:
+        return {i: float(p) for i, p in enumerate(cheap)}
+    best = sorted(range(len(cheap)), key=lambda i: -cheap[i])[:embed_best]
+    similarities = sentence_similarities(retriever, found, best)
+    full = model.full.probability(evidence.with_sentence([rows[i] for i in best], similarities))
+    return {i: float(p) for i, p in zip(best, full, strict=True)}
+
+
+def answer(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
+           settings: dict[str, Any]) -> Answer:
+    """Compose the cited answer to `question`, or abstain."""
+    model = answer_model.load()
+    found = gather(retriever, question, history, mode, settings)
+    if not found.sentences:
+        return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], found.context, model.version)
+    scored = probabilities(retriever, found, model, int(settings["answer.embed_sentences"]))
+    order = list(scored)
+    scores = [scored[i] for i in order]
+    sentences = [found.sentences[i] for i in order]
+    cues = [bool(evidence.type_spans(s.text, found.kind)) for s in sentences] if found.kind else None
+    threshold = float(settings["answer.abstain_below"]) or model.threshold
+    chosen = compose.choose(sentences, scores, int(settings["answer.max_sentences"]), cues,
+                            margin=ANSWER_MARGIN, floor=threshold)
+    evidence_score = scores[chosen[0]] if chosen else 0.0
+    if not chosen or evidence_score < threshold:
+        return Answer(compose.ABSTAIN_TEXT, False, evidence_score, [], found.context, model.version)
 
     citations: list[dict[str, Any]] = []
     parts: list[str] = []
     for n, index in enumerate(chosen, start=1):
         sentence = sentences[index]
-        candidate = passages[sentence.passage]
+        candidate = found.passages[sentence.passage]
         parts.append(f"{sentence.text} [{n}]")
-        citations.append(citation(n, candidate, sentence))
-    return Answer(" ".join(parts), True, evidence, citations, context, best_similarity, best_overlap)
+        citations.append(citation(n, candidate, sentence, evidence.type_spans(sentence.text, found.kind)))
+    return Answer(" ".join(parts), True, evidence_score, citations, found.context, model.version)
 
 
-def citation(n: int, candidate: Candidate, sentence: compose.Sentence) -> dict[str, Any]:
+def citation(n: int, candidate: Loaded, sentence: compose.Sentence,
+             answer_spans: Sequence[tuple[int, int]] = ()) -> dict[str, Any]:
     """What a reader needs to check marker [n]: the article, the whole passage, and the quoted sentence.
 
-    quote_start/quote_end index `text` (the passage); add the passage's start for article offsets.
+    quote_start/quote_end index `text` (the passage); add the passage's start for article offsets;
+    `answer_spans` index `quote`: the date, number or name the question asked for, where one is found.
     """
     article, passage = candidate.article, candidate.passage
     return {
@@ -119,5 +189,6 @@ def citation(n: int, candidate: Candidate, sentence: compose.Sentence) -> dict[s
         "quote_start": sentence.start,
         "quote_end": sentence.end,
         "passage_start": passage.start,
+        "answer_spans": [list(span) for span in answer_spans],
         "score": round(float(candidate.score), 6),
     }

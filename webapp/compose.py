@@ -1,9 +1,8 @@
 """Extractive answer composition: follow-up context, sentence scoring and selection, pure functions.
 
 The answer is never generated text: it is 1-3 sentences copied from retrieved passages, each then cited.
-A sentence's score is the embedding similarity of its passage to the question plus a share for the
-question's key terms it contains (and a small bonus when it has the kind of fact asked for: a date for متى, a number
-for كم). The best score is the evidence; below `answer.abstain_below` the service abstains.
+Sentences are scored elsewhere (evidence.py features, answer_model.py weights); this module finds the
+question's key terms and its follow-up context, and picks the answer's sentences from scored candidates.
 """
 
 from __future__ import annotations
@@ -37,24 +36,13 @@ GENERIC_VERBS = ("قال", "قالت", "حدث", "جرى", "وقع", "تم", "ص
 FOLLOW_UP_MAX_TERMS = 2  # a question with this few key terms cannot stand alone after earlier turns
 HISTORY_TURNS = 2  # earlier user turns whose terms a follow-up borrows
 
-OVERLAP_WEIGHT = 0.10  # share of the score for key-term overlap; e5 cosines vary within ~0.7-0.95
-CUE_BONUS = 0.02  # a date for متى, a number for كم
 DUPLICATE_JACCARD = 0.6  # term-set overlap above which two sentences say the same thing (agency copy)
 MIN_NEW_TERMS = 0.3  # an added sentence must bring at least this share of terms not yet in the answer
 SECOND_MARGIN = 0.04  # an added sentence scores within this of the best one
-REPEAT_PENALTY = 0.03  # a sentence the conversation already quoted yields to a new one that is nearly as good
 MIN_SENTENCE_TERMS = 4  # shorter "sentences" are captions, datelines or headings
 MAX_SENTENCE_CHARS = 600
 
 _WORD = re.compile(r"\w+")
-_DIGIT = re.compile(r"[0-9٠-٩]")
-# Days and months (Gregorian in the Levantine and Egyptian namings) and words that date an event.
-_DATE_WORDS = frozenset({
-    "السبت", "الأحد", "الاثنين", "الإثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "يناير", "فبراير", "مارس",
-    "أبريل", "ابريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر", "كانون", "شباط",
-    "آذار", "نيسان", "أيار", "حزيران", "تموز", "آب", "أيلول", "تشرين", "عام", "العام", "سنة", "اليوم", "أمس",
-    "الماضي", "المقبل", "الجاري", "صباح", "مساء", "فجر", "ظهر", "ليلة", "الدقيقة", "دقيقة", "الساعة", "ساعة",
-})
 
 
 def _bare(word: str) -> str:
@@ -114,49 +102,19 @@ def usable(text: str, terms: frozenset[str]) -> bool:
     return len(terms) >= MIN_SENTENCE_TERMS and len(text) <= MAX_SENTENCE_CHARS
 
 
-def answer_cue(question: str) -> str | None:
-    """What kind of fact the question asks for, when that is visible in the text: "date" or "number"."""
-    words = {_bare(w) for w in _WORD.findall(question)}
-    if "متى" in words:
-        return "date"
-    if "كم" in words:
-        return "number"
-    return None
-
-
-def has_cue(text: str, cue: str | None) -> bool:
-    if cue == "number":
-        return bool(_DIGIT.search(text))
-    if cue == "date":
-        return bool(_DIGIT.search(text)) or any(_bare(w) in _DATE_WORDS for w in _WORD.findall(text))
-    return False
-
-
-def overlap(sentence: Sentence, question_keys: Sequence[str]) -> float:
-    """The share of the question's key terms the sentence contains."""
-    return (sum(1 for t in question_keys if t in sentence.terms) / len(question_keys)) if question_keys else 0.0
-
-
-def score_sentence(similarity: float, sentence: Sentence, question_keys: Sequence[str], cue: str | None,
-                   said: str = "") -> float:
-    """Similarity to the question, plus the share of key terms present, plus the cue bonus; less a
-    little when the sentence is already in `said` (earlier answers), so a follow-up gets news."""
-    return (similarity + OVERLAP_WEIGHT * overlap(sentence, question_keys)
-            + (CUE_BONUS if has_cue(sentence.text, cue) else 0.0)
-            - (REPEAT_PENALTY if said and sentence.text in said else 0.0))
-
-
 def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
 def choose(sentences: Sequence[Sentence], scores: Sequence[float], max_sentences: int,
-           cues: Sequence[bool] | None = None) -> list[int]:
+           cues: Sequence[bool] | None = None, margin: float = SECOND_MARGIN,
+           floor: float = float("-inf")) -> list[int]:
     """Indices of the 1..max_sentences sentences forming the answer, best first.
 
     After the best sentence, another is added only if it comes from a passage not used yet, scores
-    within SECOND_MARGIN of the best, is not a near-duplicate of a chosen one, and brings new terms;
-    and when the best one has the fact asked for (`cues`: a date for متى), only if it has one too.
+    within `margin` of the best and at least `floor`, is not a near-duplicate of a chosen one, and
+    brings new terms; and when the best one has the fact asked for (`cues`: a date for متى), only if
+    it has one too.
     """
     order = sorted(range(len(sentences)), key=lambda i: -scores[i])
     chosen: list[int] = []
@@ -165,7 +123,7 @@ def choose(sentences: Sequence[Sentence], scores: Sequence[float], max_sentences
             break
         candidate = sentences[i]
         if chosen:
-            if scores[i] < scores[chosen[0]] - SECOND_MARGIN:
+            if scores[i] < scores[chosen[0]] - margin or scores[i] < floor:
                 break
             if any(sentences[j].passage == candidate.passage for j in chosen):
                 continue

@@ -242,6 +242,41 @@ def answer_parts(answer: str) -> list[tuple[str, int | None]]:
     return parts
 
 
+def marked_runs(text: str, citation: Mapping[str, Any] | None) -> list[tuple[str, bool]]:
+    """`text` (an answer's run before marker [n]) split where citation n's `answer_spans` mark the fact
+    asked for inside its quote; no marks when the quote is not found in the run verbatim."""
+    quote = str((citation or {}).get("quote") or "")
+    spans = (citation or {}).get("answer_spans") or []
+    found = text.find(quote) if quote else -1
+    if found < 0 or not spans:
+        return [(text, False)]
+    runs: list[tuple[str, bool]] = []
+    cursor = 0
+    for start, end in sorted((int(a), int(b)) for a, b in spans):
+        start, end = found + max(start, 0), found + min(end, len(quote))
+        if start < cursor or start >= end:
+            continue
+        runs += [(text[cursor:start], False), (text[start:end], True)]
+        cursor = end
+    runs.append((text[cursor:], False))
+    return [(run, marked) for run, marked in runs if run]
+
+
+def answer_runs(answer: str, citations: Sequence[Mapping[str, Any]]) -> list[tuple[str, int | None, bool]]:
+    """The answer as (text, citation number, marked) runs: markers [n] become links, and the fact asked
+    for inside each quoted sentence is marked."""
+    by_number = {int(c["n"]): c for c in citations if "n" in c}
+    parts = answer_parts(answer)
+    runs: list[tuple[str, int | None, bool]] = []
+    for i, (text, n) in enumerate(parts):
+        if n is not None:
+            runs.append((text, n, False))
+            continue
+        following = parts[i + 1][1] if i + 1 < len(parts) else None
+        runs += [(run, None, marked) for run, marked in marked_runs(text, by_number.get(following or -1))]
+    return runs
+
+
 def safe_url(url: str | None) -> str | None:
     """The url when it is a web address; None for javascript:, data: and other schemes a link must not carry."""
     if not url:
@@ -275,6 +310,7 @@ bp.add_app_template_global(url_query, "url_query")
 bp.add_app_template_global(toggled, "toggled")
 bp.add_app_template_global(quote_parts, "quote_parts")
 bp.add_app_template_global(answer_parts, "answer_parts")
+bp.add_app_template_global(answer_runs, "answer_runs")
 bp.add_app_template_filter(safe_url, "safe_url")
 bp.add_app_template_filter(paragraphs, "paragraphs")
 bp.add_app_template_filter(single_spaced, "single_spaced")

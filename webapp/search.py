@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import numpy as np
@@ -89,6 +89,9 @@ class Retrieval:
     keyword: KeywordQuery
     facet_candidates: list[Ranked]  # same query and dates, any source: what source facets count
     query_vector: np.ndarray | None = None
+    # Rank of each passage in the BM25 and the dense list before fusion (answer evidence features).
+    keyword_ranks: dict[int, int] = field(default_factory=dict)
+    semantic_ranks: dict[int, int] = field(default_factory=dict)
     # Hybrid mode: the articles containing the query's words (any term, every phrase); the others among
     # the candidates are semantic neighbours only. None in the other modes, which do not tell them apart.
     matched_articles: frozenset[str] | None = None
@@ -243,7 +246,9 @@ class Retriever:
         if mode == "hybrid":
             matched = frozenset(articles[h.passage_id].id for h in facet_keyword_hits
                                 if h.passage_id in articles) - excluded_articles
-        return Retrieval(candidates, kq, facet_candidates, vector, matched_articles=matched)
+        return Retrieval(candidates, kq, facet_candidates, vector,
+                         {h.passage_id: rank for rank, h in enumerate(keyword_hits)},
+                         {h.passage_id: rank for rank, h in enumerate(semantic_filtered)}, matched_articles=matched)
 
     def load(self, candidates: Sequence[Ranked]) -> list[Loaded]:
         """The candidates with their passage text and whole article, in the same order.

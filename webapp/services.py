@@ -286,6 +286,7 @@ class Services:
             "answer": result.text,
             "answered": result.answered,
             "evidence": _round(result.evidence),
+            "answer_model": result.model,
             "mode": chosen_mode,
             "took_ms": _elapsed_ms(started),
             "citations": result.citations,

@@ -111,16 +111,38 @@
     ]);
   }
 
+  // Same rule as pages.marked_runs: inside the quote that precedes marker [n], mark citation n's
+  // answer_spans (the date, number or name asked for); nothing when the quote is not found verbatim.
+  function markedNodes(text, citation) {
+    var quote = (citation && citation.quote) || "";
+    var spans = ((citation && citation.answer_spans) || []).slice().sort(function (a, b) { return a[0] - b[0]; });
+    var found = quote ? text.indexOf(quote) : -1;
+    if (found < 0 || !spans.length) return [text];
+    var nodes = [];
+    var cursor = 0;
+    spans.forEach(function (span) {
+      var start = found + Math.max(span[0], 0);
+      var end = found + Math.min(span[1], quote.length);
+      if (start < cursor || start >= end) return;
+      nodes.push(text.slice(cursor, start), el("mark", {"class": "answer__fact"}, [text.slice(start, end)]));
+      cursor = end;
+    });
+    nodes.push(text.slice(cursor));
+    return nodes;
+  }
+
   function userTurn(turn) {
     return el("li", {"class": "turn turn--user"}, [el("p", {"class": "bubble", dir: "auto"}, [turn.content])]);
   }
 
   function assistantTurn(turn, index, question) {
     var cards = {};
+    var byNumber = {};
     var sources = el("div", {"class": "sources", role: "group", "aria-label": "المصادر"});
     (turn.citations || []).forEach(function (citation) {
       var card = sourceCard(citation, "t" + index + "-src-" + citation.n);
       cards[citation.n] = card;
+      byNumber[citation.n] = citation;
       sources.appendChild(card);
     });
 
@@ -130,7 +152,9 @@
     var cursor = 0;
     var match;
     while ((match = marker.exec(text)) !== null) {
-      answer.appendChild(document.createTextNode(text.slice(cursor, match.index)));
+      markedNodes(text.slice(cursor, match.index), byNumber[Number(match[1])]).forEach(function (node) {
+        if (node) answer.appendChild(typeof node === "string" ? document.createTextNode(node) : node);
+      });
       var card = cards[Number(match[1])];
       answer.appendChild(card ? chip(Number(match[1]), card) : document.createTextNode(match[0]));
       cursor = marker.lastIndex;
