@@ -44,7 +44,7 @@ system-deps:
 # plugin from Maven Central, and one launcher class compiled against them.
 NODE_DIR := tools/opensearch
 $(NODE_DIR)/classes/IsnadNode.class: $(NODE_DIR)/pom.xml $(NODE_DIR)/IsnadNode.java
-	rm -rf $(NODE_DIR)/lib $(NODE_DIR)/classes
+	rm -rf $(NODE_DIR)/lib $(NODE_DIR)/classes $(NODE_DIR)/target
 	mvn -q -B -f $(NODE_DIR)/pom.xml dependency:copy-dependencies -DoutputDirectory=$(CURDIR)/$(NODE_DIR)/lib
 	mvn -q -B -f $(NODE_DIR)/pom.xml dependency:unpack -DoutputDirectory=$(CURDIR)/$(NODE_DIR)/lib
 	javac -d $(NODE_DIR)/classes -cp '$(NODE_DIR)/lib/*' $(NODE_DIR)/IsnadNode.java
@@ -89,4 +89,4 @@ lint: install-dev
 	$(BIN)/mypy indexer webapp
 
 clean:
-	rm -rf $(VENV) $(DATA) .pytest_cache $(NODE_DIR)/lib $(NODE_DIR)/classes
+	rm -rf $(VENV) $(DATA) .pytest_cache $(NODE_DIR)/lib $(NODE_DIR)/classes $(NODE_DIR)/target
