@@ -72,7 +72,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("answer.passages", 8, "Passages read when composing an answer."),
     Setting("answer.abstain_below", 0.0,
             "Probability below which the answer abstains; 0 means the answer model's calibrated threshold."),
-    Setting("answer.embed_sentences", 6,
+    Setting("answer.embed_sentences", 3,
             "Best candidate sentences re-scored with their own embedding (0: passage vectors only)."),
     Setting("server.host", "127.0.0.1", "Address the server listens on."),
     Setting("server.port", 8000, "Port the server listens on."),
