@@ -16,7 +16,10 @@ RUN useradd --system --create-home --home-dir /home/isnad isnad \
 # from /app/config, exactly as in a development checkout.
 COPY pyproject.toml README.md ./
 COPY indexer ./indexer
+COPY retrieval ./retrieval
 COPY webapp ./webapp
+COPY evaluation ./evaluation
+COPY cli ./cli
 COPY config ./config
 COPY samples ./samples
 RUN pip install -e '.[es]'

@@ -80,13 +80,13 @@ eval: install
 	  --modes keyword,semantic,hybrid --ask-modes keyword,semantic,hybrid --ask-max-questions 300 --peers lucene \
 	  --out eval-out/report.json
 
-# Retrains webapp/answer_model.json on the shared QA sets (cross-validated across them; prints every fold).
+# Retrains retrieval/answer_model.json on the shared QA sets (cross-validated across them; prints every fold).
 train-answers: install-dev
 	$(BIN)/python bench/train_answers.py --shared $(SHARED)
 
 lint: install-dev
-	$(BIN)/ruff check indexer webapp tests bench
-	$(BIN)/mypy indexer webapp
+	$(BIN)/ruff check indexer retrieval webapp evaluation cli tests bench
+	$(BIN)/mypy indexer retrieval webapp evaluation cli
 
 clean:
 	rm -rf $(VENV) $(DATA) .pytest_cache $(NODE_DIR)/lib $(NODE_DIR)/classes $(NODE_DIR)/target

@@ -21,12 +21,12 @@ import numpy as np
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from evaluation import indexing
+from evaluation.loadgen import percentile
+from evaluation.queries import draw_queries
 from indexer.settings import load_settings
 from indexer.stores import open_stores
-from webapp import answers
-from webapp.evaluation import indexing
-from webapp.evaluation.loadgen import percentile
-from webapp.evaluation.queries import draw_queries
+from retrieval import answers
 from webapp.services import Services
 
 WARMUP = 10

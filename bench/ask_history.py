@@ -19,9 +19,9 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from evaluation.loadgen import percentile
 from indexer.settings import load_settings
-from webapp import answers
-from webapp.evaluation.loadgen import percentile
+from retrieval import answers
 from webapp.services import MAX_TURN_CHARS, Services
 
 FOLLOW_UP = "ومتى حدث ذلك؟"

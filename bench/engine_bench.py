@@ -31,9 +31,9 @@ sys.path.insert(0, str(PROJECT / "tests"))  # the node launcher the engine tests
 
 from es_server import Engine, LocalNode, describe, drop_indices
 
+from evaluation.loadgen import percentile
 from indexer.pipeline import index_paths
 from indexer.settings import load_settings
-from webapp.evaluation.loadgen import percentile
 
 SHARED = Path(os.environ.get("ISNAD_SHARED", PROJECT.parent / "shared"))  # as the tests find it
 MODES = ("keyword", "semantic", "hybrid")

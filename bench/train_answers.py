@@ -1,4 +1,4 @@
-"""Train the answer model (webapp/answer_model.json) on the shared QA sets, cross-validated across them.
+"""Train the answer model (retrieval/answer_model.json) on the shared QA sets, cross-validated across them.
 
 Every question of ../shared/eval goes through the answer pipeline's own candidate gathering
 (`answers.gather`: retrieval among news distractors, usable sentences, their cheap features), and each
@@ -31,11 +31,11 @@ from tqdm import tqdm
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from evaluation.eval_run import EvalOptions, build_eval_index, restrict
+from evaluation.metrics import contains_answer
+from evaluation.squad import Question, load_qa_files
 from indexer.settings import load_settings
-from webapp import answer_model, answers, compose, evidence
-from webapp.evaluation.eval_run import EvalOptions, build_eval_index, restrict
-from webapp.evaluation.metrics import contains_answer
-from webapp.evaluation.squad import Question, load_qa_files
+from retrieval import answer_model, answers, compose, evidence
 from webapp.services import Services
 
 QA_FILES = ("arcd.json", "tydiqa-goldp-dev-arabic.json", "mlqa-dev-context-ar-question-ar.json")

@@ -21,9 +21,9 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT))
 
+from evaluation.eval_run import EvalOptions, run_eval
+from evaluation.report import decimal, markdown_table, percent, text, write_json
 from indexer.settings import load_settings
-from webapp.evaluation.eval_run import EvalOptions, run_eval
-from webapp.evaluation.report import decimal, markdown_table, percent, text, write_json
 
 GRID = (0.0, 0.1, 0.2, 0.3, 0.5)
 QA_FILES = ("arcd.json", "tydiqa-goldp-dev-arabic.json", "mlqa-dev-context-ar-question-ar.json")

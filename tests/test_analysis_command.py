@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from webapp.cli import main
+from cli.main import main
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "webapp.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "cli", *args], input=stdin, capture_output=True,
                           cwd=REPO, timeout=60, check=False)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from webapp import answer_model, evidence
+from retrieval import answer_model, evidence
 
 
 def test_the_shipped_model_matches_the_features_this_code_computes() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from indexer.analysis import analyze
-from webapp import compose, evidence
-from webapp.sentences import split_sentences
+from retrieval import compose, evidence
+from retrieval.sentences import split_sentences
 
 IGNORE = compose.question_terms(analyze)
 

@@ -20,15 +20,15 @@ from typing import Any
 
 import pytest
 
+from evaluation.server import ServedIndex
 from indexer.analysis import analyze, analyze_exact
-from webapp.evaluation.server import ServedIndex
 
 ABSTAIN = "لم أجد في المقالات المفهرسة ما يجيب عن هذا السؤال."
 MARK = re.compile(r"<mark>(.*?)</mark>", re.DOTALL)
 
 
 class Server:
-    """The real `isnad serve` process (webapp.evaluation.server) and a tiny JSON client for it."""
+    """The real `isnad serve` process (evaluation.server) and a tiny JSON client for it."""
 
     def __init__(self, data_dir: Path) -> None:
         self.served = ServedIndex(data_dir, log_path=data_dir.parent / f"serve-{data_dir.name}.log",
@@ -321,7 +321,7 @@ def test_a_finished_re_index_is_seen_without_restart(indexed_seeds_dir: Path, tm
             "text": "أعلنت حديقة الحيوان في المدينة ولادة ثلاث زرافات صغيرة هذا الأسبوع. "
                     "وقال مدير الحديقة إن الزرافات الصغيرة بصحة جيدة وستعرض للزوار الشهر المقبل."},
             ensure_ascii=False) + "\n", encoding="utf-8")
-        indexed = subprocess.run([sys.executable, "-m", "webapp.cli", "--data-dir", str(data_dir), "index",
+        indexed = subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "index",
                                   "--quiet", str(extra)], check=False, capture_output=True, text=True, timeout=300)
         assert indexed.returncode == 0, indexed.stderr
         found = running.search(q="زرافات", mode="keyword")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from webapp.cli import main
+from cli.main import main
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 

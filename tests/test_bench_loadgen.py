@@ -8,7 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from webapp.evaluation.loadgen import Request, json_request, percentile, run_load
+from evaluation.loadgen import Request, json_request, percentile, run_load
 
 
 class Handler(BaseHTTPRequestHandler):

@@ -6,7 +6,7 @@ import gzip
 import json
 from pathlib import Path
 
-from webapp.cli import main
+from cli.main import main
 
 CITIES = ["عمان", "الرياض", "القاهرة", "تونس", "بيروت", "الرباط"]
 SUBJECTS = ["افتتاح مستشفى جديد", "ارتفاع أسعار الوقود", "مهرجان للكتاب", "أمطار غزيرة", "مباراة كرة القدم"]

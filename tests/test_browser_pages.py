@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from webapp.evaluation.server import ServedIndex
+from evaluation.server import ServedIndex
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +35,7 @@ playwright_api = pytest.importorskip("playwright.sync_api", reason="browser test
 
 
 class Server:
-    """`isnad serve` on a data directory, as a user runs it, polled until it answers (webapp.evaluation.server)."""
+    """`isnad serve` on a data directory, as a user runs it, polled until it answers (evaluation.server)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.served = ServedIndex(data_dir, log_path=data_dir.parent / f"browser-serve-{data_dir.name}.log",

@@ -120,7 +120,7 @@ def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
     corpus = _news_corpus(shared_dir, tmp_path / "news.jsonl", KILL_ARTICLES)
     env = {**os.environ, "ISNAD_STORE": engine.backend, "ISNAD_ES_URL": engine.url,
            "ISNAD_ELASTICSEARCH_INDEX": alias}
-    command = [sys.executable, "-m", "webapp.cli", "--data-dir", str(data), "index", "--no-embed", "--quiet",
+    command = [sys.executable, "-m", "cli", "--data-dir", str(data), "index", "--no-embed", "--quiet",
                str(corpus)]
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     client = engine.client()

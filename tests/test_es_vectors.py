@@ -128,8 +128,8 @@ def _search(base: str, query: str) -> list[str]:
 
 def test_two_app_servers_without_data_directories_serve_one_index(engine: Engine, tmp_path: Path) -> None:
     """Both `isnad serve` processes read only the engine; an article indexed while they run is found by both."""
+    from evaluation.server import ServedIndex
     from indexer.pipeline import index_paths
-    from webapp.evaluation.server import ServedIndex
 
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     indexer = engine.settings(**{"data.dir": str(tmp_path / "ledger"), "elasticsearch.index": alias})

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from indexer.models import Article
-from webapp.evaluation.distractors import sample_articles
-from webapp.evaluation.metrics import (
+from evaluation.distractors import sample_articles
+from evaluation.metrics import (
     Outcome,
     contains_answer,
     fusion_diagnostics,
@@ -18,8 +17,9 @@ from webapp.evaluation.metrics import (
     summarise,
     summarise_groups,
 )
-from webapp.evaluation.report import EVAL_COLUMNS, markdown_table
-from webapp.evaluation.squad import QAFileError, gold_articles, load_qa_files
+from evaluation.report import EVAL_COLUMNS, markdown_table
+from evaluation.squad import QAFileError, gold_articles, load_qa_files
+from indexer.models import Article
 
 
 def write_squad(path: Path, paragraphs: list[tuple[str, str, list[tuple[str, str | None]]]]) -> Path:

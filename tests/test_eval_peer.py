@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from cli.main import main
+from evaluation.lucene_peer import JAR_DIR, PeerUnavailable, _jar, lucene_command, lucene_rankings
 from tests.test_eval_smoke import GOLD, distractor_file, rows_by, run_eval, squad_file
-from webapp.cli import main
-from webapp.evaluation.lucene_peer import JAR_DIR, PeerUnavailable, _jar, lucene_command, lucene_rankings
 
 
 def _lucene_or_skip(cache: Path) -> list[str]:
@@ -61,8 +61,8 @@ def test_eval_prints_lucene_beside_isnad(tmp_path: Path, capsys: pytest.CaptureF
 def test_neutral_titles_replace_every_title_with_the_source(tmp_path: Path) -> None:
     report = run_eval(tmp_path, "keyword", "--ask-modes", "none", "--titles", "neutral")
     assert report["titles"] == "neutral"
+    from evaluation.indexing import all_articles
     from indexer.settings import load_settings
-    from webapp.evaluation.indexing import all_articles
 
     articles = all_articles({**load_settings(), "data.dir": report["index"]["data_dir"]})
     assert len(articles) == 25

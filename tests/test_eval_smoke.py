@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from webapp.cli import main
+from cli.main import main
 
 # Five paragraphs we wrote, each with a question whose words appear in it (so keyword search ranks it first).
 GOLD = [
@@ -120,9 +120,9 @@ def test_vectors_are_reused_by_passage_text(tmp_path: Path) -> None:
     ids (hence other passage ids) takes every vector from the first and embeds nothing itself."""
     import numpy as np
 
+    from evaluation import indexing
     from indexer.settings import load_settings
     from indexer.stores import open_stores
-    from webapp.evaluation import indexing
 
     def corpus(path: Path, prefix: str) -> Path:
         rows = [{"id": f"{prefix}-{n}", "title": title, "text": context, "src": "وكالة"}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from indexer.analysis import analyze
-from webapp import compose
-from webapp.follow_up import bounded_history
+from retrieval import compose
+from retrieval.follow_up import bounded_history
 from webapp.services import MAX_TURN_CHARS
 
 IGNORE = compose.question_terms(analyze)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from indexer.models import Hit
-from webapp.fusion import RRF_K, rrf
+from retrieval.fusion import RRF_K, rrf
 
 
 def hits(*ids: int) -> list[Hit]:

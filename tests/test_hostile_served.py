@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from webapp.evaluation.server import ServedIndex
+from evaluation.server import ServedIndex
 from webapp.headers import CONTENT_SECURITY_POLICY
 
 FOLLOW_UP = "ومتى حدث ذلك؟"

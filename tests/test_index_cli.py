@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from cli.main import main
 from indexer.settings import load_settings
 from indexer.stores import open_stores
-from webapp.cli import main
 
 
 def test_dry_run_json_prints_one_object_per_article_and_writes_nothing(tmp_path, seeds_dir, capsys):

@@ -18,7 +18,7 @@ def test_an_unterminated_string_is_reported_with_its_line_and_column(tmp_path: P
                                                                      origin: str) -> None:
     source = tmp_path / name
     source.write_text(content, encoding="utf-8")
-    run = subprocess.run([sys.executable, "-m", "webapp.cli", "--data-dir", str(tmp_path / "data"), "index",
+    run = subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(tmp_path / "data"), "index",
                           "--dry-run", str(source)], capture_output=True, text=True, timeout=300, check=False)
     assert "Traceback" not in run.stderr  # a broken .json array reads nothing, so it may exit 1
     assert f"{origin}: malformed json (Unterminated string starting at: column " in run.stderr

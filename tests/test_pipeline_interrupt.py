@@ -23,7 +23,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 def start_index(data_dir: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "webapp.cli", "index", *args, "--data-dir", str(data_dir), "--quiet"],
+        [sys.executable, "-m", "cli", "index", *args, "--data-dir", str(data_dir), "--quiet"],
         cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, start_new_session=True)
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 
 def isnad(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "webapp.cli", "--data-dir", str(data_dir), *args],
+    return subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
                           check=False, capture_output=True, text=True, timeout=300)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from webapp.embed_batch import QueryBatcher
+from retrieval.embed_batch import QueryBatcher
 
 
 def vector_of(text: str) -> np.ndarray:

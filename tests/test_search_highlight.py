@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from indexer.analysis import analyze, analyze_exact
-from webapp.highlight import best_window, match_spans, merge_spans, render, snippet
+from retrieval.highlight import best_window, match_spans, merge_spans, render, snippet
 
 
 def test_stemmed_query_marks_the_written_word() -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from indexer.analysis import analyze, analyze_exact
-from webapp.query import ParsedQuery, keyword_query, parse_query
+from retrieval.query import ParsedQuery, keyword_query, parse_query
 
 
 def test_plain_words() -> None:

@@ -15,8 +15,8 @@ from indexer.settings import load_settings
 from indexer.stores.base import ArticleRef
 from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 from indexer.stores.tantivy_index import TantivyKeywordIndex
-from webapp.query import parse_query
-from webapp.search import Filters, Retriever, group_by_article, sort_by_date, source_facets
+from retrieval.query import parse_query
+from retrieval.search import Filters, Retriever, group_by_article, sort_by_date, source_facets
 
 ARTICLES = [
     Article("a:1", "النفط في الرياض", "ارتفعت أسعار النفط في الرياض.\n\nوقال وزير النفط إن الإنتاج ثابت.",

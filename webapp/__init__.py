@@ -1,1 +1,1 @@
-"""Isnad web application: hybrid retrieval, cited answers, HTML pages and the JSON API."""
+"""The Flask faces of Isnad: app factory, JSON API and HTML pages over the query engine in `retrieval`."""

@@ -9,9 +9,9 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 from werkzeug.exceptions import HTTPException
 
 from indexer.errors import IsnadError
+from retrieval.search import MODES
 from webapp.errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
 from webapp.request_input import read_json_body
-from webapp.search import MODES
 from webapp.services import get_services
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

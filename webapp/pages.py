@@ -14,9 +14,9 @@ from flask import Blueprint, abort, current_app, render_template, request, url_f
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
+from retrieval.query import parse_query
 from webapp.errors import ApiError
 from webapp.headers import VERSION_PARAMETER, asset_version
-from webapp.query import parse_query
 from webapp.services import get_services
 
 # Assets under /assets so they never collide with an app-level /static route.

@@ -17,10 +17,9 @@ from flask import current_app
 
 from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
 from indexer.stores.dates import parse_datetime
-from webapp import answers, compose, follow_up, highlight
-from webapp.errors import BadRequest, NotFound
-from webapp.query import ParsedQuery, parse_query
-from webapp.search import (
+from retrieval import answers, compose, follow_up, highlight
+from retrieval.query import ParsedQuery, parse_query
+from retrieval.search import (
     MODES,
     SORTS,
     Filters,
@@ -30,6 +29,7 @@ from webapp.search import (
     source_facets,
     split_related,
 )
+from webapp.errors import BadRequest, NotFound
 
 SEARCH_PARAMETERS = ("q", "mode", "source", "from", "to", "sort", "page", "size")
 HISTORY_ROLES = ("user", "assistant")

@@ -1,4 +1,4 @@
-// The Lucene peer of `isnad eval` (webapp/evaluation/lucene_peer.py): plain Lucene BM25 over whole documents.
+// The Lucene peer of `isnad eval` (evaluation/lucene_peer.py): plain Lucene BM25 over whole documents.
 //
 // Usage: java -cp <classes>:<lucene jars> LucenePeer DOCS QUESTIONS DEPTH
 //   DOCS       UTF-8, one document a line: "<id>\t<title>\t<body>" (tabs and line breaks inside a field

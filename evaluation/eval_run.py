@@ -22,10 +22,8 @@ from typing import Any
 
 from tqdm import tqdm
 
-from indexer.models import Article
-from indexer.settings import PROJECT_ROOT
-from webapp.evaluation import indexing
-from webapp.evaluation.cache import (
+from evaluation import indexing
+from evaluation.cache import (
     DEFAULT_CACHE_ROOT,
     cache_key,
     copy_index,
@@ -35,18 +33,20 @@ from webapp.evaluation.cache import (
     mark_complete,
     read_complete,
 )
-from webapp.evaluation.distractors import neutral_titles, sample_articles, write_jsonl
-from webapp.evaluation.lucene_peer import PEERS, lucene_command, lucene_rankings
-from webapp.evaluation.machine import code_version, machine_info
-from webapp.evaluation.metrics import (
+from evaluation.distractors import neutral_titles, sample_articles, write_jsonl
+from evaluation.lucene_peer import PEERS, lucene_command, lucene_rankings
+from evaluation.machine import code_version, machine_info
+from evaluation.metrics import (
     Outcome,
     contains_answer,
     fusion_diagnostics,
     gold_rank,
     summarise_groups,
 )
-from webapp.evaluation.report import EVAL_COLUMNS, FUSION_COLUMNS, markdown_table, write_json
-from webapp.evaluation.squad import QASet, Question, gold_articles, load_qa_files
+from evaluation.report import EVAL_COLUMNS, FUSION_COLUMNS, markdown_table, write_json
+from evaluation.squad import QASet, Question, gold_articles, load_qa_files
+from indexer.models import Article
+from indexer.settings import PROJECT_ROOT
 
 MODES = ("keyword", "semantic", "hybrid")
 TITLES = ("keep", "neutral")

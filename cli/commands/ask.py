@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from webapp.commands import add_common_options
-from webapp.terminal import call_services, print_json, source_line
+from cli.commands import add_common_options
+from cli.terminal import call_services, print_json, source_line
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

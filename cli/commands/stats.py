@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from webapp.commands import add_common_options
+from cli.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

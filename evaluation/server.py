@@ -50,7 +50,7 @@ class ServedIndex:
             return ""
 
     def start(self) -> Self:
-        command = [sys.executable, "-m", "webapp.cli", "--data-dir", str(self.data_dir), "serve",
+        command = [sys.executable, "-m", "cli", "--data-dir", str(self.data_dir), "serve",
                    "--host", self.host, "--port", str(self.port), *self.extra_args]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:

@@ -20,9 +20,9 @@ import numpy as np
 from indexer.models import Article, Hit, Token
 from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage
 from indexer.stores.dates import query_bounds, to_epoch
-from webapp.embed_batch import QueryBatcher
-from webapp.fusion import rrf
-from webapp.query import ParsedQuery, keyword_query
+from retrieval.embed_batch import QueryBatcher
+from retrieval.fusion import rrf
+from retrieval.query import ParsedQuery, keyword_query
 
 Analyzer = Callable[[str], list[Token]]
 

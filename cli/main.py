@@ -1,4 +1,4 @@
-"""The `isnad` command line: global options, then one subcommand per module in webapp/commands."""
+"""The `isnad` command line: global options, then one subcommand per module in cli/commands."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
+from cli import commands
 from indexer.errors import IsnadError
 from indexer.settings import SettingsError, load_settings
-from webapp import commands
 
 
 def settings_from_args(args: argparse.Namespace) -> dict[str, Any]:

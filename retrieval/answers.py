@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from webapp import answer_model, compose, evidence
-from webapp.query import ParsedQuery
-from webapp.search import Filters, Loaded, Ranked, Retriever
-from webapp.sentences import split_sentences
+from retrieval import answer_model, compose, evidence
+from retrieval.query import ParsedQuery
+from retrieval.search import Filters, Loaded, Ranked, Retriever
+from retrieval.sentences import split_sentences
 
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
 # A further sentence joins the answer when its probability is within this of the best one's and above the

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import IsnadError
-from webapp.evidence import FULL_FEATURES, RANKING_FEATURES
+from retrieval.evidence import FULL_FEATURES, RANKING_FEATURES
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
 

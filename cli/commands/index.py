@@ -9,8 +9,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from cli.commands import add_common_options
 from indexer.models import IngestSummary, Problem
-from webapp.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

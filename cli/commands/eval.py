@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from webapp.commands import add_common_options
+from cli.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,9 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    from webapp.evaluation.eval_run import EvalOptions, parse_modes, parse_peers, run_eval
-    from webapp.evaluation.lucene_peer import PeerUnavailable
-    from webapp.evaluation.squad import QAFileError
+    from evaluation.eval_run import EvalOptions, parse_modes, parse_peers, run_eval
+    from evaluation.lucene_peer import PeerUnavailable
+    from evaluation.squad import QAFileError
 
     try:
         modes = parse_modes(args.modes)

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from webapp.commands import add_common_options
+from cli.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
-    from webapp.evaluation.bench_run import BenchOptions, run_bench
+    from evaluation.bench_run import BenchOptions, run_bench
 
     if not args.corpus.is_file():
         print(f"isnad bench: {args.corpus}: file not found", file=sys.stderr)
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
 def _run_embedding_only(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     import json
 
-    from webapp.evaluation.embedding_bench import ENGINES, EmbeddingBenchOptions, run_embedding_bench
+    from evaluation.embedding_bench import ENGINES, EmbeddingBenchOptions, run_embedding_bench
 
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
     unknown = [name for name in engines if name not in ENGINES]

@@ -19,9 +19,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from indexer.settings import PROJECT_ROOT
-from webapp.evaluation import indexing
-from webapp.evaluation.cache import (
+from evaluation import indexing
+from evaluation.cache import (
     DEFAULT_CACHE_ROOT,
     cache_key,
     file_fingerprint,
@@ -30,9 +29,9 @@ from webapp.evaluation.cache import (
     mark_complete,
     read_complete,
 )
-from webapp.evaluation.distractors import sample_articles, write_jsonl
-from webapp.evaluation.loadgen import LoadResult, Request, json_request, run_load
-from webapp.evaluation.machine import (
+from evaluation.distractors import sample_articles, write_jsonl
+from evaluation.loadgen import LoadResult, Request, json_request, run_load
+from evaluation.machine import (
     children_peak_rss_mib,
     code_version,
     directory_mib,
@@ -40,9 +39,10 @@ from webapp.evaluation.machine import (
     peak_rss_mib,
     process_rss_mib,
 )
-from webapp.evaluation.queries import draw_queries
-from webapp.evaluation.report import Column, markdown_table, number, text
-from webapp.evaluation.server import ServedIndex
+from evaluation.queries import draw_queries
+from evaluation.report import Column, markdown_table, number, text
+from evaluation.server import ServedIndex
+from indexer.settings import PROJECT_ROOT
 
 Log = Callable[[str], None]
 SEARCH_MODES = ("keyword", "semantic", "hybrid")
@@ -251,6 +251,6 @@ def run_bench(options: BenchOptions, settings: dict[str, Any]) -> dict[str, Any]
         "table": tables,
     }
     if options.out:
-        from webapp.evaluation.report import write_json
+        from evaluation.report import write_json
         write_json(options.out, report)
     return report

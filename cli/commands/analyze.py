@@ -7,9 +7,9 @@ import json
 import sys
 from typing import Any
 
+from cli.commands import add_common_options
 from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
 from indexer.models import Token
-from webapp.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
