@@ -35,7 +35,7 @@ from evaluation.eval_run import EvalOptions, build_eval_index, restrict
 from evaluation.metrics import contains_answer
 from evaluation.squad import Question, load_qa_files
 from indexer.settings import load_settings
-from retrieval import answer_model, answers, compose, evidence
+from retrieval import answer_model, answers, evidence
 from webapp.services import Services
 
 QA_FILES = ("arcd.json", "tydiqa-goldp-dev-arabic.json", "mlqa-dev-context-ar-question-ar.json")
@@ -144,22 +144,29 @@ class Outcome:
     sentences: int = 0  # in the composed answer
 
 
+def outcome(case: Case, scored: dict[int, float], picks: list[int]) -> Outcome:
+    """The case's best score and whether the sentences picked for its answer contain a gold answer text."""
+    text = " ".join(case.found.sentences[i].text for i in picks)
+    return Outcome(case, max(scored.values()), contains_answer(text, case.question.answers), len(picks))
+
+
 def predict(cases: list[Case], cheap: answer_model.Stage, full: answer_model.Stage, vectors: SentenceVectors,
             embed_best: int, max_sentences: int) -> list[Outcome]:
     outcomes = []
+    if embed_best <= 0:  # features only: every candidate scored by the first stage
+        for case in cases:
+            scored = dict(enumerate(cheap.probability(evidence.with_gaps(case.found.features)).tolist()))
+            outcomes.append(outcome(case, scored, answers.pick(case.found, scored, max_sentences)) if scored
+                            else Outcome(case, 0.0, False))
+        return outcomes
     picked = [(c, best_of(c, cheap, embed_best)) for c in cases]
     vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
     for case, chosen in picked:
         if not chosen:
             outcomes.append(Outcome(case, 0.0, False))
             continue
-        scores = full.probability(full_rows(case, chosen, vectors)).tolist()
-        sentences = [case.found.sentences[i] for i in chosen]
-        cues = [bool(evidence.type_spans(s.text, case.found.kind)) for s in sentences] if case.found.kind else None
-        picks = compose.choose(sentences, scores, max_sentences, cues, margin=answers.ANSWER_MARGIN,
-                               floor=max(scores) - answers.ANSWER_MARGIN)
-        text = " ".join(sentences[i].text for i in picks)
-        outcomes.append(Outcome(case, max(scores), contains_answer(text, case.question.answers), len(picks)))
+        scored = dict(zip(chosen, full.probability(full_rows(case, chosen, vectors)).tolist(), strict=True))
+        outcomes.append(outcome(case, scored, answers.pick(case.found, scored, max_sentences)))
     return outcomes
 
 
@@ -172,18 +179,15 @@ BASELINE = {"overlap": 0.10, "cue": 0.02, "margin": 0.04, "threshold": 0.90}
 def predict_baseline(cases: list[Case], max_sentences: int) -> list[Outcome]:
     similarity = evidence.CHEAP_FEATURES.index("passage_similarity")
     overlap = evidence.CHEAP_FEATURES.index("overlap")
-    found = evidence.CHEAP_FEATURES.index("type_found")
     outcomes = []
     for case in cases:
-        rows = case.found.features
-        if not rows:
+        if not case.found.features:
             outcomes.append(Outcome(case, 0.0, False))
             continue
-        scores = [r[similarity] + BASELINE["overlap"] * r[overlap] + BASELINE["cue"] * r[found] for r in rows]
-        cues = [bool(r[found]) for r in rows] if case.found.kind else None
-        picks = compose.choose(case.found.sentences, scores, max_sentences, cues, margin=BASELINE["margin"])
-        text = " ".join(case.found.sentences[i].text for i in picks)
-        outcomes.append(Outcome(case, max(scores), contains_answer(text, case.question.answers), len(picks)))
+        scored = {i: r[similarity] + BASELINE["overlap"] * r[overlap] + BASELINE["cue"] * r[answers.TYPE_FOUND]
+                  for i, r in enumerate(case.found.features)}
+        outcomes.append(outcome(case, scored, answers.pick(case.found, scored, max_sentences,
+                                                           margin=BASELINE["margin"])))
     return outcomes
 
 
@@ -239,6 +243,11 @@ def percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
 
 
+def table_row(name: str, trained_on: str, r: dict[str, Any]) -> str:
+    return (f"| {name} | {trained_on} | {r['threshold']:.2f} | {r['answerable']} | {percent(r['right'])} | "
+            f"{percent(r['abstained'])} | {r['unanswerable']} | {percent(r['unanswerable_abstained'])} |")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=PROJECT.parent / "shared")
@@ -247,11 +256,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--out", type=Path, default=answer_model.MODEL_FILE)
     parser.add_argument("--report", type=Path, default=PROJECT / "bench" / "out" / "answer-training.json")
+    parser.add_argument("--embed-sentences", type=int, default=None,
+                        help="sentences re-scored with their own embedding (default: answer.embed_sentences; "
+                             "0 scores by features only, as that setting does)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     settings = load_settings()
-    embed_best = int(settings["answer.embed_sentences"])
+    embed_best = int(settings["answer.embed_sentences"] if args.embed_sentences is None else args.embed_sentences)
+    fitted_best = max(embed_best, 1)  # the second stage is fitted even when unused, so the file is complete
     max_sentences = int(settings["answer.max_sentences"])
     qa_files = [args.shared / "eval" / name for name in QA_FILES]
     options = EvalOptions(qa_files=qa_files, distractors=args.shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
@@ -274,18 +287,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         for held_out in datasets:
             train = [c for c in cases if c.dataset != held_out]
             test = [c for c in cases if c.dataset == held_out]
-            cheap, full = fit_stages(train, vectors, embed_best)
+            cheap, full = fit_stages(train, vectors, fitted_best)
             threshold = choose_threshold(predict(train, cheap, full, vectors, embed_best, max_sentences))
             held = predict(test, cheap, full, vectors, embed_best, max_sentences)
             out_of_fold.extend(held)
             folds.append({"held_out": held_out, "trained_on": [d for d in datasets if d != held_out],
                           **rates(held, threshold),
                           "baseline": rates(predict_baseline(test, max_sentences), BASELINE["threshold"])})
-        cheap, full = fit_stages(cases, vectors, embed_best)
+        cheap, full = fit_stages(cases, vectors, fitted_best)
         threshold = choose_threshold(out_of_fold)
     finally:
         services.close()
 
+    baseline = predict_baseline(cases, max_sentences)
     weights = {"cheap": cheap.to_json(), "full": full.to_json(), "threshold": threshold}
     digest = hashlib.blake2b(json.dumps(weights, sort_keys=True).encode(), digest_size=4).hexdigest()
     model = {
@@ -296,8 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "regularization": REGULARIZATION, "cases": len(cases)},
         "folds": folds,
         "out_of_fold": rates(out_of_fold, threshold),
-        "baseline": {"scorer": BASELINE,
-                     **rates(predict_baseline(cases, max_sentences), BASELINE["threshold"])},
+        "baseline": {"scorer": BASELINE, **rates(baseline, BASELINE["threshold"])},
+        # The same scorer at the threshold that refuses as many unanswerable questions as the model's does.
+        "baseline_equal_refusal": rates(baseline, choose_threshold(baseline)),
     }
     args.out.write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     args.report.parent.mkdir(parents=True, exist_ok=True)
@@ -308,18 +323,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"\nanswer model {model['version']} → {args.out} (threshold {threshold:.2f}, from out-of-fold probabilities)")
     print("| held-out set | trained on | threshold | answerable | right | abstained | unanswerable | abstained |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for fold in [*folds, {"held_out": "all (out of fold)", "trained_on": ["the other two"], **model["out_of_fold"]}]:
-        print(f"| {fold['held_out']} | {', '.join(fold['trained_on'])} | {fold['threshold']:.2f} | "
-              f"{fold['answerable']} | {percent(fold['right'])} | {percent(fold['abstained'])} | "
-              f"{fold['unanswerable']} | {percent(fold['unanswerable_abstained'])} |")
+    for fold in folds:
+        print(table_row(fold["held_out"], ", ".join(fold["trained_on"]), fold))
+    print(table_row("all (out of fold)", "the other two", model["out_of_fold"]))
     print("\nthe hand-tuned scorer it replaces, same cases (no training, so every set is held out):")
     for fold in folds:
-        b = fold["baseline"]
-        print(f"| {fold['held_out']} | – | {b['threshold']:.2f} | {b['answerable']} | {percent(b['right'])} | "
-              f"{percent(b['abstained'])} | {b['unanswerable']} | {percent(b['unanswerable_abstained'])} |")
-    b = model["baseline"]
-    print(f"| all | – | {b['threshold']:.2f} | {b['answerable']} | {percent(b['right'])} | "
-          f"{percent(b['abstained'])} | {b['unanswerable']} | {percent(b['unanswerable_abstained'])} |")
+        print(table_row(fold["held_out"], "–", fold["baseline"]))
+    print(table_row("all", "–", model["baseline"]))
+    print(table_row(f"all, refusing ≥ {UNANSWERABLE_REFUSED:.0%} of unanswerable", "–",
+                    model["baseline_equal_refusal"]))
     print("\nthreshold curve (out of fold): threshold → right, answerable abstained, unanswerable abstained")
     for row in curve(out_of_fold):
         print(f"  {row['threshold']:.2f}: {percent(row['right'])}  {percent(row['abstained'])}  "

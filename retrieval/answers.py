@@ -8,7 +8,7 @@ threshold, the answer abstains instead of guessing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,15 +16,16 @@ import numpy as np
 
 from retrieval import answer_model, compose, evidence
 from retrieval.query import ParsedQuery
-from retrieval.search import Filters, Loaded, Ranked, Retriever
+from retrieval.search import Filters, Loaded, Ranked, Retriever, reference
 from retrieval.sentences import split_sentences
 
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
 # A further sentence joins the answer when its probability is within this of the best one's and above the
-# threshold. Chosen on the held-out folds of bench/train_answers.py: 0.15 gave 59.7 % right answers, 0.3
-# gave 61.6 % at the same abstention (2.1 → 2.3 sentences an answer); 1.0 (always three) reads as a list.
-# (Measured with 6 sentences re-scored; README "Answers" has the 0 / 3 / 6 comparison.)
+# threshold. Chosen on the held-out folds of bench/train_answers.py run with this constant edited (6 sentences
+# re-scored): 0.15 gave 59.7 % right answers, 0.3 gave 61.6 % at the same abstention (2.1 → 2.3 sentences an
+# answer); 1.0 (always three) reads as a list.
 ANSWER_MARGIN = 0.3
+TYPE_FOUND = evidence.CHEAP_FEATURES.index("type_found")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +94,22 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
 
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
     similarity = retriever.passage_similarities([c.passage for c in passages], vector)
-    passage_terms = [frozenset(t.term for t in analyze(c.passage.text)) for c in passages]
-    weights = evidence.term_weights(passage_terms)
+    # Every sentence is analyzed once; a passage's terms (for the rarity weights) are its sentences' terms.
+    split = [[compose.Sentence(rank, start, end, c.passage.text[start:end],
+                               frozenset(t.term for t in analyze(c.passage.text[start:end])))
+              for start, end in split_sentences(c.passage.text)] for rank, c in enumerate(passages)]
+    weights = evidence.term_weights([frozenset().union(*(s.terms for s in pieces)) for pieces in split])
 
     sentences: list[compose.Sentence] = []
     features: list[list[float]] = []
-    for rank, candidate in enumerate(passages):
-        text = candidate.passage.text
-        spans = split_sentences(text)
-        for index, (start, end) in enumerate(spans):
-            piece = text[start:end]
-            terms = frozenset(t.term for t in analyze(piece))
+    for rank, (candidate, pieces) in enumerate(zip(passages, split, strict=True)):
+        pid = candidate.passage.id
+        for index, sentence in enumerate(pieces):
+            piece, terms = sentence.text, sentence.terms
             if not compose.usable(piece, terms):
                 continue
-            sentence = compose.Sentence(rank, start, end, piece, terms)
-            pid = candidate.passage.id
             where = evidence.Position(rank, retrieval.keyword_ranks.get(pid), retrieval.semantic_ranks.get(pid),
-                                      index, len(spans))
+                                      index, len(pieces))
             sentences.append(sentence)
             features.append(evidence.cheap_features(
                 float(similarity[pid]), evidence.overlap(terms, keys),
@@ -140,6 +140,17 @@ def probabilities(retriever: Retriever, found: Candidates, model: answer_model.A
     return {i: float(p) for i, p in zip(best, full, strict=True)}
 
 
+def pick(found: Candidates, scored: Mapping[int, float], max_sentences: int, margin: float = ANSWER_MARGIN,
+         floor: float = float("-inf")) -> list[int]:
+    """Indices into `found.sentences` of the answer's sentences, best first, chosen among the `scored` ones
+    (compose.choose; a sentence holding the fact asked for keeps out added ones that do not)."""
+    order = list(scored)
+    cues = [bool(found.features[i][TYPE_FOUND]) for i in order] if found.kind else None
+    chosen = compose.choose([found.sentences[i] for i in order], [scored[i] for i in order], max_sentences, cues,
+                            margin=margin, floor=floor)
+    return [order[j] for j in chosen]
+
+
 def answer(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
            settings: dict[str, Any]) -> Answer:
     """Compose the cited answer to `question`, or abstain."""
@@ -148,21 +159,16 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     if not found.sentences:
         return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], found.context, model.version)
     scored = probabilities(retriever, found, model, int(settings["answer.embed_sentences"]))
-    order = list(scored)
-    scores = [scored[i] for i in order]
-    sentences = [found.sentences[i] for i in order]
-    cues = [bool(evidence.type_spans(s.text, found.kind)) for s in sentences] if found.kind else None
     threshold = float(settings["answer.abstain_below"]) or model.threshold
-    chosen = compose.choose(sentences, scores, int(settings["answer.max_sentences"]), cues,
-                            margin=ANSWER_MARGIN, floor=threshold)
-    evidence_score = scores[chosen[0]] if chosen else 0.0
+    chosen = pick(found, scored, int(settings["answer.max_sentences"]), floor=threshold)
+    evidence_score = scored[chosen[0]] if chosen else 0.0
     if not chosen or evidence_score < threshold:
         return Answer(compose.ABSTAIN_TEXT, False, evidence_score, [], found.context, model.version)
 
     citations: list[dict[str, Any]] = []
     parts: list[str] = []
     for n, index in enumerate(chosen, start=1):
-        sentence = sentences[index]
+        sentence = found.sentences[index]
         candidate = found.passages[sentence.passage]
         parts.append(f"{sentence.text} [{n}]")
         citations.append(citation(n, candidate, sentence, evidence.type_spans(sentence.text, found.kind)))
@@ -176,15 +182,10 @@ def citation(n: int, candidate: Loaded, sentence: compose.Sentence,
     quote_start/quote_end index `text` (the passage); add the passage's start for article offsets;
     `answer_spans` index `quote`: the date, number or name the question asked for, where one is found.
     """
-    article, passage = candidate.article, candidate.passage
+    passage = candidate.passage
     return {
         "n": n,
-        "article_id": article.id,
-        "passage_id": passage.id,
-        "title": article.title,
-        "source": article.source,
-        "published": article.published,
-        "url": article.url,
+        **reference(candidate),
         "text": passage.text,
         "quote": sentence.text,
         "quote_start": sentence.start,

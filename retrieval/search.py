@@ -97,6 +97,13 @@ class Retrieval:
     matched_articles: frozenset[str] | None = None
 
 
+def reference(candidate: Loaded) -> dict[str, Any]:
+    """What a search result and an answer's citation both say of the passage they point at."""
+    article, passage = candidate.article, candidate.passage
+    return {"article_id": article.id, "passage_id": passage.id, "title": article.title, "source": article.source,
+            "published": article.published, "url": article.url}
+
+
 def group_by_article(candidates: Iterable[AnyCandidate]) -> list[AnyCandidate]:
     """One candidate per article, its best-ranked passage, in rank order."""
     best: dict[str, AnyCandidate] = {}

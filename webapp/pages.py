@@ -106,14 +106,18 @@ def arabic_date(value: str | None) -> str:
     return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
 
-def count_phrase(n: int, one: str, two: str, few: str, many: str) -> str:
-    """A count with the noun form Arabic grammar asks for: 1, 2, 3–10, and 11+ (or 0) take different forms."""
+def count_phrase(n: int, one: str, two: str, few: str, many: str, hundreds: str | None = None) -> str:
+    """A count with the noun form Arabic grammar asks for: 1, 2, 3–10 (plural) and 11+ (or 0) take different
+    forms; with `hundreds`, 11–99 keep `many` (accusative singular) while 100, 200 … (and 0) take `hundreds`
+    (genitive singular)."""
     if n == 1:
         return one
     if n == 2:
         return two
     if 3 <= n % 100 <= 10:
         return f"{n} {few}"
+    if hundreds is not None and not 11 <= n % 100 <= 99:
+        return f"{n} {hundreds}"
     return f"{n} {many}"
 
 
@@ -121,29 +125,15 @@ def results_phrase(total: int) -> str:
     return count_phrase(total, "نتيجة واحدة", "نتيجتان", "نتائج", "نتيجة")
 
 
-def _article_count(n: int, one: str, two: str, few: str, some: str, many: str) -> str:
-    """n articles with the words that follow the count: 1, 2, 3–10 (plural), 11–99 (accusative
-    singular), and 100, 200 … (genitive singular) each take their own form."""
-    if n == 1:
-        return one
-    if n == 2:
-        return two
-    if 3 <= n % 100 <= 10:
-        return f"{n} {few}"
-    if 11 <= n % 100 <= 99:
-        return f"{n} {some}"
-    return f"{n} {many}"
-
-
 def matches_phrase(n: int) -> str:
     """'12 مقالاً تذكر': how many articles contain the query's words (followed by the words)."""
-    return _article_count(n, "مقال واحد يذكر", "مقالان يذكران", "مقالات تذكر", "مقالاً تذكر", "مقال تذكر")
+    return count_phrase(n, "مقال واحد يذكر", "مقالان يذكران", "مقالات تذكر", "مقالاً تذكر", "مقال تذكر")
 
 
 def related_phrase(n: int) -> str:
     """'5 مقالات ذات صلة': how many articles are only close in meaning to the query."""
-    return _article_count(n, "مقال واحد ذو صلة", "مقالان ذوا صلة", "مقالات ذات صلة", "مقالاً ذا صلة",
-                          "مقال ذي صلة")
+    return count_phrase(n, "مقال واحد ذو صلة", "مقالان ذوا صلة", "مقالات ذات صلة", "مقالاً ذا صلة",
+                        "مقال ذي صلة")
 
 
 def page_window(page: int, pages: int, width: int = 2) -> list[int | None]:

@@ -25,6 +25,7 @@ from retrieval.search import (
     Filters,
     Retriever,
     group_by_article,
+    reference,
     sort_by_date,
     source_facets,
     split_related,
@@ -243,12 +244,7 @@ class Services:
         for candidate in page:
             article, passage = candidate.article, candidate.passage
             results.append({
-                "article_id": article.id,
-                "passage_id": passage.id,
-                "title": article.title,
-                "source": article.source,
-                "published": article.published,
-                "url": article.url,
+                **reference(candidate),
                 "score": _round(candidate.score),
                 "related": matched is not None and article.id not in matched,
                 "snippet": str(highlight.snippet(passage.text, terms, phrases, analyze, analyze_exact)),

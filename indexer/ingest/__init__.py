@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -146,14 +146,22 @@ def _read_json(path: Path) -> Iterator[_Item]:
 _HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
 
 
-def _read_scraped(path: Path) -> Iterator[_Item]:
+def _decoded_text(path: Path) -> Generator[_Item, None, str | None]:
+    """Yields the notes on how `path` was decoded (a guessed encoding, repaired bytes) or that it is empty;
+    returns its text, or None when there is nothing to read."""
     decoded = files.read_decoded(path)
     if decoded.guessed:
         yield _guessed_note(path, decoded.encoding)
     yield from _repaired_note(path, decoded)
-    text = decoded.text
-    if not text.strip():
+    if not decoded.text.strip():
         yield _empty_file(path)
+        return None
+    return decoded.text
+
+
+def _read_scraped(path: Path) -> Iterator[_Item]:
+    text = yield from _decoded_text(path)
+    if text is None:
         return
     if _HTML_START.match(text):
         # A web page saved with a .txt name: read it as the HTML it is.
@@ -175,13 +183,8 @@ def _read_scraped(path: Path) -> Iterator[_Item]:
 
 def _read_html(path: Path, text: str | None = None) -> Iterator[_Item]:
     if text is None:
-        decoded = files.read_decoded(path)
-        if decoded.guessed:
-            yield _guessed_note(path, decoded.encoding)
-        yield from _repaired_note(path, decoded)
-        text = decoded.text
-        if not text.strip():
-            yield _empty_file(path)
+        text = yield from _decoded_text(path)
+        if text is None:
             return
     fields = extract_html(text)
     if fields is None:
