@@ -68,10 +68,10 @@ serve: install
 run: index-samples serve
 
 bench: install
-	$(BIN)/python bench/analysis_speed.py $(SHARED)/corpus/news
-	$(BIN)/python bench/ingest_speed.py $(SHARED)/corpus/news
+	$(BIN)/python -m evaluation.scripts.analysis_speed $(SHARED)/corpus/news
+	$(BIN)/python -m evaluation.scripts.ingest_speed $(SHARED)/corpus/news
 	$(BIN)/isnad bench --corpus $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 \
-	  --embed-articles 10000 --queries 200 --clients 8 --out bench/out/bench.json
+	  --embed-articles 10000 --queries 200 --clients 8 --out eval-out/bench.json
 
 eval: install
 	$(BIN)/isnad eval --qa $(SHARED)/eval/arcd.json --qa $(SHARED)/eval/tydiqa-goldp-dev-arabic.json \
@@ -82,10 +82,10 @@ eval: install
 
 # Retrains retrieval/answer_model.json on the shared QA sets (cross-validated across them; prints every fold).
 train-answers: install-dev
-	$(BIN)/python bench/train_answers.py --shared $(SHARED)
+	$(BIN)/python -m evaluation.scripts.train_answers --shared $(SHARED)
 
 lint: install-dev
-	$(BIN)/ruff check indexer retrieval webapp evaluation cli tests bench
+	$(BIN)/ruff check indexer retrieval webapp evaluation cli tests
 	$(BIN)/mypy indexer retrieval webapp evaluation cli
 
 clean:

@@ -187,7 +187,7 @@ class ApiClient:
         return response.get_json(), elapsed
 
     def close(self) -> None:
-        self.app.extensions["isnad"].close()
+        indexing.close_app(self.app)
 
 
 def score_question(api: ApiClient, question: Question, mode: str, ask: bool) -> Outcome:

@@ -10,12 +10,15 @@ import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indexer.ingest import iter_articles
 from indexer.models import Article, IngestSummary, Problem
 from indexer.stores import open_stores
 from indexer.stores.faiss_index import sync_vectors
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 EMBED_BATCH = 64
 SPEED_SAMPLE_PASSAGES = 64  # a fresh embedding-speed sample: a few seconds on 2 cores
@@ -189,16 +192,25 @@ def embedding_speed(settings: dict[str, Any], sample: int = SPEED_SAMPLE_PASSAGE
         stores.close()
 
 
-def make_app(settings: dict[str, Any]) -> Any:
-    """The Flask app over an index, configured with these settings."""
+def make_app(settings: dict[str, Any]) -> Flask:
+    """The Flask app over an index, configured with these settings (close it with close_app)."""
     from webapp.app import create_app
 
     return create_app({"TESTING": True}, settings=settings)
 
 
-def app_documents(app: Any) -> Any:
+def app_documents(app: Flask) -> Any:
     """The document store the app reads, to look up passage texts by id."""
-    return app.extensions["isnad"].stores.docs
+    from webapp.services import services_of
+
+    return services_of(app).stores.docs
+
+
+def close_app(app: Flask) -> None:
+    """Close the stores an app made by make_app holds."""
+    from webapp.services import services_of
+
+    services_of(app).close()
 
 
 def vector_search_at_scale(settings: dict[str, Any], target_count: int, searches: int = 100) -> dict[str, Any]:

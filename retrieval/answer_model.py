@@ -1,7 +1,7 @@
 """The learned answer-sentence model: logistic weights read from a small versioned JSON file, numpy only.
 
 Two stages, both logistic regressions over standardized features (trained by `make train-answers`,
-`bench/train_answers.py`): the first ranks every candidate sentence with features that cost nothing,
+`evaluation/scripts/train_answers.py`): the first ranks every candidate sentence with features that cost nothing,
 the second re-scores the best few with their own embedding as well. Its output is the probability that
 the sentence holds the answer, calibrated on held-out folds; the answer abstains below `threshold`.
 """

@@ -21,7 +21,7 @@ from retrieval.sentences import split_sentences
 
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
 # A further sentence joins the answer when its probability is within this of the best one's and above the
-# threshold. Chosen on the held-out folds of bench/train_answers.py run with this constant edited (6 sentences
+# threshold. Chosen on the held-out folds of evaluation/scripts/train_answers.py run with this constant edited (6 sentences
 # re-scored): 0.15 gave 59.7 % right answers, 0.3 gave 61.6 % at the same abstention (2.1 → 2.3 sentences an
 # answer); 1.0 (always three) reads as a list.
 ANSWER_MARGIN = 0.3

@@ -14,13 +14,14 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from webapp.app import create_app
+from webapp.services import services_of
 
 
 @pytest.fixture(scope="module")
 def app(indexed_seeds_dir: Path) -> Flask:
     application = create_app({"data.dir": str(indexed_seeds_dir), "TESTING": True})
     yield application
-    application.extensions["isnad"].close()
+    services_of(application).close()
 
 
 @pytest.fixture()

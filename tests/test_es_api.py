@@ -17,6 +17,7 @@ import pytest
 from es_server import Engine, drop_indices
 
 from indexer.settings import load_settings
+from webapp.services import services_of
 
 NEWS = [
     {"id": "bbc-1", "title": "قمة الرياض الاقتصادية", "source": "bbc", "published": "2018-02-18T10:00:00Z",
@@ -68,7 +69,7 @@ def responses(settings: dict[str, Any]) -> dict[str, Any]:
         answers["article"] = client.get("/api/v1/articles/bbc-1").get_json()
         return answers
     finally:
-        app.extensions["isnad"].close()
+        services_of(app).close()
 
 
 @pytest.fixture(params=["embedded", pytest.param("engine", marks=[pytest.mark.es])])

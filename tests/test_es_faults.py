@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from es_server import Engine, LocalNode, describe, drop_indices
 
+from webapp.services import services_of
+
 pytestmark = pytest.mark.es
 
 NEWS = [
@@ -80,7 +82,7 @@ def test_a_stopped_node_gives_json_503_and_the_app_recovers_when_it_returns(own_
         assert [result["article_id"] for result in again.get_json()["results"]] == found
         assert client.get("/api/v1/health").status_code == 200
     finally:
-        app.extensions["isnad"].close()
+        services_of(app).close()
 
 
 KILL_ARTICLES = 3000  # enough that indexing is still writing when the node dies

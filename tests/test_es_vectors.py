@@ -18,6 +18,7 @@ import pytest
 from es_server import Engine, drop_indices
 
 from indexer.settings import load_settings
+from webapp.services import services_of
 
 pytestmark = pytest.mark.es
 
@@ -66,7 +67,7 @@ def answers(settings: dict[str, Any]) -> dict[str, Any]:
         replies["ask"] = ask.get_json()
         return replies
     finally:
-        app.extensions["isnad"].close()
+        services_of(app).close()
 
 
 def ranked(answer: dict[str, Any]) -> list[tuple[str, float]]:

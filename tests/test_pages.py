@@ -26,6 +26,7 @@ from webapp.pages import (
     toggled,
     url_query,
 )
+from webapp.services import services_of
 
 QUERY = "حريق"
 
@@ -67,7 +68,7 @@ def make_client(data_dir: Path) -> Iterator[FlaskClient]:
     try:
         yield app.test_client()
     finally:
-        app.extensions["isnad"].close()
+        services_of(app).close()
 
 
 @pytest.fixture(scope="module")
@@ -261,7 +262,7 @@ def test_a_word_no_article_contains_says_so_before_the_related_articles(client: 
         _, empty = get_page(strict, f"/?q={word}")
         assert "لم نجد نتائج" in empty.text
     finally:
-        app.extensions["isnad"].close()
+        services_of(app).close()
 
 
 def test_no_results_gives_a_helpful_empty_state(client: FlaskClient) -> None:
@@ -411,7 +412,7 @@ def test_failures_outside_the_api_get_the_site_error_page(indexed_seeds_dir: Pat
         response = client.get("/api/v1/broken")
         assert response.status_code == 500 and response.get_json()["error"]["code"] == "internal_error"
     finally:
-        app.extensions["isnad"].close()
+        services_of(app).close()
 
 
 def test_answer_runs_mark_the_fact_asked_for_inside_each_quote() -> None:

@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 
 from webapp.app import create_app
 from webapp.headers import CONTENT_SECURITY_POLICY
+from webapp.services import services_of
 
 STATIC = Path(__file__).resolve().parents[1] / "webapp" / "static"
 
@@ -25,7 +26,7 @@ STATIC = Path(__file__).resolve().parents[1] / "webapp" / "static"
 def app(indexed_seeds_dir: Path) -> Iterator[Flask]:
     application = create_app({"data.dir": str(indexed_seeds_dir), "TESTING": True})
     yield application
-    application.extensions["isnad"].close()
+    services_of(application).close()
 
 
 @pytest.fixture()

@@ -9,7 +9,7 @@ from flask import Flask
 
 from indexer.settings import SETTINGS_BY_NAME, load_settings
 from webapp import api, headers, request_input
-from webapp.services import Services
+from webapp.services import Services, bind
 
 
 def create_app(test_config: dict[str, Any] | None = None, settings: dict[str, Any] | None = None) -> Flask:
@@ -34,8 +34,7 @@ def create_app(test_config: dict[str, Any] | None = None, settings: dict[str, An
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Arabic stays readable in responses
     app.config["ISNAD_SETTINGS"] = settings
 
-    services = Services.open(settings)
-    app.extensions["isnad"] = services
+    bind(app, Services.open(settings))
 
     request_input.init_app(app)
     api.init_app(app)

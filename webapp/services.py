@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from flask import current_app
+from flask import Flask, current_app
 
 from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
 from indexer.stores.dates import parse_datetime
@@ -385,7 +385,21 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
+EXTENSION = "isnad"  # the key create_app files an app's services under in app.extensions
+
+
+def bind(app: Flask, services: Services) -> None:
+    """Make `services` the ones `app` serves with (create_app does this once)."""
+    app.extensions[EXTENSION] = services
+
+
+def services_of(app: Flask) -> Services:
+    """The services an app built by create_app serves with: for the command line and harnesses that drive
+    the app, and close it when done (`services_of(app).close()`)."""
+    services: Services = app.extensions[EXTENSION]
+    return services
+
+
 def get_services() -> Services:
     """The current app's services (built once by create_app)."""
-    services: Services = current_app.extensions["isnad"]
-    return services
+    return services_of(current_app)

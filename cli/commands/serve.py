@@ -23,6 +23,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     from indexer.stores import IndexMismatchError, NoIndexError
     from webapp import wsgi_server
     from webapp.app import create_app
+    from webapp.services import services_of
 
     host = args.host or settings["server.host"]
     port = settings["server.port"] if args.port is None else args.port
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     except (IndexMismatchError, NoIndexError) as error:
         print(f"isnad serve: {error}", file=sys.stderr)
         return 2
-    services = app.extensions["isnad"]
+    services = services_of(app)
     services.warm_up()
     counts = services.stores.counts()
     print(f"isnad: serving {counts.articles} articles from {settings['data.dir']} "

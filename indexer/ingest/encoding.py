@@ -133,7 +133,7 @@ def _arabic_share(sample: bytes, encoding: str) -> float:
 # Valid multi-byte UTF-8 characters per invalid byte above which bytes are UTF-8 with damage, not another
 # encoding. Arabic news in cp1256 or ISO-8859-6 rarely forms a valid UTF-8 sequence: in 6,000 64 KiB
 # samples of the shared corpora in those and cp1252 the ratio stayed at or below 0.022, and 0.4 for a lone
-# headline (`python bench/encoding_margin.py ../shared/corpus/news`), so 4 leaves a wide margin, while
+# headline (`python -m evaluation.scripts.encoding_margin ../shared/corpus/news`), so 4 leaves a wide margin, while
 # UTF-8 text with a few bad bytes has hundreds or thousands of valid characters per bad one.
 UTF8_VALID_PER_INVALID = 4
 

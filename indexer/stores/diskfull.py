@@ -15,7 +15,7 @@ _ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 _MESSAGES = ("no space left on device", "os error 28", "database or disk is full", "disk quota exceeded")
 # What a build needs beyond the finished index: SQLite's write-ahead log holds recent batches again until
 # it is checkpointed (every 16,000 pages, see sqlite_docstore), and tantivy keeps old segments until a
-# merge ends. `python bench/disk_peak.py CORPUS --articles N` measured on ant_multisource, without vectors:
+# merge ends. `python -m evaluation.scripts.disk_peak CORPUS --articles N` measured on ant_multisource, without vectors:
 # 3,000 articles, 16.8 MiB index, 57.5 MiB at the peak (log 41.3 MiB); 12,000 articles, 72.6 MiB index,
 # 133.7 MiB at the peak (log 63.6 MiB). So: the index, plus up to 2.5x it for a small one, at most
 # about 64 MiB more for a large one.

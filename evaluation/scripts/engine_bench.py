@@ -7,7 +7,7 @@ embeddings is moved into the engine (timed; nothing is embedded again), and the 
 asked of both through the app, one at a time, in process.
 
     make engine-node
-    .venv/bin/python bench/engine_bench.py [--articles 3000] [--embed-articles 300] [--queries 100]
+    .venv/bin/python -m evaluation.scripts.engine_bench [--articles 3000] [--embed-articles 300] [--queries 100]
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT / "tests"))  # the node launcher the engine tests use
 
 from es_server import Engine, LocalNode, describe, drop_indices
@@ -34,6 +33,7 @@ from es_server import Engine, LocalNode, describe, drop_indices
 from evaluation.loadgen import percentile
 from indexer.pipeline import index_paths
 from indexer.settings import load_settings
+from webapp.services import services_of
 
 SHARED = Path(os.environ.get("ISNAD_SHARED", PROJECT.parent / "shared"))  # as the tests find it
 MODES = ("keyword", "semantic", "hybrid")
@@ -95,7 +95,7 @@ def latencies(settings: dict[str, Any], asked: list[str], ask_count: int) -> dic
             assert reply.status_code == 200, reply.get_json()
         figures["ask_ms"] = {"p50": round(percentile(times, 50), 1), "p95": round(percentile(times, 95), 1)}
     finally:
-        app.extensions["isnad"].close()
+        services_of(app).close()
     return figures
 
 

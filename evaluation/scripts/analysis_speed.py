@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: Arabic analysis speed (tokens/s, lines/s, articles/s) on one core over the shared news corpora.
 
-    python bench/analysis_speed.py ../shared/corpus/news [--limit N] [--tokens-limit N]
+    python -m evaluation.scripts.analysis_speed ../shared/corpus/news [--limit N] [--tokens-limit N]
 
 Articles are read and decoded first; only analysis is timed, in CPU seconds of this process (one core; the
 figure does not depend on what else the machine runs), with wall-clock time shown beside it. The indexing path (analyze_terms, cold
@@ -18,8 +18,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer.analysis import analyze, analyze_exact_terms, analyze_terms
 from indexer.analysis.chain import cached_words, clear_caches

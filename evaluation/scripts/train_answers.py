@@ -10,7 +10,7 @@ set is scored: answered right, answerable but abstained, unanswerable correctly 
 model is fitted on all three sets; its threshold is chosen on the out-of-fold probabilities, so it is
 calibrated on questions the model did not see. Deterministic: same inputs, same file.
 
-    make train-answers        # = .venv/bin/python bench/train_answers.py --shared ../shared
+    make train-answers        # = .venv/bin/python -m evaluation.scripts.train_answers --shared ../shared
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,8 +27,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+PROJECT = Path(__file__).resolve().parents[2]
 
 from evaluation.eval_run import EvalOptions, build_eval_index, restrict
 from evaluation.metrics import contains_answer
@@ -255,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-questions", type=int, default=None, help="first N questions of each set")
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--out", type=Path, default=answer_model.MODEL_FILE)
-    parser.add_argument("--report", type=Path, default=PROJECT / "bench" / "out" / "answer-training.json")
+    parser.add_argument("--report", type=Path, default=PROJECT / "eval-out" / "answer-training.json")
     parser.add_argument("--embed-sentences", type=int, default=None,
                         help="sentences re-scored with their own embedding (default: answer.embed_sentences; "
                              "0 scores by features only, as that setting does)")

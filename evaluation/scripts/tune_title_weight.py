@@ -8,7 +8,7 @@ name (`--titles neutral`); the Lucene peer is ranked once per title variant. The
 picks the weight with the best mean MRR@10 over the other two sets and both title variants, and reports
 that weight's figures on the held-out set. Prints Markdown tables; writes every figure as JSON.
 
-    .venv/bin/python bench/tune_title_weight.py --shared ../shared --out bench/out/title_weight.json
+    .venv/bin/python -m evaluation.scripts.tune_title_weight --shared ../shared --out eval-out/title_weight.json
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+PROJECT = Path(__file__).resolve().parents[2]
 
 from evaluation.eval_run import EvalOptions, run_eval
 from evaluation.report import decimal, markdown_table, percent, text, write_json

@@ -5,7 +5,7 @@ turns are 5,000 characters each (the most `history` allows), through the service
 Beside it, the same long-history follow-up answered with the history passed whole to the answer pipeline, as
 ask did before follow_up.bounded_history: the figure the bound removes. In process, on any data directory.
 
-    .venv/bin/python bench/ask_history.py DATA_DIR [--repeats 10]
+    .venv/bin/python -m evaluation.scripts.ask_history DATA_DIR [--repeats 10]
 """
 
 from __future__ import annotations
@@ -16,8 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+PROJECT = Path(__file__).resolve().parents[2]
 
 from evaluation.loadgen import percentile
 from indexer.settings import load_settings

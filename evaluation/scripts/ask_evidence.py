@@ -5,7 +5,7 @@ stored vectors against those that retrieved a passage without one (embedded at q
 Replays, in process, the questions `isnad bench` asks (drawn from the embedded articles of its cached
 index) through the answer pipeline, and prints latency percentiles for each group.
 
-    .venv/bin/python bench/ask_evidence.py [.cache/isnad-bench/index-<key>] [--questions 200]
+    .venv/bin/python -m evaluation.scripts.ask_evidence [.cache/isnad-bench/index-<key>] [--questions 200]
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-PROJECT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(PROJECT))
+PROJECT = Path(__file__).resolve().parents[2]
 
 from evaluation import indexing
 from evaluation.loadgen import percentile

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the disk space an index build takes at its peak and at the end, against the input's size.
 
-    python bench/disk_peak.py ../shared/corpus/news/ant_multisource.jsonl.gz --articles 3000 [--embed]
+    python -m evaluation.scripts.disk_peak ../shared/corpus/news/ant_multisource.jsonl.gz --articles 3000 [--embed]
 
 Writes the first ARTICLES lines of the corpus to a temporary JSON-lines file, runs the real
 `isnad index` on it into a fresh data directory (`--no-embed` unless --embed), and samples the

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: how far Arabic news in legacy code pages is from looking like UTF-8 with a few bad bytes.
 
-    python bench/encoding_margin.py ../shared/corpus/news [--samples 200]
+    python -m evaluation.scripts.encoding_margin ../shared/corpus/news [--samples 200]
 
 The readers keep a file as UTF-8 when it has at least UTF8_VALID_PER_INVALID valid multi-byte
 characters per invalid byte (indexer/ingest/encoding.py). This encodes articles of the shared corpora
@@ -19,8 +19,6 @@ import json
 import random
 import sys
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer.ingest.encoding import SNIFF_BYTES, UTF8_VALID_PER_INVALID, utf8_damage
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: indexing throughput (keyword phase, embedding phase), index size per store, peak memory.
 
-    python bench/index_speed.py ../shared/corpus/news/ant_multisource.jsonl.gz [--embed-passages 256] [--json]
+    python -m evaluation.scripts.index_speed ../shared/corpus/news/ant_multisource.jsonl.gz [--embed-passages 256] [--json]
 
 Keyword phase: the whole corpus through `isnad index --no-embed` (read, clean, split, analyze in a
 process pool, SQLite + tantivy), timed on the wall clock and in CPU seconds of the indexer and its
@@ -24,8 +24,6 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from indexer.pipeline import IndexReport, embed_pending, index_paths
 from indexer.settings import load_settings

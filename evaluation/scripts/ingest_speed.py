@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: articles read per second through iter_articles (decode, parse, clean, dedupe), per news corpus.
 
-    python bench/ingest_speed.py [../shared/corpus/news] [--passages]
+    python -m evaluation.scripts.ingest_speed [../shared/corpus/news] [--passages]
 
 Each *.jsonl.gz file is read whole, once, in this process; the figure includes gzip, JSON parsing, field
 mapping, date normalisation, boilerplate stripping and duplicate detection. With --passages the passage
@@ -16,13 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
 from indexer.ingest import iter_articles
 from indexer.models import IngestSummary, Problem
 from indexer.passages import split_passages
 
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "news"
+DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "news"
 
 
 def measure(path: Path, passages: bool) -> dict[str, float | int | dict[str, int]]:
