@@ -39,13 +39,13 @@ from evaluation.machine import (
     peak_rss_mib,
     process_rss_mib,
 )
+from evaluation.metrics import MODES
 from evaluation.queries import draw_queries
 from evaluation.report import Column, markdown_table, number, text
 from evaluation.server import ServedIndex
 from indexer.settings import PROJECT_ROOT
 
 Log = Callable[[str], None]
-SEARCH_MODES = ("keyword", "semantic", "hybrid")
 WARMUP_REQUESTS = 10
 
 # The figures the issue holds us to (30,000 articles, this 2-core machine): (stage, figure, limit, kind).
@@ -150,7 +150,7 @@ def measure_server(options: BenchOptions, data: Path, queries: list[str],
                                           time_limit=options.time_limit)
             rows.append({"stage": stage, **result.summary()})
 
-        for mode in SEARCH_MODES:
+        for mode in MODES:
             measure(f"search {mode}", _search_requests(queries, mode))
         measure("ask hybrid", _ask_requests(questions))
         # Enough requests that every client stays busy for a while; each query repeats a few times.

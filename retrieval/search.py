@@ -20,14 +20,15 @@ import numpy as np
 from indexer.models import Article, Hit, Token
 from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage
 from indexer.stores.dates import query_bounds, to_epoch
+from indexer.stores.registry import SEARCH_MODES, SEARCH_SORTS
 from retrieval.embed_batch import QueryBatcher
 from retrieval.fusion import rrf
 from retrieval.query import ParsedQuery, keyword_query
 
 Analyzer = Callable[[str], list[Token]]
 
-MODES = ("hybrid", "keyword", "semantic")
-SORTS = ("relevance", "date")
+MODES = SEARCH_MODES  # the names live in the registry, so settings and every face list the same
+SORTS = SEARCH_SORTS
 # Keyword mode counts every matching passage up to this many, so its totals and facets are exact for
 # all but broad queries; the other modes count over their fused candidates. Each counted passage's
 # article id, source and date are read from the document store (no text): at 5,000 passages read with

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, jsonify, request
@@ -10,6 +9,7 @@ from werkzeug.exceptions import HTTPException
 
 from indexer.errors import IsnadError
 from retrieval.search import MODES
+from webapp import openapi as openapi_document
 from webapp.errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
 from webapp.request_input import read_json_body
 from webapp.services import get_services
@@ -88,8 +88,7 @@ def stats() -> Any:
 
 @bp.get("/openapi.json")
 def openapi() -> Response:
-    document = resources.files("webapp").joinpath("openapi.json").read_text(encoding="utf-8")
-    return Response(document, mimetype="application/json")
+    return Response(openapi_document.document(), mimetype="application/json")
 
 
 def _error_response(error: ApiError) -> tuple[Response, int]:

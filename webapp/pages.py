@@ -15,6 +15,8 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import HTTPException
 
 from retrieval.query import parse_query
+from retrieval.search import MODES as SEARCH_MODES
+from retrieval.search import SORTS as SEARCH_SORTS
 from webapp.errors import ApiError
 from webapp.headers import VERSION_PARAMETER, asset_version
 from webapp.services import get_services
@@ -25,8 +27,10 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
 
 # The search form's single-valued parameters, in the order they appear in shared URLs.
 SEARCH_FIELDS = ("q", "mode", "from", "to", "sort", "page", "size")
-MODES = (("hybrid", "الكلمات والمعنى"), ("keyword", "الكلمات فقط"), ("semantic", "المعنى فقط"))
-SORTS = (("relevance", "الأكثر صلة"), ("date", "الأحدث"))
+MODE_LABELS = {"hybrid": "الكلمات والمعنى", "keyword": "الكلمات فقط", "semantic": "المعنى فقط"}
+MODES = tuple((mode, MODE_LABELS[mode]) for mode in SEARCH_MODES)  # a mode without a label fails at import
+SORT_LABELS = {"relevance": "الأكثر صلة", "date": "الأحدث"}
+SORTS = tuple((sort, SORT_LABELS[sort]) for sort in SEARCH_SORTS)
 
 # Gregorian month names as used across Egyptian and Gulf news sites (Levantine names differ).
 MONTHS = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",

@@ -7,6 +7,7 @@ from typing import Any
 
 from cli.commands import add_common_options
 from cli.terminal import call_services, print_json, source_line
+from indexer.stores.registry import SEARCH_MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -17,7 +18,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("question", help="the question in Arabic")
     parser.add_argument("--after", action="append", default=[], metavar="QUESTION",
                         help="an earlier question of the conversation, for a follow-up (repeatable, in order)")
-    parser.add_argument("--mode", choices=("hybrid", "keyword", "semantic"), default=None,
+    parser.add_argument("--mode", choices=SEARCH_MODES, default=None,
                         help="retrieval mode (default: search.mode, hybrid)")
     parser.add_argument("--json", action="store_true", help="print the API's JSON response")
     add_common_options(parser)

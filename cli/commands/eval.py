@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.commands import add_common_options
+from evaluation.metrics import MODES
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,8 +24,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="news articles to hide the gold paragraphs among")
     parser.add_argument("--distractor-limit", metavar="N", type=int, default=10000,
                         help="distractor articles, a deterministic sample of the file (default 10000; 0 = all)")
-    parser.add_argument("--modes", default="keyword,semantic,hybrid",
-                        help="retrieval modes to evaluate, comma-separated (default keyword,semantic,hybrid)")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help=f"retrieval modes to evaluate, comma-separated (default {','.join(MODES)})")
     parser.add_argument("--ask-modes", default=None,
                         help="modes in which answers are also composed and scored (default hybrid, or the first of "
                              "--modes without it; 'none' for search only); composing embeds sentences, so each mode "

