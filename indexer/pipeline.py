@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from indexer.grouping.run import Grouping, fingerprint_docs
 from indexer.ingest import iter_articles
 from indexer.models import Article, IngestSummary, Problem
 from indexer.passages import split_passages
@@ -52,8 +53,9 @@ READ_BATCH = 64  # articles per message from the reading process
 CATCH_UP_POOL_ABOVE = 2_000  # articles to re-index from the store before it is worth starting workers
 
 # What a worker sends back per article, as plain tuples (cheap to pickle): each passage's
-# (id, start, end) in the body, the analyzed title (stemmed, exact) and each passage's analyzed text.
-Analyzed = tuple[list[tuple[int, int, int]], tuple[str, str], list[tuple[str, str]]]
+# (id, start, end) in the body, the analyzed title (stemmed, exact), each passage's analyzed text, and
+# the article's grouping fingerprint (indexer.grouping).
+Analyzed = tuple[list[tuple[int, int, int]], tuple[str, str], list[tuple[str, str]], Any]
 
 
 @dataclass(slots=True)
@@ -73,6 +75,9 @@ class IndexReport:
     pending_vectors: int = 0
     keyword_seconds: float = 0.0
     embed_seconds: float = 0.0
+    grouping_seconds: float = 0.0  # copy groups, inside the keyword phase (README "Stories")
+    stories_seconds: float = 0.0  # stories, after the vectors
+    stories_assigned: int = 0
     interrupted: bool = False
     messages: list[str] = field(default_factory=list)
 
@@ -106,13 +111,13 @@ def analyze_articles(items: Sequence[tuple[Article, str]], min_words: int,
             continue
         title = (docs[0].title, docs[0].title_exact) if docs else ("", "")
         analyzed.append(([(p.id, p.start, p.end) for p in passages], title,
-                         [(d.text, d.text_exact) for d in docs]))
+                         [(d.text, d.text_exact) for d in docs], fingerprint_docs(docs)))
     return analyzed
 
 
 def expand(article: Article, analyzed: Analyzed) -> tuple[list[StoredPassage], list[KeywordDoc]]:
     """The stored passages and keyword documents of an article from a worker's compact answer."""
-    spans, (title, title_exact), texts = analyzed
+    spans, (title, title_exact), texts, _ = analyzed
     passages = [StoredPassage(pid, article.id, ordinal, article.text[start:end], start, end)
                 for ordinal, (pid, start, end) in enumerate(spans)]
     source, published = article.source or "", to_epoch(article.published)
@@ -438,6 +443,7 @@ def index_paths(
         reader = BackgroundReader(paths)
     data_dir = Path(settings["data.dir"])
     stores: Any = None
+    grouping: Grouping | None = None
     run_id: int | None = None
     status = "failed"
     failing: BaseException | None = None
@@ -445,10 +451,12 @@ def index_paths(
         stores = open_stores(settings, writable=True, reembed=reembed)
         report.messages += stores.messages
         run_id = stores.docs.log_start([str(p) for p in paths])
-        _keyword_phase(paths, settings, stores, pool, reader, report, summary, problem, progress)
+        grouping = Grouping(settings)
+        _keyword_phase(paths, settings, stores, pool, reader, report, summary, problem, progress, grouping)
         pool.close()
         if embed:
             embed_pending(stores, settings["embedder.batch_size"], report, progress=progress)
+        _finish_grouping(grouping, stores, report, with_stories=embed)
         status = "done"
     except KeyboardInterrupt:
         report.interrupted = True
@@ -465,6 +473,8 @@ def index_paths(
         pool.close(terminate=True)
         if reader is not None:
             reader.close()
+        if grouping is not None:
+            grouping.close()
         report.read = summary.read
         report.skipped = dict(summary.skipped)
         report.noted = dict(summary.noted)
@@ -513,9 +523,19 @@ def _summary_json(report: IndexReport) -> str:
     return json.dumps(report.as_dict(), ensure_ascii=False)
 
 
+def _finish_grouping(grouping: Grouping, stores: Any, report: IndexReport, *, with_stories: bool) -> None:
+    """Group what an older index holds ungrouped, then stories (they need the vectors)."""
+    started = time.monotonic()
+    if grouping.store.count() < stores.docs.count_articles():
+        grouping.backfill(stores.docs)
+    grouping.finish(stores, with_stories=with_stories)
+    report.stories_assigned = grouping.assigned_stories
+    report.stories_seconds = time.monotonic() - started
+
+
 def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, pool: _Workers,
                    reader: BackgroundReader | None, report: IndexReport, summary: IngestSummary, problem: Callable[[Problem], None],
-                   progress: bool) -> None:
+                   progress: bool, grouping: Grouping) -> None:
     started = time.monotonic()
     # An estimate of the articles to come gives the bars an ETA (JSON lines: one per line).
     expected = estimate_articles(paths) if progress and paths else None
@@ -540,17 +560,23 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
         tasks = _new_articles(articles, stores, report, settings, replaced_ids, indexing)
         for (items, _, _), analyzed in pool.map(analyze_articles, tasks):
             prepared = []
+            prints: dict[str, Any] = {}
             for (article, digest), result in zip(items, analyzed, strict=True):
                 if isinstance(result, str):
                     problem(Problem(article.origin, "cannot be indexed", result))
                     summary.skip("cannot be indexed")
                 else:
                     prepared.append((article, digest, *expand(article, result)))
+                    prints[article.id] = result[3]
             for article, _, passages, _ in prepared:
                 if not passages:
                     problem(Problem(article.origin, "no passages", "the text has no words"))
                     summary.skip("no passages")
             stored = _store(stores, [item for item in prepared if item[2]], problem, summary)
+            grouping_started = time.monotonic()
+            grouped = [(a, passages, prints[a.id]) for a, _, passages, _ in prepared if passages and a.id in stored]
+            grouping.add(grouped, [a.id for a, _, _ in grouped if a.id in replaced_ids])
+            report.grouping_seconds += time.monotonic() - grouping_started
             for article, digest, passages, docs in prepared:
                 if passages and article.id in stored:
                     writer.add(article.id, digest, docs, replace=article.id in replaced_ids)
@@ -656,6 +682,12 @@ def delete_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> tup
         deleted = [a for a in dict.fromkeys(article_ids) if a in present]
         missing = [a for a in dict.fromkeys(article_ids) if a not in present]
         if deleted:
+            grouping = Grouping(settings)
+            try:
+                grouping.forget(deleted)
+                grouping.finish(stores, with_stories=False)
+            finally:
+                grouping.close()
             passage_ids = stores.docs.delete_articles(deleted)
             stores.keyword.delete_articles(stores.docs.pending_keyword_deletes())
             stores.keyword.commit()

@@ -1,0 +1,145 @@
+"""Pure per-article fingerprints: a MinHash signature over word shingles, and the article's key terms.
+
+Both are computed from analyzer output the keyword phase already has (`KeywordDoc.text_exact` for
+shingles: normalized words with stop words kept, so small edits move few shingles; `KeywordDoc.text`
+for key terms: stems without stop words), so grouping never analyzes a text twice.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from datasketch import MinHash, MinHashLSH
+from datasketch.minhash import _fmix
+
+NUM_PERM = 64  # signature length: Jaccard estimated within about ±0.06 (1/sqrt(64) × sqrt(J(1-J)))
+SHINGLE = 3  # words per shingle: long enough that two reports on one event share few, short enough for edits
+SEED = 17  # fixes datasketch's permutations, so stored signatures stay comparable across runs
+KEY_TERMS = 24  # terms kept per article for the stories' shared-rare-terms test
+TITLE_WEIGHT = 3  # a title word counts as this many body occurrences when choosing key terms
+LEAD_PASSAGES = 3  # the passages whose vectors make the article's vector (the lead names the event)
+_MASK = np.uint64(0xFFFF_FFFF)
+
+
+# LSH bands as datasketch's MinHashLSH lays them out for this threshold and NUM_PERM (10 bands of 6 rows).
+# Lower than copies.threshold on purpose: candidates are verified against the real threshold, so a
+# spurious candidate costs one comparison while a missed one is a lost copy (at J = 0.8 a pair shares
+# a band with probability 0.95; with the bands datasketch picks for 0.8 itself, 0.67).
+BAND_THRESHOLD = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """What grouping keeps of an article: its signature (NUM_PERM uint32), LSH band keys and key terms."""
+
+    signature: bytes
+    bands: tuple[int, ...]
+    terms: tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _band_layout() -> tuple[np.ndarray, np.ndarray]:
+    """(index of each band's rows, per-row multipliers) for vectorised band keys."""
+    ranges = MinHashLSH(threshold=BAND_THRESHOLD, num_perm=NUM_PERM).hashranges
+    rows = np.array([list(range(start, end)) for start, end in ranges], dtype=np.int64)
+    multipliers = np.array([pow(0x9E3779B97F4A7C15, i + 1, 1 << 64) for i in range(rows.shape[1])],
+                           dtype=np.uint64)
+    return rows, multipliers
+
+
+def band_keys(signature_bytes: bytes) -> tuple[int, ...]:
+    """One key per LSH band: the band's values mixed into 64 bits with its position, as a signed 63-bit
+    integer (what SQLite stores). Two signatures share a key exactly when that band's values are equal,
+    but for a 2^-63 chance."""
+    rows, multipliers = _band_layout()
+    values = unpack(signature_bytes).astype(np.uint64)[rows]
+    keys = (values * multipliers).sum(axis=1, dtype=np.uint64) + np.arange(len(rows), dtype=np.uint64)
+    return tuple(int(k) >> 1 for k in keys)
+
+
+_WORD_CACHE_LIMIT = 200_000  # words whose crc32 a worker remembers (news vocabulary repeats heavily)
+_word_hashes: dict[str, int] = {}
+
+
+@lru_cache(maxsize=1)
+def template() -> MinHash:
+    """An empty MinHash with the project's permutations (drawn once per process)."""
+    return MinHash(num_perm=NUM_PERM, seed=SEED, hashfunc=int)
+
+
+def _word_hash(word: str) -> int:
+    value = _word_hashes.get(word)
+    if value is None:
+        if len(_word_hashes) >= _WORD_CACHE_LIMIT:
+            _word_hashes.clear()
+        # crc32 is stable across processes and runs (Python's hash() is salted per process).
+        value = _word_hashes[word] = zlib.crc32(word.encode("utf-8", "surrogatepass"))
+    return value
+
+
+def shingle_hashes(words: Sequence[str], size: int = SHINGLE) -> np.ndarray:
+    """32-bit hashes of the `size`-word shingles (a text shorter than that: its words); repeats are kept,
+    as they cannot change a minimum."""
+    if not words:
+        return np.zeros(0, dtype=np.uint64)
+    cache = _word_hashes
+    hashes = np.array([cache.get(w) or _word_hash(w) for w in words], dtype=np.uint64)
+    if len(words) >= size:
+        combined = hashes[: len(words) - size + 1].copy()
+        for offset in range(1, size):  # polynomial rolling combination, vectorised over all shingles
+            combined = (combined * np.uint64(1_000_003) + hashes[offset: len(words) - size + 1 + offset]) & _MASK
+        hashes = combined
+    return hashes
+
+
+def signature(words: Sequence[str]) -> bytes:
+    """The MinHash signature of a word sequence's shingles, as bytes (NUM_PERM little-endian uint32).
+
+    Equal to datasketch's `MinHash.update_batch` over the shingle hashes (a test checks it), applied to
+    the whole array at once: update_batch converts its input element by element, three times the cost.
+    """
+    minhash = template()
+    values = shingle_hashes(words).astype(np.uint32)
+    if not len(values):
+        return np.asarray(minhash.hashvalues, dtype="<u4").tobytes()
+    a, b = minhash.permutations
+    mixed = _fmix(values.reshape(-1, 1), 32)
+    return np.minimum(minhash.hashvalues, (mixed * a + b).min(axis=0)).astype("<u4").tobytes()
+
+
+def key_terms(title_terms: Sequence[str], body_terms: Sequence[str], limit: int = KEY_TERMS) -> tuple[str, ...]:
+    """The article's most frequent content stems (title words weighted up), longest-lived first on ties."""
+    counts: Counter[str] = Counter()
+    for term in body_terms:
+        if len(term) > 1 and not term.isdigit():
+            counts[term] += 1
+    for term in title_terms:
+        if len(term) > 1 and not term.isdigit():
+            counts[term] += TITLE_WEIGHT
+    return tuple(term for term, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit])
+
+
+def fingerprint(title: str, title_exact: str, texts: Sequence[str], texts_exact: Sequence[str]) -> Fingerprint:
+    """An article's fingerprint from its analyzed title and passages (space-joined analyzer output)."""
+    words = title_exact.split()
+    for text in texts_exact:
+        words.extend(text.split())
+    body: list[str] = []
+    for text in texts:
+        body.extend(text.split())
+    signed = signature(words)
+    return Fingerprint(signed, band_keys(signed), key_terms(title.split(), body))
+
+
+def unpack(signature_bytes: bytes) -> np.ndarray:
+    return np.frombuffer(signature_bytes, dtype="<u4")
+
+
+def jaccard(a: bytes, b: bytes) -> float:
+    """Estimated Jaccard similarity of two signatures' shingle sets: the share of equal minima."""
+    return float(np.count_nonzero(unpack(a) == unpack(b))) / NUM_PERM

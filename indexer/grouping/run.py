@@ -1,0 +1,78 @@
+"""The indexing pipeline's hooks into grouping: copy groups per written batch, stories once vectors
+exist, and (scale-out) the groups sent to the engine; the pipeline calls these and nothing else."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from indexer.grouping.copies import NewArticle, assign_copies
+from indexer.grouping.fingerprint import LEAD_PASSAGES, Fingerprint, fingerprint
+from indexer.grouping.store import GroupStore
+from indexer.grouping.stories import StoryRules, assign_stories
+from indexer.models import Article
+from indexer.stores.dates import to_epoch
+
+log = logging.getLogger(__name__)
+BACKFILL_BATCH = 256  # articles fingerprinted per step when an older index is grouped for the first time
+
+
+def fingerprint_docs(docs: Sequence[Any]) -> Fingerprint:
+    """An article's fingerprint from its keyword documents (analyzer output; runs in the workers)."""
+    if not docs:
+        return fingerprint("", "", (), ())
+    return fingerprint(docs[0].title, docs[0].title_exact, [d.text for d in docs], [d.text_exact for d in docs])
+
+
+class Grouping:
+    """Grouping during one `isnad index` run, over the data directory's grouping ledger."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self.threshold = float(settings["copies.threshold"])
+        self.rules = StoryRules.from_settings(settings)
+        self.store = GroupStore(Path(settings["data.dir"]))
+        self.assigned_stories = 0
+        self.deleted: list[str] = []  # forgotten this run: the engine's group documents go too
+
+    def add(self, items: Iterable[tuple[Article, Sequence[Any], Fingerprint]], replaced: Iterable[str]) -> None:
+        """Copy groups for a batch just written: (article, its stored passages, its fingerprint)."""
+        articles = [NewArticle(a.id, a.source, a.published, to_epoch(a.published), fp.signature, fp.bands, fp.terms,
+                               tuple(p.id for p in passages[:LEAD_PASSAGES])) for a, passages, fp in items]
+        if articles:
+            assign_copies(self.store, articles, self.threshold, replaced=[r for r in replaced])
+
+    def forget(self, article_ids: Sequence[str]) -> None:
+        with self.store.transaction() as tx:
+            tx.forget(article_ids)
+        self.deleted.extend(article_ids)
+
+    def backfill(self, ledger: Any) -> int:
+        """Fingerprint stored articles the grouping ledger lacks (an index built before grouping)."""
+        from indexer.stores.tantivy_index import prepare_docs
+
+        stored = ledger.article_ids()
+        grouped = self.store.rows(stored)
+        missing = [a for a in stored if a not in grouped]
+        for start in range(0, len(missing), BACKFILL_BATCH):
+            loaded = ledger.load_for_keyword(missing[start:start + BACKFILL_BATCH])
+            self.add(((article, passages, fingerprint_docs(prepare_docs(article, passages)))
+                      for article, _, passages in loaded), ())
+        return len(missing)
+
+    def finish(self, stores: Any, *, with_stories: bool) -> None:
+        """Stories for articles whose vectors are committed, then the engine told (scale-out)."""
+        if with_stories:
+            dim = int(getattr(stores.vectors, "dim", 0) or 0)
+            if dim:
+                self.assigned_stories = assign_stories(self.store, stores.docs, dim, self.rules)
+        if getattr(stores, "backend", None) is not None:  # scale-out: app servers read groups from the engine
+            from indexer.grouping.engine import publish
+
+            publish(self.store, stores.backend, self.deleted)
+            self.deleted = []
+
+    def close(self) -> None:
+        self.store.close()

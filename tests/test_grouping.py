@@ -1,0 +1,106 @@
+"""Copy groups and stories on real articles: fingerprints against datasketch, agency copy across outlets
+grouped at index time and incrementally, the seed pages' 2024 visit as one story without the 2023 pages."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.grouping.fingerprint import jaccard, shingle_hashes, signature, template, unpack
+from indexer.grouping.lookup import LocalGroups
+from indexer.pipeline import delete_articles, index_paths
+from indexer.settings import load_settings
+from tests.seed_dates import VISIT_2023, VISIT_2024, write_dated_seeds
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def sample(article_id: str) -> dict:
+    for line in (REPO / "samples" / "news.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        if record["id"] == article_id:
+            return record
+    raise AssertionError(f"{article_id} not in samples/news.jsonl")
+
+
+def edited_copy(record: dict, new_id: str, source: str) -> dict:
+    """What an outlet does to an agency dispatch: its own headline prefix, a date line, and one word changed."""
+    body = record["text"].replace("غزيرة", "كثيفة", 1)
+    return {**record, "id": new_id, "source": source, "title": "عاجل: " + record["title"],
+            "text": "النخيل - (وكالات): " + body, "url": f"https://example.org/{new_id}"}
+
+
+def test_signature_is_datasketch_minhash_of_the_shingles():
+    words = sample("rain-agency")["text"].split()
+    expected = template().copy()
+    expected.update_batch(shingle_hashes(words).tolist())
+    assert np.array_equal(unpack(signature(words)), expected.hashvalues)
+
+
+def test_an_edited_copy_is_near_and_a_report_on_the_same_event_is_not():
+    agency = sample("rain-agency")
+    copy = edited_copy(agency, "c", "x")
+    other = sample("rain-khaleej")  # the same storm, written by another outlet: a story, not a copy
+    assert jaccard(signature(agency["text"].split()), signature(copy["text"].split())) >= 0.8
+    assert jaccard(signature(agency["text"].split()), signature(other["text"].split())) < 0.3
+
+
+@pytest.fixture(scope="module")
+def grouped(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> tuple[Path, dict[str, str], dict]:
+    """Dated seed pages, samples/ and one agency copy, indexed with vectors; then a second run adding
+    another outlet's copy."""
+    root = tmp_path_factory.mktemp("grouped")
+    main = write_dated_seeds(seeds_dir, root / "seeds.jsonl")
+    first = root / "copy-1.jsonl"
+    first.write_text(json.dumps(edited_copy(sample("rain-agency"), "rain-copy-1", "قناة أولى"),
+                                ensure_ascii=False) + "\n", encoding="utf-8")
+    settings = load_settings(overrides={"data.dir": str(root / "data")}, environ={})
+    index_paths([str(root / "seeds.jsonl"), str(REPO / "samples"), str(first)], settings, progress=False)
+    second = root / "copy-2.jsonl"
+    second.write_text(json.dumps(edited_copy(sample("rain-agency"), "rain-copy-2", "قناة ثانية"),
+                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    report = index_paths([str(second)], settings, progress=False)
+    return root / "data", main, {"second_run": report, "settings": settings}
+
+
+def rows(data_dir: Path) -> dict[str, tuple]:
+    with sqlite3.connect(data_dir / "groups.sqlite") as db:
+        return {r[0]: r[1:] for r in db.execute("SELECT article_id, copy_group, story, rowid FROM groups")}
+
+
+def test_agency_copies_share_one_copy_group_across_runs(grouped):
+    data_dir, _, info = grouped
+    groups = rows(data_dir)
+    assert groups["rain-copy-1"][0] == groups["rain-agency"][0] == groups["rain-copy-2"][0]
+    assert groups["rain-khaleej"][0] != groups["rain-agency"][0]
+    # The second run wrote only its own article: the others' rows are the first run's.
+    assert info["second_run"].indexed == 1
+    assert groups["rain-agency"][2] < groups["rain-copy-2"][2]
+    # A copy is in its original's story.
+    assert groups["rain-copy-2"][1] == groups["rain-agency"][1]
+
+
+def test_the_2024_visit_pages_share_a_story_and_the_2023_pages_are_not_in_it(grouped):
+    data_dir, main, _ = grouped
+    groups = rows(data_dir)
+    stories = {page: groups[main[page]][1] for page in (*VISIT_2024, *VISIT_2023)}
+    visit = stories[VISIT_2024[0]]
+    assert visit is not None
+    assert all(stories[page] == visit for page in VISIT_2024)
+    assert all(stories[page] != visit for page in VISIT_2023)
+    # Three outlets carried it: the story names them in date order.
+    members = LocalGroups(data_dir).members("story", [visit])[visit]
+    assert {m.source for m in members} >= {"سي إن إن", "جريدة عمان"}
+    assert [m.published for m in members] == sorted(m.published for m in members)
+
+
+def test_deleting_an_article_removes_it_from_its_groups(grouped, tmp_path):
+    data_dir, _, info = grouped
+    deleted, missing = delete_articles(info["settings"], ["rain-copy-2"])
+    assert deleted == ["rain-copy-2"] and not missing
+    assert "rain-copy-2" not in rows(data_dir)
+    assert "rain-copy-1" in rows(data_dir)
