@@ -25,6 +25,7 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ VECTOR_SAVE_SECONDS = 300.0  # FAISS file checkpoints; vectors are safe in SQLit
 BACKGROUND_READ_BYTES = 4_000_000  # inputs larger than this are read (and cleaned) in their own process
 READ_BATCH = 64  # articles per message from the reading process
 CATCH_UP_POOL_ABOVE = 2_000  # articles to re-index from the store before it is worth starting workers
+
+# Told, for each article handed to `index_paths(articles=...)` or read from its paths, what became of it
+# once SQLite holds it: "new", "replaced" (other content before) or "unchanged". Problems go to on_problem.
+ArticleOutcome = Callable[[Article, str], None]
 
 # What a worker sends back per article, as plain tuples (cheap to pickle): each passage's
 # (id, start, end) in the body, the analyzed title (stemmed, exact), each passage's analyzed text, and
@@ -389,7 +394,7 @@ def _catch_up_keyword(stores: Any, writer: _KeywordWriter, workers: _Workers, re
 
 
 def _new_articles(articles: Iterable[Article], stores: Any, report: IndexReport, settings: dict[str, Any],
-                  replaced_ids: set[str], bar: tqdm) -> Iterator[tuple]:
+                  replaced_ids: set[str], bar: tqdm, on_article: ArticleOutcome | None = None) -> Iterator[tuple]:
     """Worker tasks for articles that are new or changed; unchanged ones are counted and dropped."""
     min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
     for batch in _batched(articles, ANALYSIS_BATCH):
@@ -400,6 +405,8 @@ def _new_articles(articles: Iterable[Article], stores: Any, report: IndexReport,
             old = known.get(article.id)
             if old == digest:
                 report.unchanged += 1
+                if on_article is not None:
+                    on_article(article, "unchanged")
                 bar.update(1)  # done too: the bar's total counts every article read
                 continue
             if old is not None:
@@ -419,12 +426,17 @@ def index_paths(
     on_problem: Callable[[Problem], None] | None = None,
     workers: int = 0,
     report: IndexReport | None = None,
+    articles: Iterable[Article] = (),
+    sources: Sequence[str] = (),
+    on_article: ArticleOutcome | None = None,
 ) -> IndexReport:
     """Index files and directories into `settings["data.dir"]`; with no paths, only finish pending
     work (keyword catch-up, embeddings). Re-running after an interruption continues where it stopped.
 
     Raises KeyboardInterrupt after committing what was done when interrupted; pass `report` to
-    keep the counts of an interrupted run.
+    keep the counts of an interrupted run. `articles` made elsewhere (feed items) follow those read
+    from `paths`, through the same phases; `sources` names them in the run log, and `on_article`
+    hears what became of each article once it is committed.
     """
     report = report if report is not None else IndexReport()
     summary = IngestSummary()
@@ -450,9 +462,10 @@ def index_paths(
     try:
         stores = open_stores(settings, writable=True, reembed=reembed)
         report.messages += stores.messages
-        run_id = stores.docs.log_start([str(p) for p in paths])
+        run_id = stores.docs.log_start([str(p) for p in paths] + list(sources))
         grouping = Grouping(settings)
-        _keyword_phase(paths, settings, stores, pool, reader, report, summary, problem, progress, grouping)
+        _keyword_phase(paths, settings, stores, pool, reader, report, summary, problem, progress, grouping,
+                       articles, on_article)
         pool.close()
         if embed:
             embed_pending(stores, settings["embedder.batch_size"], report, progress=progress)
@@ -535,7 +548,8 @@ def _finish_grouping(grouping: Grouping, stores: Any, report: IndexReport, *, wi
 
 def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, pool: _Workers,
                    reader: BackgroundReader | None, report: IndexReport, summary: IngestSummary, problem: Callable[[Problem], None],
-                   progress: bool, grouping: Grouping) -> None:
+                   progress: bool, grouping: Grouping, extra: Iterable[Article] = (),
+                   on_article: ArticleOutcome | None = None) -> None:
     started = time.monotonic()
     # An estimate of the articles to come gives the bars an ETA (JSON lines: one per line).
     expected = estimate_articles(paths) if progress and paths else None
@@ -556,8 +570,9 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
                 yield article
 
         replaced_ids: set[str] = set()
-        articles = counted(read_articles(paths, summary, problem, reader)) if paths else iter(())
-        tasks = _new_articles(articles, stores, report, settings, replaced_ids, indexing)
+        read = read_articles(paths, summary, problem, reader) if paths else iter(())
+        articles = counted(chain(read, extra))
+        tasks = _new_articles(articles, stores, report, settings, replaced_ids, indexing, on_article)
         for (items, _, _), analyzed in pool.map(analyze_articles, tasks):
             prepared = []
             prints: dict[str, Any] = {}
@@ -583,6 +598,8 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
                     report.indexed += 1
                     report.passages += len(passages)
                     report.replaced += article.id in replaced_ids
+                    if on_article is not None:
+                        on_article(article, "replaced" if article.id in replaced_ids else "new")
     except Exception:
         # A write failed (a full disk): committing again would most likely fail too and hide the first
         # error; what SQLite holds is re-indexed from it by the next run.

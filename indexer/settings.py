@@ -90,6 +90,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.host", "127.0.0.1", "Address the server listens on."),
     Setting("server.port", 8000, "Port the server listens on."),
     Setting("server.threads", 8, "Worker threads of the WSGI server."),
+    Setting("feeds.urls", [], "RSS / Atom feeds `isnad watch` follows when given no FEED_URL (in the environment: "
+            "separated by spaces)."),
+    Setting("feeds.interval", 900, "Seconds between two polls of one feed."),
+    Setting("feeds.timeout", 20.0, "Seconds a feed or page request may stall (connect, or between bytes)."),
+    Setting("feeds.max_bytes", 10_000_000, "Largest feed or page accepted, in bytes."),
+    Setting("feeds.backoff_initial", 300, "Seconds before a failed feed is tried again; doubled per failure."),
+    Setting("feeds.backoff_max", 86400, "Longest wait between two tries of a failing feed, in seconds."),
+    Setting("feeds.item_attempts", 5, "Polls on which an item whose page fails is tried before it is given up."),
+    Setting("feeds.user_agent", "", "User-Agent of feed requests; empty means Isnad/<version> (+isnad watch)."),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -103,6 +112,12 @@ class SettingsError(IsnadError, ValueError):
 
 def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     expected = setting.type
+    if expected is list:
+        # A TOML array of strings, or (from the environment) one string of space-separated items.
+        items = value.split() if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise SettingsError(f"{origin}: {setting.name} must be a list of strings, got {value!r}")
+        return list(items)
     try:
         if isinstance(value, str) and expected is not str:
             value = expected(value)

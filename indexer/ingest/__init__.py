@@ -193,6 +193,17 @@ def _read_html(path: Path, text: str | None = None) -> Iterator[_Item]:
     yield _Read(_article(fields, stable_id(fields["url"] or path.name), str(path)), _fallback_id(path, ""))
 
 
+def article_from_html(text: str, article_id: str, origin: str, defaults: dict[str, str | None]) -> Article | None:
+    """An article from a web page fetched by URL (a feed item), read like an .html file: trafilatura's main
+    text, title and date; `defaults` fill the fields the page does not give (the feed's title, date, link).
+    None when the page has no main text."""
+    fields = extract_html(text)
+    if fields is None:
+        return None
+    merged = {key: fields.get(key) or defaults.get(key) for key in {*fields, *defaults}}
+    return _article(merged, article_id, origin)
+
+
 _READERS: dict[str, Callable[[Path], Iterator[_Item]]] = {
     "scraped": _read_scraped,
     "jsonl": _read_jsonl,
@@ -272,4 +283,4 @@ def iter_articles(
             problem(Problem(str(path), "unreadable file", f"{type(error).__name__}: {error}"))
 
 
-__all__ = ["iter_articles", "stable_id"]
+__all__ = ["article_from_html", "iter_articles", "stable_id"]

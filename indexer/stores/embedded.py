@@ -111,8 +111,8 @@ class Stores:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            raise StoreBusyError(f"another `isnad index` or `isnad delete` is writing to {self.data_dir}; "
-                                 "wait for it to finish") from None
+            raise StoreBusyError(f"another `isnad index`, `isnad delete` or `isnad watch` is writing to "
+                                 f"{self.data_dir}; wait for it to finish") from None
         return handle
 
     def _release_write_lock(self) -> None:
