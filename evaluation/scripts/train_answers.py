@@ -59,6 +59,11 @@ class Case:
     def answerable(self) -> bool:
         return bool(self.labels.any())
 
+    @property
+    def gold_retrieved(self) -> bool:
+        """The question's gold article is among the evidence passages."""
+        return any(p.article.id == self.question.gold_article_id for p in self.found.passages)
+
 
 def make_cases(question: Question, found: answers.Candidates) -> list[Case]:
     labels = np.array([contains_answer(s.text, question.answers) for s in found.sentences], dtype=np.int8)
@@ -140,12 +145,14 @@ class Outcome:
     probability: float  # of the best sentence (0 without candidates)
     right: bool  # the composed answer (before abstention) contains a gold answer text
     sentences: int = 0  # in the composed answer
+    scored_holds: bool = False  # a sentence the last stage scored contains a gold answer text
 
 
 def outcome(case: Case, scored: dict[int, float], picks: list[int]) -> Outcome:
     """The case's best score and whether the sentences picked for its answer contain a gold answer text."""
     text = " ".join(case.found.sentences[i].text for i in picks)
-    return Outcome(case, max(scored.values()), contains_answer(text, case.question.answers), len(picks))
+    return Outcome(case, max(scored.values()), contains_answer(text, case.question.answers), len(picks),
+                   any(case.labels[i] for i in scored))
 
 
 def predict(cases: list[Case], cheap: answer_model.Stage, full: answer_model.Stage, vectors: SentenceVectors,
@@ -194,20 +201,67 @@ def sentences_per_answer(outcomes: list[Outcome]) -> float:
     return float(np.mean(counted)) if counted else 0.0
 
 
+def share(count: int, total: int) -> float | None:
+    return count / total if total else None
+
+
 def rates(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
+    """Right and abstained among the answerable questions, refused among the unanswerable ones (both kinds
+    together and each: gold paragraph absent from the index, answer sentences removed)."""
     answerable = [o for o in outcomes if o.case.variant == "present"]
     unanswerable = [o for o in outcomes if o.case.variant != "present" and not o.case.answerable]
     right = sum(1 for o in answerable if o.probability >= threshold and o.right)
     abstained = sum(1 for o in answerable if o.probability < threshold)
-    refused = sum(1 for o in unanswerable if o.probability < threshold)
+    refused = {v: sum(1 for o in unanswerable if o.case.variant == v and o.probability < threshold)
+               for v in VARIANTS[1:]}
+    kinds = {v: sum(1 for o in unanswerable if o.case.variant == v) for v in VARIANTS[1:]}
     return {
         "threshold": float(threshold),
         "answerable": len(answerable),
-        "right": right / len(answerable) if answerable else None,
-        "abstained": abstained / len(answerable) if answerable else None,
+        "right": share(right, len(answerable)),
+        "abstained": share(abstained, len(answerable)),
         "unanswerable": len(unanswerable),
-        "unanswerable_abstained": refused / len(unanswerable) if unanswerable else None,
+        "unanswerable_abstained": share(sum(refused.values()), len(unanswerable)),
+        **{f"unanswerable_{v}": kinds[v] for v in VARIANTS[1:]},
+        **{f"unanswerable_{v}_abstained": share(refused[v], kinds[v]) for v in VARIANTS[1:]},
     }
+
+
+# Where the answerable questions end up, in the order a fix would have to address them.
+MISS_KINDS = (
+    ("right", "right (answered, gold answer in the composed answer)"),
+    ("right_abstained", "right sentence picked but abstained (threshold)"),
+    ("wrong_scored", "wrong sentence picked; one holding the answer was re-scored (second stage)"),
+    ("wrong_unscored", "wrong sentence picked; those holding the answer ranked below the re-scored ones (first stage)"),
+    ("no_sentence", "gold article among the evidence passages, no candidate sentence holds the answer text"),
+    ("not_retrieved", "no candidate holds the answer, gold article not among the evidence passages (retrieval)"),
+)
+
+
+def miss_kind(o: Outcome, threshold: float) -> str:
+    if not o.case.answerable:
+        return "no_sentence" if o.case.gold_retrieved else "not_retrieved"
+    if o.right:
+        return "right" if o.probability >= threshold else "right_abstained"
+    return "wrong_scored" if o.scored_holds else "wrong_unscored"
+
+
+def errors(outcomes: list[Outcome], threshold: float, abstention: float = 0.10) -> dict[str, Any]:
+    """Where the answerable questions go (MISS_KINDS), per set and pooled; the ceiling the candidates allow
+    (a question can be right only if a candidate sentence holds its answer); and the best the model does
+    when it may abstain on at most `abstention` of the answerable questions."""
+    answerable = [o for o in outcomes if o.case.variant == "present"]
+    groups = {"all": answerable, **{d: [o for o in answerable if o.case.dataset == d]
+                                    for d in sorted({o.case.dataset for o in answerable})}}
+    table = {}
+    for name, group in groups.items():
+        kinds = [miss_kind(o, threshold) for o in group]
+        table[name] = {"answerable": len(group), **{k: share(kinds.count(k), len(group)) for k, _ in MISS_KINDS},
+                       "candidate_ceiling": share(sum(o.case.answerable for o in group), len(group)),
+                       "picked_right": share(sum(o.right for o in group), len(group))}
+    capped = next((rates(outcomes, t) for t in THRESHOLDS[::-1] if (rates(outcomes, t)["abstained"] or 0.0)
+                   <= abstention), rates(outcomes, 0.0))
+    return {"threshold": threshold, "by_set": table, "at_abstention": {"abstention": abstention, **capped}}
 
 
 def choose_threshold(outcomes: list[Outcome]) -> float:
@@ -246,6 +300,20 @@ def table_row(name: str, trained_on: str, r: dict[str, Any]) -> str:
             f"{percent(r['abstained'])} | {r['unanswerable']} | {percent(r['unanswerable_abstained'])} |")
 
 
+def print_errors(diagnosis: dict[str, Any]) -> None:
+    sets = list(diagnosis["by_set"])
+    print(f"\nwhere the answerable questions go (out of fold, threshold {diagnosis['threshold']:.2f}):")
+    print("| outcome | " + " | ".join(sets) + " |")
+    print("|---|" + "---:|" * len(sets))
+    for key, label in (*MISS_KINDS, ("picked_right", "picked right before abstention"),
+                       ("candidate_ceiling", "ceiling: a candidate sentence holds the answer")):
+        print(f"| {label} | " + " | ".join(percent(diagnosis["by_set"][s][key]) for s in sets) + " |")
+    capped = diagnosis["at_abstention"]
+    print(f"at most {capped['abstention']:.0%} of answerable abstained (threshold {capped['threshold']:.2f}): "
+          f"right {percent(capped['right'])}, abstained {percent(capped['abstained'])}, unanswerable refused "
+          f"{percent(capped['unanswerable_abstained'])}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=PROJECT.parent / "shared")
@@ -257,6 +325,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--embed-sentences", type=int, default=None,
                         help="sentences re-scored with their own embedding (default: answer.embed_sentences; "
                              "0 scores by features only, as that setting does)")
+    parser.add_argument("--passages", type=int, default=None,
+                        help="evidence passages per question (default: answer.passages)")
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -271,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     qa = restrict(load_qa_files(qa_files), args.max_questions)
     data_dir = build_eval_index(options, settings, qa)
     run_settings = {**settings, "data.dir": str(data_dir)}
+    if args.passages is not None:
+        run_settings["answer.passages"] = args.passages
     services = Services.open(run_settings)
     try:
         questions = [q for q in qa.questions if not q.impossible]
@@ -305,7 +377,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         **weights,
         "trained": {"qa_files": list(QA_FILES), "distractor_limit": args.distractor_limit,
                     "max_questions": args.max_questions, "mode": args.mode, "embed_sentences": embed_best,
-                    "regularization": REGULARIZATION, "cases": len(cases)},
+                    "regularization": REGULARIZATION, "cases": len(cases),
+                    "passages": int(run_settings["answer.passages"])},
         "folds": folds,
         "out_of_fold": rates(out_of_fold, threshold),
         "baseline": {"scorer": BASELINE, **rates(baseline, BASELINE["threshold"])},
@@ -314,7 +387,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     }
     args.out.write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(json.dumps({**model, "reliability": reliability(out_of_fold), "curve": curve(out_of_fold),
+    diagnosis = errors(out_of_fold, threshold)
+    args.report.write_text(json.dumps({**model, "errors": diagnosis, "reliability": reliability(out_of_fold), "curve": curve(out_of_fold),
                                        "seconds": round(time.perf_counter() - started, 1)},
                                       ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
@@ -330,6 +404,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table_row("all", "–", model["baseline"]))
     print(table_row(f"all, refusing ≥ {UNANSWERABLE_REFUSED:.0%} of unanswerable", "–",
                     model["baseline_equal_refusal"]))
+    print("\nunanswerable questions refused, by kind (held out): gold paragraph not indexed | answer sentences removed")
+    for fold in [*folds, {"held_out": "all (out of fold)", **model["out_of_fold"]}]:
+        print(f"  {fold['held_out']}: {percent(fold['unanswerable_absent_abstained'])} of "
+              f"{fold['unanswerable_absent']} | {percent(fold['unanswerable_removed_abstained'])} of "
+              f"{fold['unanswerable_removed']}")
+    print_errors(diagnosis)
     print("\nthreshold curve (out of fold): threshold → right, answerable abstained, unanswerable abstained")
     for row in curve(out_of_fold):
         print(f"  {row['threshold']:.2f}: {percent(row['right'])}  {percent(row['abstained'])}  "
