@@ -23,6 +23,8 @@ class Served:
     base: str = ""
     log: list[tuple[str, int]] = field(default_factory=list)  # (path, status) per request, in order
     fail: dict[str, int] = field(default_factory=dict)  # path -> HTTP status to answer with
+    fail_headers: dict[str, dict[str, str]] = field(default_factory=dict)  # extra headers of those answers
+    redirect: dict[str, str] = field(default_factory=dict)  # path -> Location of a 302
     hold: set[str] = field(default_factory=set)  # paths whose answer waits for `release`
     reached: threading.Event = field(default_factory=threading.Event)  # a held path was requested
     release: threading.Event = field(default_factory=threading.Event)
@@ -66,7 +68,11 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
                 served.reached.set()
                 served.release.wait(120)
             if self.path in served.fail:
-                self._answer(served.fail[self.path], b"failure on purpose", {"Content-Type": "text/plain"})
+                self._answer(served.fail[self.path], b"failure on purpose",
+                             {"Content-Type": "text/plain", **served.fail_headers.get(self.path, {})})
+                return
+            if self.path in served.redirect:
+                self._answer(302, b"", {"Location": served.redirect[self.path]})
                 return
             path = (served.root / self.path.lstrip("/").split("?")[0]).resolve()
             if not path.is_file() or served.root.resolve() not in path.parents:

@@ -301,3 +301,27 @@ def test_interrupted_watch_reruns_without_loss_or_duplicates(site: Served, tmp_p
     for name in ("port", "olive"):
         item_line(rerun.stderr, "new item", page(site, name))
     assert_each_article_once(data, site)
+
+
+def test_watch_without_once_polls_again_after_its_interval_and_stops_cleanly_on_sigterm(site: Served,
+                                                                                         tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    rss = feed(site, "rss.xml")
+    process = start_watch(data, "--no-embed", "--interval", "1", rss)
+    try:
+        # Poll until the server has been asked for the feed twice: the second time conditionally (304).
+        for _ in range(600):
+            if site.requests("/rss.xml")[:2] == [200, 304] or process.poll() is not None:
+                break
+            site.reached.wait(0.5)
+        assert site.requests("/rss.xml")[:2] == [200, 304], site.log
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130 and "stopped" in stderr, stderr
+    assert "following 1 feed" in stderr and "each polled every 1 s" in stderr
+    assert len(stored(data)) == 4
+    assert "304 not modified" in stderr

@@ -74,11 +74,16 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 
     max_redirections = MAX_REDIRECTS
 
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> Any:
-        problem = check_url(newurl)
-        if problem:
-            raise FetchError(f"{req.full_url} redirects to {newurl}: {problem}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+    def http_error_302(self, req: Any, fp: Any, code: int, msg: str, headers: Any) -> Any:
+        location = headers.get("location") or headers.get("uri")
+        if location:
+            target = urllib.parse.urljoin(req.full_url, location)
+            problem = check_url(target)
+            if problem:
+                raise FetchError(f"{req.full_url}: redirects to {target}: {problem}")
+        return super().http_error_302(req, fp, code, msg, headers)
+
+    http_error_301 = http_error_303 = http_error_307 = http_error_308 = http_error_302
 
 
 # Only the HTTP handlers: no file:, ftp: or data: URLs can be opened through this opener.

@@ -96,11 +96,17 @@ def _iso(parsed: Any) -> str | None:
         return None
 
 
+def _field(entry: Any, name: str) -> Any:
+    """An entry's own value of `name`: dict.get skips feedparser's deprecated stand-ins (`published`
+    answered with `updated`), which would also warn."""
+    return dict.get(entry, name)
+
+
 def _digest(entry: Any) -> str:
     digest = hashlib.blake2b(digest_size=16)
-    contents = [part.get("value", "") for part in entry.get("content", []) or []]
-    for value in (entry.get("id"), entry.get("link"), entry.get("title"), entry.get("summary"), *contents,
-                  entry.get("updated"), entry.get("published")):
+    contents = [part.get("value", "") for part in _field(entry, "content") or []]
+    for value in (_field(entry, "id"), _field(entry, "link"), _field(entry, "title"), _field(entry, "summary"),
+                  *contents, _field(entry, "updated"), _field(entry, "published")):
         digest.update(str(value or "").encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()
@@ -112,7 +118,7 @@ def _item(entry: Any, base: str) -> FeedItem:
         link = urllib.parse.urljoin(base, link.strip())
     title = " ".join(str(entry.get("title") or "").split())
     key = str(entry.get("id") or "").strip() or link or f"digest:{_digest(entry)}"
-    published = _iso(entry.get("published_parsed")) or _iso(entry.get("updated_parsed"))
+    published = _iso(_field(entry, "published_parsed")) or _iso(_field(entry, "updated_parsed"))
     return FeedItem(key, link, title, published, _digest(entry))
 
 
