@@ -33,7 +33,8 @@ class ServedIndex:
         self.host = host
         self.port = port or free_port(host)
         self.extra_args = list(extra_args)
-        self.env = {**os.environ, **(env or {})}
+        # A benchmark measures the engine, not the API's rate limits (README "Writing articles").
+        self.env = {**os.environ, "ISNAD_LIMITS_PER_ADDRESS": "", "ISNAD_LIMITS_PER_KEY": "", **(env or {})}
         self.log_path = log_path or data_dir.parent / "server.log"
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen[bytes] | None = None

@@ -99,6 +99,19 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("feeds.backoff_max", 86400, "Longest wait between two tries of a failing feed, in seconds."),
     Setting("feeds.item_attempts", 5, "Polls on which an item whose page fails is tried before it is given up."),
     Setting("feeds.user_agent", "", "User-Agent of feed requests; empty means Isnad/<version> (+isnad watch)."),
+    Setting("writes.max_body_bytes", 32 * 1024 * 1024,
+            "Largest body of POST/PUT /api/v1/articles, in bytes (queries keep their own 1 MB limit); over it: 413."),
+    Setting("writes.max_items", 1000, "Most articles in one POST /api/v1/articles batch."),
+    Setting("writes.lock_wait_seconds", 10.0,
+            "How long a write waits for the data directory's write lock (`isnad index` running) before a 503."),
+    Setting("auth.reads", "open", "Whether reading the API needs a key: open, or key (a read or write key).",
+            ("open", "key")),
+    Setting("limits.per_key", "6000 per minute",
+            "Requests allowed per API key (Flask-Limiter syntax, e.g. \"10 per second; 600 per minute\"); empty: none."),
+    Setting("limits.per_address", "1200 per minute",
+            "Requests allowed per client address for requests without a key; empty: none."),
+    Setting("limits.storage", "memory://",
+            "Where the rate-limit counters live (Flask-Limiter storage URI; memory:// is per server process)."),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 

@@ -93,6 +93,7 @@ def openapi() -> Response:
 
 def _error_response(error: ApiError) -> tuple[Response, int]:
     response = jsonify(error.to_json())
+    response.headers.update(error.headers)
     return response, error.status
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask
 
 from indexer.settings import SETTINGS_BY_NAME, load_settings
-from webapp import api, headers, request_input
+from webapp import api, auth, headers, limits, request_input, write_api
 from webapp.services import Services, bind
 
 
@@ -37,7 +37,10 @@ def create_app(test_config: dict[str, Any] | None = None, settings: dict[str, An
     bind(app, Services.open(settings))
 
     request_input.init_app(app)
+    limits.init_app(app)  # before the key check: guessing keys is limited too
+    auth.init_app(app)
     api.init_app(app)
+    write_api.init_app(app)
     # The HTML pages are optional: the API works without them (and without their templates).
     static_folder = None
     if importlib.util.find_spec("webapp.pages") is not None:

@@ -15,13 +15,15 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, code: str | None = None, message: str = "", status: int | None = None) -> None:
+    def __init__(self, code: str | None = None, message: str = "", status: int | None = None,
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code
         if status is not None:
             self.status = status
         self.message = message
+        self.headers = dict(headers or {})  # e.g. WWW-Authenticate on a 401, Retry-After on a 429 or 503
 
     def to_json(self) -> dict[str, Any]:
         return {"error": {"code": self.code, "message": self.message}}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -179,6 +179,10 @@ class Services:
         self._last_refresh = time.monotonic()
         self._sources: frozenset[str] = frozenset()
         self._sources_read = -math.inf  # monotonic time the indexed sources were last read
+        # Parts added by other modules (the write API's background embedding): a section of stats each,
+        # and what to stop before the stores close.
+        self.reporters: dict[str, Callable[[], dict[str, Any]]] = {}
+        self.closers: list[Callable[[], None]] = []
 
     @classmethod
     def open(cls, settings: dict[str, Any]) -> Services:
@@ -199,6 +203,9 @@ class Services:
                 self._refresh_lock.release()
 
     def close(self) -> None:
+        for close in reversed(self.closers):
+            close()
+        self.closers.clear()
         self.stores.close()
 
     def require_sources(self, sources: Sequence[str]) -> None:
@@ -329,6 +336,7 @@ class Services:
             "settings": {name: self.settings[name] for name in (
                 "store.backend", "embedder.backend", "search.mode", "search.rrf_k", "search.keyword_weight",
                 "search.semantic_weight", "search.candidates", "answer.abstain_below")},
+            **{name: report() for name, report in self.reporters.items()},
         }
 
     def health(self) -> dict[str, Any]:

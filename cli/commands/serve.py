@@ -35,6 +35,9 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         return 2
     services = services_of(app)
     services.warm_up()
+    from webapp import write_api
+
+    write_api.start(app)  # indexes and embeds at once what a crash left behind
     counts = services.stores.counts()
     print(f"isnad: serving {counts.articles} articles from {settings['data.dir']} "
           f"on http://{host}:{port}/ (API: /api/v1/, {threads} threads); Ctrl-C stops", flush=True)
