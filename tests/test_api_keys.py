@@ -17,8 +17,8 @@ from flask import Flask
 
 from indexer.keys import KEYS_FILE, KeyStore
 from indexer.pipeline import index_paths
-from webapp.services import services_of
 from indexer.settings import load_settings
+from webapp.services import services_of
 
 ARTICLE = {"id": "key-test-1", "title": "خبر عن الأمطار", "text": "هطلت أمطار غزيرة على المدينة ليلة أمس."}
 
