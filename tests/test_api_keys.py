@@ -81,8 +81,8 @@ def test_keys_command_shows_a_key_once_and_stores_only_a_salted_hash(data_dir: P
 
 def test_writes_need_a_write_key(app: Flask, data_dir: Path) -> None:
     store = KeyStore(data_dir)
-    _, reader = store.create("read")
-    _, writer = store.create("write")
+    _, reader = store.create("read", "scope-reader")
+    _, writer = store.create("write", "scope-writer")
     client = app.test_client()
     cases = [({}, 401, "missing_key", 'Bearer realm="isnad", scope="write"'),
              (_bearer(reader), 403, "insufficient_scope", 'error="insufficient_scope"'),
@@ -99,7 +99,7 @@ def test_writes_need_a_write_key(app: Flask, data_dir: Path) -> None:
     assert client.post("/api/v1/articles", json={"id": "a-1", "text": "نص عن البحر"},
                        headers=_bearer(writer)).get_json()["items"][0]["status"] == 201
     assert client.get("/api/v1/search?q=البحر&mode=keyword").status_code == 200  # reads open by default
-    store.revoke(store.list()[-1].name)
+    store.revoke("scope-writer")
     revoked = client.delete("/api/v1/articles/a-1", headers=_bearer(writer))
     assert revoked.status_code == 401 and revoked.get_json()["error"]["code"] == "invalid_key"
 
