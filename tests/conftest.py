@@ -83,3 +83,18 @@ def hostile_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     data_dir = root / "data"
     index_paths([str(source)], load_settings(overrides={"data.dir": str(data_dir)}, environ={}), progress=False)
     return data_dir
+
+
+@pytest.fixture(scope="session")
+def indexed_stories_dir(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Path:
+    """The stories corpus (dated seed pages, samples/, one agency copy; tests/seed_dates.py) indexed WITH
+    embeddings, so copy groups and stories exist (issue 17). Read-only for tests."""
+    from indexer.pipeline import index_paths
+    from indexer.settings import load_settings
+    from tests.seed_dates import write_story_corpus
+
+    root = tmp_path_factory.mktemp("stories")
+    paths, _ = write_story_corpus(seeds_dir, root)
+    data_dir = root / "data"
+    index_paths(paths, load_settings(overrides={"data.dir": str(data_dir)}, environ={}), progress=False)
+    return data_dir

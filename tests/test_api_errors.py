@@ -171,7 +171,7 @@ def test_openapi_documents_every_api_route(app: Flask, client: FlaskClient) -> N
     routes: dict[str, set[str]] = {}
     for rule in app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
-            path = rule.rule.removeprefix("/api/v1").replace("<path:article_id>", "{article_id}")
+            path = __import__("re").sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule.removeprefix("/api/v1"))
             routes.setdefault(path, set()).update(m.lower() for m in rule.methods - {"HEAD", "OPTIONS"})
     assert set(document["paths"]) == set(routes)
     for path, methods in routes.items():

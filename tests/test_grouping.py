@@ -14,25 +14,7 @@ from indexer.grouping.fingerprint import jaccard, shingle_hashes, signature, tem
 from indexer.grouping.lookup import LocalGroups
 from indexer.pipeline import delete_articles, index_paths
 from indexer.settings import load_settings
-from tests.seed_dates import VISIT_2023, VISIT_2024, write_dated_seeds
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def sample(article_id: str) -> dict:
-    for line in (REPO / "samples" / "news.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
-        if record["id"] == article_id:
-            return record
-    raise AssertionError(f"{article_id} not in samples/news.jsonl")
-
-
-def edited_copy(record: dict, new_id: str, source: str) -> dict:
-    """What an outlet does to an agency dispatch: its own headline prefix, a date line, and one word changed."""
-    body = record["text"].replace("غزيرة", "كثيفة", 1)
-    return {**record, "id": new_id, "source": source, "title": "عاجل: " + record["title"],
-            "text": "النخيل - (وكالات): " + body, "url": f"https://example.org/{new_id}"}
-
+from tests.seed_dates import VISIT_2023, VISIT_2024, edited_copy, sample, write_story_corpus
 
 def test_signature_is_datasketch_minhash_of_the_shingles():
     words = sample("rain-agency")["text"].split()
@@ -54,12 +36,9 @@ def grouped(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> tuple[
     """Dated seed pages, samples/ and one agency copy, indexed with vectors; then a second run adding
     another outlet's copy."""
     root = tmp_path_factory.mktemp("grouped")
-    main = write_dated_seeds(seeds_dir, root / "seeds.jsonl")
-    first = root / "copy-1.jsonl"
-    first.write_text(json.dumps(edited_copy(sample("rain-agency"), "rain-copy-1", "قناة أولى"),
-                                ensure_ascii=False) + "\n", encoding="utf-8")
+    paths, main = write_story_corpus(seeds_dir, root)
     settings = load_settings(overrides={"data.dir": str(root / "data")}, environ={})
-    index_paths([str(root / "seeds.jsonl"), str(REPO / "samples"), str(first)], settings, progress=False)
+    index_paths(paths, settings, progress=False)
     second = root / "copy-2.jsonl"
     second.write_text(json.dumps(edited_copy(sample("rain-agency"), "rain-copy-2", "قناة ثانية"),
                                  ensure_ascii=False) + "\n", encoding="utf-8")

@@ -63,6 +63,12 @@ def article(article_id: str) -> Any:
     return jsonify(get_services().require_article(article_id))
 
 
+@bp.get("/stories/<story_id>")
+def story(story_id: str) -> Any:
+    _reject_unknown(NO_PARAMETERS)
+    return jsonify(get_services().story(story_id))
+
+
 @bp.get("/analyze")
 def analyze() -> Any:
     _reject_unknown(("text",))

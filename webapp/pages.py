@@ -26,7 +26,7 @@ bp = Blueprint("pages", __name__, template_folder="templates", static_folder="st
                static_url_path="/assets")
 
 # The search form's single-valued parameters, in the order they appear in shared URLs.
-SEARCH_FIELDS = ("q", "mode", "from", "to", "sort", "page", "size")
+SEARCH_FIELDS = ("q", "mode", "from", "to", "sort", "page", "size", "collapse")
 MODE_LABELS = {"hybrid": "الكلمات والمعنى", "keyword": "الكلمات فقط", "semantic": "المعنى فقط"}
 MODES = tuple((mode, MODE_LABELS[mode]) for mode in SEARCH_MODES)  # a mode without a label fails at import
 SORT_LABELS = {"relevance": "الأكثر صلة", "date": "الأحدث"}
@@ -138,6 +138,39 @@ def related_phrase(n: int) -> str:
     """'5 مقالات ذات صلة': how many articles are only close in meaning to the query."""
     return count_phrase(n, "مقال واحد ذو صلة", "مقالان ذوا صلة", "مقالات ذات صلة", "مقالاً ذا صلة",
                         "مقال ذي صلة")
+
+
+def sources_phrase(n: int) -> str:
+    """'نُشر في 3 مصادر': how many outlets carried a story."""
+    return "نُشر في " + count_phrase(n, "مصدر واحد", "مصدرين", "مصادر", "مصدرًا", "مصدر")
+
+
+def others_phrase(n: int) -> str:
+    """'3 مقالات أخرى عن الحدث': the other articles of a story from the same outlet."""
+    return count_phrase(n, "مقال آخر عن الحدث", "مقالان آخران عن الحدث", "مقالات أخرى عن الحدث",
+                        "مقالاً آخر عن الحدث", "مقال آخر عن الحدث")
+
+
+TIMELINE_WIDTH = 600  # the chart's own units (the SVG scales to the column)
+TIMELINE_HEIGHT = 64
+INTERVAL_LABELS = {"day": "يوميًا", "week": "أسبوعيًا", "month": "شهريًا"}
+
+
+def timeline_bars(timeline: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each bucket as an SVG bar (x, y, width, height in the chart's units), earliest on the right as the
+    page reads; zero-count periods keep their place and get no bar."""
+    buckets = timeline.get("buckets") or []
+    if not buckets:
+        return []
+    top = max(b["count"] for b in buckets) or 1
+    slot = TIMELINE_WIDTH / len(buckets)
+    gap = min(2.0, slot * 0.2)
+    bars = []
+    for i, bucket in enumerate(buckets):
+        height = round((TIMELINE_HEIGHT - 4) * bucket["count"] / top, 2) if bucket["count"] else 0
+        bars.append({**bucket, "x": round(TIMELINE_WIDTH - (i + 1) * slot + gap / 2, 2), "width": round(slot - gap, 2),
+                     "y": round(TIMELINE_HEIGHT - height, 2), "height": height})
+    return bars
 
 
 def page_window(page: int, pages: int, width: int = 2) -> list[int | None]:
@@ -298,6 +331,12 @@ bp.add_app_template_filter(arabic_date, "arabic_date")
 bp.add_app_template_filter(results_phrase, "results_phrase")
 bp.add_app_template_filter(matches_phrase, "matches_phrase")
 bp.add_app_template_filter(related_phrase, "related_phrase")
+bp.add_app_template_filter(sources_phrase, "sources_phrase")
+bp.add_app_template_filter(others_phrase, "others_phrase")
+bp.add_app_template_global(timeline_bars, "timeline_bars")
+bp.add_app_template_global(INTERVAL_LABELS, "interval_labels")
+bp.add_app_template_global(TIMELINE_WIDTH, "timeline_width")
+bp.add_app_template_global(TIMELINE_HEIGHT, "timeline_height")
 bp.add_app_template_global(asset_url, "asset_url")
 bp.add_app_template_global(article_href, "article_href")
 bp.add_app_template_global(url_query, "url_query")

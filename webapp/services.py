@@ -7,6 +7,7 @@ the same `ApiError`s. Heavy objects (stores, embedder) are built once per app an
 from __future__ import annotations
 
 import math
+from collections import Counter
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,8 +17,9 @@ from typing import Any
 from flask import Flask, current_app
 
 from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
+from indexer.grouping.lookup import open_groups
 from indexer.stores.dates import parse_datetime
-from retrieval import answers, compose, follow_up, highlight
+from retrieval import answers, compose, follow_up, highlight, stories
 from retrieval.query import ParsedQuery, parse_query
 from retrieval.search import (
     MODES,
@@ -32,7 +34,8 @@ from retrieval.search import (
 )
 from webapp.errors import BadRequest, NotFound
 
-SEARCH_PARAMETERS = ("q", "mode", "source", "from", "to", "sort", "page", "size")
+SEARCH_PARAMETERS = ("q", "mode", "source", "from", "to", "sort", "page", "size", "collapse")
+COUNTED = {"story": "stories", "copy": "copy groups", "none": "articles"}  # what `total` counts per collapse
 HISTORY_ROLES = ("user", "assistant")
 MAX_HISTORY_TURNS = 20
 MAX_TURN_CHARS = 5000  # an earlier answer quotes up to three sentences; this is far above that
@@ -50,6 +53,7 @@ class SearchRequest:
     sort: str
     page: int
     size: int
+    collapse: str = "story"
 
 
 def _single(params: Mapping[str, Any], name: str) -> str | None:
@@ -143,7 +147,10 @@ def validate_search(params: Mapping[str, Any], settings: Mapping[str, Any]) -> S
         raise BadRequest("bad_date", f"'from' ({date_from}) is after 'to' ({date_to})")
     page = _integer(params, "page", 1, 1, MAX_PAGE)
     size = _integer(params, "size", int(settings["search.page_size"]), 1, int(settings["search.max_page_size"]))
-    return SearchRequest(text, query, mode, Filters(sources, date_from, date_to), sort, page, size)
+    how = _single(params, "collapse") or "story"
+    if how not in stories.COLLAPSE:
+        raise BadRequest("bad_collapse", f"unknown collapse {how!r}; valid: {', '.join(stories.COLLAPSE)}")
+    return SearchRequest(text, query, mode, Filters(sources, date_from, date_to), sort, page, size, how)
 
 
 def validate_history(history: Any) -> list[dict[str, str]]:
@@ -175,6 +182,7 @@ class Services:
         self.settings = settings
         self.stores = stores
         self.retriever = Retriever(stores, settings, analyze, analyze_exact)
+        self.groups = open_groups(stores, settings)
         self._refresh_lock = threading.Lock()
         self._last_refresh = time.monotonic()
         self._sources: frozenset[str] = frozenset()
@@ -241,14 +249,23 @@ class Services:
         matches, related = split_related(articles, retrieval.matched_articles)
         if request.sort == "date":
             matches, related = sort_by_date(matches), sort_by_date(related)
-        articles = matches + related
+        # One result per story (or copy group): its best-ranked article stands for the others.
+        rows = self.groups.rows(c.article.id for c in (*matches, *related)) if request.collapse != "none" else {}
+        collapsed_matches = stories.collapse(matches, _article_id, rows, request.collapse)
+        collapsed_related = stories.collapse(related, _article_id, rows, request.collapse)
+        entries = collapsed_matches + collapsed_related
         first = (request.page - 1) * request.size
-        page = self.retriever.load(articles[first:first + request.size])
+        shown = entries[first:first + request.size]
+        page = {c.passage.id: c for c in self.retriever.load([e.lead for e in shown])}
+        groups = self._group_fields([e for e in shown if e.lead.passage in page], rows, request.collapse)
         matched = retrieval.matched_articles
         terms = retrieval.keyword.terms
         phrases = retrieval.keyword.phrases
         results = []
-        for candidate in page:
+        for entry in shown:
+            candidate = page.get(entry.lead.passage)
+            if candidate is None:  # deleted since it was retrieved
+                continue
             article, passage = candidate.article, candidate.passage
             results.append({
                 **reference(candidate),
@@ -257,19 +274,54 @@ class Services:
                 "snippet": str(highlight.snippet(passage.text, terms, phrases, analyze, analyze_exact)),
                 "title_html": str(highlight.render(article.title, highlight.match_spans(
                     article.title, terms, phrases, analyze, analyze_exact))),
+                **groups.get(article.id, {"story": None, "copies": None, "also": []}),
+                "collapsed": [c.article.id for c in entry.others],
             })
         return {
             "query": request.text,
             "mode": request.mode,
-            "total": len(matches),
-            "related_total": len(related),
+            "collapse": request.collapse,
+            "total": len(collapsed_matches),
+            "total_articles": len(matches),
+            "related_total": len(collapsed_related),
+            "counts": {"total": COUNTED[request.collapse], "facets": "articles"},
             "page": request.page,
             "size": request.size,
-            "pages": math.ceil(len(articles) / request.size),
+            "pages": math.ceil(len(entries) / request.size),
             "took_ms": _elapsed_ms(started),
             "results": results,
-            "facets": {"source": facets},
+            "facets": {"source": facets, "date": stories.timeline([c.article.published for c in matches])},
         }
+
+    def _group_fields(self, entries: Sequence[Any], rows: Mapping[str, Any], how: str) -> dict[str, dict[str, Any]]:
+        """Per shown article: its story `{id, size, sources}`, its copy group, and the other articles of
+        what it stands for (its story, or its copy group), oldest first, each saying whether it matched."""
+        leads = [e.lead.article.id for e in entries]
+        known = {aid: rows[aid] for aid in leads if aid in rows} or self.groups.rows(leads)
+        by_story = self.groups.members("story", {r.story for r in known.values() if r.story})
+        by_copy = self.groups.members("copy_group", {r.copy_group for r in known.values()})
+        collapsed = {e.lead.article.id: {c.article.id for c in e.others} for e in entries}
+        listed: dict[str, list[Any]] = {}
+        for aid, row in known.items():
+            members = by_story.get(row.story or "", []) if how == "story" and row.story else \
+                by_copy.get(row.copy_group, [])
+            listed[aid] = [m for m in members if m.article_id != aid]
+        titles = self.stores.docs.get_articles({m.article_id for ms in listed.values() for m in ms})
+        shared = {aid: Counter([known[aid].copy_group, *(m.copy_group for m in ms)]) for aid, ms in listed.items()}
+        fields: dict[str, dict[str, Any]] = {}
+        for aid, row in known.items():
+            copies = by_copy.get(row.copy_group, [])
+            fields[aid] = {
+                "story": stories.story_summary(row.story, by_story.get(row.story or "", [])),
+                "copies": {"id": row.copy_group, "size": len(copies),
+                           "sources": list(dict.fromkeys(m.source for m in copies if m.source))},
+                "also": [{"article_id": m.article_id, "title": titles[m.article_id].title, "source": m.source,
+                          "published": m.published, "url": titles[m.article_id].url, "copy_group": m.copy_group,
+                          # the same copy as the result itself or as another article listed: syndicated text
+                          "copy": shared[aid][m.copy_group] > 1, "matched": m.article_id in collapsed[aid]}
+                         for m in listed[aid] if m.article_id in titles],
+            }
+        return fields
 
     # -- ask -----------------------------------------------------------------------------------------
 
@@ -316,6 +368,20 @@ class Services:
             "passages": [{"id": p.id, "ordinal": p.ordinal, "text": p.text, "start": p.start, "end": p.end}
                          for p in passages],
         }
+
+    def story(self, story_id: str) -> dict[str, Any]:
+        """A story's articles by date, each with its copy group; NotFound for an unknown id."""
+        self.refresh()
+        members = self.groups.members("story", [story_id]).get(story_id, [])
+        articles = self.stores.docs.get_articles(m.article_id for m in members)
+        members = [m for m in members if m.article_id in articles]  # deleted meanwhile: left out
+        if not members:
+            raise NotFound("story_not_found", f"no story with id {story_id!r}")
+        return {**(stories.story_summary(story_id, members) or {}),
+                "first_published": members[0].published, "last_published": members[-1].published,
+                "articles": [{"article_id": m.article_id, "title": articles[m.article_id].title, "source": m.source,
+                              "published": m.published, "url": articles[m.article_id].url,
+                              "copy_group": m.copy_group} for m in members]}
 
     def require_article(self, article_id: str) -> dict[str, Any]:
         found = self.article(article_id)
@@ -366,6 +432,10 @@ class Services:
 
         return {"text": text, "analyzer": ANALYZER_VERSION, "tokens": tokens(analyze(text)),
                 "exact": tokens(analyze_exact(text))}
+
+
+def _article_id(candidate: Any) -> str:
+    return str(candidate.article.id)
 
 
 def _pairs(sources: Any) -> list[tuple[str, int]]:

@@ -1,0 +1,104 @@
+"""Pure functions for stories at query time: collapsing ranked articles into one result per story (or
+copy group), what a result says of its story, and the matches' timeline (`facets.date`)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Generic, TypeVar
+
+from indexer.grouping.store import GroupRow
+from indexer.stores.dates import UNDATED, to_epoch
+
+COLLAPSE = ("story", "copy", "none")  # what one search result stands for
+T = TypeVar("T")
+# The timeline's bar width by the span of the matches' dates: daily up to two months, weekly up to half a
+# year, monthly beyond; at most about 60 bars up to five years.
+DAILY_UP_TO_DAYS = 62
+WEEKLY_UP_TO_DAYS = 182
+
+
+@dataclass(slots=True)
+class Collapsed(Generic[T]):
+    """One result: its best-ranked article and the other matching articles of the same group, ranked."""
+
+    key: str
+    lead: T
+    others: list[T] = field(default_factory=list)
+
+
+def group_key(article_id: str, row: GroupRow | None, collapse: str) -> str:
+    """What the article collapses on: its story, else its copy group, else itself."""
+    if row is None or collapse == "none":
+        return "a:" + article_id
+    if collapse == "story" and row.story:
+        return "s:" + row.story
+    return "c:" + row.copy_group
+
+
+def collapse(items: Sequence[T], article_id: Any, rows: Mapping[str, GroupRow], how: str) -> list[Collapsed[T]]:
+    """Ranked items (each an article, `article_id(item)` its id) to one entry per group, in the rank of each
+    group's best item."""
+    groups: dict[str, Collapsed[T]] = {}
+    for item in items:
+        aid = article_id(item)
+        key = group_key(aid, rows.get(aid), how)
+        if key in groups:
+            groups[key].others.append(item)
+        else:
+            groups[key] = Collapsed(key, item)
+    return list(groups.values())
+
+
+def story_summary(story: str | None, members: Sequence[GroupRow]) -> dict[str, Any] | None:
+    """`{id, size, sources}`: the story's article count and its outlets by first publication."""
+    if story is None:
+        return None
+    sources = list(dict.fromkeys(m.source for m in members if m.source))
+    return {"id": story, "size": len(members), "sources": sources}
+
+
+def timeline(published: Sequence[str | None]) -> dict[str, Any]:
+    """Matching articles per day, week or month (chosen by the span), each bucket with the inclusive
+    from/to dates a link filters on; undated articles are counted apart."""
+    days = []
+    undated = 0
+    for value in published:
+        seconds = to_epoch(value)
+        if seconds == UNDATED:
+            undated += 1
+            continue
+        days.append(datetime.fromtimestamp(seconds, UTC).date())
+    if not days:
+        return {"interval": None, "buckets": [], "undated": undated}
+    span = (max(days) - min(days)).days
+    interval = "day" if span <= DAILY_UP_TO_DAYS else "week" if span <= WEEKLY_UP_TO_DAYS else "month"
+    counts = Counter(_bucket_start(day, interval) for day in days)
+    buckets = []
+    start = _bucket_start(min(days), interval)
+    last = _bucket_start(max(days), interval)
+    while start <= last:  # empty periods too, so the bars' spacing is the calendar's
+        end = _bucket_end(start, interval)
+        buckets.append({"value": start.isoformat() if interval != "month" else start.isoformat()[:7],
+                        "from": start.isoformat(), "to": end.isoformat(), "count": counts.get(start, 0)})
+        start = end + timedelta(days=1)
+    return {"interval": interval, "buckets": buckets, "undated": undated}
+
+
+def _bucket_start(day: date, interval: str) -> date:
+    if interval == "day":
+        return day
+    if interval == "week":  # weeks start on Saturday, as in most Arabic calendars
+        return day - timedelta(days=(day.weekday() - 5) % 7)
+    return day.replace(day=1)
+
+
+def _bucket_end(start: date, interval: str) -> date:
+    if interval == "day":
+        return start
+    if interval == "week":
+        return start + timedelta(days=6)
+    following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+    return following - timedelta(days=1)
