@@ -161,3 +161,41 @@ def test_feeds_settings_from_environment_and_their_errors() -> None:
     assert load_settings(environ={})["feeds.urls"] == []
     with pytest.raises(SettingsError, match="feeds.urls must be a list of strings"):
         load_settings(overrides={"feeds.urls": [1, 2]}, environ={})
+
+
+def test_a_feed_is_stored_and_recorded_a_batch_at_a_time(site: Served, tmp_path: Path, monkeypatch) -> None:
+    """In process, with the real stores: batches of 2, a failing page in the second, and an item that repeats
+    another's link."""
+    import sqlite3
+
+    from indexer.feeds import poll
+    from indexer.ingest import stable_id
+
+    monkeypatch.setattr(poll, "ITEMS_PER_BATCH", 2)
+    rss = (site.root / "rss.xml").read_text(encoding="utf-8")
+    site.write("rss.xml", rss.replace("  </channel>", f"""    <item>
+      <title>أمطار غزيرة (تحديث)</title>
+      <link>{site.base}/articles/rain.html</link>
+      <guid isPermaLink="false">wahanews-1001-update</guid>
+    </item>
+  </channel>"""))
+    site.fail["/articles/dates-cp1256.html"] = 500
+    settings = load_settings(overrides={"data.dir": str(tmp_path / "data")}, environ={})
+    events: list[poll.Event] = []
+    url = site.base + "/rss.xml"
+    watcher = poll.Watcher(settings, [url], poll.WatchOptions.from_settings(settings, embed=False), events.append)
+    outcome = watcher.poll_feed(url)
+    assert outcome.status == "ok" and outcome.counts == {"new": 3, "changed": 0, "unchanged": 1, "failed": 1}
+    items = load_state(tmp_path / "data", url).items
+    assert {key: item.status for key, item in items.items()} == {
+        "wahanews-1001": "indexed", f"{site.base}/articles/library.html": "indexed",
+        f"{site.base}/articles/marathon.html": "indexed", "wahanews-1004": "pending",
+        "wahanews-1001-update": "indexed"}
+    assert items["wahanews-1001-update"].article_id == items["wahanews-1001"].article_id == \
+        stable_id(f"{site.base}/articles/rain.html")
+    assert "HTTP 500" in items["wahanews-1004"].error
+    assert [e.kind for e in events if e.item] == ["new", "new", "new", "item-failed", "unchanged"]
+    with sqlite3.connect(tmp_path / "data" / "documents.sqlite3") as db:
+        runs = db.execute("SELECT paths FROM ingest_log ORDER BY id").fetchall()
+        assert len(runs) == 2 and all(url in paths for (paths,) in runs)  # one pipeline run per batch
+        assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3

@@ -24,6 +24,7 @@ from indexer.models import Article, Problem
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+ITEMS_PER_BATCH = 50  # items fetched, then stored and recorded together (most feeds list fewer)
 
 
 def default_user_agent() -> str:
@@ -111,37 +112,31 @@ class Watcher:
             feed = None if response.not_modified else parse_feed(response.body, response.url, response.charset)
         except (fetch.FetchError, FeedFormatError) as error:
             retry_after = getattr(error, "retry_after", None)
-            delay = state.record_failure(_reason(error, url), at, self.options.backoff_initial, self.options.backoff_max,
-                                         retry_after)
+            delay = state.record_failure(_reason(error, url), at, self.options.backoff_initial,
+                                         self.options.backoff_max, retry_after)
             save_state(self.data_dir, state)
             self.log(Event("feed-failed", url, detail=f"{_reason(error, url)}; next try in {_duration(delay)} "
                            f"(failure {state.failures})"))
             return FeedOutcome("failed")
+        if feed is not None:
+            state.title = feed.title or state.title  # the articles' source where a page names none
         candidates = self._candidates(state, feed.items if feed else None, at)
-        self._fetch_pages(url, state, candidates)
         counts = {"new": 0, "changed": 0, "unchanged": 0, "failed": 0}
-        committed: dict[str, str] = {}
-        problems: dict[str, Problem] = {}
-        busy: str | None = None
-        complete = False
-        try:
-            busy = self._store(url, [c.article for c in candidates if c.article], committed, problems)
-            complete = True
-        finally:
-            # Also after Ctrl-C or a failed write: the pipeline committed what `committed` holds, and that
-            # much is recorded. The old validators are kept then, so the next run fetches the feed again
-            # and meets the items whose fate is unknown.
-            self._settle(url, state, candidates, committed, problems, busy, at, counts, complete)
-            if complete:
-                state.record_success(at)
-                if feed is not None:
-                    state.title = feed.title or state.title
-                    state.etag = response.headers.get("etag") or None
-                    state.modified = response.headers.get("last-modified") or None
-                elif response.headers.get("etag"):
-                    state.etag = response.headers["etag"]
-                state.forget_old(at)
-            save_state(self.data_dir, state)
+        firsts = [c for c in candidates if c.same_as is None]
+        for start in range(0, len(firsts), ITEMS_PER_BATCH):
+            # A big feed is stored and recorded a batch at a time, so an interrupted first poll of a feed
+            # with hundreds of items keeps what it had done.
+            self._store_batch(url, state, firsts[start:start + ITEMS_PER_BATCH], at, counts)
+        self._settle_same_links(url, state, candidates, at, counts)
+        state.record_success(at)
+        if feed is not None:
+            # Only now that every item is recorded: a 304 from here on skips nothing unrecorded.
+            state.etag = response.headers.get("etag") or None
+            state.modified = response.headers.get("last-modified") or None
+        elif response.headers.get("etag"):
+            state.etag = response.headers["etag"]
+        state.forget_old(at)
+        save_state(self.data_dir, state)
         if feed is None:
             retried = sum(counts.values())
             self.log(Event("not-modified", url, detail="304 not modified" +
@@ -150,6 +145,48 @@ class Watcher:
             return FeedOutcome("not-modified", counts)
         self.log(Event("feed-done", url, detail=f"{len(feed.items)} items: {_counts(counts)}"))
         return FeedOutcome("ok", counts)
+
+    def _store_batch(self, url: str, state: FeedState, batch: list[_Candidate], at: datetime,
+                     counts: dict[str, int]) -> None:
+        """Fetch the pages of a batch of items, store their articles, record each in the state and save it."""
+        self._fetch_pages(url, state, batch)
+        committed: dict[str, str] = {}
+        problems: dict[str, Problem] = {}
+        busy: str | None = None
+        complete = False
+        try:
+            busy = self._store(url, [c.article for c in batch if c.article], committed, problems)
+            complete = True
+        finally:
+            # Also after Ctrl-C or a failed write: the pipeline committed what `committed` holds, and that
+            # much is recorded. The feed's validators are not touched, so the next run fetches the feed
+            # again and meets the items whose fate is unknown.
+            self._settle(url, state, batch, committed, problems, busy, at, counts, complete)
+            try:
+                save_state(self.data_dir, state)
+            except OSError:
+                if complete:
+                    raise
+                # Already failing (a full disk): that error is the one to report, and an unsaved state
+                # only means fetching these items again.
+
+    def _settle_same_links(self, url: str, state: FeedState, candidates: list[_Candidate], at: datetime,
+                           counts: dict[str, int]) -> None:
+        """Items whose link an earlier item of the feed already has share that item's fate."""
+        by_key = {c.key: c for c in candidates}
+        for candidate in candidates:
+            if candidate.same_as is None:
+                continue
+            first = state.items.get(by_key[candidate.same_as].key)
+            status = first.status if first is not None else "pending"
+            state.items[candidate.key] = self._item_state(
+                candidate.item, status, candidate.old, at, article_id=first.article_id if first else None,
+                attempts=first.attempts if first else 0, error=first.error if first else None)
+            if status == "indexed":
+                counts["unchanged"] += 1
+                self.log(Event("unchanged", url, candidate.item.link, candidate.item.title,
+                               f"same link as item {candidate.same_as}: indexed once, as "
+                               f"{first.article_id if first else '?'}"))
 
     def _candidates(self, state: FeedState, items: list[FeedItem] | None, at: datetime) -> list[_Candidate]:
         """Items to fetch: new or changed in the feed, and those left pending by an earlier poll (also
@@ -236,12 +273,10 @@ class Watcher:
         if busy:
             self.log(Event("store-busy", url, detail=f"{busy}; the new items are kept and fetched again on the "
                            "next poll"))
-        by_key = {c.key: c for c in candidates}
         for candidate in candidates:
-            first = by_key[candidate.same_as] if candidate.same_as else candidate
             item, old = candidate.item, candidate.old
-            article = first.article
-            error = first.error
+            article = candidate.article
+            error = candidate.error
             outcome = outcomes.get(article.id) if article is not None else None
             if article is not None and outcome is None:
                 problem = problems.get(article.origin)
