@@ -199,3 +199,39 @@ def test_a_feed_is_stored_and_recorded_a_batch_at_a_time(site: Served, tmp_path:
         runs = db.execute("SELECT paths FROM ingest_log ORDER BY id").fetchall()
         assert len(runs) == 2 and all(url in paths for (paths,) in runs)  # one pipeline run per batch
         assert db.execute("SELECT count(*) FROM articles").fetchone()[0] == 3
+
+
+def test_storing_waits_for_the_write_lock_and_keeps_items_pending_when_it_stays_taken(
+        site: Served, tmp_path: Path, monkeypatch) -> None:
+    """Another writer (`isnad index`, the server's write API) holds index.lock: watch waits for it, and when it
+    stays taken the items are kept pending and stored on the next poll, though the feed then answers 304."""
+    import fcntl
+    import threading
+
+    from indexer.feeds import poll
+
+    data = tmp_path / "data"
+    data.mkdir()
+    settings = load_settings(overrides={"data.dir": str(data)}, environ={})
+    events: list[poll.Event] = []
+    url = site.base + "/atom.xml"
+    watcher = poll.Watcher(settings, [url], poll.WatchOptions.from_settings(settings, embed=False), events.append)
+
+    holder = open(data / "index.lock", "a+")  # noqa: SIM115 - the other writer's lock, released below
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    monkeypatch.setattr(poll, "LOCK_WAIT_SECONDS", 0.5)
+    first = watcher.poll_round()[url]
+    assert first.counts == {"new": 0, "changed": 0, "unchanged": 0, "failed": 0}
+    assert [e.kind for e in events if e.kind == "store-busy"] == ["store-busy"]
+    state = load_state(data, url)
+    assert {item.status for item in state.items.values()} == {"pending"} and len(state.items) == 3
+    assert all(item.attempts == 0 for item in state.items.values())  # busy is no failed attempt
+
+    # The lock is released while the next poll waits for it: the pending items are stored, the feed is a 304.
+    monkeypatch.setattr(poll, "LOCK_WAIT_SECONDS", 120.0)
+    threading.Timer(1.0, holder.close).start()
+    events.clear()
+    second = watcher.poll_round()[url]
+    assert second.status == "not-modified" and second.counts["new"] == 3
+    assert not [e for e in events if e.kind == "store-busy"]
+    assert {item.status for item in load_state(data, url).items.values()} == {"indexed"}

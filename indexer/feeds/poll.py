@@ -24,6 +24,11 @@ from indexer.models import Article, Problem
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
+# How long storing waits for the data directory's write lock: `isnad serve`'s write API and embedder hold it
+# for one batch at a time (seconds), so waiting beats a skipped poll; a long `isnad index` holds it longer,
+# and then the items wait for the next poll (and later feeds of the same round do not wait again).
+LOCK_WAIT_SECONDS = 30.0
+LOCK_POLL_SECONDS = 0.5
 ITEMS_PER_BATCH = 50  # items fetched, then stored and recorded together (most feeds list fewer)
 
 
@@ -93,6 +98,7 @@ class Watcher:
         self.log = log
         self.data_dir = Path(settings["data.dir"])
         self.stored_since_embedding = True  # embed once at start: an earlier run may have left passages
+        self.busy_this_round = False  # the write lock stayed taken once this round: do not wait again
 
     # -- one feed ---------------------------------------------------------------------------------------
 
@@ -254,8 +260,9 @@ class Watcher:
             problems[problem.origin] = problem
 
         try:
-            report = index_paths([], self.settings, embed=False, progress=False, on_problem=on_problem,
-                                 articles=articles, sources=[f"feed {url}"], on_article=on_article)
+            report = self._when_unlocked(lambda: index_paths(
+                [], self.settings, embed=False, progress=False, on_problem=on_problem, articles=articles,
+                sources=[f"feed {url}"], on_article=on_article))
         except StoreBusyError as error:
             return str(error)
         finally:
@@ -337,8 +344,8 @@ class Watcher:
             return 0  # nothing was ever stored here: do not create an empty index
         report = IndexReport()
         try:
-            index_paths([], self.settings, embed=True, progress=False, report=report,
-                        sources=["isnad watch: embeddings"])
+            self._when_unlocked(lambda: index_paths([], self.settings, embed=True, progress=False, report=report,
+                                                    sources=["isnad watch: embeddings"]))
         except StoreBusyError as error:
             self.log(Event("store-busy", "", detail=f"{error}; embedding waits for the next round"))
             return 0
@@ -347,6 +354,21 @@ class Watcher:
             self.log(Event("embedded", "", detail=f"embedded {report.embedded} passages"
                            + (f", {report.pending_vectors} still pending" if report.pending_vectors else "")))
         return report.embedded
+
+    def _when_unlocked(self, write: Callable[[], Any]) -> Any:
+        """Run `write` (which opens the stores for writing), retrying while another process holds the write
+        lock, up to LOCK_WAIT_SECONDS once per round; StoreBusyError when it stays taken."""
+        from indexer.stores.embedded import StoreBusyError
+
+        deadline = time.monotonic() + (0.0 if self.busy_this_round else LOCK_WAIT_SECONDS)
+        while True:
+            try:
+                return write()
+            except StoreBusyError:
+                if time.monotonic() >= deadline:
+                    self.busy_this_round = True
+                    raise
+                time.sleep(LOCK_POLL_SECONDS)
 
     def due(self, url: str, at: datetime) -> datetime:
         """When `url` should next be polled: after its back-off while failing, else an interval after its
@@ -359,6 +381,7 @@ class Watcher:
         return at
 
     def poll_round(self, urls: Sequence[str] | None = None) -> dict[str, FeedOutcome]:
+        self.busy_this_round = False
         outcomes = {url: self.poll_feed(url) for url in (self.urls if urls is None else urls)}
         self.embed()
         return outcomes
