@@ -20,6 +20,7 @@ from retrieval.search import Filters, Loaded, Ranked, Retriever, reference
 from retrieval.sentences import split_sentences
 
 PASSAGES_PER_ARTICLE = 2  # agency copy repeats: don't let one article fill the evidence
+COPY_LOOKAHEAD = 4  # candidate articles looked up per evidence passage, for their copy groups
 # A further sentence joins the answer when its probability is within this of the best one's and above the
 # threshold. Chosen on the held-out folds of evaluation/scripts/train_answers.py run with this constant edited (6 sentences
 # re-scored): 0.15 gave 59.7 % right answers, 0.3 gave 61.6 % at the same abstention (2.1 → 2.3 sentences an
@@ -56,15 +57,23 @@ class Candidates:
                           [self.features[i] for i in indices], self.query_vector)
 
 
-def evidence_passages(candidates: list[Ranked], limit: int) -> list[Ranked]:
-    """The top `limit` passages, at most PASSAGES_PER_ARTICLE from one article."""
+def evidence_passages(candidates: list[Ranked], limit: int,
+                      copy_group: Mapping[str, str] | None = None) -> list[Ranked]:
+    """The top `limit` passages, at most PASSAGES_PER_ARTICLE from one article, and from one article per
+    copy group (`copy_group`: article id -> its group): the same agency text in another outlet adds no
+    evidence, only another name for it (see `copies_of`)."""
     per_article: dict[str, int] = {}
+    cited_for: dict[str, str] = {}  # copy group -> the one article read for it
     chosen: list[Ranked] = []
     for candidate in candidates:
-        count = per_article.get(candidate.article.id, 0)
+        article_id = candidate.article.id
+        group = (copy_group or {}).get(article_id, article_id)
+        if cited_for.setdefault(group, article_id) != article_id:
+            continue
+        count = per_article.get(article_id, 0)
         if count >= PASSAGES_PER_ARTICLE:
             continue
-        per_article[candidate.article.id] = count + 1
+        per_article[article_id] = count + 1
         chosen.append(candidate)
         if len(chosen) >= limit:
             break
@@ -72,7 +81,7 @@ def evidence_passages(candidates: list[Ranked], limit: int) -> list[Ranked]:
 
 
 def gather(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
-           settings: dict[str, Any]) -> Candidates:
+           settings: dict[str, Any], groups: Any = None) -> Candidates:
     """Retrieve the evidence passages for `question` and describe each usable sentence in them."""
     analyze = retriever.analyze
     ignore = compose.question_terms(analyze)
@@ -86,7 +95,13 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
     words = [w for w in context.split() if any(t.term not in ignore for t in analyze(w))]
     query = ParsedQuery(words=tuple(words or context.split()))
     retrieval = retriever.retrieve(query, mode, Filters(), embed_text=context, with_facets=False)
-    passages = retriever.load(evidence_passages(retrieval.candidates, int(settings["answer.passages"])))
+    limit = int(settings["answer.passages"])
+    copy_group = None
+    if groups is not None:
+        # The articles the evidence can come from: the first candidates, enough for `limit` passages.
+        heads = list(dict.fromkeys(c.article.id for c in retrieval.candidates))[:limit * COPY_LOOKAHEAD]
+        copy_group = {a: row.copy_group for a, row in groups.rows(heads).items()}
+    passages = retriever.load(evidence_passages(retrieval.candidates, limit, copy_group))
     if not passages:
         return Candidates(context, kind, [], [], [], retrieval.query_vector)
     keys = compose.key_terms(context, analyze, ignore)
@@ -152,10 +167,11 @@ def pick(found: Candidates, scored: Mapping[int, float], max_sentences: int, mar
 
 
 def answer(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
-           settings: dict[str, Any]) -> Answer:
-    """Compose the cited answer to `question`, or abstain."""
+           settings: dict[str, Any], groups: Any = None) -> Answer:
+    """Compose the cited answer to `question`, or abstain. With `groups` (indexer.grouping.lookup), the
+    evidence holds one article per copy group and each citation names the other outlets that carried it."""
     model = answer_model.load()
-    found = gather(retriever, question, history, mode, settings)
+    found = gather(retriever, question, history, mode, settings, groups)
     if not found.sentences:
         return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], found.context, model.version)
     scored = probabilities(retriever, found, model, int(settings["answer.embed_sentences"]))
@@ -172,7 +188,23 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
         candidate = found.passages[sentence.passage]
         parts.append(f"{sentence.text} [{n}]")
         citations.append(citation(n, candidate, sentence, evidence.type_spans(sentence.text, found.kind)))
+    copies = copies_of(groups, [c["article_id"] for c in citations], retriever)
+    for item in citations:
+        item["also_carried_by"] = copies.get(item["article_id"], [])
     return Answer(" ".join(parts), True, evidence_score, citations, found.context, model.version)
+
+
+def copies_of(groups: Any, article_ids: Sequence[str], retriever: Retriever) -> dict[str, list[dict[str, Any]]]:
+    """For each cited article, the other articles of its copy group (the same text elsewhere), oldest first."""
+    if groups is None or not article_ids:
+        return {}
+    rows = groups.rows(article_ids)
+    members = groups.members("copy_group", {r.copy_group for r in rows.values()})
+    others = {a: [m for m in members.get(row.copy_group, []) if m.article_id != a] for a, row in rows.items()}
+    articles = retriever.stores.docs.get_articles({m.article_id for ms in others.values() for m in ms})
+    return {a: [{"article_id": m.article_id, "source": m.source, "published": m.published,
+                 "title": articles[m.article_id].title, "url": articles[m.article_id].url}
+                for m in ms if m.article_id in articles] for a, ms in others.items()}
 
 
 def citation(n: int, candidate: Loaded, sentence: compose.Sentence,

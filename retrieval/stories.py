@@ -102,3 +102,27 @@ def _bucket_end(start: date, interval: str) -> date:
         return start + timedelta(days=6)
     following = (start.replace(day=28) + timedelta(days=4)).replace(day=1)
     return following - timedelta(days=1)
+
+
+# Related articles: cosine of the article vectors, less up to this much for being far apart in time, so
+# of two equally close articles the one from the same days comes first.
+DATE_PENALTY = 0.03
+DATE_PENALTY_DAYS = 30  # the full penalty from this many days apart
+
+
+def days_apart(a: str | None, b: str | None) -> int | None:
+    first, second = to_epoch(a), to_epoch(b)
+    if UNDATED in (first, second):
+        return None
+    return abs(first - second) // 86_400
+
+
+def related_score(similarity: float, days: int | None) -> float:
+    """The related list's order: similarity, nudged down by distance in time (undated: half the penalty)."""
+    share = 0.5 if days is None else min(1.0, days / DATE_PENALTY_DAYS)
+    return similarity - DATE_PENALTY * share
+
+
+def why_related(similarity: float, same_story: bool, days: int | None) -> list[str]:
+    """Machine-readable reasons, most telling first: 'story' (the same event), 'similar' (close text)."""
+    return ["story", "similar"] if same_story else ["similar"]

@@ -86,3 +86,28 @@ def test_timeline_counts_the_matching_articles_and_each_period_filters(client):
 def test_bad_collapse_is_a_clear_error(client):
     error = get(client, RAIN + "&collapse=outlet", 400)["error"]
     assert error["code"] == "bad_collapse" and "story" in error["message"]
+
+
+def test_related_articles_leave_out_the_copy_group_and_say_why(client):
+    related = get(client, "/api/v1/articles/rain-agency/related")["related"]
+    ids = [r["article_id"] for r in related]
+    assert "rain-copy-1" not in ids and "rain-agency" not in ids  # its own copy group is not "related"
+    assert {"rain-khaleej", "rain-nahar"} <= set(ids)
+    story = {r["article_id"]: r for r in related}
+    assert story["rain-khaleej"]["same_story"] and story["rain-khaleej"]["why"][0] == "story"
+    assert story["rain-khaleej"]["days_apart"] == 0
+    assert [r["score"] for r in related] == sorted((r["score"] for r in related), reverse=True)
+    assert all(r["score"] <= r["similarity"] for r in related)
+    assert get(client, "/api/v1/articles/no-such/related", 404)["error"]["code"] == "article_not_found"
+
+
+def test_an_answer_cites_one_article_per_copy_group_and_names_the_other_outlet(client):
+    reply = client.post("/api/v1/ask", json={"question": "كم مليمترا سجلت محطة الرصد في المطار خلال أمطار النخيل؟"})
+    answer = reply.get_json()
+    assert answer["answered"], answer
+    cited = [c["article_id"] for c in answer["citations"]]
+    assert len({"rain-agency", "rain-copy-1"} & set(cited)) == 1
+    copy = next(c for c in answer["citations"] if c["article_id"] in ("rain-agency", "rain-copy-1"))
+    other = ({"rain-agency", "rain-copy-1"} - {copy["article_id"]}).pop()
+    assert [o["article_id"] for o in copy["also_carried_by"]] == [other]
+    assert copy["also_carried_by"][0]["source"] in ("وكالة الأنباء", "قناة أولى")

@@ -63,6 +63,12 @@ def article(article_id: str) -> Any:
     return jsonify(get_services().require_article(article_id))
 
 
+@bp.get("/articles/<path:article_id>/related")
+def related(article_id: str) -> Any:
+    _reject_unknown(NO_PARAMETERS)
+    return jsonify(get_services().related(article_id))
+
+
 @bp.get("/stories/<story_id>")
 def story(story_id: str) -> Any:
     _reject_unknown(NO_PARAMETERS)

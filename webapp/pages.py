@@ -387,7 +387,8 @@ def article(article_id: str) -> Any:
     found = get_services().article(article_id)
     if found is None:
         abort(404)
-    return render_template("article.html", article=found,
+    related = get_services().related(article_id)["related"]
+    return render_template("article.html", article=found, related=related,
                            segments=article_segments(found["text"], found.get("passages", [])))
 
 

@@ -17,7 +17,9 @@ from typing import Any
 from flask import Flask, current_app
 
 from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
+from indexer.grouping.fingerprint import LEAD_PASSAGES
 from indexer.grouping.lookup import open_groups
+from indexer.grouping.stories import article_vector
 from indexer.stores.dates import parse_datetime
 from retrieval import answers, compose, follow_up, highlight, stories
 from retrieval.query import ParsedQuery, parse_query
@@ -35,6 +37,8 @@ from retrieval.search import (
 from webapp.errors import BadRequest, NotFound
 
 SEARCH_PARAMETERS = ("q", "mode", "source", "from", "to", "sort", "page", "size", "collapse")
+RELATED_LIMIT = 6  # related articles listed
+RELATED_CANDIDATES = 60  # nearest passages read to find them (several per article, its own among them)
 COUNTED = {"story": "stories", "copy": "copy groups", "none": "articles"}  # what `total` counts per collapse
 HISTORY_ROLES = ("user", "assistant")
 MAX_HISTORY_TURNS = 20
@@ -335,7 +339,7 @@ class Services:
                                           max_chars)
         chosen_mode = validate_mode(mode, str(self.settings["search.mode"]))
         self.refresh()
-        result = answers.answer(self.retriever, text, turns, chosen_mode, self.settings)
+        result = answers.answer(self.retriever, text, turns, chosen_mode, self.settings, self.groups)
         return {
             "question": text,
             "answer": result.text,
@@ -382,6 +386,52 @@ class Services:
                 "articles": [{"article_id": m.article_id, "title": articles[m.article_id].title, "source": m.source,
                               "published": m.published, "url": articles[m.article_id].url,
                               "copy_group": m.copy_group} for m in members]}
+
+    def related(self, article_id: str, limit: int = RELATED_LIMIT) -> dict[str, Any]:
+        """The closest other articles by passage vectors, its own copy group left out, nearby dates first,
+        each saying why (same story, similarity, days apart)."""
+        self.refresh()
+        found = self.stores.docs.get_articles([article_id]).get(article_id)
+        if found is None:
+            raise NotFound("article_not_found", f"no article with id {article_id!r}")
+        passages = self.stores.docs.article_passages(article_id)
+        vector = self._article_vector([p.id for p in passages[:LEAD_PASSAGES]])
+        if vector is None:
+            return {"article_id": article_id, "related": [], "note": "the article has no vectors yet"}
+        hits = self.stores.vectors.search(vector, RELATED_CANDIDATES)
+        refs = self.stores.docs.passage_articles(h.passage_id for h in hits)
+        best: dict[str, float] = {}
+        for hit in hits:  # an article's best passage stands for it
+            ref = refs.get(hit.passage_id)
+            if ref is not None and ref.id != article_id:
+                best[ref.id] = max(best.get(ref.id, -1.0), float(hit.score))
+        rows = self.groups.rows([article_id, *best])
+        own = rows.get(article_id)
+        if own is not None:
+            best = {a: v for a, v in best.items() if a not in rows or rows[a].copy_group != own.copy_group}
+        articles = self.stores.docs.get_articles(best)
+        ranked = []
+        for other, similarity in best.items():
+            if other not in articles:
+                continue
+            days = stories.days_apart(found.published, articles[other].published)
+            same_story = bool(own and own.story and other in rows and rows[other].story == own.story)
+            ranked.append((stories.related_score(similarity, days), other, similarity, days, same_story))
+        ranked.sort(key=lambda item: (-item[0], item[1]))
+        return {"article_id": article_id, "related": [
+            {"article_id": other, "title": articles[other].title, "source": articles[other].source,
+             "published": articles[other].published, "url": articles[other].url, "score": _round(score),
+             "similarity": _round(similarity), "days_apart": days, "same_story": same_story,
+             "why": stories.why_related(similarity, same_story, days)}
+            for score, other, similarity, days, same_story in ranked[:limit]]}
+
+    def _article_vector(self, passage_ids: Sequence[int]) -> Any:
+        """The normalised mean of the passages' stored vectors (as stories use), None when none is stored."""
+        dim = int(getattr(self.stores.vectors, "dim", 0) or 0)
+        if not passage_ids or not dim:
+            return None
+        ids, vectors = self.stores.docs.get_embeddings(list(passage_ids), dim)
+        return article_vector(list(passage_ids), {int(i): v for i, v in zip(list(ids), vectors, strict=True)})
 
     def require_article(self, article_id: str) -> dict[str, Any]:
         found = self.article(article_id)

@@ -107,8 +107,21 @@
       el("blockquote", {"class": "source-card__text"}, [
         parts[0], parts[1] ? el("mark", {}, [parts[1]]) : null, parts[2]
       ]),
-      el("a", {"class": "source-card__link", href: articleHref(citation)}, ["افتح المقال عند هذا المقطع"])
+      el("a", {"class": "source-card__link", href: articleHref(citation)}, ["افتح المقال عند هذا المقطع"]),
+      copiesLine(citation.also_carried_by || [])
     ]);
+  }
+
+  // The other outlets that carried the cited text (its copy group), each a link to its article.
+  function copiesLine(copies) {
+    if (!copies.length) return null;
+    var items = ["ونشر النص نفسه: "];
+    copies.forEach(function (copy, i) {
+      if (i) items.push("، ");
+      items.push(el("a", {href: articleBase + encodeURIComponent(copy.article_id)},
+                    [el("bdi", {dir: "rtl"}, [copy.source || "مصدر غير مسمّى"])]));
+    });
+    return el("p", {"class": "source-card__copies"}, items);
   }
 
   // Same rule as pages.marked_runs: inside the quote that precedes marker [n], mark citation n's
