@@ -51,6 +51,20 @@ EVAL_COLUMNS: tuple[Column, ...] = (
 )
 
 
+# The shipped answer model's held-out folds, as `make train-answers` measured them (answer_model.json).
+ANSWER_MODEL_COLUMNS: tuple[Column, ...] = (
+    ("held_out", "answer model, held-out set", text),
+    ("threshold", "threshold", decimal),
+    ("answerable", "answerable", number),
+    ("right", "right", percent),
+    ("abstained", "abstained", percent),
+    ("unanswerable", "unanswerable", number),
+    ("unanswerable_abstained", "refused", percent),
+    ("unanswerable_absent_abstained", "refused, paragraph absent", percent),
+    ("unanswerable_removed_abstained", "refused, answer removed", percent),
+)
+
+
 FUSION_COLUMNS: tuple[Column, ...] = (
     ("dataset", "dataset (gold in top 5)", text),
     ("questions", "questions", number),

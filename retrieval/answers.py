@@ -119,17 +119,20 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
     features: list[list[float]] = []
     for rank, (candidate, pieces) in enumerate(zip(passages, split, strict=True)):
         pid = candidate.passage.id
+        passage_terms = [s.terms for s in pieces]
         for index, sentence in enumerate(pieces):
             piece, terms = sentence.text, sentence.terms
             if not compose.usable(piece, terms):
                 continue
             where = evidence.Position(rank, retrieval.keyword_ranks.get(pid), retrieval.semantic_ranks.get(pid),
                                       index, len(pieces))
+            spans = evidence.type_spans(piece, kind)
+            around = evidence.surroundings(passage_terms, index, keys, spans, piece, question)
             sentences.append(sentence)
             features.append(evidence.cheap_features(
                 float(similarity[pid]), evidence.overlap(terms, keys),
                 evidence.weighted_overlap(terms, keys, weights), kind,
-                bool(evidence.type_spans(piece, kind)), where, len(terms), bool(said) and piece in said))
+                bool(spans), where, len(terms), bool(said) and piece in said, around))
     return Candidates(context, kind, passages, sentences, features, vector)
 
 

@@ -28,6 +28,15 @@ CHEAP_FEATURES = (
     "semantic_rank",  # 1 / (1 + rank in the dense list), 0 when it is not in that list
     "length",  # log(1 + number of terms)
     "repeated",  # already quoted earlier in the conversation
+    # What the sentence adds to the question, and what surrounds it (bench error analysis: half the wrong
+    # picks were the passage's lead or a sentence restating the question, the answer one sentence away):
+    "novel",  # share of the sentence's terms that are not the question's key terms
+    "type_new",  # a fact of the kind asked for whose words are not all in the question
+    "type_count",  # log(1 + facts of that kind found)
+    "previous_overlap",  # key-term share of the sentence before it in its passage
+    "next_overlap",  # ... and of the one after it
+    "passage_overlap",  # key-term share of the whole passage
+    "passage_overlap_gap",  # how far the sentence's share is behind the passage's best sentence
 )
 # Relative to the question's other candidates (computed when scoring, over the candidates at hand): how far
 # a sentence is behind the best one. A classifier over sentences of many questions otherwise learns
@@ -181,8 +190,44 @@ def reciprocal(rank: int | None) -> float:
     return 0.0 if rank is None else 1.0 / (1.0 + rank)
 
 
+@dataclass(frozen=True, slots=True)
+class Surroundings:
+    """The sentence against the question and its passage: new terms, new facts, its neighbours' overlap."""
+
+    novel: float
+    type_new: bool
+    type_count: int
+    previous_overlap: float
+    next_overlap: float
+    passage_overlap: float
+    passage_best_overlap: float
+
+
+def new_fact(text: str, spans: Sequence[tuple[int, int]], question: str) -> bool:
+    """True when a span of the kind asked for has a word the question does not (the fact, not the subject)."""
+    asked = set(_WORD.findall(question))
+    return any(not set(_WORD.findall(text[a:b])) <= asked for a, b in spans)
+
+
+def surroundings(passage_terms: Sequence[frozenset[str]], index: int, question_keys: Sequence[str],
+                 spans: Sequence[tuple[int, int]], text: str, question: str) -> Surroundings:
+    """Surroundings of sentence `index` among its passage's sentences (their term sets, in order)."""
+    shares = [overlap(terms, question_keys) for terms in passage_terms]
+    terms = passage_terms[index]
+    keys = set(question_keys)
+    return Surroundings(
+        novel=1.0 - len(terms & keys) / len(terms) if terms else 0.0,
+        type_new=new_fact(text, spans, question),
+        type_count=len(spans),
+        previous_overlap=shares[index - 1] if index > 0 else 0.0,
+        next_overlap=shares[index + 1] if index + 1 < len(shares) else 0.0,
+        passage_overlap=overlap(frozenset().union(*passage_terms), question_keys),
+        passage_best_overlap=max(shares),
+    )
+
+
 def cheap_features(similarity: float, overlap: float, idf_overlap: float, kind: str | None, found: bool,
-                   where: Position, terms: int, repeated: bool) -> list[float]:
+                   where: Position, terms: int, repeated: bool, around: Surroundings) -> list[float]:
     """One row of CHEAP_FEATURES."""
     return [
         similarity,
@@ -197,6 +242,13 @@ def cheap_features(similarity: float, overlap: float, idf_overlap: float, kind: 
         reciprocal(where.semantic_rank),
         math.log1p(terms),
         1.0 if repeated else 0.0,
+        around.novel,
+        1.0 if around.type_new else 0.0,
+        math.log1p(around.type_count),
+        around.previous_overlap,
+        around.next_overlap,
+        around.passage_overlap,
+        around.passage_best_overlap - overlap,
     ]
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from cli.main import main
+from retrieval import answer_model
 
 # Five paragraphs we wrote, each with a question whose words appear in it (so keyword search ranks it first).
 GOLD = [
@@ -104,6 +105,12 @@ def test_all_modes_on_tiny_data(tmp_path: Path) -> None:
         assert row["recall@5"] == 1.0, mode
     assert rows[("tiny-qa", "keyword")]["answer_in_answer"] is None  # answers scored in hybrid only
     assert rows[("tiny-qa", "hybrid")]["answer_in_answer"] is not None
+    # Beside the in-sample asks, the shipped answer model's held-out folds: one row per shared set and all pooled.
+    shipped = json.loads(answer_model.MODEL_FILE.read_text(encoding="utf-8"))
+    held_out = report["answer_model_held_out"]
+    assert [r["held_out"] for r in held_out] == [f["held_out"] for f in shipped["folds"]] + ["all (out of fold)"]
+    assert held_out[-1]["right"] == shipped["out_of_fold"]["right"]
+    assert f"answer model {shipped['version']}, held-out folds" in report["table"]
 
 
 def test_bad_arguments_are_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
