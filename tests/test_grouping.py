@@ -23,6 +23,16 @@ def test_signature_is_datasketch_minhash_of_the_shingles():
     assert np.array_equal(unpack(signature(words)), expected.hashvalues)
 
 
+def test_band_layout_is_datasketchs_for_the_band_threshold():
+    from datasketch import MinHashLSH
+
+    from indexer.grouping.fingerprint import BAND_THRESHOLD, BANDS, NUM_PERM, ROWS
+
+    lsh = MinHashLSH(threshold=BAND_THRESHOLD, num_perm=NUM_PERM)
+    assert (lsh.b, lsh.r) == (BANDS, ROWS)
+    assert lsh.hashranges == [(i * ROWS, (i + 1) * ROWS) for i in range(BANDS)]
+
+
 def test_an_edited_copy_is_near_and_a_report_on_the_same_event_is_not():
     agency = sample("rain-agency")
     copy = edited_copy(agency, "c", "x")

@@ -7,6 +7,7 @@ for key terms: stems without stop words), so grouping never analyzes a text twic
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -14,23 +15,28 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHash
 from datasketch.minhash import _fmix
 
+FINGERPRINT_VERSION = "2"  # bump when signatures, band keys or key terms change: the ledger is then rebuilt
 NUM_PERM = 64  # signature length: Jaccard estimated within about ±0.06 (1/sqrt(64) × sqrt(J(1-J)))
 SHINGLE = 3  # words per shingle: long enough that two reports on one event share few, short enough for edits
 SEED = 17  # fixes datasketch's permutations, so stored signatures stay comparable across runs
+SHINGLED_WORDS = 256  # the title and the body's first words: a dispatch's copies share its start, and the
+# signature's cost stays bounded however long the article (the judged precision in README "Stories")
 KEY_TERMS = 24  # terms kept per article for the stories' shared-rare-terms test
 TITLE_WEIGHT = 3  # a title word counts as this many body occurrences when choosing key terms
 LEAD_PASSAGES = 3  # the passages whose vectors make the article's vector (the lead names the event)
 _MASK = np.uint64(0xFFFF_FFFF)
 
 
-# LSH bands as datasketch's MinHashLSH lays them out for this threshold and NUM_PERM (10 bands of 6 rows).
-# Lower than copies.threshold on purpose: candidates are verified against the real threshold, so a
-# spurious candidate costs one comparison while a missed one is a lost copy (at J = 0.8 a pair shares
-# a band with probability 0.95; with the bands datasketch picks for 0.8 itself, 0.67).
+# LSH bands as datasketch's MinHashLSH lays them out for BAND_THRESHOLD and NUM_PERM: 10 bands of 6 rows
+# (written out, because datasketch finds them by numerical integration, about a second per process; a
+# test checks they agree). Lower than copies.threshold on purpose: candidates are verified against the
+# real threshold, so a spurious candidate costs one comparison while a missed one is a lost copy (at
+# J = 0.8 a pair shares a band with probability 0.95; with the bands datasketch picks for 0.8, 0.67).
 BAND_THRESHOLD = 0.6
+BANDS, ROWS = 10, 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +51,7 @@ class Fingerprint:
 @lru_cache(maxsize=1)
 def _band_layout() -> tuple[np.ndarray, np.ndarray]:
     """(index of each band's rows, per-row multipliers) for vectorised band keys."""
-    ranges = MinHashLSH(threshold=BAND_THRESHOLD, num_perm=NUM_PERM).hashranges
-    rows = np.array([list(range(start, end)) for start, end in ranges], dtype=np.int64)
+    rows = np.arange(BANDS * ROWS, dtype=np.int64).reshape(BANDS, ROWS)  # MinHashLSH's hashranges, in order
     multipliers = np.array([pow(0x9E3779B97F4A7C15, i + 1, 1 << 64) for i in range(rows.shape[1])],
                            dtype=np.uint64)
     return rows, multipliers
@@ -113,25 +118,26 @@ def signature(words: Sequence[str]) -> bytes:
 
 
 def key_terms(title_terms: Sequence[str], body_terms: Sequence[str], limit: int = KEY_TERMS) -> tuple[str, ...]:
-    """The article's most frequent content stems (title words weighted up), longest-lived first on ties."""
-    counts: Counter[str] = Counter()
-    for term in body_terms:
-        if len(term) > 1 and not term.isdigit():
-            counts[term] += 1
+    """The most frequent content stems of the title and lead (title words weighted up), ties by the term."""
+    counts: Counter[str] = Counter(body_terms)
     for term in title_terms:
-        if len(term) > 1 and not term.isdigit():
-            counts[term] += TITLE_WEIGHT
-    return tuple(term for term, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit])
+        counts[term] += TITLE_WEIGHT
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(term for term, _ in itertools.islice(
+        ((t, n) for t, n in ranked if len(t) > 1 and not t.isdigit()), limit))
 
 
 def fingerprint(title: str, title_exact: str, texts: Sequence[str], texts_exact: Sequence[str]) -> Fingerprint:
     """An article's fingerprint from its analyzed title and passages (space-joined analyzer output)."""
     words = title_exact.split()
     for text in texts_exact:
+        if len(words) >= SHINGLED_WORDS:
+            break
         words.extend(text.split())
     body: list[str] = []
-    for text in texts:
+    for text in texts[:LEAD_PASSAGES]:
         body.extend(text.split())
+    words = words[:SHINGLED_WORDS]
     signed = signature(words)
     return Fingerprint(signed, band_keys(signed), key_terms(title.split(), body))
 

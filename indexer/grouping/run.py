@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.grouping.copies import NewArticle, assign_copies
-from indexer.grouping.fingerprint import LEAD_PASSAGES, Fingerprint, fingerprint
+from indexer.grouping.fingerprint import FINGERPRINT_VERSION, LEAD_PASSAGES, Fingerprint, fingerprint
 from indexer.grouping.store import GroupStore
 from indexer.grouping.stories import StoryRules, assign_stories
 from indexer.models import Article
@@ -34,6 +34,12 @@ class Grouping:
         self.threshold = float(settings["copies.threshold"])
         self.rules = StoryRules.from_settings(settings)
         self.store = GroupStore(Path(settings["data.dir"]))
+        if self.store.get_meta("fingerprint_version") != FINGERPRINT_VERSION:
+            # Signatures made another way cannot be compared with new ones: group everything again
+            # (`backfill`, at the end of this run), from the stored articles.
+            with self.store.transaction() as tx:
+                tx.clear()
+                tx.set_meta("fingerprint_version", FINGERPRINT_VERSION)
         self.assigned_stories = 0
         self.deleted: list[str] = []  # forgotten this run: the engine's group documents go too
 

@@ -250,6 +250,11 @@ class _Transaction:
             marks = ",".join("?" * len(chunk))
             self.db.execute(f"UPDATE groups SET sent = ? WHERE article_id IN ({marks})", (int(sent), *chunk))
 
+    def clear(self) -> None:
+        """Forget every group (fingerprints made another way): the next run groups the archive again."""
+        for table in ("groups", "bands", "term_df"):
+            self.db.execute(f"DELETE FROM {table}")
+
     def mark_all_unsent(self) -> None:
         self.db.execute("UPDATE groups SET sent = 0")
 

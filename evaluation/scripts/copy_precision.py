@@ -1,8 +1,10 @@
-"""Copy-group precision and cost on a slice of a news corpus: `python -m evaluation.copy_precision CORPUS`.
+"""Copy-group precision and cost on a slice of a news corpus: `python -m evaluation.scripts.copy_precision CORPUS`.
 
 Indexes the first N articles keyword-only into a fresh data directory with the real pipeline (so copy
-groups are exactly what `isnad index` makes), then prints the keyword phase's time beside the time
-grouping took inside it, and judges a random sample of the detected pairs by their raw text: a pair is a
+groups are exactly what `isnad index` makes), then prints the keyword phase's time beside what grouping
+costs in it: the copy assignment in the main process (timed by the pipeline) and the fingerprints the
+analysis workers compute (timed here on a sample of the stored articles, against the analysis itself,
+and spread over the workers as the pipeline does). It judges a random sample of the detected pairs by their raw text: a pair is a
 copy when difflib's matching blocks cover at least half of the words of both (one text, lightly edited),
 measured on the stored bodies, not on the analyzed words the detector saw.
 """
@@ -14,11 +16,13 @@ import difflib
 import gzip
 import itertools
 import json
+import os
 import random
 import re
 import sqlite3
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -58,13 +62,36 @@ def judge(text_a: str, text_b: str) -> float:
     return difflib.SequenceMatcher(None, words_a, words_b, autojunk=False).ratio()
 
 
+def fingerprint_cost(settings: dict, sample: int) -> tuple[float, float, int]:
+    """(seconds analyzing, seconds fingerprinting, articles) on the first `sample` stored articles."""
+    from indexer.grouping.run import fingerprint_docs
+    from indexer.stores import open_stores
+    from indexer.stores.tantivy_index import prepare_docs
+
+    stores = open_stores(settings, writable=False, check=False)
+    try:
+        loaded = stores.docs.load_for_keyword(stores.docs.article_ids()[:sample])
+    finally:
+        stores.close()
+    analysis = fingerprints = 0.0
+    for article, _, passages in loaded:
+        started = time.perf_counter()
+        docs = prepare_docs(article, passages)
+        analyzed = time.perf_counter()
+        fingerprint_docs(docs)
+        analysis += analyzed - started
+        fingerprints += time.perf_counter() - analyzed
+    return analysis, fingerprints, len(loaded)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path, help="a JSON-lines news file (.jsonl or .jsonl.gz)")
     parser.add_argument("--articles", type=int, default=10_000, help="articles read from the start")
     parser.add_argument("--sample", type=int, default=100, help="detected pairs judged")
     parser.add_argument("--seed", type=int, default=17)
-    parser.add_argument("--workers", type=int, default=0)
+    parser.add_argument("--workers", type=int, default=0, help="analysis processes (default: one per core)")
+    parser.add_argument("--timing-sample", type=int, default=2000, help="articles the fingerprint cost is timed on")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="isnad-copies-") as temp:
         root = Path(temp)
@@ -82,12 +109,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         with sqlite3.connect(root / "data" / DOCUMENTS_FILE) as db:
             bodies = dict(db.execute("SELECT id, body FROM articles"))
         ratios = [judge(bodies[a], bodies[b]) for a, b, _ in chosen]
+        analysis_seconds, fingerprint_seconds, timed = fingerprint_cost(settings, args.timing_sample)
+        workers = args.workers or (os.cpu_count() or 1)
+        # Per article, scaled to the run: the workers share the fingerprints as they share the analysis.
+        per_article = fingerprint_seconds / max(timed, 1)
+        worker_share = per_article * report.indexed / workers
         copies = sum(r >= COPY_RATIO for r in ratios)
         print(json.dumps({
             "corpus": args.corpus.name, "articles_read": read, "indexed": report.indexed,
             "keyword_seconds": round(report.keyword_seconds, 2),
             "grouping_seconds_in_keyword_phase": round(report.grouping_seconds, 2),
-            "grouping_share_of_keyword_phase": round(report.grouping_seconds / max(report.keyword_seconds, 1e-9), 4),
+            "fingerprint_ms_per_article": round(per_article * 1000, 3),
+            "analysis_ms_per_article": round(analysis_seconds / max(timed, 1) * 1000, 3),
+            "fingerprint_seconds_over_workers": round(worker_share, 2),
+            "grouping_share_of_keyword_phase": round((report.grouping_seconds + worker_share)
+                                                     / max(report.keyword_seconds, 1e-9), 4),
             "copy_groups": grouped, "articles_in_copy_groups": in_groups, "detected_pairs": len(pairs),
             "judged": len(chosen), "judged_copies": copies,
             "precision": round(copies / len(chosen), 3) if chosen else None,
