@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +103,16 @@ class DataDirLock:
 Prepared = tuple[Article, str, list[StoredPassage], list[KeywordDoc]]
 
 
+@dataclass(slots=True, eq=False)
+class _Waiting:
+    """One request's batch in the group-commit queue."""
+
+    items: list[Prepared]
+    done: threading.Event = field(default_factory=threading.Event)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
+    error: BaseException | None = None
+
+
 class ArticleWriter:
     """Stores, replaces and deletes articles of an embedded data directory while readers serve it.
 
@@ -120,6 +130,8 @@ class ArticleWriter:
         self.min_words, self.max_words = settings["passages.min_words"], settings["passages.max_words"]
         self.lock = DataDirLock(self.data_dir, float(settings["writes.lock_wait_seconds"]))
         self.docs = SQLiteDocumentStore(self.data_dir / DOCUMENTS_FILE)  # its own connection: reads go on meanwhile
+        self._queue: list[_Waiting] = []  # batches waiting for the next commit
+        self._queue_lock = threading.Lock()
 
     # -- writing ------------------------------------------------------------------------------------
 
@@ -135,33 +147,82 @@ class ArticleWriter:
         return article, digest, passages, docs
 
     def put(self, prepared: Sequence[Prepared]) -> dict[str, Outcome]:
-        """Store prepared articles (unique ids) and commit them to the keyword index; id -> outcome."""
+        """Store prepared articles (unique ids) and commit them to the keyword index; id -> outcome.
+
+        Group commit: a tantivy commit costs a few hundred milliseconds of fsync whatever it holds, so the
+        thread that gets the lock stores every batch queued meanwhile in one commit (in arrival order, up to
+        the first batch repeating an id already taken), and each waiting request gets its own outcomes.
+        """
+        if not prepared:
+            return {}
+        waiting = _Waiting(list(prepared))
+        with self._queue_lock:
+            self._queue.append(waiting)
+        while not waiting.done.is_set():
+            try:
+                with self.lock.held():
+                    if not waiting.done.is_set():
+                        self._lead()
+            except WritesBusyError:
+                with self._queue_lock:
+                    if waiting in self._queue:
+                        self._queue.remove(waiting)
+                        raise
+                waiting.done.wait()  # a leader took it just now
+        if waiting.error is not None:
+            raise waiting.error
+        return waiting.outcomes
+
+    def _lead(self) -> None:
+        """Store the queued batches whose ids do not collide, in one commit; wake their requests."""
+        taken: list[_Waiting] = []
+        ids: set[str] = set()
+        with self._queue_lock:
+            for queued in self._queue:
+                mine = {article.id for article, _, _, _ in queued.items}
+                if mine & ids:
+                    break  # a later write of the same article waits for the next commit, keeping the order
+                taken.append(queued)
+                ids |= mine
+            del self._queue[:len(taken)]
+        try:
+            outcomes = self._put_locked([item for queued in taken for item in queued.items])
+        except BaseException as error:
+            for queued in taken:
+                queued.error = error
+                queued.done.set()
+            raise
+        for queued in taken:
+            queued.outcomes = {article.id: outcomes[article.id] for article, _, _, _ in queued.items}
+            queued.done.set()
+
+    def _put_locked(self, prepared: Sequence[Prepared]) -> dict[str, Outcome]:
+        """Store prepared articles (unique ids) and commit them to the keyword index, the lock held."""
         outcomes: dict[str, Outcome] = {}
         if not prepared:
             return outcomes
-        with self.lock.held():
-            ids = [article.id for article, _, _, _ in prepared]
-            known = self.docs.article_hashes(ids)
-            pending = set(self.docs.keyword_pending_ids()) if known else set()
-            changed: list[Prepared] = []
-            for item in prepared:
-                article, digest = item[0], item[1]
-                if known.get(article.id) == digest:
-                    outcomes[article.id] = Outcome(article.id, 200, "unchanged")
-                    if article.id in pending:  # stored by a batch a crash cut short: index it now
-                        changed.append(item)
-                else:
+        ids = [article.id for article, _, _, _ in prepared]
+        known = self.docs.article_hashes(ids)
+        pending = set(self.docs.keyword_pending_ids()) if known else set()
+        changed: list[Prepared] = []
+        for item in prepared:
+            article, digest = item[0], item[1]
+            if known.get(article.id) == digest:
+                outcomes[article.id] = Outcome(article.id, 200, "unchanged")
+                if article.id in pending:  # stored by a batch a crash cut short: index it now
                     changed.append(item)
-            stored = self._store(changed, outcomes) if changed else []
-            marks = [(item[0].id, item[1]) for item in stored]
-            if stored:
-                self._commit_keyword(stored, [a for a, _ in marks if a in known])
-                self.docs.mark_keyword_done(marks)
-            for article, _, _, _ in stored:
-                outcomes.setdefault(article.id, Outcome(article.id, 200, "updated") if article.id in known
-                                    else Outcome(article.id, 201, "created"))
-            if stored:
-                self.publish()
+            else:
+                changed.append(item)
+        stored = self._store(changed, outcomes) if changed else []
+        marks = [(item[0].id, item[1]) for item in stored]
+        if stored:
+            self._commit_keyword(stored, [a for a, _ in marks if a in known])
+            self.docs.mark_keyword_done(marks)
+        for article, _, _, _ in stored:
+            outcomes.setdefault(article.id, Outcome(article.id, 200, "updated") if article.id in known
+                                else Outcome(article.id, 201, "created"))
+        if stored:
+            self.publish()
         return outcomes
 
     def _store(self, items: list[Prepared], outcomes: dict[str, Outcome]) -> list[Prepared]:
