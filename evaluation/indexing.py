@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from indexer.ingest import iter_articles
 from indexer.models import Article, IngestSummary, Problem
 from indexer.stores import open_stores
+from indexer.stores.base import Stores, require_ledger
 from indexer.stores.faiss_index import sync_vectors
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def reuse_embeddings(settings: dict[str, Any], donors: Sequence[Path]) -> int:
                 break
             source = open_stores({**settings, "data.dir": str(donor)}, check=False)
             try:
-                embedded = source.docs.embedding_ids().tolist()
+                embedded = require_ledger(source).embedding_ids().tolist()
                 for start in range(0, len(embedded), 2000):
                     passages = source.docs.get_passages(embedded[start:start + 2000])
                     matches = {pid: wanted.pop(p.text) for pid, p in passages.items() if p.text in wanted}
@@ -131,7 +132,7 @@ def reuse_embeddings(settings: dict[str, Any], donors: Sequence[Path]) -> int:
                         continue
                     found, vectors = source.docs.get_embeddings(list(matches), stores.vectors.dim)
                     targets = [(target, row) for pid, row in zip(found.tolist(), vectors) for target in matches[pid]]
-                    stores.docs.put_embeddings([t for t, _ in targets], np.stack([row for _, row in targets]))
+                    require_ledger(stores).put_embeddings([t for t, _ in targets], np.stack([row for _, row in targets]))
                     copied += len(targets)
             finally:
                 source.close()
@@ -142,17 +143,17 @@ def reuse_embeddings(settings: dict[str, Any], donors: Sequence[Path]) -> int:
     return copied
 
 
-def _all_unembedded(stores: Any) -> list[tuple[int, str]]:
+def _all_unembedded(stores: Stores) -> list[tuple[int, str]]:
     rows: list[tuple[int, str]] = []
     after = None
-    while batch := stores.docs.passages_to_embed(5000, after):
+    while batch := require_ledger(stores).passages_to_embed(5000, after):
         rows.extend(batch)
         after = batch[-1][0]
     return rows
 
 
-def _publish_vectors(stores: Any) -> None:
-    sync_vectors(stores.vectors, stores.docs)
+def _publish_vectors(stores: Stores) -> None:
+    sync_vectors(stores.vectors, require_ledger(stores))
     stores.vectors.save()
     stores.write_manifest()
 
@@ -161,12 +162,12 @@ def embed_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> int:
     """Embed the passages of these articles that have no vector yet (checkpointed per batch); how many."""
     stores = open_stores(settings, writable=True)
     try:
-        have = set(stores.docs.embedding_ids().tolist())
+        have = set(require_ledger(stores).embedding_ids().tolist())
         todo = [(p.id, p.text) for aid in article_ids for p in stores.docs.article_passages(aid) if p.id not in have]
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start:start + EMBED_BATCH]
-            stores.docs.put_embeddings([pid for pid, _ in batch],
-                                       stores.embedder.embed_passages([text for _, text in batch]))
+            require_ledger(stores).put_embeddings([pid for pid, _ in batch],
+                                                  stores.embedder.embed_passages([text for _, text in batch]))
             if (start // EMBED_BATCH) % 20 == 19:
                 print(f"  embedded {start + len(batch)}/{len(todo)} passages", file=sys.stderr, flush=True)
         _publish_vectors(stores)
@@ -229,7 +230,7 @@ def vector_search_at_scale(settings: dict[str, Any], target_count: int, searches
 
     stores = open_stores(settings, check=False)
     try:
-        ids = stores.docs.embedding_ids()
+        ids = require_ledger(stores).embedding_ids()
         if not len(ids):
             return {}
         _, real = stores.docs.get_embeddings(ids[:20000].tolist(), stores.vectors.dim)

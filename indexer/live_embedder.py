@@ -88,7 +88,7 @@ class BackgroundEmbedder:
         after: int | None = None  # a cursor, so a passage whose vector cannot be stored is not retried forever
         try:
             while not self._stop.is_set():
-                batch = self.writer.docs.passages_to_embed(self.batch_size, after)
+                batch = self.writer.ledger.passages_to_embed(self.batch_size, after)
                 if not batch:
                     break
                 self._set("embedding")

@@ -27,9 +27,10 @@ from indexer.errors import IsnadError
 from indexer.ingest.records import RecordError
 from indexer.models import Article
 from indexer.pipeline import analyze_articles, content_hash, expand, prepare_keyword
-from indexer.stores.base import StoredPassage
-from indexer.stores.embedded import DOCUMENTS_FILE, KEYWORD_DIR, LOCK_FILE, analyzer_version
+from indexer.stores.base import StoredPassage, Stores
+from indexer.stores.data_dir import DOCUMENTS_FILE, KEYWORD_DIR, LOCK_FILE, analyzer_version
 from indexer.stores.embedders import expected_name
+from indexer.stores.ledger import IndexLedger
 from indexer.stores.manifest import read_manifest, write_manifest
 from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 from indexer.stores.tantivy_index import SCHEMA_VERSION, KeywordDoc, TantivyKeywordIndex
@@ -119,7 +120,7 @@ class ArticleWriter:
     `stores` is the server's reader `Stores`: refreshed after every batch, so the next search sees the batch.
     """
 
-    def __init__(self, settings: dict[str, Any], stores: Any):
+    def __init__(self, settings: dict[str, Any], stores: Stores):
         if settings["store.backend"] != "embedded":
             raise WritesUnsupportedError(
                 f"articles are written through the API only with store.backend = embedded; with "
@@ -130,6 +131,7 @@ class ArticleWriter:
         self.min_words, self.max_words = settings["passages.min_words"], settings["passages.max_words"]
         self.lock = DataDirLock(self.data_dir, float(settings["writes.lock_wait_seconds"]))
         self.docs = SQLiteDocumentStore(self.data_dir / DOCUMENTS_FILE)  # its own connection: reads go on meanwhile
+        self.ledger = IndexLedger(self.docs)
         self._queue: list[_Waiting] = []  # batches waiting for the next commit
         self._queue_lock = threading.Lock()
 
@@ -203,7 +205,7 @@ class ArticleWriter:
             return outcomes
         ids = [article.id for article, _, _, _ in prepared]
         known = self.docs.article_hashes(ids)
-        pending = set(self.docs.keyword_pending_ids()) if known else set()
+        pending = set(self.ledger.keyword_pending_ids()) if known else set()
         changed: list[Prepared] = []
         for item in prepared:
             article, digest = item[0], item[1]
@@ -217,7 +219,7 @@ class ArticleWriter:
         marks = [(item[0].id, item[1]) for item in stored]
         if stored:
             self._commit_keyword(stored, [a for a, _ in marks if a in known])
-            self.docs.mark_keyword_done(marks)
+            self.ledger.mark_keyword_done(marks)
         for article, _, _, _ in stored:
             outcomes.setdefault(article.id, Outcome(article.id, 200, "updated") if article.id in known
                                 else Outcome(article.id, 201, "created"))
@@ -246,7 +248,7 @@ class ArticleWriter:
 
     def _commit_keyword(self, stored: list[Prepared], replaced: list[str]) -> None:
         """Add `stored` to tantivy (replacing older versions), apply pending deletions, commit, release the writer."""
-        deletes = self.docs.pending_keyword_deletes()
+        deletes = self.ledger.pending_keyword_deletes()
         keyword = TantivyKeywordIndex(self.data_dir / KEYWORD_DIR)
         try:
             keyword.delete_articles([*replaced, *deletes])
@@ -256,7 +258,7 @@ class ArticleWriter:
             self._keyword_count = keyword.count()
         finally:
             keyword.close()  # drops the IndexWriter: tantivy's own lock goes with it
-        self.docs.clear_keyword_deletes(deletes)
+        self.ledger.clear_keyword_deletes(deletes)
 
     def delete(self, article_ids: Sequence[str]) -> tuple[list[str], list[str]]:
         """Remove articles from SQLite and the keyword index; (deleted ids, ids that were not stored)."""
@@ -275,15 +277,15 @@ class ArticleWriter:
         done = 0
         while True:
             with self.lock.held():
-                chunk = self.docs.keyword_pending_ids()[:CATCH_UP_BATCH]
-                if not chunk and not self.docs.pending_keyword_deletes():
+                chunk = self.ledger.keyword_pending_ids()[:CATCH_UP_BATCH]
+                if not chunk and not self.ledger.pending_keyword_deletes():
                     return done
-                items = self.docs.load_for_keyword(chunk)
+                items = self.ledger.load_for_keyword(chunk)
                 docs_per_article = prepare_keyword([(article, passages) for article, _, passages in items])
                 stored = [(article, digest, passages, docs) for (article, digest, passages), docs
                           in zip(items, docs_per_article, strict=True)]
                 self._commit_keyword(stored, [article.id for article, _, _ in items])
-                self.docs.mark_keyword_done([(article.id, digest) for article, digest, _ in items])
+                self.ledger.mark_keyword_done([(article.id, digest) for article, digest, _ in items])
                 self.publish()
                 done += len(items)
                 if not chunk:
@@ -292,7 +294,7 @@ class ArticleWriter:
     def put_embeddings(self, ids: Sequence[int], vectors: Any, wait: float) -> None:
         """Commit one batch of passage vectors (passages deleted meanwhile are skipped)."""
         with self.lock.held(wait):
-            self.docs.put_embeddings(ids, vectors)
+            self.ledger.put_embeddings(ids, vectors)
 
     # -- telling readers ----------------------------------------------------------------------------
 
@@ -321,7 +323,7 @@ class ArticleWriter:
         self.stores.refresh()
 
     def pending_vectors(self) -> int:
-        return self.docs.count_to_embed()
+        return self.ledger.count_to_embed()
 
     def close(self) -> None:
         self.docs.close()

@@ -37,7 +37,7 @@ from indexer.ingest import iter_articles
 from indexer.models import Article, IngestSummary, Problem
 from indexer.passages import split_passages
 from indexer.stores import open_stores
-from indexer.stores.base import StoredPassage
+from indexer.stores.base import StoredPassage, Stores, require_ledger
 from indexer.stores.dates import to_epoch
 from indexer.stores.diskfull import DiskFullError, disk_full_message, is_disk_full
 from indexer.stores.faiss_index import sync_vectors
@@ -293,7 +293,7 @@ def estimate_articles(paths: Sequence[str]) -> int:
 
 def _keyword_backlog(settings: dict[str, Any]) -> int:
     """Articles an earlier run left out of the keyword index, read without opening the stores."""
-    from indexer.stores.embedded import DOCUMENTS_FILE
+    from indexer.stores.data_dir import DOCUMENTS_FILE
 
     database = Path(settings["data.dir"]) / DOCUMENTS_FILE
     if not database.exists():
@@ -347,7 +347,7 @@ class _KeywordWriter:
     """Writes prepared articles to SQLite (one transaction per batch) and tantivy (periodic commits),
     marking articles done in SQLite only after the tantivy commit that holds them."""
 
-    def __init__(self, stores: Any, bar: tqdm):
+    def __init__(self, stores: Stores, bar: tqdm):
         self.stores = stores
         self.bar = bar
         self._marks: list[tuple[str, str]] = []
@@ -364,25 +364,25 @@ class _KeywordWriter:
 
     def commit(self) -> None:
         stores = self.stores
-        deletes = stores.docs.pending_keyword_deletes()
+        deletes = require_ledger(stores).pending_keyword_deletes()
         stores.keyword.delete_articles(deletes)
         stores.keyword.commit()
-        stores.docs.mark_keyword_done(self._marks)
-        stores.docs.clear_keyword_deletes(deletes)
+        require_ledger(stores).mark_keyword_done(self._marks)
+        require_ledger(stores).clear_keyword_deletes(deletes)
         self._marks = []
         self._last_commit = time.monotonic()
         stores.write_manifest()
 
 
-def _catch_up_keyword(stores: Any, writer: _KeywordWriter, workers: _Workers, report: IndexReport) -> None:
+def _catch_up_keyword(stores: Stores, writer: _KeywordWriter, workers: _Workers, report: IndexReport) -> None:
     """Index articles the document store holds but the keyword index lacks (an interrupted run,
     an analyzer change), and apply pending deletions."""
-    pending = stores.docs.keyword_pending_ids()
+    pending = require_ledger(stores).keyword_pending_ids()
     digests: dict[str, str] = {}
 
     def tasks() -> Iterator[tuple]:
         for chunk in _batched(pending, ANALYSIS_BATCH):
-            items = stores.docs.load_for_keyword(chunk)
+            items = require_ledger(stores).load_for_keyword(chunk)
             digests.update((article.id, digest) for article, digest, _ in items)
             yield ([(article, passages) for article, _, passages in items],)
 
@@ -393,7 +393,7 @@ def _catch_up_keyword(stores: Any, writer: _KeywordWriter, workers: _Workers, re
     writer.commit()
 
 
-def _new_articles(articles: Iterable[Article], stores: Any, report: IndexReport, settings: dict[str, Any],
+def _new_articles(articles: Iterable[Article], stores: Stores, report: IndexReport, settings: dict[str, Any],
                   replaced_ids: set[str], bar: tqdm, on_article: ArticleOutcome | None = None) -> Iterator[tuple]:
     """Worker tasks for articles that are new or changed; unchanged ones are counted and dropped."""
     min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
@@ -454,7 +454,7 @@ def index_paths(
     if large:
         reader = BackgroundReader(paths)
     data_dir = Path(settings["data.dir"])
-    stores: Any = None
+    stores: Stores | None = None
     grouping: Grouping | None = None
     run_id: int | None = None
     status = "failed"
@@ -462,7 +462,7 @@ def index_paths(
     try:
         stores = open_stores(settings, writable=True, reembed=reembed)
         report.messages += stores.messages
-        run_id = stores.docs.log_start([str(p) for p in paths] + list(sources))
+        run_id = require_ledger(stores).log_start([str(p) for p in paths] + list(sources))
         grouping = Grouping(settings)
         _keyword_phase(paths, settings, stores, pool, reader, report, summary, problem, progress, grouping,
                        articles, on_article)
@@ -496,7 +496,7 @@ def index_paths(
     return report
 
 
-def _finish_run(stores: Any, run_id: int | None, status: str, report: IndexReport,
+def _finish_run(stores: Stores, run_id: int | None, status: str, report: IndexReport,
                 failing: BaseException | None) -> None:
     """Record how the run ended and close the stores. After a failure (a full disk) these may fail
     again; the first error is the one to report, so later ones are dropped, and a log row left
@@ -504,7 +504,7 @@ def _finish_run(stores: Any, run_id: int | None, status: str, report: IndexRepor
     try:
         report.pending_vectors = stores.docs.count_passages() - stores.docs.count_embeddings()
         if run_id is not None:
-            stores.docs.log_finish(run_id, status, _summary_json(report))
+            require_ledger(stores).log_finish(run_id, status, _summary_json(report))
     except Exception:
         if failing is None:
             raise
@@ -518,7 +518,7 @@ def _finish_run(stores: Any, run_id: int | None, status: str, report: IndexRepor
 
 def _written_by(error: BaseException) -> str:
     """Which store a write error came from, in the words of the data directory's layout."""
-    from indexer.stores.embedded import DOCUMENTS_FILE, KEYWORD_DIR, VECTORS_FILE
+    from indexer.stores.data_dir import DOCUMENTS_FILE, KEYWORD_DIR, VECTORS_FILE
 
     filename = getattr(error, "filename", None)
     if filename:
@@ -536,17 +536,17 @@ def _summary_json(report: IndexReport) -> str:
     return json.dumps(report.as_dict(), ensure_ascii=False)
 
 
-def _finish_grouping(grouping: Grouping, stores: Any, report: IndexReport, *, with_stories: bool) -> None:
+def _finish_grouping(grouping: Grouping, stores: Stores, report: IndexReport, *, with_stories: bool) -> None:
     """Group what an older index holds ungrouped, then stories (they need the vectors)."""
     started = time.monotonic()
     if grouping.store.count() < stores.docs.count_articles():
-        grouping.backfill(stores.docs)
+        grouping.backfill(require_ledger(stores))
     grouping.finish(stores, with_stories=with_stories)
     report.stories_assigned = grouping.assigned_stories
     report.stories_seconds = time.monotonic() - started
 
 
-def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, pool: _Workers,
+def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Stores, pool: _Workers,
                    reader: BackgroundReader | None, report: IndexReport, summary: IngestSummary, problem: Callable[[Problem], None],
                    progress: bool, grouping: Grouping, extra: Iterable[Article] = (),
                    on_article: ArticleOutcome | None = None) -> None:
@@ -618,7 +618,7 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Any, 
         report.keyword_seconds = time.monotonic() - started
 
 
-def _store(stores: Any, prepared: list[tuple[Article, str, list[StoredPassage], list[KeywordDoc]]],
+def _store(stores: Stores, prepared: list[tuple[Article, str, list[StoredPassage], list[KeywordDoc]]],
            problem: Callable[[Problem], None], summary: IngestSummary) -> set[str]:
     """Write a batch in one transaction; if the database refuses it (text it cannot encode), write
     article by article so that only the offending ones are skipped, each reported. Returns the ids
@@ -642,11 +642,11 @@ def _store(stores: Any, prepared: list[tuple[Article, str, list[StoredPassage], 
     return stored
 
 
-def embed_pending(stores: Any, batch_size: int, report: IndexReport, *, progress: bool = True) -> None:
+def embed_pending(stores: Stores, batch_size: int, report: IndexReport, *, progress: bool = True) -> None:
     """Embed every passage without a vector, committing each batch to SQLite and the FAISS index
     in memory; the FAISS file is saved every few minutes and at the end (or on Ctrl-C)."""
     started = time.monotonic()
-    sync_vectors(stores.vectors, stores.docs)
+    sync_vectors(stores.vectors, require_ledger(stores))
     total = stores.docs.count_passages() - stores.docs.count_embeddings()
     if total <= 0:
         if stores.vectors.needs_rebuild():
@@ -663,12 +663,12 @@ def embed_pending(stores: Any, batch_size: int, report: IndexReport, *, progress
     failed = False
     try:
         while True:
-            batch = stores.docs.passages_to_embed(batch_size, after)
+            batch = require_ledger(stores).passages_to_embed(batch_size, after)
             if not batch:
                 break
             ids = np.array([pid for pid, _ in batch], dtype=np.int64)
             vectors = embedder.embed_passages([text for _, text in batch])
-            stores.docs.put_embeddings(ids.tolist(), vectors)
+            require_ledger(stores).put_embeddings(ids.tolist(), vectors)
             stores.vectors.add(ids, vectors)
             after = int(ids[-1])
             report.embedded += len(batch)
@@ -706,9 +706,9 @@ def delete_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> tup
             finally:
                 grouping.close()
             passage_ids = stores.docs.delete_articles(deleted)
-            stores.keyword.delete_articles(stores.docs.pending_keyword_deletes())
+            stores.keyword.delete_articles(require_ledger(stores).pending_keyword_deletes())
             stores.keyword.commit()
-            stores.docs.clear_keyword_deletes(deleted)
+            require_ledger(stores).clear_keyword_deletes(deleted)
             stores.vectors.delete(passage_ids)
             stores.vectors.save()
             stores.write_manifest()

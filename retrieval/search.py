@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from indexer.models import Article, Hit, Token
-from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage
+from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage, Stores
 from indexer.stores.dates import query_bounds, to_epoch
 from indexer.stores.registry import SEARCH_MODES, SEARCH_SORTS
 from retrieval.embed_batch import QueryBatcher
@@ -144,7 +144,7 @@ def contains_phrase(tokens: Sequence[str], phrase: Sequence[str]) -> bool:
 class Retriever:
     """Fetches candidates from the keyword and vector indexes and fuses them; stateless per query."""
 
-    def __init__(self, stores: Any, settings: dict[str, Any], analyze: Analyzer, analyze_exact: Analyzer,
+    def __init__(self, stores: Stores, settings: dict[str, Any], analyze: Analyzer, analyze_exact: Analyzer,
                  embed_lock: threading.Lock | None = None) -> None:
         self.stores = stores
         self.settings = settings
@@ -296,15 +296,15 @@ class Retriever:
         """Dense candidates restricted, where the stores allow it, to passages the filters admit.
 
         A quoted phrase must occur, so only passages the exact field matches may come back: the keyword
-        index lists them. Source and date filters become an allowed set when the document store can list
-        matching passages (SQLite can); otherwise more candidates are fetched and filtered afterwards.
+        index lists them. Source and date filters become an allowed set, the passages the document store
+        lists for them; excluded words are dropped afterwards, from more candidates.
         """
         allowed: set[int] | None = None
         if kq.phrases:
             phrase_only = replace(kq, terms=(), sources=filters.sources, date_from=filters.date_from,
                                   date_to=filters.date_to)
             allowed = {h.passage_id for h in self.stores.keyword.search(phrase_only, EXACT_COUNT_LIMIT).hits}
-        elif filters.narrows and hasattr(self.stores.docs, "passage_ids_matching"):
+        elif filters.narrows:
             allowed = self.stores.docs.passage_ids_matching(filters.sources, filters.date_from, filters.date_to)
         if allowed is not None and not allowed:
             return []

@@ -114,6 +114,7 @@ def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
 
     from indexer.stores import open_stores
     from indexer.stores.es.engine import EngineApiError
+    from indexer.stores.ledger import IndexLedger
     from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 
     engine = describe(own_node.url)
@@ -146,9 +147,10 @@ def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
     finally:
         client.close()
 
-    ledger = SQLiteDocumentStore(data / "documents.sqlite3")
+    docs = SQLiteDocumentStore(data / "documents.sqlite3")
+    ledger = IndexLedger(docs)
     try:
-        expected_articles, expected_passages = ledger.count_articles(), ledger.count_passages()
+        expected_articles, expected_passages = docs.count_articles(), docs.count_passages()
         assert ledger.count_keyword_pending() == 0
     finally:
         ledger.close()
@@ -168,6 +170,7 @@ def test_an_article_the_engine_refuses_is_named_and_the_rest_is_indexed(
     pending so the next run tries it again."""
     from indexer.pipeline import index_paths
     from indexer.stores import open_stores
+    from indexer.stores.ledger import IndexLedger
     from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 
     engine, alias = engine_alias
@@ -186,7 +189,7 @@ def test_an_article_the_engine_refuses_is_named_and_the_rest_is_indexed(
         assert set(stores.docs.get_articles([item["id"] for item in NEWS])) == {item["id"] for item in NEWS}
     finally:
         stores.close()
-    ledger = SQLiteDocumentStore(tmp_path / "ledger" / "documents.sqlite3")
+    ledger = IndexLedger(SQLiteDocumentStore(tmp_path / "ledger" / "documents.sqlite3"))
     try:
         assert ledger.keyword_pending_ids() == ["huge-9"]
     finally:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from indexer.stores.faiss_index import FaissVectorIndex, sync_vectors
+from indexer.stores.ledger import IndexLedger
 from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 
 DIM = 16
@@ -84,15 +85,16 @@ def test_sync_brings_the_index_level_with_sqlite(tmp_path):
     from indexer.stores.base import StoredPassage
 
     docs = SQLiteDocumentStore(tmp_path / "documents.sqlite3")
+    ledger = IndexLedger(docs)
     text = "واحد اثنان ثلاثة"
     passages = [StoredPassage(int(i), "a", n, text, 0, len(text)) for n, i in enumerate(big_ids(3))]
     docs.put_articles([(Article(id="a", title="t", text=text), "h", passages)])
-    docs.put_embeddings([p.id for p in passages], vectors(3))
+    ledger.put_embeddings([p.id for p in passages], vectors(3))
     index = FaissVectorIndex(tmp_path / "v.faiss", DIM)
     index.add(np.array([999], dtype=np.int64), vectors(1, seed=5))  # a vector of a deleted passage
-    assert sync_vectors(index, docs) == (3, 1)
+    assert sync_vectors(index, ledger) == (3, 1)
     assert sorted(index.ids().tolist()) == sorted(p.id for p in passages)
-    assert sync_vectors(index, docs) == (0, 0)
+    assert sync_vectors(index, ledger) == (0, 0)
     docs.close()
 
 

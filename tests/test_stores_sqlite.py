@@ -1,4 +1,5 @@
-"""The SQLite document store: articles and passages in and out, replacement, deletion, bookkeeping."""
+"""The SQLite document store and the indexing ledger beside it: articles and passages in and out,
+replacement, deletion, bookkeeping."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from paragraphs import passages_of
 
 from indexer.models import Article
 from indexer.stores.base import ArticleRef, StoredPassage
-from indexer.stores.sqlite_docstore import _PASSAGE_ARTICLES_SELECT, SQLiteDocumentStore
+from indexer.stores.ledger import IndexLedger
+from indexer.stores.sqlite_docstore import PASSAGE_ARTICLES_SELECT, SQLiteDocumentStore
 
 
 def article(article_id: str, text: str, **fields) -> Article:
@@ -22,6 +24,11 @@ def store(tmp_path):
     docs = SQLiteDocumentStore(tmp_path / "documents.sqlite3")
     yield docs
     docs.close()
+
+
+@pytest.fixture
+def ledger(store):
+    return IndexLedger(store)  # the same connection
 
 
 def test_put_and_get_round_trip(store):
@@ -49,7 +56,7 @@ def test_passage_articles_read_through_the_listing_index(store):
                      second.id: ArticleRef("a1", "BBC", "2018-02-18 10:00:00"), third.id: ArticleRef("a2")}
     assert found[first.id] is found[second.id]  # one ref per article, however many of its passages
     # Only the covering index is read, never the article rows with their bodies.
-    plan = store._query(f"EXPLAIN QUERY PLAN {_PASSAGE_ARTICLES_SELECT} WHERE p.id IN (?, ?)", (1, 2))
+    plan = store.db.query(f"EXPLAIN QUERY PLAN {PASSAGE_ARTICLES_SELECT} WHERE p.id IN (?, ?)", (1, 2))
     assert "USING COVERING INDEX articles_listing" in " ".join(str(row[-1]) for row in plan)
 
 
@@ -60,62 +67,62 @@ def test_passage_text_not_a_slice_of_the_body_is_kept(store):
     assert store.get_passages([7])[7].text == "نص آخر"
 
 
-def test_replacing_an_article_replaces_passages_and_keeps_surviving_embeddings(store):
+def test_replacing_an_article_replaces_passages_and_keeps_surviving_embeddings(store, ledger):
     old = article("a1", "فقرة ثابتة.\n\nفقرة ستتغير.")
     old_passages = passages_of(old)
     store.put_articles([(old, "h1", old_passages)])
-    store.put_embeddings([p.id for p in old_passages], np.ones((2, 4), dtype=np.float32))
+    ledger.put_embeddings([p.id for p in old_passages], np.ones((2, 4), dtype=np.float32))
     new = article("a1", "فقرة ثابتة.\n\nفقرة جديدة تماما.")
     new_passages = passages_of(new)
     store.put_articles([(new, "h2", new_passages)])
     assert [p.text for p in store.article_passages("a1")] == ["فقرة ثابتة.", "فقرة جديدة تماما."]
     assert store.count_passages() == 2
     # The unchanged first paragraph keeps its id and its vector; the changed one needs embedding.
-    assert set(store.embedding_ids().tolist()) == {new_passages[0].id}
-    assert [pid for pid, _ in store.passages_to_embed(10)] == [new_passages[1].id]
-    assert store.keyword_pending_ids() == ["a1"]
+    assert set(ledger.embedding_ids().tolist()) == {new_passages[0].id}
+    assert [pid for pid, _ in ledger.passages_to_embed(10)] == [new_passages[1].id]
+    assert ledger.keyword_pending_ids() == ["a1"]
 
 
-def test_delete_removes_everything_and_queues_keyword_deletion(store):
+def test_delete_removes_everything_and_queues_keyword_deletion(store, ledger):
     items = [article(f"a{i}", f"نص رقم {i}.\n\nتتمة {i}.") for i in range(3)]
     store.put_articles([(item, f"h{i}", passages_of(item)) for i, item in enumerate(items)])
     ids = [p.id for p in passages_of(items[1])]
-    store.put_embeddings(ids, np.zeros((2, 4), dtype=np.float32))
+    ledger.put_embeddings(ids, np.zeros((2, 4), dtype=np.float32))
     removed = store.delete_articles(["a1", "nope"])
     assert sorted(removed) == sorted(ids)
     assert store.count_articles() == 2 and store.count_passages() == 4
     assert store.count_embeddings() == 0
-    assert store.pending_keyword_deletes() == ["a1"]
-    store.clear_keyword_deletes(["a1"])
-    assert store.pending_keyword_deletes() == []
+    assert ledger.pending_keyword_deletes() == ["a1"]
+    ledger.clear_keyword_deletes(["a1"])
+    assert ledger.pending_keyword_deletes() == []
 
 
-def test_keyword_state_follows_the_hash(store):
+def test_keyword_state_follows_the_hash(store, ledger):
     item = article("a1", "نص.")
     store.put_articles([(item, "h1", passages_of(item))])
-    store.mark_keyword_done([("a1", "old-hash")])  # a stale mark must not count
-    assert store.count_keyword_pending() == 1
-    store.mark_keyword_done([("a1", "h1")])
-    assert store.count_keyword_pending() == 0
-    store.reset_keyword_state()
-    assert store.keyword_pending_ids() == ["a1"]
+    ledger.mark_keyword_done([("a1", "old-hash")])  # a stale mark must not count
+    assert ledger.count_keyword_pending() == 1
+    ledger.mark_keyword_done([("a1", "h1")])
+    assert ledger.count_keyword_pending() == 0
+    ledger.reset_keyword_state()
+    assert ledger.keyword_pending_ids() == ["a1"]
 
 
-def test_embeddings_round_trip_and_pagination(store):
+def test_embeddings_round_trip_and_pagination(store, ledger):
     item = article("a1", "\n\n".join(f"فقرة {i}." for i in range(5)))
     passages = passages_of(item)
     store.put_articles([(item, "h", passages)])
-    first = store.passages_to_embed(2)
+    first = ledger.passages_to_embed(2)
     assert len(first) == 2 and first == sorted(first)
-    rest = store.passages_to_embed(10, after=first[-1][0])
+    rest = ledger.passages_to_embed(10, after=first[-1][0])
     assert len(rest) == 3
     vectors = np.arange(20, dtype=np.float32).reshape(5, 4)
     ids = [p.id for p in passages]
-    store.put_embeddings(ids, vectors)
+    ledger.put_embeddings(ids, vectors)
     found_ids, found = store.get_embeddings(ids[::-1], 4)
     by_id = dict(zip(found_ids.tolist(), found.tolist(), strict=True))
     assert by_id == {pid: vectors[i].tolist() for i, pid in enumerate(ids)}
-    assert store.count_embeddings() == 5 and store.passages_to_embed(10) == []
+    assert store.count_embeddings() == 5 and ledger.passages_to_embed(10) == []
 
 
 def test_passage_ids_matching_filters_by_source_and_inclusive_dates(store):

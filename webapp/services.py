@@ -7,9 +7,9 @@ the same `ApiError`s. Heavy objects (stores, embedder) are built once per app an
 from __future__ import annotations
 
 import math
-from collections import Counter
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
 from indexer.grouping.fingerprint import LEAD_PASSAGES
 from indexer.grouping.lookup import open_groups
 from indexer.grouping.stories import article_vector
+from indexer.stores.base import Stores
 from indexer.stores.dates import parse_datetime
 from retrieval import answers, compose, follow_up, highlight, stories
 from retrieval.query import ParsedQuery, parse_query
@@ -182,7 +183,7 @@ def validate_history(history: Any) -> list[dict[str, str]]:
 class Services:
     """Search, ask and read over one set of open stores; safe to share between request threads."""
 
-    def __init__(self, settings: dict[str, Any], stores: Any) -> None:
+    def __init__(self, settings: dict[str, Any], stores: Stores) -> None:
         self.settings = settings
         self.stores = stores
         self.retriever = Retriever(stores, settings, analyze, analyze_exact)
@@ -443,12 +444,12 @@ class Services:
         """Counts per store, sources with their article counts, and the index manifest."""
         self.refresh()
         counts = self.stores.counts()
-        data = asdict(counts) if hasattr(counts, "__dataclass_fields__") else dict(counts)
+        data = asdict(counts)
         sources = self.stores.sources()
         return {
             "counts": data,
             "sources": [{"value": s, "count": n} for s, n in _pairs(sources)],
-            "manifest": _plain(getattr(self.stores, "manifest", None)),
+            "manifest": _plain(self.stores.manifest),
             "settings": {name: self.settings[name] for name in (
                 "store.backend", "embedder.backend", "search.mode", "search.rrf_k", "search.keyword_weight",
                 "search.semantic_weight", "search.candidates", "answer.abstain_below")},
@@ -459,9 +460,9 @@ class Services:
         """Whether the stores answer; a scale-out backend adds its own report (cluster, version, index)."""
         self.refresh()
         report: dict[str, Any] = {"status": "ok", "backend": self.settings["store.backend"]}
-        backend_health = getattr(self.stores, "health", None)
-        if backend_health is not None:
-            report["store"] = backend_health()
+        store_health = self.stores.health()
+        if store_health is not None:
+            report["store"] = store_health
             if not report["store"].get("ok", False):
                 report["status"] = "unavailable"
                 return report

@@ -23,7 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     from indexer.pipeline import delete_articles
-    from indexer.stores.embedded import StoreBusyError
+    from indexer.stores.data_dir import StoreBusyError
     from indexer.stores.manifest import IndexMismatchError, holds_index, no_index_message
 
     if settings["store.backend"] == "embedded" and not holds_index(settings["data.dir"]):

@@ -55,8 +55,8 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     if args.dry_run:
         return _dry_run(args, settings)
     from indexer.pipeline import IndexReport, index_paths
+    from indexer.stores.data_dir import StoreBusyError
     from indexer.stores.diskfull import DiskFullError
-    from indexer.stores.embedded import StoreBusyError
     from indexer.stores.embedders import EmbedderError
     from indexer.stores.manifest import IndexMismatchError, holds_index, no_index_message
 

@@ -44,7 +44,7 @@ def collect(settings: dict[str, Any]) -> dict[str, Any]:
             "updated": manifest.get("updated"),
             "isnad_version": manifest.get("isnad_version"),
             "sources": [{"source": s, "articles": n} for s, n in stores.sources()],
-            "last_runs": stores.docs.last_runs(3),
+            "last_runs": stores.ledger.last_runs(3) if stores.ledger is not None else [],
         }
     finally:
         stores.close()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from indexer.pipeline import index_paths
 from indexer.settings import load_settings
-from indexer.stores.embedded import DOCUMENTS_FILE
+from indexer.stores.data_dir import DOCUMENTS_FILE
 
 COPY_RATIO = 0.5  # difflib ratio on word lists: 2 × matched words / (words of a + words of b)
 _WORD = re.compile(r"\w+")
@@ -66,11 +66,12 @@ def fingerprint_cost(settings: dict, sample: int) -> tuple[float, float, int]:
     """(seconds analyzing, seconds fingerprinting, articles) on the first `sample` stored articles."""
     from indexer.grouping.run import fingerprint_docs
     from indexer.stores import open_stores
+    from indexer.stores.base import require_ledger
     from indexer.stores.tantivy_index import prepare_docs
 
     stores = open_stores(settings, writable=False, check=False)
     try:
-        loaded = stores.docs.load_for_keyword(stores.docs.article_ids()[:sample])
+        loaded = require_ledger(stores).load_for_keyword(stores.docs.article_ids()[:sample])
     finally:
         stores.close()
     analysis = fingerprints = 0.0

@@ -248,7 +248,7 @@ class Watcher:
         filling `committed` (outcome by article id, as each is committed) and `problems` (by origin).
         Returns why nothing could be written when the data directory is busy, else None."""
         from indexer.pipeline import index_paths
-        from indexer.stores.embedded import StoreBusyError
+        from indexer.stores.data_dir import StoreBusyError
 
         if not articles:
             return None
@@ -337,7 +337,7 @@ class Watcher:
         if not self.options.embed or not self.stored_since_embedding:
             return 0
         from indexer.pipeline import IndexReport, index_paths
-        from indexer.stores.embedded import StoreBusyError
+        from indexer.stores.data_dir import StoreBusyError
         from indexer.stores.manifest import holds_index
 
         if self.settings["store.backend"] == "embedded" and not holds_index(self.data_dir):
@@ -358,7 +358,7 @@ class Watcher:
     def _when_unlocked(self, write: Callable[[], Any]) -> Any:
         """Run `write` (which opens the stores for writing), retrying while another process holds the write
         lock, up to LOCK_WAIT_SECONDS once per round; StoreBusyError when it stays taken."""
-        from indexer.stores.embedded import StoreBusyError
+        from indexer.stores.data_dir import StoreBusyError
 
         deadline = time.monotonic() + (0.0 if self.busy_this_round else LOCK_WAIT_SECONDS)
         while True:

@@ -14,6 +14,7 @@ from indexer.grouping.store import GroupStore
 from indexer.grouping.stories import StoryRules, assign_stories
 from indexer.models import Article
 from indexer.stores.dates import to_epoch
+from indexer.stores.ledger import IndexLedger
 
 log = logging.getLogger(__name__)
 BACKFILL_BATCH = 256  # articles fingerprinted per step when an older index is grouped for the first time
@@ -55,11 +56,11 @@ class Grouping:
             tx.forget(article_ids)
         self.deleted.extend(article_ids)
 
-    def backfill(self, ledger: Any) -> int:
+    def backfill(self, ledger: IndexLedger) -> int:
         """Fingerprint stored articles the grouping ledger lacks (an index built before grouping)."""
         from indexer.stores.tantivy_index import prepare_docs
 
-        stored = ledger.article_ids()
+        stored = ledger.docs.article_ids()
         grouped = self.store.rows(stored)
         missing = [a for a in stored if a not in grouped]
         for start in range(0, len(missing), BACKFILL_BATCH):

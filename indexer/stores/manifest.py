@@ -29,7 +29,7 @@ class NoIndexError(IsnadError, FileNotFoundError):
 
 def holds_index(data_dir: str | Path) -> bool:
     """Whether `data_dir` holds an index: a manifest, or the document store a first run is filling."""
-    from indexer.stores.embedded import DOCUMENTS_FILE
+    from indexer.stores.data_dir import DOCUMENTS_FILE
 
     return (Path(data_dir) / MANIFEST_NAME).is_file() or (Path(data_dir) / DOCUMENTS_FILE).is_file()
 

@@ -19,7 +19,9 @@ import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from indexer.models import Article, Hit
 from indexer.stores.base import ArticleRef, KeywordQuery, KeywordResult, StoredPassage
@@ -35,8 +37,11 @@ from indexer.stores.es.errors import (
 )
 from indexer.stores.es.mapping import bm25_scale, index_definition
 from indexer.stores.es.vectors import FIELD as VECTOR_FIELD
+from indexer.stores.es.vectors import EngineVectorIndex, vector_field
 from indexer.stores.es.vectors import index_settings as vector_index_settings
-from indexer.stores.es.vectors import vector_field
+
+if TYPE_CHECKING:
+    from indexer.stores.tantivy_index import KeywordDoc
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +191,26 @@ class ElasticsearchBackend:
     def read_index(self) -> str:
         """Where the indexer's reads go (hashes, passages): the rebuild's index while one runs."""
         return self._target or self.alias
+
+    @property
+    def rebuilding(self) -> bool:
+        """Whether a rebuild is writing a hidden index (begin_rebuild until finish or abandon)."""
+        return self._target is not None
+
+    def has_index(self) -> bool:
+        """Whether there is an index to read or write: a live one, or a rebuild's."""
+        return self.live_index() is not None or self._target is not None
+
+    def note_written(self, passage_ids: Iterable[int]) -> None:
+        """Passages put_articles wrote, which the keyword view need not send again until the next refresh."""
+        self._written.update(passage_ids)
+
+    def unwritten(self, passages: Sequence[StoredPassage]) -> list[StoredPassage]:
+        """Those of `passages` not written since the last refresh."""
+        return [p for p in passages if p.id not in self._written]
+
+    def forget_written(self) -> None:
+        self._written.clear()
 
     def unfinished_rebuilds(self) -> list[str]:
         """Indices named like this alias's rebuilds that the alias does not point at, oldest first."""
@@ -362,10 +387,11 @@ class ElasticsearchBackend:
 
 
 class ElasticsearchDocumentStore:
-    """Articles and passages in the engine (the DocumentStore contract)."""
+    """Articles and passages in the engine (the DocumentStore contract), their vectors through `vectors`."""
 
-    def __init__(self, backend: ElasticsearchBackend) -> None:
+    def __init__(self, backend: ElasticsearchBackend, vectors: EngineVectorIndex | None = None) -> None:
         self.backend = backend
+        self.vectors = vectors if vectors is not None else EngineVectorIndex(backend, backend.dim or 0)
 
     def article_hashes(self, article_ids: Iterable[str]) -> dict[str, str]:
         ids = [queries.article_doc_id(a) for a in dict.fromkeys(article_ids)]
@@ -397,12 +423,12 @@ class ElasticsearchDocumentStore:
                 "removing replaced passages")
         backend.bulk(queries.index_operation(index, queries.article_doc_id(a.id), queries.article_source(a, h))
                      for a, h, _ in written)
-        backend._written.update(p.id for _, _, group in written for p in group)
+        backend.note_written(p.id for _, _, group in written for p in group)
 
     def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
         """Remove articles and their passages; returns the removed passage ids (for FAISS)."""
         ids = list(dict.fromkeys(article_ids))
-        if not ids or (self.backend.live_index() is None and self.backend._target is None):
+        if not ids or not self.backend.has_index():
             return []
         backend = self.backend
         index = backend.write_index()
@@ -463,6 +489,18 @@ class ElasticsearchDocumentStore:
             response = self.backend.client.search(self.backend.alias, queries.facets_body(KeywordQuery()))
         return queries.facets_from_response(response)
 
+    def article_ids(self) -> list[str]:
+        hits = self.backend.search_all({"term": {"doc_type": queries.ARTICLE}}, self.backend.read_index(),
+                                       sort=({"article_id": "asc"},))
+        return [hit["_id"].removeprefix(queries.article_doc_id("")) for hit in hits]
+
+    def get_embeddings(self, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
+        """(ids found with a vector, their vectors), read from the passages' documents."""
+        return self.vectors.get(ids)
+
+    def count_embeddings(self) -> int:
+        return self.vectors.count()
+
     def count_articles(self) -> int:
         return self.backend.count(queries.ARTICLE, self.backend.read_index())
 
@@ -486,13 +524,19 @@ class ElasticsearchKeywordIndex:
     def add(self, passages: Sequence[StoredPassage], articles: dict[str, Article]) -> None:
         """Index passages; those put_articles already wrote with the same id are not sent again."""
         backend = self.backend
-        fresh = [p for p in passages if p.id not in backend._written]
+        fresh = backend.unwritten(passages)
         if fresh:
             backend.bulk(backend.passage_operations(backend.write_index(), fresh, articles))
 
+    def add_prepared(self, docs: Iterable[KeywordDoc]) -> None:
+        """Refused: the engine analyzes passages itself, from their text (`add`); the indexer's
+        PipelineKeywordIndex reads that text from its ledger."""
+        raise ElasticsearchStoreError("the engine's keyword index takes passages with their text, not "
+                                      "analyzer output: open the stores for writing to index")
+
     def delete_articles(self, article_ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(article_ids))
-        if not ids or (self.backend.live_index() is None and self.backend._target is None):
+        if not ids or not self.backend.has_index():
             return
         for chunk in _chunks(ids, DELETE_CHUNK):
             self.backend.delete_passages_where(queries.passages_of_articles(chunk), "deleting passages")
@@ -500,7 +544,7 @@ class ElasticsearchKeywordIndex:
     def commit(self) -> None:
         """Make writes searchable. (A rebuild becomes visible only at `finish_rebuild`.)"""
         self.backend.refresh()
-        self.backend._written.clear()
+        self.backend.forget_written()
 
     def search(self, query: KeywordQuery, limit: int) -> KeywordResult:
         """Top passages by BM25, or newest first with sort="date" (scores still BM25).

@@ -1,14 +1,14 @@
-"""The scale-out `Stores` facades: the engine (Elasticsearch or OpenSearch) holds articles, passages with
-their vectors, keyword and vector search; only the indexer keeps a data directory (its resumable ledger
-in SQLite, where embeddings are committed before they reach the engine).
+"""The scale-out stores: the engine (Elasticsearch or OpenSearch) holds articles, passages with their
+vectors, keyword and vector search; only the indexer keeps a data directory (its resumable ledger in
+SQLite, where embeddings are committed before they reach the engine).
 
-It reuses the embedded facade (`indexer.stores.embedded.Stores`) and changes only what lives in
-Elasticsearch, so the pipeline, the CLI and the web app run unchanged:
+Both are assembled from parts, so the pipeline, the CLI and the web app run unchanged:
 
-- writers (`isnad index`, `isnad delete`) keep SQLite as the indexer's ledger and send each committed
-  batch to Elasticsearch: passages with their text and offsets, articles whole. An Elasticsearch index
-  that lacks what SQLite holds (a new server, an analyzer change, or an embedded index being moved
-  over) is rebuilt from SQLite into a hidden index and switched in atomically when complete;
+- writers (`isnad index`, `isnad delete`; `ElasticsearchStores`) keep the data directory's SQLite document
+  store and ledger (`DataDirectory`) and send each committed batch to the engine through
+  `PipelineKeywordIndex`: passages with their text and offsets, articles whole. An engine index that lacks
+  what SQLite holds (a new server, an analyzer change, or an embedded index being moved over) is rebuilt
+  from SQLite into a hidden index and switched in atomically when complete;
 - readers (the web app, `EngineReaderStores`) open no data directory at all: articles, passages, vectors
   and the model they were made with all come from the engine, so any number of app servers can serve
   one index.
@@ -17,22 +17,25 @@ Elasticsearch, so the pipeline, the CLI and the web app run unchanged:
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from indexer.stores.base import StoreCounts
-from indexer.stores.embedded import KNOWN_DIMS, Stores
-from indexer.stores.embedders import expected_name, make_embedder
+from indexer.models import Article
+from indexer.stores.base import Embedder, KeywordQuery, KeywordResult, StoreCounts, StoredPassage
+from indexer.stores.data_dir import DataDirectory, analyzer_version
+from indexer.stores.embedders import LazyEmbedder, expected_name, known_dim, make_embedder
 from indexer.stores.es import queries
-from indexer.stores.es.errors import ElasticsearchIndexMissing, ElasticsearchStoreError
+from indexer.stores.es.bulk import BulkFailure
+from indexer.stores.es.errors import ElasticsearchIndexMissing
 from indexer.stores.es.store import (
     ElasticsearchBackend,
     ElasticsearchDocumentStore,
     ElasticsearchKeywordIndex,
 )
 from indexer.stores.es.vectors import EngineVectorIndex
+from indexer.stores.ledger import IndexLedger
 from indexer.stores.manifest import IndexMismatchError, read_manifest
+from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 from indexer.stores.tantivy_index import KeywordDoc
 
 log = logging.getLogger(__name__)
@@ -40,33 +43,54 @@ log = logging.getLogger(__name__)
 FLUSH_DOCS = 2000  # passage documents buffered before a bulk write
 
 
-def analyzer_version() -> str:
-    from indexer.analysis import ANALYZER_VERSION
+class Refusals:
+    """Articles the engine refused a passage of: the keyword view records them, the ledger keeps them
+    pending (`take`), and a rebuild may go live with only these left pending (`ever`)."""
 
-    return str(ANALYZER_VERSION)
+    def __init__(self) -> None:
+        self._new: set[str] = set()
+        self.ever: set[str] = set()  # every article refused by this process, for finishing rebuilds
+
+    def add(self, article_ids: Iterable[str]) -> None:
+        self._new.update(article_ids)
+        self.ever.update(article_ids)
+
+    def pending(self, article_id: str) -> bool:
+        """Whether the article was refused since the last `take`."""
+        return article_id in self._new
+
+    def take(self) -> set[str]:
+        """Articles refused since the last call: the ledger must not mark them indexed."""
+        refused, self._new = self._new, set()
+        return refused
 
 
-class PipelineKeywordIndex(ElasticsearchKeywordIndex):
+class PipelineKeywordIndex:
     """The keyword index as the indexing pipeline drives it (`add_prepared`, `delete_articles`, `commit`).
 
-    The pipeline hands over analyzer output; Elasticsearch analyzes for itself, so the raw passages and
-    articles are read back from the SQLite ledger by id. Replacing an article writes its new passages
-    first and then drops the ones it no longer has, so a search never finds it missing.
+    The pipeline hands over analyzer output; the engine analyzes for itself, so the raw passages and
+    articles are read back from the SQLite document store by id, with their committed embeddings.
+    Replacing an article writes its new passages first and then drops the ones it no longer has, so a
+    search never finds it missing. Searches and counts are the engine's keyword index's.
     """
 
-    def __init__(self, backend: ElasticsearchBackend, ledger: Any) -> None:
-        super().__init__(backend)
-        self.ledger = ledger  # the SQLite document store
+    def __init__(self, backend: ElasticsearchBackend, docs: SQLiteDocumentStore, refusals: Refusals) -> None:
+        self.backend = backend
+        self.index = ElasticsearchKeywordIndex(backend)
+        self.docs = docs  # the ledger's SQLite document store
+        self.refusals = refusals
         self._passages: dict[str, list[int]] = {}  # article id -> passage ids added since the last flush
         self._deleted: set[str] = set()  # articles whose old passages must go
         self._buffered = 0
-        self._refused: set[str] = set()  # articles with a passage the engine refused, kept pending
-        self.refused_ever: set[str] = set()  # every article refused by this process, for finishing rebuilds
 
-    def take_refused(self) -> set[str]:
-        """Articles refused since the last call: the ledger must not mark them indexed."""
-        refused, self._refused = self._refused, set()
-        return refused
+    def add(self, passages: Sequence[StoredPassage], articles: dict[str, Article]) -> None:
+        self.index.add(passages, articles)
+
+    def search(self, query: KeywordQuery, limit: int) -> KeywordResult:
+        return self.index.search(query, limit)
+
+    def count(self) -> int:
+        return self.index.count()
 
     def add_prepared(self, docs: Iterable[KeywordDoc]) -> None:
         for doc in docs:
@@ -87,9 +111,9 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
             return
         index = backend.write_index()
         if added:
-            articles = self.ledger.get_articles(added)
-            hashes = self.ledger.article_hashes(added)
-            passages = self.ledger.get_passages(pid for ids in added.values() for pid in ids)
+            articles = self.docs.get_articles(added)
+            hashes = self.docs.article_hashes(added)
+            passages = self.docs.get_passages(pid for ids in added.values() for pid in ids)
             live = [p for p in passages.values() if p.article_id in articles]
             refused = backend.bulk(backend.passage_operations(index, live, articles,
                                                               self._vectors([p.id for p in live])))
@@ -98,7 +122,7 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
             # it stays pending in the ledger, and the next run sends it again.
             backend.bulk(queries.index_operation(index, queries.article_doc_id(a), queries.article_source(
                 articles[a], hashes[a])) for a in added if a in articles and a in hashes and a not in failed)
-        replaced = [a for a in deleted if a in added and a not in self._refused]
+        replaced = [a for a in deleted if a in added and not self.refusals.pending(a)]
         if replaced:
             backend.delete_passages_where(
                 queries.stale_passages(replaced, [pid for a in replaced for pid in added[a]]),
@@ -108,7 +132,8 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
             backend.delete_passages_where(queries.passages_of_articles(gone), "deleting passages")
             backend.bulk(queries.delete_operation(index, queries.article_doc_id(a)) for a in gone)
 
-    def _report_refused(self, passages: list[Any], refused: set[str], failures: list[Any]) -> set[str]:
+    def _report_refused(self, passages: list[StoredPassage], refused: set[str],
+                        failures: list[BulkFailure]) -> set[str]:
         """Name each refused article with the engine's reason; the others are indexed as usual."""
         if not refused:
             return set()
@@ -120,20 +145,19 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
         for article_id, reason in sorted(reasons.items()):
             log.warning("%s refused article %s (%s); it stays pending and the next `isnad index` tries it "
                         "again", self.backend.product, article_id, reason[:300])
-        self._refused.update(reasons)
-        self.refused_ever.update(reasons)
+        self.refusals.add(reasons)
         return set(reasons)
 
     def _vectors(self, passage_ids: list[int]) -> dict[int, list[float]]:
         """The ledger's committed embeddings of these passages, sent with their documents."""
         if self.backend.dim is None or not passage_ids:
             return {}
-        ids, vectors = self.ledger.get_embeddings(passage_ids, self.backend.dim)
+        ids, vectors = self.docs.get_embeddings(passage_ids, self.backend.dim)
         return {int(pid): [float(x) for x in vector] for pid, vector in zip(ids.tolist(), vectors, strict=True)}
 
     def commit(self) -> None:
         self.flush()
-        super().commit()
+        self.index.commit()
 
     def rollback(self) -> None:
         self._passages, self._deleted, self._buffered = {}, set(), 0
@@ -142,94 +166,51 @@ class PipelineKeywordIndex(ElasticsearchKeywordIndex):
         self.rollback()  # uncommitted work is re-derived from SQLite next run, as with tantivy
 
 
-class WriterLedger:
-    """The SQLite ledger as the pipeline writes it, except that articles the engine refused stay pending."""
-
-    def __init__(self, ledger: Any, keyword: PipelineKeywordIndex) -> None:
-        self.ledger = ledger
-        self.keyword = keyword
-
-    def __getattr__(self, name: str) -> Any:
-        if name in ("ledger", "keyword"):  # not set yet: never recurse
-            raise AttributeError(name)
-        return getattr(self.ledger, name)
-
-    def mark_keyword_done(self, items: Iterable[tuple[str, str]]) -> None:
-        refused = self.keyword.take_refused()
-        self.ledger.mark_keyword_done([(a, h) for a, h in items if a not in refused])
-
-    def close(self) -> None:
-        self.ledger.close()
-
-
-class ReaderDocuments(ElasticsearchDocumentStore):
-    """Reads from Elasticsearch; embeddings and bookkeeping, which stay local, from the SQLite ledger."""
-
-    def __init__(self, backend: ElasticsearchBackend, ledger: Any) -> None:
-        super().__init__(backend)
-        self.ledger = ledger
-
-    def __getattr__(self, name: str) -> Any:
-        if name == "ledger":  # not set yet: never recurse
-            raise AttributeError(name)
-        return getattr(self.ledger, name)
-
-    def close(self) -> None:
-        self.ledger.close()
-
-
 def vector_dim(settings: dict[str, Any]) -> int:
     """The configured embedder's dimension, without loading a model when it is known."""
-    backend = settings["embedder.backend"]
-    if backend in KNOWN_DIMS:
-        return int(KNOWN_DIMS[backend])
+    known = known_dim(settings)
+    if known is not None:
+        return known
     recorded = read_manifest(settings["data.dir"]).get("dim")
     return int(recorded) if recorded else int(make_embedder(settings).dim)
 
 
-class ElasticsearchStores(Stores):
-    """The indexer's `Stores`: its SQLite ledger locally, everything searched in the engine (see the module
-    docstring)."""
+class ElasticsearchStores:
+    """The indexer's stores: its data directory's SQLite document store and ledger locally, everything
+    searched in the engine (see the module docstring). Always opened for writing."""
 
-    def __init__(self, settings: dict[str, Any], *, writable: bool = False, check: bool = True,
-                 reembed: bool = False) -> None:
+    def __init__(self, settings: dict[str, Any], *, check: bool = True, reembed: bool = False) -> None:
+        self.settings = settings
         # Connect first: an unreachable server or a wrong version is reported before the data
         # directory is touched.
         self.backend = ElasticsearchBackend(settings)
         self.backend.dim = vector_dim(settings)
         self.backend.embedder_name = expected_name(settings)
-        self._switched = False
+        self.refusals = Refusals()
+        self._embedder = LazyEmbedder(settings)
         try:
-            super().__init__(settings, writable=writable, check=check, reembed=reembed)
-            self._use_elasticsearch()
+            self.local = DataDirectory(settings, writable=True, check=check, held_back=self.refusals.take)
+            try:
+                self.data_dir = self.local.path
+                self.docs: SQLiteDocumentStore = self.local.docs
+                self.ledger: IndexLedger = self.local.ledger
+                self.messages = self.local.messages
+                self.local.prepare_for_writing(reembed)
+                self.engine_docs = ElasticsearchDocumentStore(self.backend)
+                self.vectors = EngineVectorIndex(self.backend, self.backend.dim or 0)
+                self.keyword = PipelineKeywordIndex(self.backend, self.docs, self.refusals)
+                self._repair_keyword_index()
+            except BaseException:
+                self.local.release_write_lock()
+                raise
         except BaseException:
             self.backend.close()
             raise
 
-    def _use_elasticsearch(self) -> None:
-        if self._switched:
-            return
-        self.keyword.close()  # the tantivy index the embedded facade opened is not used
-        self.vectors.close()  # nor its FAISS index: vectors go with the passages into the engine
-        self.vectors = EngineVectorIndex(self.backend, self.backend.dim or 0)  # type: ignore[assignment]
-        self.ledger = self.docs
-        # The embedded facade types these as its own classes; these duck-type the same calls.
-        if self.writable:
-            pipeline_keyword = PipelineKeywordIndex(self.backend, self.ledger)
-            self.keyword = pipeline_keyword  # type: ignore[assignment]
-            self.docs = WriterLedger(self.ledger, pipeline_keyword)  # type: ignore[assignment]
-        else:
-            self.keyword = ElasticsearchKeywordIndex(self.backend)  # type: ignore[assignment]
-            self.docs = ReaderDocuments(self.backend, self.ledger)  # type: ignore[assignment]
-        self._switched = True
-
     def _repair_keyword_index(self) -> None:
-        """Rebuild Elasticsearch from SQLite when it lacks what SQLite holds, or was analyzed differently.
-
-        Called by the embedded facade when opening for writing; a rebuild goes to a hidden index and
-        is switched in by `write_manifest` once no article is pending.
-        """
-        self._use_elasticsearch()
+        """Rebuild the engine's index from SQLite when it lacks what SQLite holds, or was analyzed
+        differently. A rebuild goes to a hidden index and is switched in by `write_manifest` once no
+        article is pending."""
         backend = self.backend
         unfinished = backend.unfinished_rebuilds()
         if unfinished and self._index_analyzer(unfinished[-1]) == analyzer_version():
@@ -242,7 +223,7 @@ class ElasticsearchStores(Stores):
         # An index from before passages carried vectors, or with another model's, cannot take these.
         stale_vectors = live is not None and not stale_analysis and (
             meta.get("dim"), meta.get("embedder")) != (backend.dim, backend.embedder_name)
-        missing = self.ledger.count_passages() > 0 and (live is None or self.keyword.count() == 0)
+        missing = self.docs.count_passages() > 0 and (live is None or self.keyword.count() == 0)
         if stale_analysis or stale_vectors or missing:
             for name in unfinished:  # partial rebuilds analyzed otherwise: start afresh
                 with backend.errors(f"deleting the unfinished index {name}"):
@@ -260,35 +241,55 @@ class ElasticsearchStores(Stores):
 
     def rebuild_keyword(self) -> str:
         """Start a full re-index into a new hidden index (the next `isnad index` run fills and switches it)."""
-        if not self.writable:
-            raise ElasticsearchStoreError("rebuilding needs the stores opened for writing")
         target = self.backend.begin_rebuild(resume=False)
         self.ledger.reset_keyword_state()
         return target
 
+    # -- the Stores interface -------------------------------------------------------------------------
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self.local.manifest
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder.get()
+
+    def counts(self) -> StoreCounts:
+        return self.local.counts(keyword=self.keyword.count(), vectors=self.vectors.count())
+
+    def sources(self) -> list[tuple[str, int]]:
+        return self.engine_docs.sources()
+
+    def sizes(self) -> dict[str, int]:
+        return self.local.sizes(self.vectors.size_bytes())
+
     def write_manifest(self) -> None:
-        super().write_manifest()
+        self.local.write_manifest(self.counts(), self.vectors.kind, self.vectors.dim)
         # A rebuild goes live once nothing is pending but what the engine refused in this run: an article
         # it refuses for good (its reasons were logged) must not keep every other article hidden.
-        if self.writable and self.backend._target is not None and self._only_refused_pending():
+        if self.backend.rebuilding and self._only_refused_pending():
             target = self.backend.finish_rebuild()
             self.messages.append(f"Elasticsearch alias {self.backend.alias!r} now serves {target}")
 
     def _only_refused_pending(self) -> bool:
         if self.ledger.count_keyword_pending() == 0:
             return True
-        refused: set[str] = getattr(self.keyword, "refused_ever", set())
+        refused = self.refusals.ever
         return bool(refused) and not set(self.ledger.keyword_pending_ids()) - refused
 
-    def sources(self) -> list[tuple[str, int]]:
-        return ElasticsearchDocumentStore(self.backend).sources()
+    def refresh(self) -> bool:
+        """Nothing to reopen: a writer is the one committing, and reads go through the alias."""
+        return False
 
     def health(self) -> dict[str, Any]:
         return self.backend.health()
 
     def close(self) -> None:
         try:
-            super().close()
+            self.keyword.close()
+            self.vectors.close()
+            self.local.close()
         finally:
             self.backend.close()
 
@@ -302,23 +303,6 @@ def index_meta(backend: ElasticsearchBackend, index: str) -> dict[str, Any]:
     return {}
 
 
-class EngineDocuments(ElasticsearchDocumentStore):
-    """The document store as an app server reads it, all from the engine (no ledger to ask)."""
-
-    def __init__(self, backend: ElasticsearchBackend, vectors: EngineVectorIndex) -> None:
-        super().__init__(backend)
-        self.vectors = vectors
-
-    def get_embeddings(self, ids: Any, dim: int) -> tuple[Any, Any]:
-        return self.vectors.get(ids)
-
-    def count_embeddings(self) -> int:
-        return self.vectors.count()
-
-    def last_runs(self, limit: int = 3) -> list[dict[str, Any]]:
-        return []  # the runs are in the indexer's ledger, on the machine that indexes
-
-
 class EngineReaderStores:
     """What an app server opens: the engine's index behind the alias, and the embedder, nothing on disk.
 
@@ -330,8 +314,8 @@ class EngineReaderStores:
         self.backend = ElasticsearchBackend(settings)
         self.backend.realtime_reads = False  # an app server reads what its searches see
         self.messages: list[str] = []
-        self._lock = threading.Lock()
-        self._embedder: Any = None
+        self.ledger: IndexLedger | None = None  # the runs are in the indexer's ledger, where it indexes
+        self._embedder = LazyEmbedder(settings)
         try:
             live = self.backend.live_index()
             if live is None and check:
@@ -347,7 +331,7 @@ class EngineReaderStores:
                                              "index": live, "vector_index": EngineVectorIndex.kind}
             self.vectors = EngineVectorIndex(self.backend, self.backend.dim)
             self.keyword = ElasticsearchKeywordIndex(self.backend)
-            self.docs = EngineDocuments(self.backend, self.vectors)
+            self.docs = ElasticsearchDocumentStore(self.backend, self.vectors)
         except BaseException:
             self.backend.close()
             raise
@@ -366,12 +350,8 @@ class EngineReaderStores:
                 f"embedder is {expected_name(self.settings)}: configure the same embedder")
 
     @property
-    def embedder(self) -> Any:
-        if self._embedder is None:
-            with self._lock:
-                if self._embedder is None:
-                    self._embedder = make_embedder(self.settings)
-        return self._embedder
+    def embedder(self) -> Embedder:
+        return self._embedder.get()
 
     def counts(self) -> StoreCounts:
         passages = self.docs.count_passages()
@@ -384,6 +364,9 @@ class EngineReaderStores:
 
     def sizes(self) -> dict[str, int]:
         return {}  # nothing on this machine's disk
+
+    def write_manifest(self) -> None:
+        """Nothing to write: the index's `_meta` is the manifest, written by the indexer."""
 
     def refresh(self) -> bool:
         """Nothing to reopen: every search goes through the alias and sees refreshed writes."""
@@ -400,6 +383,6 @@ def open_elasticsearch(settings: dict[str, Any], *, writable: bool = False, chec
                        reembed: bool = False) -> ElasticsearchStores | EngineReaderStores:
     """The indexer's stores when writing (a local ledger), else an app server's (the engine alone)."""
     if writable:
-        return ElasticsearchStores(settings, writable=True, check=check, reembed=reembed)
+        return ElasticsearchStores(settings, check=check, reembed=reembed)
     return EngineReaderStores(settings, check=check)
 

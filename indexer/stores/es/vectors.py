@@ -72,7 +72,7 @@ class EngineVectorIndex:
 
     def ids(self) -> np.ndarray:
         """Passage ids whose document carries a vector (in the index being written, during a rebuild)."""
-        if self.backend.live_index() is None and self.backend._target is None:
+        if not self.backend.has_index():
             return np.zeros(0, dtype=np.int64)  # no index yet
         hits = self.backend.search_all({"exists": {"field": FIELD}}, self.backend.read_index())
         return np.array(sorted(queries.passage_id_of(hit["_id"]) for hit in hits), dtype=np.int64)
