@@ -22,7 +22,7 @@ from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage, Stores
 from indexer.stores.dates import query_bounds, to_epoch
 from indexer.stores.registry import SEARCH_MODES, SEARCH_SORTS
 from retrieval.embed_batch import QueryBatcher
-from retrieval.fusion import rrf
+from retrieval.fusion import FusionParams, hybrid
 from retrieval.query import ParsedQuery, keyword_query
 
 Analyzer = Callable[[str], list[Token]]
@@ -150,6 +150,7 @@ class Retriever:
         self.settings = settings
         self.analyze = analyze
         self.analyze_exact = analyze_exact
+        self.fusion = FusionParams.from_settings(settings)
         # One embedding engine serves all request threads; the lock keeps its use serial, and queries
         # that arrive while it is busy are embedded together in its next call.
         self._embed_lock = embed_lock or threading.Lock()
@@ -229,14 +230,8 @@ class Retriever:
             elif mode == "semantic":
                 fused = semantic
             else:
-                rrf_k, keyword_weight = int(self.settings["search.rrf_k"]), float(self.settings["search.keyword_weight"])
-                fused = rrf([keyword[:candidates_per_list], semantic], k=rrf_k,
-                            weights=[keyword_weight, float(self.settings["search.semantic_weight"])])
-                # Matching passages beyond the fused depth follow, with the share their rank would bring.
-                seen = {hit.passage_id for hit in fused}
-                fused.extend(Hit(hit.passage_id, keyword_weight / (rrf_k + rank))
-                             for rank, hit in enumerate(keyword[candidates_per_list:], start=candidates_per_list + 1)
-                             if hit.passage_id not in seen)
+                # The best `search.candidates` of each list fused; matching passages beyond them follow.
+                fused = hybrid(keyword, semantic, self.fusion)
             out: list[Ranked] = []
             for hit in fused:
                 article = articles.get(hit.passage_id)

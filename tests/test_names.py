@@ -18,6 +18,7 @@ from indexer.stores.registry import (
     EMBEDDER_BACKENDS,
     EMBEDDER_DEVICES,
     EMBEDDER_PRECISIONS,
+    FUSION_METHODS,
     SEARCH_MODES,
     STORE_BACKENDS,
     UnknownBackendError,
@@ -29,7 +30,7 @@ from webapp.services import HISTORY_ROLES, validate_mode
 
 LISTS = {"store.backend": tuple(STORE_BACKENDS), "embedder.backend": tuple(EMBEDDER_BACKENDS),
          "embedder.precision": EMBEDDER_PRECISIONS, "embedder.device": EMBEDDER_DEVICES,
-         "search.mode": SEARCH_MODES}
+         "search.mode": SEARCH_MODES, "search.fusion": FUSION_METHODS}
 
 
 @pytest.mark.parametrize("setting", sorted(LISTS))

@@ -451,8 +451,8 @@ class Services:
             "sources": [{"value": s, "count": n} for s, n in _pairs(sources)],
             "manifest": _plain(self.stores.manifest),
             "settings": {name: self.settings[name] for name in (
-                "store.backend", "embedder.backend", "search.mode", "search.rrf_k", "search.keyword_weight",
-                "search.semantic_weight", "search.candidates", "answer.abstain_below")},
+                "store.backend", "embedder.backend", "search.mode", "search.fusion", "search.rrf_k",
+                "search.keyword_weight", "search.semantic_weight", "search.candidates", "answer.abstain_below")},
             **{name: report() for name, report in self.reporters.items()},
         }
 

@@ -1,5 +1,6 @@
 """The names configuration chooses among, each list written once: store backends and embedder backends
-(each registered with its opener), the onnx embedder's precisions and devices, the search modes and sorts.
+(each registered with its opener), the onnx embedder's precisions and devices, the search modes and sorts,
+the fusion methods.
 
 Settings validation, the command line's choices, the search page's labels, the OpenAPI document's enums and
 the error messages all read these, so adding a backend is one registration here. Openers are
@@ -38,6 +39,9 @@ EMBEDDER_DEVICES: tuple[str, ...] = ("cpu", "cuda")
 SEARCH_MODES: tuple[str, ...] = ("hybrid", "keyword", "semantic")
 # The API's `sort`: by relevance (the default) or newest first.
 SEARCH_SORTS: tuple[str, ...] = ("relevance", "date")
+# `search.fusion`: how hybrid search merges its lists (retrieval/fusion.py): reciprocal rank, or a convex
+# combination of scores normalized by min-max or by z-score within each list.
+FUSION_METHODS: tuple[str, ...] = ("rrf", "minmax", "zscore")
 
 
 class UnknownBackendError(IsnadError, ValueError):
