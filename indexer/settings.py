@@ -67,10 +67,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("passages.min_words", 40, "Passages are cut to at least roughly this many words."),
     Setting("passages.max_words", 120, "Passages are cut to at most roughly this many words."),
     Setting("search.mode", "hybrid", "Default retrieval mode.", SEARCH_MODES),
-    Setting("search.fusion", "rrf",
-            "How hybrid search fuses its lists: rrf (reciprocal rank), minmax or zscore (convex combination "
-            "of normalized scores).", FUSION_METHODS),
-    Setting("search.rrf_k", 60, "Reciprocal-rank fusion constant k."),
+    Setting("search.fusion", "zscore",
+            "How hybrid search fuses its lists: zscore or minmax (a convex combination of scores normalized "
+            "within each list, weighted by keyword_weight and semantic_weight) or rrf (reciprocal rank).",
+            FUSION_METHODS),
+    Setting("search.rrf_k", 60, "Reciprocal-rank fusion constant k (search.fusion = rrf)."),
     Setting("search.keyword_weight", 1.0, "Weight of the keyword list in fusion."),
     Setting("search.semantic_weight", 1.0, "Weight of the semantic list in fusion."),
     Setting("search.candidates", 200, "Candidate passages fetched from each index."),

@@ -32,15 +32,13 @@ METHODS = FUSION_METHODS
 NORMALIZATIONS = tuple(m for m in METHODS if m != "rrf")
 
 
-def _best_first(hits: Sequence[Hit]) -> list[Hit]:
-    """The list without repeats: a passage counts at its best (first) rank only."""
-    seen: set[int] = set()
-    unique = []
+def _first_scores(hits: Sequence[Hit]) -> dict[int, float]:
+    """Passage id -> score in list order, without repeats: a passage counts at its best (first) rank only."""
+    scores: dict[int, float] = {}
     for hit in hits:
-        if hit.passage_id not in seen:
-            seen.add(hit.passage_id)
-            unique.append(hit)
-    return unique
+        if hit.passage_id not in scores:
+            scores[hit.passage_id] = hit.score
+    return scores
 
 
 def _check_weights(weights: Sequence[float] | None, count: int, name: str) -> Sequence[float]:
@@ -75,8 +73,8 @@ def rrf(
     weights = _check_weights(weights, len(hit_lists), "rrf")
     scores: dict[int, float] = {}
     for hits, weight in zip(hit_lists, weights, strict=True):
-        for rank, hit in enumerate(_best_first(hits), start=1):
-            scores[hit.passage_id] = scores.get(hit.passage_id, 0.0) + weight / (k + rank)
+        for rank, passage_id in enumerate(_first_scores(hits), start=1):
+            scores[passage_id] = scores.get(passage_id, 0.0) + weight / (k + rank)
     return _ranked(scores, limit)
 
 
@@ -124,17 +122,15 @@ def normalized(
     absent from a list gets that list's `Normalizer.absent`; ties keep first-seen order.
     """
     weights = _check_weights(weights, len(hit_lists), "normalized")
-    lists = [_best_first(hits) for hits in hit_lists]
-    scales = [Normalizer.fit([hit.score for hit in hits], method) for hits in lists]
-    found: list[dict[int, float]] = [{hit.passage_id: scale.scale(hit.score) for hit in hits}
-                                     for hits, scale in zip(lists, scales, strict=True)]
+    lists = [_first_scores(hits) for hits in hit_lists]
+    scales = [Normalizer.fit(list(found.values()), method) for found in lists]
+    # score = Σ weight·absent + Σ over the lists that found the passage of weight·(scaled − absent): one
+    # pass per list, in list order (so ties keep first-seen order), without a lookup in every other list.
+    base = sum(weight * scale.absent for scale, weight in zip(scales, weights, strict=True))
     scores: dict[int, float] = {}
-    for hits in lists:
-        for hit in hits:
-            if hit.passage_id not in scores:
-                scores[hit.passage_id] = sum(
-                    weight * own.get(hit.passage_id, scale.absent)
-                    for own, scale, weight in zip(found, scales, weights, strict=True))
+    for found, scale, weight in zip(lists, scales, weights, strict=True):
+        for passage_id, score in found.items():
+            scores[passage_id] = scores.get(passage_id, base) + weight * (scale.scale(score) - scale.absent)
     return _ranked(scores, limit)
 
 
@@ -177,8 +173,8 @@ def hybrid(keyword: Sequence[Hit], semantic: Sequence[Hit], params: FusionParams
             return params.keyword_weight / (params.k + rank)
     else:
         fused = normalized([head_keyword, head_semantic], method=params.method, weights=weights)
-        keyword_scale = Normalizer.fit([h.score for h in _best_first(head_keyword)], params.method)
-        semantic_absent = Normalizer.fit([h.score for h in _best_first(head_semantic)], params.method).absent
+        keyword_scale = Normalizer.fit(list(_first_scores(head_keyword).values()), params.method)
+        semantic_absent = Normalizer.fit(list(_first_scores(head_semantic).values()), params.method).absent
 
         def tail_score(rank: int, hit: Hit) -> float:
             return params.keyword_weight * keyword_scale.scale(hit.score) + params.semantic_weight * semantic_absent

@@ -49,10 +49,11 @@ from retrieval.search import Candidate, Filters, Retriever, group_by_article, sp
 QA_FILES = ("arcd.json", "tydiqa-goldp-dev-arabic.json", "mlqa-dev-context-ar-question-ar.json")
 OBJECTIVE = "mrr@10"
 RESULTS = 10  # the first page, as `isnad eval` scores it
-DEPTHS = (20, 50, 100, 200, 400)
-RRF_KS = (1, 5, 10, 20, 40, 60, 100)
+DEPTHS = (20, 50, 100, 200)
+RRF_KS = (5, 10, 20, 40, 60, 100)
 RRF_KEYWORD_WEIGHTS = (0.5, 0.75, 1.0, 1.25, 1.5)
-ALPHAS = tuple(round(0.05 * n, 2) for n in range(2, 19))  # 0.1 … 0.9
+ALPHAS = tuple(round(0.1 * n, 1) for n in range(1, 10))  # 0.1 … 0.9
+GATHER_DEPTH = 400  # dense passages kept per question: deeper than any depth swept
 PEER_DEPTH = 200  # Lucene articles kept per question, as deep as the product's lists
 FORMAT = 1  # of the gathered-lists file
 
@@ -204,9 +205,21 @@ def prepare(gathered: Sequence[Gathered], article_of: dict[int, ArticleRef], flo
     return prepared
 
 
-def _article_ids(hits: Iterable[Hit], article_of: dict[int, ArticleRef], matched: frozenset[str] | None) -> list[str]:
-    """The search page's article order: best passage per article, matches before related articles."""
-    candidates = [Candidate(h.passage_id, article_of[h.passage_id], h.score) for h in hits]
+def _article_ids(hits: Sequence[Hit], article_of: dict[int, ArticleRef], matched: frozenset[str] | None) -> list[str]:
+    """The search page's article order: best passage per article, matches before related articles.
+
+    Only the passages up to the one bringing the RESULTS-th matching article can reach the first page
+    (related articles follow every match), so the rest are left out before the page is assembled.
+    """
+    cut, seen = len(hits), set()
+    for index, hit in enumerate(hits):
+        article = article_of[hit.passage_id].id
+        if (matched is None or article in matched) and article not in seen:
+            seen.add(article)
+            if len(seen) >= RESULTS:
+                cut = index + 1
+                break
+    candidates = [Candidate(h.passage_id, article_of[h.passage_id], h.score) for h in hits[:cut]]
     matches, related = split_related(group_by_article(candidates), matched)
     return [c.article.id for c in (*matches, *related)[:RESULTS]]
 
@@ -328,8 +341,7 @@ def main() -> int:
     run_settings = {**settings, "data.dir": str(data_dir)}
     if missing_gold(run_settings, qa):
         log("warning: some gold paragraphs are not in the index; their questions count as misses")
-    depth_max = max(DEPTHS)
-    gathered, article_of = gather(data_dir, settings, qa.questions, depth_max, options.cache_root, log)
+    gathered, article_of = gather(data_dir, settings, qa.questions, GATHER_DEPTH, options.cache_root, log)
     floor = float(settings["search.semantic_min_score"])
     datasets = qa.datasets()
     prepared = prepare(gathered, article_of, floor, DEPTHS)
