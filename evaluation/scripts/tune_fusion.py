@@ -289,7 +289,8 @@ def grid(depths: Sequence[int]) -> list[FusionParams]:
 def describe(params: FusionParams) -> str:
     if params.method == "rrf":
         return f"rrf k {params.k}, depth {params.depth}, keyword weight {params.keyword_weight:g}"
-    return f"{params.method} α {params.keyword_weight:g}, depth {params.depth}"
+    alpha = params.keyword_weight / ((params.keyword_weight + params.semantic_weight) or 1.0)
+    return f"{params.method} α {alpha:.2g}, depth {params.depth}"
 
 
 def folds(swept: list[tuple[FusionParams, dict]], baselines: dict[str, dict], datasets: Sequence[str]) -> list[dict]:
