@@ -2,8 +2,9 @@
 
 `evaluation/scripts/tune_fusion.py` gathers each question's keyword and dense lists once and sweeps
 fusion settings without a server; its figures mean something only if, for any setting, its first page
-equals the API's. Checked over the indexed seed pages (real stores and embedder) for every fusion method, at a
-depth small enough that keyword matches beyond it and related articles reach the first page.
+equals the API's (stories not collapsed). Checked over the indexed seed pages (real stores and embedder)
+for every fusion method, at a depth small enough that keyword matches beyond it and related articles reach
+the first page.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def test_offline_first_page_equals_the_apis(indexed_seeds_dir: Path, method: str
     client = app.test_client()
     api_pages = []
     for query in QUERIES:
-        reply = client.get("/api/v1/search", query_string={"q": query, "mode": "hybrid", "size": RESULTS})
+        reply = client.get("/api/v1/search", query_string={"q": query, "mode": "hybrid", "size": RESULTS,
+                                                           "collapse": "none"})
         assert reply.status_code == 200
         api_pages.append([r["article_id"] for r in reply.get_json()["results"]])
     services_of(app).close()
