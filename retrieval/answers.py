@@ -119,7 +119,7 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
     features: list[list[float]] = []
     for rank, (candidate, pieces) in enumerate(zip(passages, split, strict=True)):
         pid = candidate.passage.id
-        passage_terms = [s.terms for s in pieces]
+        around_passage = evidence.passage_overlap([s.terms for s in pieces], keys)
         for index, sentence in enumerate(pieces):
             piece, terms = sentence.text, sentence.terms
             if not compose.usable(piece, terms):
@@ -127,7 +127,7 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
             where = evidence.Position(rank, retrieval.keyword_ranks.get(pid), retrieval.semantic_ranks.get(pid),
                                       index, len(pieces))
             spans = evidence.type_spans(piece, kind)
-            around = evidence.surroundings(passage_terms, index, keys, spans, piece, question)
+            around = evidence.surroundings(terms, index, around_passage, keys, spans, piece, question)
             sentences.append(sentence)
             features.append(evidence.cheap_features(
                 float(similarity[pid]), evidence.overlap(terms, keys),

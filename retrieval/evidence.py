@@ -209,19 +209,32 @@ def new_fact(text: str, spans: Sequence[tuple[int, int]], question: str) -> bool
     return any(not set(_WORD.findall(text[a:b])) <= asked for a, b in spans)
 
 
-def surroundings(passage_terms: Sequence[frozenset[str]], index: int, question_keys: Sequence[str],
+@dataclass(frozen=True, slots=True)
+class PassageOverlap:
+    """The question's key-term share in each sentence of one passage, and in the passage as a whole."""
+
+    shares: list[float]
+    whole: float
+
+
+def passage_overlap(passage_terms: Sequence[frozenset[str]], question_keys: Sequence[str]) -> PassageOverlap:
+    """Computed once per passage (its sentences' term sets, in order), shared by its sentences."""
+    return PassageOverlap([overlap(terms, question_keys) for terms in passage_terms],
+                          overlap(frozenset().union(*passage_terms), question_keys))
+
+
+def surroundings(terms: frozenset[str], index: int, passage: PassageOverlap, question_keys: Sequence[str],
                  spans: Sequence[tuple[int, int]], text: str, question: str) -> Surroundings:
-    """Surroundings of sentence `index` among its passage's sentences (their term sets, in order)."""
-    shares = [overlap(terms, question_keys) for terms in passage_terms]
-    terms = passage_terms[index]
+    """Surroundings of sentence `index` (its `terms`, `text`, facts found at `spans`) in its passage."""
     keys = set(question_keys)
+    shares = passage.shares
     return Surroundings(
         novel=1.0 - len(terms & keys) / len(terms) if terms else 0.0,
         type_new=new_fact(text, spans, question),
         type_count=len(spans),
         previous_overlap=shares[index - 1] if index > 0 else 0.0,
         next_overlap=shares[index + 1] if index + 1 < len(shares) else 0.0,
-        passage_overlap=overlap(frozenset().union(*passage_terms), question_keys),
+        passage_overlap=passage.whole,
         passage_best_overlap=max(shares),
     )
 
