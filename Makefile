@@ -84,6 +84,7 @@ eval: install
 train-answers: install-dev
 	$(BIN)/python -m evaluation.scripts.train_answers --shared $(SHARED)
 
+# ruff, then mypy: retrieval/ and indexer/stores/ under --strict's flags (pyproject.toml [tool.mypy]), the rest typed as written.
 lint: install-dev
 	$(BIN)/ruff check indexer retrieval webapp evaluation cli tests
 	$(BIN)/mypy indexer retrieval webapp evaluation cli

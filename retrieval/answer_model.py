@@ -39,7 +39,8 @@ class Stage:
         if len(rows) == 0:
             return np.zeros(0)
         x = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale
-        return 1.0 / (1.0 + np.exp(-(x @ self.coef + self.intercept)))
+        odds: np.ndarray = np.exp(-(x @ self.coef + self.intercept))
+        return 1.0 / (1.0 + odds)
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),

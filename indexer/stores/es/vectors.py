@@ -119,7 +119,7 @@ class EngineVectorIndex:
     def count(self) -> int:
         with self.backend.errors("counting vectors"):
             try:
-                return self.backend.client.count(self.backend.read_index(), {"exists": {"field": FIELD}})
+                return int(self.backend.client.count(self.backend.read_index(), {"exists": {"field": FIELD}}))
             except EngineApiError as error:
                 if error.status == 404 and error.error_type == "index_not_found_exception":
                     return 0  # nothing indexed yet
