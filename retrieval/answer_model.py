@@ -35,7 +35,7 @@ class Stage:
     coef: np.ndarray
     intercept: float
 
-    def probability(self, rows: Sequence[Sequence[float]]) -> np.ndarray:
+    def probability(self, rows: Sequence[Sequence[float]] | np.ndarray) -> np.ndarray:
         if len(rows) == 0:
             return np.zeros(0)
         x = (np.asarray(rows, dtype=np.float64) - self.mean) / self.scale

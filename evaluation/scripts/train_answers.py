@@ -372,7 +372,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline = predict_baseline(cases, max_sentences)
     weights = {"cheap": cheap.to_json(), "full": full.to_json(), "threshold": threshold}
     digest = hashlib.blake2b(json.dumps(weights, sort_keys=True).encode(), digest_size=4).hexdigest()
-    model = {
+    model: dict[str, Any] = {
         "version": f"answers-lr2-{digest}",
         **weights,
         "trained": {"qa_files": list(QA_FILES), "distractor_limit": args.distractor_limit,
