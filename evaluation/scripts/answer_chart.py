@@ -82,7 +82,7 @@ def chart(report: dict[str, Any]) -> str:
     parts.append(f'<text x="{marker + 3:.1f}" y="{MARGIN_TOP + 12}">{threshold:.2f}</text>')
     for n, (_, colour, label) in enumerate(SERIES):
         y = MARGIN_TOP + PANEL + 52
-        x = right + n * 140 - 60
+        x = right + n * 130 - 100
         parts += [f'<rect x="{x}" y="{y - 8}" width="10" height="10" fill="{colour}"/>',
                   f'<text x="{x + 14}" y="{y + 1}">{label}</text>']
     parts.append("</svg>")
