@@ -609,6 +609,9 @@ def _keyword_phase(paths: Sequence[str], settings: dict[str, Any], stores: Store
         if not failed:
             # Also on Ctrl-C: what SQLite holds goes to the keyword index now rather than next run.
             writer.commit()
+            grouping_started = time.monotonic()
+            grouping.flush()  # the copy groups of what was stored (indexer.grouping.run.Grouping.add)
+            report.grouping_seconds += time.monotonic() - grouping_started
         summary.indexed = report.indexed
         # A run stopped early (a full disk, Ctrl-C) before the background reader sent its counts has
         # still read what the bar counted.

@@ -85,6 +85,44 @@ def fingerprint_cost(settings: dict, sample: int) -> tuple[float, float, int]:
     return analysis, fingerprints, len(loaded)
 
 
+class _NoGrouping:
+    """Stands in for indexer.grouping.run.Grouping in the baseline run: the same pipeline, no groups."""
+
+    def __init__(self, settings: dict) -> None:
+        self.assigned_stories = 0
+        self.store = self
+
+    def count(self) -> int:
+        return 1 << 62  # never backfill
+
+    def add(self, items: object, replaced: object) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def finish(self, stores: object, *, with_stories: bool) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def baseline_keyword_seconds(sliced: Path, root: Path, workers: int) -> float:
+    """The keyword phase of the same slice with grouping taken out (fingerprints and copy assignment), in
+    a fresh data directory: what the grouping's share is measured against when the cores are saturated
+    and timing grouping inside the run would also count the other threads' time."""
+    from indexer import pipeline
+
+    saved = pipeline.Grouping, pipeline.fingerprint_docs
+    pipeline.Grouping, pipeline.fingerprint_docs = _NoGrouping, lambda docs: None  # type: ignore[assignment]
+    try:
+        settings = load_settings(overrides={"data.dir": str(root / "baseline")}, environ={})
+        return index_paths([str(sliced)], settings, embed=False, progress=False, workers=workers).keyword_seconds
+    finally:
+        pipeline.Grouping, pipeline.fingerprint_docs = saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("corpus", type=Path, help="a JSON-lines news file (.jsonl or .jsonl.gz)")
@@ -92,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=100, help="detected pairs judged")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--workers", type=int, default=0, help="analysis processes (default: one per core)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also index the slice without grouping and compare the keyword phases")
     parser.add_argument("--timing-sample", type=int, default=2000, help="articles the fingerprint cost is timed on")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="isnad-copies-") as temp:
@@ -116,6 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         per_article = fingerprint_seconds / max(timed, 1)
         worker_share = per_article * report.indexed / workers
         copies = sum(r >= COPY_RATIO for r in ratios)
+        baseline = baseline_keyword_seconds(sliced, root, args.workers) if args.baseline else None
         print(json.dumps({
             "corpus": args.corpus.name, "articles_read": read, "indexed": report.indexed,
             "keyword_seconds": round(report.keyword_seconds, 2),
@@ -125,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "fingerprint_seconds_over_workers": round(worker_share, 2),
             "grouping_share_of_keyword_phase": round((report.grouping_seconds + worker_share)
                                                      / max(report.keyword_seconds, 1e-9), 4),
+            "baseline_keyword_seconds_without_grouping": round(baseline, 2) if baseline is not None else None,
+            "grouping_added_to_keyword_phase": (round(report.keyword_seconds / baseline - 1, 4)
+                                                if baseline else None),
             "copy_groups": grouped, "articles_in_copy_groups": in_groups, "detected_pairs": len(pairs),
             "judged": len(chosen), "judged_copies": copies,
             "precision": round(copies / len(chosen), 3) if chosen else None,

@@ -30,7 +30,8 @@ def assign_copies(store: GroupStore, articles: Sequence[NewArticle], threshold: 
     (or earlier in the batch) article above `threshold`; returns each article's copy group."""
     keys = {a.article_id: list(a.bands) for a in articles}
     gone = set(replaced)
-    matches = store.band_matches([k for ks in keys.values() for k in ks])
+    # A first run finds every pair inside the batch; only later ones need the stored keys.
+    matches = store.band_matches([k for ks in keys.values() for k in ks]) if store.count() else {}
     candidate_ids = {aid for ids in matches.values() for aid in ids if aid not in gone}
     known = store.signatures(candidate_ids)
     batch_bands: dict[int, list[str]] = {}

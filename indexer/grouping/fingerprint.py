@@ -7,6 +7,7 @@ for key terms: stems without stop words), so grouping never analyzes a text twic
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import zlib
 from collections import Counter
@@ -18,11 +19,11 @@ import numpy as np
 from datasketch import MinHash
 from datasketch.minhash import _fmix
 
-FINGERPRINT_VERSION = "2"  # bump when signatures, band keys or key terms change: the ledger is then rebuilt
+FINGERPRINT_VERSION = "3"  # bump when signatures, band keys or key terms change: the ledger is then rebuilt
 NUM_PERM = 64  # signature length: Jaccard estimated within about ±0.06 (1/sqrt(64) × sqrt(J(1-J)))
 SHINGLE = 3  # words per shingle: long enough that two reports on one event share few, short enough for edits
 SEED = 17  # fixes datasketch's permutations, so stored signatures stay comparable across runs
-SHINGLED_WORDS = 256  # the title and the body's first words: a dispatch's copies share its start, and the
+SHINGLED_WORDS = 128  # the title and the body's first words: a dispatch's copies share its start, and the
 # signature's cost stays bounded however long the article (the judged precision in README "Stories")
 KEY_TERMS = 24  # terms kept per article for the stories' shared-rare-terms test
 TITLE_WEIGHT = 3  # a title word counts as this many body occurrences when choosing key terms
@@ -122,9 +123,9 @@ def key_terms(title_terms: Sequence[str], body_terms: Sequence[str], limit: int 
     counts: Counter[str] = Counter(body_terms)
     for term in title_terms:
         counts[term] += TITLE_WEIGHT
-    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-    return tuple(term for term, _ in itertools.islice(
-        ((t, n) for t, n in ranked if len(t) > 1 and not t.isdigit()), limit))
+    # Ties by the term keep the choice the same in every run; heapq picks the few without a full sort.
+    ranked = heapq.nsmallest(limit * 2, counts.items(), key=lambda item: (-item[1], item[0]))
+    return tuple(itertools.islice((t for t, _ in ranked if len(t) > 1 and not t.isdigit()), limit))
 
 
 def fingerprint(title: str, title_exact: str, texts: Sequence[str], texts_exact: Sequence[str]) -> Fingerprint:

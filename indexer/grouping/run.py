@@ -17,6 +17,7 @@ from indexer.stores.dates import to_epoch
 from indexer.stores.ledger import IndexLedger
 
 log = logging.getLogger(__name__)
+FLUSH_ARTICLES = 5000  # articles whose copy groups are assigned together (see `Grouping.add`)
 BACKFILL_BATCH = 256  # articles fingerprinted per step when an older index is grouped for the first time
 
 
@@ -42,14 +43,28 @@ class Grouping:
                 tx.clear()
                 tx.set_meta("fingerprint_version", FINGERPRINT_VERSION)
         self.assigned_stories = 0
+        self._waiting: list[NewArticle] = []
+        self._replaced: set[str] = set()
         self.deleted: list[str] = []  # forgotten this run: the engine's group documents go too
 
     def add(self, items: Iterable[tuple[Article, Sequence[Any], Fingerprint]], replaced: Iterable[str]) -> None:
-        """Copy groups for a batch just written: (article, its stored passages, its fingerprint)."""
-        articles = [NewArticle(a.id, a.source, a.published, to_epoch(a.published), fp.signature, fp.bands, fp.terms,
-                               tuple(p.id for p in passages[:LEAD_PASSAGES])) for a, passages, fp in items]
-        if articles:
-            assign_copies(self.store, articles, self.threshold, replaced=[r for r in replaced])
+        """Copy groups for a batch just written: (article, its stored passages, its fingerprint).
+
+        Kept until FLUSH_ARTICLES are waiting (or `flush`): one transaction and one pass over many
+        articles cost a fraction of one per analysis batch. A run stopped before its flush leaves those
+        articles ungrouped, and the next run's `backfill` groups them from the store.
+        """
+        self._waiting.extend(NewArticle(a.id, a.source, a.published, to_epoch(a.published), fp.signature, fp.bands,
+                                        fp.terms, tuple(p.id for p in passages[:LEAD_PASSAGES]))
+                             for a, passages, fp in items)
+        self._replaced.update(replaced)
+        if len(self._waiting) >= FLUSH_ARTICLES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._waiting:
+            assign_copies(self.store, self._waiting, self.threshold, replaced=sorted(self._replaced))
+        self._waiting, self._replaced = [], set()
 
     def forget(self, article_ids: Sequence[str]) -> None:
         with self.store.transaction() as tx:
@@ -67,6 +82,7 @@ class Grouping:
             loaded = ledger.load_for_keyword(missing[start:start + BACKFILL_BATCH])
             self.add(((article, passages, fingerprint_docs(prepare_docs(article, passages)))
                       for article, _, passages in loaded), ())
+        self.flush()
         return len(missing)
 
     def finish(self, stores: Any, *, with_stories: bool) -> None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 GROUPS_FILE = "groups.sqlite"
+HOT_BAND = 32  # articles read per LSH band key at most (see `band_matches`)
 SCHEMA_VERSION = "1"
 
 _SCHEMA = """
@@ -87,6 +88,9 @@ class GroupStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA wal_autocheckpoint=16000")  # as the document store: batches come fast
+            # Band keys and ids arrive in random order, so inserts touch pages all over both B-trees: with
+            # SQLite's default 2 MiB cache most of them were read again from the file for each batch.
+            self._db.execute("PRAGMA cache_size=-65536")
             with self._lock:
                 self._db.executescript(_SCHEMA)
                 self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,))
@@ -144,12 +148,17 @@ class GroupStore:
                 found[article_id] = (signature, group)
         return found
 
-    def band_matches(self, keys: Sequence[int]) -> dict[int, list[str]]:
+    def band_matches(self, keys: Sequence[int], limit: int = HOT_BAND) -> dict[int, list[str]]:
+        """The articles sharing each band key, at most `limit` per key (the most recent): a band shared by
+        that many articles is boilerplate (a standard lead line, an empty text), not a sign of a copy, and
+        reading all of them would make each new article cost as much as the archive."""
         found: dict[int, list[str]] = {}
-        for chunk in _chunks(list(dict.fromkeys(keys))):
+        for chunk in _chunks(list(dict.fromkeys(keys))):  # one statement per 500 keys, not one per key
             marks = ",".join("?" * len(chunk))
             for key, article_id in self._query(f"SELECT key, article_id FROM bands WHERE key IN ({marks})", chunk):
-                found.setdefault(key, []).append(article_id)
+                sharing = found.setdefault(key, [])
+                if len(sharing) < limit:
+                    sharing.append(article_id)
         return found
 
     def count(self) -> int:
