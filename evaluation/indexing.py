@@ -160,14 +160,15 @@ def _publish_vectors(stores: Stores) -> None:
 
 def embed_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> int:
     """Embed the passages of these articles that have no vector yet (checkpointed per batch); how many."""
+    from indexer.pipeline import write_embeddings
+
     stores = open_stores(settings, writable=True)
     try:
         have = set(require_ledger(stores).embedding_ids().tolist())
         todo = [(p.id, p.text) for aid in article_ids for p in stores.docs.article_passages(aid) if p.id not in have]
         for start in range(0, len(todo), EMBED_BATCH):
             batch = todo[start:start + EMBED_BATCH]
-            require_ledger(stores).put_embeddings([pid for pid, _ in batch],
-                                                  stores.embedder.embed_passages([text for _, text in batch]))
+            write_embeddings(stores, batch)  # the pipeline's own writer: ledger, then vector index
             if (start // EMBED_BATCH) % 20 == 19:
                 print(f"  embedded {start + len(batch)}/{len(todo)} passages", file=sys.stderr, flush=True)
         _publish_vectors(stores)

@@ -219,7 +219,7 @@ def test_a_lost_keyword_index_is_rebuilt_from_the_document_store(tmp_path, share
 
 def test_articles_that_cannot_be_indexed_are_reported_and_the_rest_kept(tmp_path):
     from indexer.models import Article, IngestSummary, Passage, Problem
-    from indexer.pipeline import _store, analyze_articles
+    from indexer.pipeline import analyze_articles, store_batch
     from indexer.stores.base import StoredPassage
 
     # A lone surrogate (from a broken decoder upstream) cannot be encoded as UTF-8.
@@ -235,7 +235,7 @@ def test_articles_that_cannot_be_indexed_are_reported_and_the_rest_kept(tmp_path
     summary = IngestSummary()
     stores = open_stores(settings_for(tmp_path / "data"), writable=True)
     try:
-        assert _store(stores, batch, problems.append, summary) == {"ok"}
+        assert store_batch(stores, batch, problems.append, summary) == {"ok"}
         assert stores.docs.article_ids() == ["ok"]
     finally:
         stores.close()

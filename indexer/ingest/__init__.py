@@ -220,7 +220,14 @@ def _text_key(text: str) -> bytes:
 def iter_articles(
     paths: Iterable[str | Path], summary: IngestSummary, on_problem: ProblemHandler
 ) -> Iterator[Article]:
-    """Clean articles from files and directories, in sorted order, each exact text once.
+    """Clean articles from files and directories, in sorted order, each exact text once (see read_walked)."""
+    yield from read_walked(files.expand(paths), summary, on_problem)
+
+
+def read_walked(
+    walked: Iterable[files.Entry], summary: IngestSummary, on_problem: ProblemHandler
+) -> Iterator[Article]:
+    """Clean articles from the files a walk of the inputs found (`files.expand`), each exact text once.
 
     Counts go to `summary`: `read` counts article records found (including those then skipped as empty or
     duplicate); `skipped[reason]` counts everything left out. Every problem is passed to `on_problem` with the
@@ -236,7 +243,7 @@ def iter_articles(
 
     seen_texts: set[bytes] = set()
     seen_ids: set[str] = set()
-    for path, kind, missing in files.expand(paths):
+    for path, kind, missing in walked:
         if missing:
             problem(Problem(str(path), "unreadable file", missing))
             continue

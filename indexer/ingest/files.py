@@ -34,6 +34,9 @@ _NOTES = ("README", "LICENSE", "LICENCE", "NOTICE", "CHANGELOG", "AUTHORS")
 # Errors a damaged or unreadable file raises while we read it (gzip and zlib damage included).
 READ_ERRORS = (OSError, EOFError, zlib.error)
 
+# One file found by `expand`: its path, its kind (None: unsupported) and why it cannot be read (None: it can).
+Entry = tuple[Path, str | None, str | None]
+
 
 def kind_of(path: Path) -> str | None:
     """The reader for `path` by its extension ("x.jsonl.gz" -> "jsonl"), or None when unsupported."""
@@ -41,7 +44,7 @@ def kind_of(path: Path) -> str | None:
     return KINDS.get(Path(name).suffix)
 
 
-def expand(paths: Iterable[str | Path]) -> Iterator[tuple[Path, str | None, str | None]]:
+def expand(paths: Iterable[str | Path]) -> Iterator[Entry]:
     """(file, kind, problem) for every file under `paths`, directories recursed in sorted order.
 
     `kind` is None for unsupported files; `problem` names why a given path cannot be read at all.
