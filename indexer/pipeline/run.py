@@ -23,7 +23,7 @@ from indexer.pipeline.workers import (
 )
 from indexer.stores import open_stores
 from indexer.stores.base import Stores, require_ledger
-from indexer.stores.diskfull import DiskFullError, disk_full_message, is_disk_full
+from indexer.stores.diskfull import DiskFullError, SpaceReserve, disk_full_message, is_disk_full
 
 
 def index_paths(
@@ -70,9 +70,11 @@ def index_paths(
     run_id: int | None = None
     status = "failed"
     failing: BaseException | None = None
+    reserve = SpaceReserve(data_dir)
     try:
         stores = open_stores(settings, writable=True, reembed=reembed)
         report.messages += stores.messages
+        reserve.hold()
         run_id = require_ledger(stores).log_start([str(p) for p in paths] + list(sources))
         grouping = Grouping(settings)
         keyword_phase(paths, walked, settings, stores, pool, reader, report, summary, problem, progress, grouping,
@@ -103,19 +105,26 @@ def index_paths(
         report.skipped = dict(summary.skipped)
         report.noted = dict(summary.noted)
         if stores is not None:
-            _finish_run(stores, run_id, status, report, failing)
+            _finish_run(stores, run_id, status, report, failing, reserve)
+        reserve.release()
     return report
 
 
 def _finish_run(stores: Stores, run_id: int | None, status: str, report: IndexReport,
-                failing: BaseException | None) -> None:
+                failing: BaseException | None, reserve: SpaceReserve) -> None:
     """Record how the run ended and close the stores. After a failure (a full disk) these may fail
     again; the first error is the one to report, so later ones are dropped, and a log row left
     "running" shows as interrupted once the process is gone."""
     try:
         report.pending_vectors = stores.docs.count_passages() - stores.docs.count_embeddings()
         if run_id is not None:
-            require_ledger(stores).log_finish(run_id, status, _summary_json(report))
+            try:
+                require_ledger(stores).log_finish(run_id, status, _summary_json(report))
+            except Exception as error:
+                if not is_disk_full(error, reserve.path.parent):
+                    raise
+                reserve.release()  # the space held back for exactly this
+                require_ledger(stores).log_finish(run_id, status, _summary_json(report))
     except Exception:
         if failing is None:
             raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -103,3 +104,32 @@ def disk_full_message(data_dir: Path, writing: str, input_bytes: int, *, vectors
             f"more for a large one{need}. "
             "Free some space or choose another --data-dir, then run the same command again: everything "
             "committed so far is kept.")
+
+
+# Room kept back during a run so that, when the disk fills, the run log can still record how it ended:
+# after a failed write SQLite needs room for that one UPDATE's pages in its write-ahead log and index.
+RESERVE_BYTES = 96 << 10
+RESERVE_FILE = "space-reserve"
+_CHUNK = 4096
+
+
+class SpaceReserve:
+    """A small file holding back disk space for the end of a run, given up just before it is needed."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / RESERVE_FILE
+
+    def hold(self) -> None:
+        """Take up to RESERVE_BYTES now; on a nearly full disk, whatever is left (the run that follows
+        fails soon, and then this is exactly the room it needs to say so)."""
+        try:
+            with open(self.path, "wb") as reserve:
+                for _ in range(RESERVE_BYTES // _CHUNK):
+                    reserve.write(bytes(_CHUNK))
+                    reserve.flush()
+                os.fsync(reserve.fileno())
+        except OSError:
+            pass  # a partial reserve is kept: it is what there was
+
+    def release(self) -> None:
+        self.path.unlink(missing_ok=True)
