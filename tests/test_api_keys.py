@@ -64,9 +64,9 @@ def test_keys_command_shows_a_key_once_and_stores_only_a_salted_hash(data_dir: P
     listing = _isnad(data_dir, "list", "--json")
     keys = {k["name"]: k for k in json.loads(listing.stdout)}
     assert keys["cli-writer"]["scope"] == "write" and keys["cli-writer"]["last_used"] is None
-    assert secret not in listing.stdout and secret.split("_")[2] not in listing.stdout
+    assert secret not in listing.stdout and secret.split("_", 2)[2] not in listing.stdout
     raw = (data_dir / KEYS_FILE).read_bytes()
-    assert secret.split("_")[2].encode() not in raw
+    assert secret.split("_", 2)[2].encode() not in raw
     with sqlite3.connect(data_dir / KEYS_FILE) as db:
         salts = [row[0] for row in db.execute("SELECT salt FROM api_keys WHERE name LIKE 'cli-writer%'")]
     assert len(set(salts)) == 2 and twin != secret  # a salt of its own per key

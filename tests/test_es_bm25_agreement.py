@@ -80,7 +80,7 @@ def test_top_10_and_scores_agree_with_the_embedded_index(engine: Engine, shared_
 
     ours, theirs = results["embedded"], results[engine.backend]
     pairs = list(zip(ours, theirs, strict=True))
-    same_order = sum(1 for a, b in pairs if [p for p, _ in a] == [p for p, _ in b])
+    same_order = sum(1 for a, b in pairs if _tie_blind(a) == _tie_blind(b))
     same_set = sum(1 for a, b in pairs if {p for p, _ in a} == {p for p, _ in b})
     differences = [abs(dict(b)[p] - s) / max(s, 1e-9) for a, b in pairs for p, s in a if p in dict(b)]
     close = sum(1 for d in differences if d < 1e-3)
@@ -92,3 +92,9 @@ def test_top_10_and_scores_agree_with_the_embedded_index(engine: Engine, shared_
     # cross the cut-off. The bounds allow that much and no more: beyond it the backends count differently.
     assert same_set >= 0.95 * len(pairs) and same_order >= 0.9 * len(pairs)
     assert close >= 0.95 * len(differences) and max(differences, default=0.0) < 0.05
+
+
+def _tie_blind(hits: list[tuple[str, float]]) -> list[str]:
+    """The passages in score order, equal scores (to 4 decimals) by id: where the engine and tantivy each
+    break an exact tie by their own segment layout, which changes with the commit timing, not the counting."""
+    return [passage for passage, _ in sorted(hits, key=lambda hit: (-round(hit[1], 4), hit[0]))]
