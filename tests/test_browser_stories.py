@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.test_browser_pages import DESKTOP, PHONE, Server, browser, new_page, shot  # noqa: F401 - fixture
+# `browser` is the page tests' Chromium fixture, shared by importing it (its parameter below is that fixture).
+from tests.test_browser_pages import DESKTOP, PHONE, Server, browser, new_page, shot  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +34,7 @@ def no_sideways_scroll(page: Any) -> None:
 
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
-def test_a_story_folds_its_outlets_and_the_timeline_filters(browser: Any, stories_server: Server, name: str,
+def test_a_story_folds_its_outlets_and_the_timeline_filters(browser: Any, stories_server: Server, name: str,  # noqa: F811
                                                              viewport: dict[str, int]) -> None:
     page = new_page(browser, viewport)
     page.goto(stories_server.base + "/?" + urllib.parse.urlencode({"q": QUERY, "mode": "keyword"}))
@@ -76,7 +77,7 @@ def test_a_story_folds_its_outlets_and_the_timeline_filters(browser: Any, storie
     assert not page.errors, page.errors
 
 
-def test_the_article_page_lists_related_articles_with_why(browser: Any, stories_server: Server) -> None:
+def test_the_article_page_lists_related_articles_with_why(browser: Any, stories_server: Server) -> None:  # noqa: F811
     page = new_page(browser, DESKTOP)
     page.goto(stories_server.base + "/articles/rain-khaleej")
     related = page.locator(".related-articles .story-list__item")

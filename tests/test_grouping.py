@@ -16,6 +16,7 @@ from indexer.pipeline import delete_articles, index_paths
 from indexer.settings import load_settings
 from tests.seed_dates import VISIT_2023, VISIT_2024, edited_copy, sample, write_story_corpus
 
+
 def test_signature_is_datasketch_minhash_of_the_shingles():
     words = sample("rain-agency")["text"].split()
     expected = template().copy()

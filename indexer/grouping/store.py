@@ -12,6 +12,7 @@ import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 GROUPS_FILE = "groups.sqlite"
 HOT_BAND = 32  # articles read per LSH band key at most (see `band_matches`)
@@ -209,7 +210,7 @@ class _Transaction:
         self.store = store
         self.db = store._db
 
-    def __enter__(self) -> _Transaction:
+    def __enter__(self) -> Self:
         self.store._lock.acquire()
         self.db.execute("BEGIN IMMEDIATE")
         return self
