@@ -86,9 +86,10 @@ class GroupStore:
                                        isolation_level=None, timeout=30)
         else:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            # A rollback journal, not WAL: a run that changes no group (finishing embeddings) then adds no
+            # file at all, which matters on a nearly full disk; readers wait out a batch's commit.
+            self._db.execute("PRAGMA journal_mode=DELETE")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA wal_autocheckpoint=16000")  # as the document store: batches come fast
             # Band keys and ids arrive in random order, so inserts touch pages all over both B-trees: with
             # SQLite's default 2 MiB cache most of them were read again from the file for each batch.
             self._db.execute("PRAGMA cache_size=-65536")
