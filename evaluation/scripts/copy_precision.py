@@ -112,15 +112,15 @@ def baseline_keyword_seconds(sliced: Path, root: Path, workers: int) -> float:
     """The keyword phase of the same slice with grouping taken out (fingerprints and copy assignment), in
     a fresh data directory: what the grouping's share is measured against when the cores are saturated
     and timing grouping inside the run would also count the other threads' time."""
-    from indexer import pipeline
+    from unittest.mock import patch
 
-    saved = pipeline.Grouping, pipeline.fingerprint_docs
-    pipeline.Grouping, pipeline.fingerprint_docs = _NoGrouping, lambda docs: None  # type: ignore[assignment]
-    try:
-        settings = load_settings(overrides={"data.dir": str(root / "baseline")}, environ={})
+    from indexer.pipeline import analysis, run
+
+    # Patched where the pipeline looks the names up (analysis runs here for small inputs; spawned workers
+    # import their own copy and still fingerprint, off the main process that the keyword phase waits on).
+    settings = load_settings(overrides={"data.dir": str(root / "baseline")}, environ={})
+    with patch.object(run, "Grouping", _NoGrouping), patch.object(analysis, "fingerprint_docs", lambda docs: None):
         return index_paths([str(sliced)], settings, embed=False, progress=False, workers=workers).keyword_seconds
-    finally:
-        pipeline.Grouping, pipeline.fingerprint_docs = saved
 
 
 def main(argv: Sequence[str] | None = None) -> int:
