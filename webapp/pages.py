@@ -334,9 +334,6 @@ bp.add_app_template_filter(related_phrase, "related_phrase")
 bp.add_app_template_filter(sources_phrase, "sources_phrase")
 bp.add_app_template_filter(others_phrase, "others_phrase")
 bp.add_app_template_global(timeline_bars, "timeline_bars")
-bp.add_app_template_global(INTERVAL_LABELS, "interval_labels")
-bp.add_app_template_global(TIMELINE_WIDTH, "timeline_width")
-bp.add_app_template_global(TIMELINE_HEIGHT, "timeline_height")
 bp.add_app_template_global(asset_url, "asset_url")
 bp.add_app_template_global(article_href, "article_href")
 bp.add_app_template_global(url_query, "url_query")
@@ -418,3 +415,9 @@ def error_page(error: HTTPException) -> Any:
 
 for _status in ERROR_TEXT:
     bp.app_errorhandler(_status)(error_page)
+
+
+@bp.app_context_processor
+def _timeline_constants() -> dict[str, Any]:
+    """The chart's sizes and period names, values rather than functions, so context not template globals."""
+    return {"interval_labels": INTERVAL_LABELS, "timeline_width": TIMELINE_WIDTH, "timeline_height": TIMELINE_HEIGHT}

@@ -75,7 +75,7 @@ class Gathered:
 
 def _lists_path(folder: Path, settings: dict[str, Any], depth: int) -> Path:
     """Cached beside the index, keyed by what changes the lists (the index build, scoring, model)."""
-    parts = {"format": FORMAT, "depth": depth, "built": json.loads((folder / "complete.json").read_text())["built"],
+    parts: dict[str, Any] = {"format": FORMAT, "depth": depth, "built": json.loads((folder / "complete.json").read_text())["built"],
              **{k: settings[k] for k in ("search.title_weight", "embedder.backend", "embedder.model",
                                          "embedder.precision") if k in settings}}
     key = hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=6).hexdigest()
