@@ -25,7 +25,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="isnad", description="Search and cited question answering over Arabic news."
     )
     parser.add_argument("--config", metavar="FILE", help="TOML file overriding config/isnad.toml")
-    parser.add_argument("--data-dir", metavar="DIR", help="index directory (default: data, or ISNAD_DATA_DIR)")
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="index directory (default: data, or ISNAD_DATA_DIR)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
         module = importlib.import_module(f"{commands.__name__}.{module_info.name}")
@@ -40,8 +42,10 @@ def undecodable_argument(argv: Sequence[str]) -> str | None:
         try:
             argument.encode("utf-8")
         except UnicodeEncodeError:
-            return (f"argument {position} ({os.fsencode(argument)!r}) is not UTF-8 text; type it in a UTF-8 "
-                    "terminal, or rename a file whose name is in another encoding")
+            return (
+                f"argument {position} ({os.fsencode(argument)!r}) is not UTF-8 text; type it in a UTF-8 "
+                "terminal, or rename a file whose name is in another encoding"
+            )
     return None
 
 

@@ -16,8 +16,9 @@ BOLD, RESET = "\033[1m", "\033[0m"
 
 def plain(snippet_html: str, color: bool) -> str:
     """A highlighted snippet for a terminal: marks in bold on a terminal, [brackets] otherwise."""
-    marked = _MARK.sub((lambda m: f"{BOLD}{m.group(1)}{RESET}") if color else (lambda m: f"[{m.group(1)}]"),
-                       snippet_html)
+    marked = _MARK.sub(
+        (lambda m: f"{BOLD}{m.group(1)}{RESET}") if color else (lambda m: f"[{m.group(1)}]"), snippet_html
+    )
     # Paragraph breaks inside a snippet would scatter it over the terminal; one line reads better.
     return " ".join(html.unescape(_TAG.sub("", marked)).split())
 

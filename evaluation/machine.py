@@ -73,10 +73,12 @@ def directory_mib(path: Path) -> float:
 
 def code_version(folder: Path) -> dict[str, object]:
     """The git commit the figures were measured at, and whether uncommitted changes were present."""
+
     def git(*args: str) -> str | None:
         try:
-            done = subprocess.run(["git", "-C", str(folder), *args], capture_output=True, text=True,
-                                  timeout=10, check=False)
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=10, check=False
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
         return done.stdout.strip() if done.returncode == 0 else None

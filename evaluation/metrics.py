@@ -19,9 +19,18 @@ from indexer.stores.registry import SEARCH_MODES
 MODES = tuple(sorted(SEARCH_MODES, key=lambda mode: mode == "hybrid"))
 
 _HARAKAT = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
-_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه",
-                       **{chr(0x0660 + d): str(d) for d in range(10)},
-                       **{chr(0x06F0 + d): str(d) for d in range(10)}})
+_FOLD = str.maketrans(
+    {
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+        "ى": "ي",
+        "ة": "ه",
+        **{chr(0x0660 + d): str(d) for d in range(10)},
+        **{chr(0x06F0 + d): str(d) for d in range(10)},
+    }
+)
 _NON_WORD = re.compile(r"[\W_]+")
 _CITATION = re.compile(r"\[\d+\]")
 _PROCLITICS = "وفبلك"
@@ -118,19 +127,25 @@ def summarise(outcomes: Sequence[Outcome]) -> dict[str, object]:
         "mrr@10": mrr,
         "answer_in_top5": _share(sum(1 for o in answerable if o.answer_in_top5), n),
         "asked": len(asked),
-        "answer_in_answer": _share(sum(1 for o in asked_answerable if o.answered and o.answer_in_answer),
-                                   len(asked_answerable)),
+        "answer_in_answer": _share(
+            sum(1 for o in asked_answerable if o.answered and o.answer_in_answer), len(asked_answerable)
+        ),
         "answer_correct": _share(correct, len(asked)),
-        "cited_gold": _share(sum(1 for o in asked_answerable if o.answered and o.cited_gold), len(asked_answerable)),
+        "cited_gold": _share(
+            sum(1 for o in asked_answerable if o.answered and o.cited_gold), len(asked_answerable)
+        ),
         "abstention_rate": _share(sum(1 for o in asked if not o.answered), len(asked)),
-        "unanswerable_abstained": _share(sum(1 for o in asked_impossible if not o.answered), len(asked_impossible)),
+        "unanswerable_abstained": _share(
+            sum(1 for o in asked_impossible if not o.answered), len(asked_impossible)
+        ),
         "search_ms_median": round(search_ms[len(search_ms) // 2], 1) if search_ms else None,
         "ask_ms_median": round(ask_ms[len(ask_ms) // 2], 1) if ask_ms else None,
     }
 
 
-def summarise_groups(outcomes: Sequence[Outcome], datasets: Sequence[str],
-                     modes: Sequence[str]) -> list[dict[str, object]]:
+def summarise_groups(
+    outcomes: Sequence[Outcome], datasets: Sequence[str], modes: Sequence[str]
+) -> list[dict[str, object]]:
     """One summary row per (dataset, mode), then one per mode over all datasets ("all")."""
     rows: list[dict[str, object]] = []
     for dataset in [*datasets, "all"]:
@@ -141,7 +156,9 @@ def summarise_groups(outcomes: Sequence[Outcome], datasets: Sequence[str],
     return rows
 
 
-def fusion_diagnostics(outcomes: Sequence[Outcome], datasets: Sequence[str], k: int = 5) -> list[dict[str, object]]:
+def fusion_diagnostics(
+    outcomes: Sequence[Outcome], datasets: Sequence[str], k: int = 5
+) -> list[dict[str, object]]:
     """How hybrid fares where keyword and semantic search agree or disagree (answerable questions, top k).
 
     Fusion can only rank well what one of its lists found: `either` is its ceiling, and `lost` counts
@@ -150,14 +167,31 @@ def fusion_diagnostics(outcomes: Sequence[Outcome], datasets: Sequence[str], k: 
     by_key = {(o.dataset, o.question_id, o.mode): o for o in outcomes if not o.impossible}
     rows: list[dict[str, object]] = []
     for dataset in [*datasets, "all"]:
-        counts = {"both": 0, "keyword_only": 0, "semantic_only": 0, "neither": 0, "either": 0,
-                  "hybrid": 0, "lost": 0, "gained": 0}
+        counts = {
+            "both": 0,
+            "keyword_only": 0,
+            "semantic_only": 0,
+            "neither": 0,
+            "either": 0,
+            "hybrid": 0,
+            "lost": 0,
+            "gained": 0,
+        }
         questions = {(d, q) for d, q, m in by_key if m == "hybrid" and dataset in ("all", d)}
         for d, q in questions:
-            found = {m: (o := by_key.get((d, q, m))) is not None and o.rank is not None and o.rank <= k
-                     for m in ("keyword", "semantic", "hybrid")}
-            kind = ("both" if found["keyword"] and found["semantic"] else "keyword_only" if found["keyword"]
-                    else "semantic_only" if found["semantic"] else "neither")
+            found = {
+                m: (o := by_key.get((d, q, m))) is not None and o.rank is not None and o.rank <= k
+                for m in ("keyword", "semantic", "hybrid")
+            }
+            kind = (
+                "both"
+                if found["keyword"] and found["semantic"]
+                else "keyword_only"
+                if found["keyword"]
+                else "semantic_only"
+                if found["semantic"]
+                else "neither"
+            )
             counts[kind] += 1
             counts["either"] += kind != "neither"
             counts["hybrid"] += found["hybrid"]

@@ -26,7 +26,7 @@ def draw_queries(articles: Sequence[Article], count: int) -> list[str]:
     while len(queries) < count and index < len(articles) * 2:
         article = articles[(index * step) % len(articles)]
         text = article.title if len(queries) % 2 == 0 else first_sentence(article.text)
-        text = " ".join(text.split()[:MAX_QUERY_WORDS * 2])
+        text = " ".join(text.split()[: MAX_QUERY_WORDS * 2])
         if text and text not in queries:
             queries.append(text)
         index += 1

@@ -26,9 +26,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 class ServedIndex:
     """`isnad serve` over a data directory as a child process; a context manager that always stops it."""
 
-    def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = None,
-                 extra_args: Sequence[str] = (), env: dict[str, str] | None = None,
-                 log_path: Path | None = None, startup_timeout: float = 180.0) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+        startup_timeout: float = 180.0,
+    ) -> None:
         self.data_dir = data_dir
         self.host = host
         self.port = port or free_port(host)
@@ -51,20 +59,35 @@ class ServedIndex:
             return ""
 
     def start(self) -> Self:
-        command = [sys.executable, "-m", "cli", "--data-dir", str(self.data_dir), "serve",
-                   "--host", self.host, "--port", str(self.port), *self.extra_args]
+        command = [
+            sys.executable,
+            "-m",
+            "cli",
+            "--data-dir",
+            str(self.data_dir),
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            *self.extra_args,
+        ]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=self.env)
         deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise ServerError(f"isnad serve exited with status {self.process.returncode}:\n{self._log_tail()}")
+                raise ServerError(
+                    f"isnad serve exited with status {self.process.returncode}:\n{self._log_tail()}"
+                )
             if self._responds():
                 return self
             time.sleep(0.2)
         self.stop()
-        raise ServerError(f"isnad serve did not answer within {self.startup_timeout:.0f} s:\n{self._log_tail()}")
+        raise ServerError(
+            f"isnad serve did not answer within {self.startup_timeout:.0f} s:\n{self._log_tail()}"
+        )
 
     def _responds(self) -> bool:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=2)

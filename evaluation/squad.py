@@ -86,16 +86,29 @@ def parse_squad(document: object, dataset: str, origin: str) -> tuple[list[Quest
                 text = qa.get("question") if isinstance(qa, dict) else None
                 if not isinstance(text, str) or not text.strip():
                     raise QAFileError(f"{origin}: data[{a}].paragraphs[{p}].qas[{q}] has no 'question'")
-                answers = tuple(dict.fromkeys(
-                    str(ans["text"]).strip() for ans in qa.get("answers") or []
-                    if isinstance(ans, dict) and str(ans.get("text", "")).strip()
-                ))
+                answers = tuple(
+                    dict.fromkeys(
+                        str(ans["text"]).strip()
+                        for ans in qa.get("answers") or []
+                        if isinstance(ans, dict) and str(ans.get("text", "")).strip()
+                    )
+                )
                 impossible = bool(qa.get("is_impossible", False))
                 if not answers and not impossible:
-                    raise QAFileError(f"{origin}: question {qa.get('id', q)!r} has no answer text "
-                                      "and is not marked is_impossible")
-                questions.append(Question(dataset, str(qa.get("id", f"{a}.{p}.{q}")), " ".join(text.split()),
-                                          answers, impossible, article_id))
+                    raise QAFileError(
+                        f"{origin}: question {qa.get('id', q)!r} has no answer text "
+                        "and is not marked is_impossible"
+                    )
+                questions.append(
+                    Question(
+                        dataset,
+                        str(qa.get("id", f"{a}.{p}.{q}")),
+                        " ".join(text.split()),
+                        answers,
+                        impossible,
+                        article_id,
+                    )
+                )
     return questions, paragraphs
 
 
@@ -120,13 +133,24 @@ def load_qa_files(paths: list[Path]) -> QASet:
             first = by_key.setdefault(key, paragraph)
             renamed[paragraph.article_id] = first.article_id
         questions.extend(file_questions)
-    questions = [q if renamed[q.gold_article_id] == q.gold_article_id
-                 else Question(q.dataset, q.id, q.text, q.answers, q.impossible, renamed[q.gold_article_id])
-                 for q in questions]
+    questions = [
+        q
+        if renamed[q.gold_article_id] == q.gold_article_id
+        else Question(q.dataset, q.id, q.text, q.answers, q.impossible, renamed[q.gold_article_id])
+        for q in questions
+    ]
     return QASet(questions, list(by_key.values()))
 
 
 def gold_articles(qa: QASet) -> list[Article]:
     """The gold paragraphs as articles: the QA set's title (a Wikipedia page name) becomes the title."""
-    return [Article(id=p.article_id, title=p.title, text=p.text, source=f"eval-{p.dataset}",
-                    origin=f"{p.dataset}:{p.article_id}") for p in qa.paragraphs]
+    return [
+        Article(
+            id=p.article_id,
+            title=p.title,
+            text=p.text,
+            source=f"eval-{p.dataset}",
+            origin=f"{p.dataset}:{p.article_id}",
+        )
+        for p in qa.paragraphs
+    ]

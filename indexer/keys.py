@@ -63,7 +63,9 @@ def _now() -> str:
 
 
 def _hash(secret: str, salt: bytes) -> bytes:
-    return hashlib.scrypt(secret.encode("ascii"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=SCRYPT_LEN)
+    return hashlib.scrypt(
+        secret.encode("ascii"), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=SCRYPT_LEN
+    )
 
 
 class KeyStore:
@@ -91,8 +93,10 @@ class KeyStore:
         key_id = secrets.token_hex(6)
         name = name or f"key-{key_id}"
         if not _NAME.fullmatch(name):
-            raise ApiKeyError(f"key name {name!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a "
-                            "letter or digit")
+            raise ApiKeyError(
+                f"key name {name!r} must be 1-64 letters, digits, '.', '_' or '-', starting with a "
+                "letter or digit"
+            )
         secret = secrets.token_urlsafe(32)
         salt = secrets.token_bytes(16)
         created = _now()
@@ -100,18 +104,23 @@ class KeyStore:
             try:
                 self._connection().execute(
                     "INSERT INTO api_keys (name, key_id, scope, salt, hash, created) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, key_id, scope, salt, _hash(secret, salt), created))
+                    (name, key_id, scope, salt, _hash(secret, salt), created),
+                )
             except sqlite3.IntegrityError:
-                raise ApiKeyError(f"a key named {name!r} exists already; revoke it first or choose another name") \
-                    from None
+                raise ApiKeyError(
+                    f"a key named {name!r} exists already; revoke it first or choose another name"
+                ) from None
         return ApiKey(name, scope, created), f"{PREFIX}_{key_id}_{secret}"
 
     def list(self) -> list[ApiKey]:
         with self._lock:
             if not self.path.exists():
                 return []
-            rows = self._connection().execute(
-                "SELECT name, scope, created, last_used FROM api_keys ORDER BY created, name").fetchall()
+            rows = (
+                self._connection()
+                .execute("SELECT name, scope, created, last_used FROM api_keys ORDER BY created, name")
+                .fetchall()
+            )
         return [ApiKey(*row) for row in rows]
 
     def revoke(self, name: str) -> None:
@@ -129,8 +138,11 @@ class KeyStore:
         with self._lock:
             if not self.path.exists():
                 return None
-            row = self._connection().execute("SELECT key_id FROM api_keys WHERE key_id = ?",
-                                             (match.group(1),)).fetchone()
+            row = (
+                self._connection()
+                .execute("SELECT key_id FROM api_keys WHERE key_id = ?", (match.group(1),))
+                .fetchone()
+            )
         return row[0] if row else None
 
     def verify(self, presented: str) -> ApiKey | None:
@@ -142,9 +154,14 @@ class KeyStore:
         with self._lock:
             if not self.path.exists():
                 return None
-            row = self._connection().execute(
-                "SELECT name, scope, created, last_used, salt, hash FROM api_keys WHERE key_id = ?",
-                (key_id,)).fetchone()
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT name, scope, created, last_used, salt, hash FROM api_keys WHERE key_id = ?",
+                    (key_id,),
+                )
+                .fetchone()
+            )
         if row is None:  # revoked since it was last seen, or never made
             self._verified.pop(key_id, None)
             return None

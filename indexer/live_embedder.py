@@ -60,8 +60,13 @@ class BackgroundEmbedder:
             self._thread.join(timeout)
 
     def status(self) -> dict[str, Any]:
-        return {"state": self.progress.state, "embedded": self.progress.embedded, "batches": self.progress.batches,
-                "pending": self.writer.pending_vectors(), "last_error": self.progress.last_error}
+        return {
+            "state": self.progress.state,
+            "embedded": self.progress.embedded,
+            "batches": self.progress.batches,
+            "pending": self.writer.pending_vectors(),
+            "last_error": self.progress.last_error,
+        }
 
     def _set(self, state: str, error: str | None = None) -> None:
         self.progress.state, self.progress.updated = state, time.time()
@@ -85,7 +90,9 @@ class BackgroundEmbedder:
         """Embed until no passage lacks a vector; returns how long to wait before looking again."""
         last_publish = time.monotonic()
         dirty = False
-        after: int | None = None  # a cursor, so a passage whose vector cannot be stored is not retried forever
+        after: int | None = (
+            None  # a cursor, so a passage whose vector cannot be stored is not retried forever
+        )
         try:
             while not self._stop.is_set():
                 batch = self.writer.ledger.passages_to_embed(self.batch_size, after)
@@ -94,7 +101,9 @@ class BackgroundEmbedder:
                 self._set("embedding")
                 ids = [pid for pid, _ in batch]
                 after = ids[-1]
-                vectors = np.asarray(self.embedder().embed_passages([text for _, text in batch]), dtype=np.float32)
+                vectors = np.asarray(
+                    self.embedder().embed_passages([text for _, text in batch]), dtype=np.float32
+                )
                 self.writer.put_embeddings(ids, vectors, LOCK_WAIT_SECONDS)
                 dirty = True
                 self.progress.embedded += len(batch)

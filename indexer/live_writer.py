@@ -77,8 +77,9 @@ class DataDirLock:
         wait = self.wait_seconds if wait is None else wait
         deadline = time.monotonic() + wait
         if not self._threads.acquire(timeout=max(wait, 0.001)):
-            raise WritesBusyError(f"the server's writes to {self.path.parent} are queued for more than {wait:g} s; "
-                                  "retry later")
+            raise WritesBusyError(
+                f"the server's writes to {self.path.parent} are queued for more than {wait:g} s; retry later"
+            )
         try:
             while True:
                 try:
@@ -88,7 +89,8 @@ class DataDirLock:
                     if time.monotonic() >= deadline:
                         raise WritesBusyError(
                             f"another process (`isnad index` or `isnad delete`) is writing to {self.path.parent}; "
-                            "retry when it has finished") from None
+                            "retry when it has finished"
+                        ) from None
                     time.sleep(LOCK_POLL_SECONDS)
             try:
                 yield
@@ -124,13 +126,16 @@ class ArticleWriter:
         if settings["store.backend"] != "embedded":
             raise WritesUnsupportedError(
                 f"articles are written through the API only with store.backend = embedded; with "
-                f"{settings['store.backend']}, index files with `isnad index`")
+                f"{settings['store.backend']}, index files with `isnad index`"
+            )
         self.settings = settings
         self.stores = stores
         self.data_dir = Path(settings["data.dir"])
         self.min_words, self.max_words = settings["passages.min_words"], settings["passages.max_words"]
         self.lock = DataDirLock(self.data_dir, float(settings["writes.lock_wait_seconds"]))
-        self.docs = SQLiteDocumentStore(self.data_dir / DOCUMENTS_FILE)  # its own connection: reads go on meanwhile
+        self.docs = SQLiteDocumentStore(
+            self.data_dir / DOCUMENTS_FILE
+        )  # its own connection: reads go on meanwhile
         self.ledger = IndexLedger(self.docs)
         self._queue: list[_Waiting] = []  # batches waiting for the next commit
         self._queue_lock = threading.Lock()
@@ -186,7 +191,7 @@ class ArticleWriter:
                     break  # a later write of the same article waits for the next commit, keeping the order
                 taken.append(queued)
                 ids |= mine
-            del self._queue[:len(taken)]
+            del self._queue[: len(taken)]
         try:
             outcomes = self._put_locked([item for queued in taken for item in queued.items])
         except BaseException as error:
@@ -221,8 +226,12 @@ class ArticleWriter:
             self._commit_keyword(stored, [a for a, _ in marks if a in known])
             self.ledger.mark_keyword_done(marks)
         for article, _, _, _ in stored:
-            outcomes.setdefault(article.id, Outcome(article.id, 200, "updated") if article.id in known
-                                else Outcome(article.id, 201, "created"))
+            outcomes.setdefault(
+                article.id,
+                Outcome(article.id, 200, "updated")
+                if article.id in known
+                else Outcome(article.id, 201, "created"),
+            )
         if stored:
             self.publish()
         return outcomes
@@ -282,8 +291,10 @@ class ArticleWriter:
                     return done
                 items = self.ledger.load_for_keyword(chunk)
                 docs_per_article = prepare_keyword([(article, passages) for article, _, passages in items])
-                stored = [(article, digest, passages, docs) for (article, digest, passages), docs
-                          in zip(items, docs_per_article, strict=True)]
+                stored = [
+                    (article, digest, passages, docs)
+                    for (article, digest, passages), docs in zip(items, docs_per_article, strict=True)
+                ]
                 self._commit_keyword(stored, [article.id for article, _, _ in items])
                 self.ledger.mark_keyword_done([(article.id, digest) for article, digest, _ in items])
                 self.publish()
@@ -310,12 +321,20 @@ class ArticleWriter:
         passages, embedded = self.docs.count_passages(), self.docs.count_embeddings()
         keyword = getattr(self, "_keyword_count", None)
         counts = dict(manifest.get("counts") or {})
-        counts.update(articles=self.docs.count_articles(), passages=passages, vectors=embedded,
-                      pending_vectors=passages - embedded)
+        counts.update(
+            articles=self.docs.count_articles(),
+            passages=passages,
+            vectors=embedded,
+            pending_vectors=passages - embedded,
+        )
         if keyword is not None:
             counts["keyword"] = keyword
-        manifest.update(analyzer_version=analyzer_version(), keyword_schema=SCHEMA_VERSION,
-                        store_backend="embedded", counts=counts)
+        manifest.update(
+            analyzer_version=analyzer_version(),
+            keyword_schema=SCHEMA_VERSION,
+            store_backend="embedded",
+            counts=counts,
+        )
         manifest.setdefault("vector_index", "flat")
         if embedded:
             manifest.update(embedder=expected_name(self.settings), dim=self.stores.vectors.dim)

@@ -42,7 +42,9 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data.dir", "data", "Directory holding the index (SQLite, tantivy, FAISS)."),
     Setting("store.backend", "embedded", "Where articles and the keyword index live.", tuple(STORE_BACKENDS)),
-    Setting("elasticsearch.url", "http://localhost:9200", "Engine URL, Elasticsearch or OpenSearch (scale-out)."),
+    Setting(
+        "elasticsearch.url", "http://localhost:9200", "Engine URL, Elasticsearch or OpenSearch (scale-out)."
+    ),
     Setting("elasticsearch.index", "isnad", "Alias under which Isnad's Elasticsearch indices are served."),
     Setting("elasticsearch.api_key", "", "Elasticsearch API key, when security is on."),
     Setting("elasticsearch.username", "", "Elasticsearch user, when security is on."),
@@ -53,73 +55,136 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("embedder.model", "", "Model name or path for sentence-transformers."),
     Setting("embedder.batch_size", 64, "Passages embedded per checkpointed batch."),
     Setting("embedder.threads", 0, "Embedding threads; 0 means all cores."),
-    Setting("embedder.precision", "fp32", "Graph of the onnx backend: fp32, int8 or q4 (README \"Embedding\").",
-            EMBEDDER_PRECISIONS),
-    Setting("embedder.query_precision", "",
-            "Graph the onnx backend runs queries on; empty means embedder.precision (README \"Embedding\").",
-            ("", *EMBEDDER_PRECISIONS)),
-    Setting("embedder.device", "cpu", "Where the onnx backend runs: cpu, or cuda (needs onnxruntime-gpu).",
-            EMBEDDER_DEVICES),
-    Setting("embedder.cache_dir", "",
-            "Folder for the onnx backend's built graph; empty means $XDG_CACHE_HOME/isnad/onnx (~/.cache/isnad/onnx)."),
+    Setting(
+        "embedder.precision",
+        "fp32",
+        'Graph of the onnx backend: fp32, int8 or q4 (README "Embedding").',
+        EMBEDDER_PRECISIONS,
+    ),
+    Setting(
+        "embedder.query_precision",
+        "",
+        'Graph the onnx backend runs queries on; empty means embedder.precision (README "Embedding").',
+        ("", *EMBEDDER_PRECISIONS),
+    ),
+    Setting(
+        "embedder.device",
+        "cpu",
+        "Where the onnx backend runs: cpu, or cuda (needs onnxruntime-gpu).",
+        EMBEDDER_DEVICES,
+    ),
+    Setting(
+        "embedder.cache_dir",
+        "",
+        "Folder for the onnx backend's built graph; empty means $XDG_CACHE_HOME/isnad/onnx (~/.cache/isnad/onnx).",
+    ),
     Setting("vectors.approximate_above", 200000, "Passage count above which FAISS uses HNSW."),
     Setting("vectors.hnsw_m", 32, "HNSW neighbours per node."),
     Setting("passages.min_words", 40, "Passages are cut to at least roughly this many words."),
     Setting("passages.max_words", 120, "Passages are cut to at most roughly this many words."),
     Setting("search.mode", "hybrid", "Default retrieval mode.", SEARCH_MODES),
-    Setting("search.fusion", "zscore",
-            "How hybrid search fuses its lists: zscore or minmax (a convex combination of scores normalized "
-            "within each list, weighted by keyword_weight and semantic_weight) or rrf (reciprocal rank).",
-            FUSION_METHODS),
+    Setting(
+        "search.fusion",
+        "zscore",
+        "How hybrid search fuses its lists: zscore or minmax (a convex combination of scores normalized "
+        "within each list, weighted by keyword_weight and semantic_weight) or rrf (reciprocal rank).",
+        FUSION_METHODS,
+    ),
     Setting("search.rrf_k", 60, "Reciprocal-rank fusion constant k (search.fusion = rrf)."),
     Setting("search.keyword_weight", 1.0, "Weight of the keyword list in fusion."),
     Setting("search.semantic_weight", 1.0, "Weight of the semantic list in fusion."),
     Setting("search.candidates", 200, "Candidate passages fetched from each index."),
-    Setting("search.title_weight", 0.2,
-            "Extra weight of the title's own BM25 (terms are scored on title + passage as one field)."),
-    Setting("search.semantic_min_score", 0.78,
-            "Dense hits below this cosine similarity are dropped (0 keeps all; calibrated for multilingual-e5)."),
+    Setting(
+        "search.title_weight",
+        0.2,
+        "Extra weight of the title's own BM25 (terms are scored on title + passage as one field).",
+    ),
+    Setting(
+        "search.semantic_min_score",
+        0.78,
+        "Dense hits below this cosine similarity are dropped (0 keeps all; calibrated for multilingual-e5).",
+    ),
     Setting("search.page_size", 10, "Default results per page."),
     Setting("search.max_page_size", 50, "Largest page a client may ask for."),
     Setting("search.max_query_chars", 500, "Longest accepted query, in characters."),
-    Setting("copies.threshold", 0.8,
-            "Estimated Jaccard of word 3-shingles at or above which two articles are one copy (README \"Stories\")."),
+    Setting(
+        "copies.threshold",
+        0.8,
+        'Estimated Jaccard of word 3-shingles at or above which two articles are one copy (README "Stories").',
+    ),
     Setting("stories.window_days", 3.0, "Days apart within which two articles can be one story."),
     Setting("stories.min_similarity", 0.89, "Cosine of the articles' lead vectors needed to join a story."),
     Setting("stories.min_shared_terms", 2, "Rare key terms two articles must share to join a story."),
-    Setting("stories.rare_fraction", 0.01, "A key term is rare when at most this share of articles has it ..."),
+    Setting(
+        "stories.rare_fraction", 0.01, "A key term is rare when at most this share of articles has it ..."
+    ),
     Setting("stories.rare_min_df", 4, "... or at most this many articles (small indexes)."),
     Setting("answer.max_sentences", 3, "Sentences in a composed answer."),
     Setting("answer.passages", 8, "Passages read when composing an answer."),
-    Setting("answer.abstain_below", 0.0,
-            "Probability below which the answer abstains; 0 means the answer model's calibrated threshold."),
-    Setting("answer.embed_sentences", 3,
-            "Best candidate sentences re-scored with their own embedding (0: passage vectors only)."),
+    Setting(
+        "answer.abstain_below",
+        0.0,
+        "Probability below which the answer abstains; 0 means the answer model's calibrated threshold.",
+    ),
+    Setting(
+        "answer.embed_sentences",
+        3,
+        "Best candidate sentences re-scored with their own embedding (0: passage vectors only).",
+    ),
     Setting("server.host", "127.0.0.1", "Address the server listens on."),
     Setting("server.port", 8000, "Port the server listens on."),
     Setting("server.threads", 8, "Worker threads of the WSGI server."),
-    Setting("feeds.urls", [], "RSS / Atom feeds `isnad watch` follows when given no FEED_URL (in the environment: "
-            "separated by spaces)."),
+    Setting(
+        "feeds.urls",
+        [],
+        "RSS / Atom feeds `isnad watch` follows when given no FEED_URL (in the environment: "
+        "separated by spaces).",
+    ),
     Setting("feeds.interval", 900, "Seconds between two polls of one feed."),
     Setting("feeds.timeout", 20.0, "Seconds a feed or page request may stall (connect, or between bytes)."),
     Setting("feeds.max_bytes", 10_000_000, "Largest feed or page accepted, in bytes."),
-    Setting("feeds.backoff_initial", 300, "Seconds before a failed feed is tried again; doubled per failure."),
+    Setting(
+        "feeds.backoff_initial", 300, "Seconds before a failed feed is tried again; doubled per failure."
+    ),
     Setting("feeds.backoff_max", 86400, "Longest wait between two tries of a failing feed, in seconds."),
-    Setting("feeds.item_attempts", 5, "Polls on which an item whose page fails is tried before it is given up."),
-    Setting("feeds.user_agent", "", "User-Agent of feed requests; empty means Isnad/<version> (+isnad watch)."),
-    Setting("writes.max_body_bytes", 32 * 1024 * 1024,
-            "Largest body of POST/PUT /api/v1/articles, in bytes (queries keep their own 1 MB limit); over it: 413."),
+    Setting(
+        "feeds.item_attempts", 5, "Polls on which an item whose page fails is tried before it is given up."
+    ),
+    Setting(
+        "feeds.user_agent", "", "User-Agent of feed requests; empty means Isnad/<version> (+isnad watch)."
+    ),
+    Setting(
+        "writes.max_body_bytes",
+        32 * 1024 * 1024,
+        "Largest body of POST/PUT /api/v1/articles, in bytes (queries keep their own 1 MB limit); over it: 413.",
+    ),
     Setting("writes.max_items", 1000, "Most articles in one POST /api/v1/articles batch."),
-    Setting("writes.lock_wait_seconds", 10.0,
-            "How long a write waits for the data directory's write lock (`isnad index` running) before a 503."),
-    Setting("auth.reads", "open", "Whether reading the API needs a key: open, or key (a read or write key).",
-            ("open", "key")),
-    Setting("limits.per_key", "6000 per minute",
-            "Requests allowed per API key (Flask-Limiter syntax, e.g. \"10 per second; 600 per minute\"); empty: none."),
-    Setting("limits.per_address", "1200 per minute",
-            "Requests allowed per client address for requests without a key; empty: none."),
-    Setting("limits.storage", "memory://",
-            "Where the rate-limit counters live (Flask-Limiter storage URI; memory:// is per server process)."),
+    Setting(
+        "writes.lock_wait_seconds",
+        10.0,
+        "How long a write waits for the data directory's write lock (`isnad index` running) before a 503.",
+    ),
+    Setting(
+        "auth.reads",
+        "open",
+        "Whether reading the API needs a key: open, or key (a read or write key).",
+        ("open", "key"),
+    ),
+    Setting(
+        "limits.per_key",
+        "6000 per minute",
+        'Requests allowed per API key (Flask-Limiter syntax, e.g. "10 per second; 600 per minute"); empty: none.',
+    ),
+    Setting(
+        "limits.per_address",
+        "1200 per minute",
+        "Requests allowed per client address for requests without a key; empty: none.",
+    ),
+    Setting(
+        "limits.storage",
+        "memory://",
+        "Where the rate-limit counters live (Flask-Limiter storage URI; memory:// is per server process).",
+    ),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -145,9 +210,7 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
         elif expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
     except ValueError:
-        raise SettingsError(
-            f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}"
-        ) from None
+        raise SettingsError(f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}") from None
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise SettingsError(f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}")
     if setting.choices and value not in setting.choices:

@@ -43,8 +43,13 @@ class Stage:
         return 1.0 / (1.0 + odds)
 
     def to_json(self) -> dict[str, Any]:
-        return {"features": list(self.features), "mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                "coef": self.coef.tolist(), "intercept": self.intercept}
+        return {
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "scale": self.scale.tolist(),
+            "coef": self.coef.tolist(),
+            "intercept": self.intercept,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,19 +63,26 @@ class AnswerModel:
 def _stage(data: dict[str, Any], expected: tuple[str, ...], path: Path) -> Stage:
     features = tuple(data.get("features", ()))
     if features != expected:
-        raise AnswerModelError(f"{path}: trained on features {list(features)}, this code computes "
-                               f"{list(expected)}; retrain with `make train-answers`")
+        raise AnswerModelError(
+            f"{path}: trained on features {list(features)}, this code computes "
+            f"{list(expected)}; retrain with `make train-answers`"
+        )
     arrays = [np.asarray(data[key], dtype=np.float64) for key in ("mean", "scale", "coef")]
     if any(a.shape != (len(expected),) for a in arrays):
         raise AnswerModelError(f"{path}: weights do not have one value per feature")
-    return Stage(features, arrays[0], np.where(arrays[1] == 0, 1.0, arrays[1]), arrays[2],
-                 float(data["intercept"]))
+    return Stage(
+        features, arrays[0], np.where(arrays[1] == 0, 1.0, arrays[1]), arrays[2], float(data["intercept"])
+    )
 
 
 def parse(data: dict[str, Any], path: Path = MODEL_FILE) -> AnswerModel:
     try:
-        return AnswerModel(str(data["version"]), _stage(data["cheap"], RANKING_FEATURES, path),
-                           _stage(data["full"], FULL_FEATURES, path), float(data["threshold"]))
+        return AnswerModel(
+            str(data["version"]),
+            _stage(data["cheap"], RANKING_FEATURES, path),
+            _stage(data["full"], FULL_FEATURES, path),
+            float(data["threshold"]),
+        )
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, AnswerModelError):
             raise

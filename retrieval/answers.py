@@ -53,12 +53,19 @@ class Candidates:
 
     def keep(self, indices: Sequence[int]) -> Candidates:
         """The same question with only these sentences (to build unanswerable cases for training)."""
-        return Candidates(self.context, self.kind, self.passages, [self.sentences[i] for i in indices],
-                          [self.features[i] for i in indices], self.query_vector)
+        return Candidates(
+            self.context,
+            self.kind,
+            self.passages,
+            [self.sentences[i] for i in indices],
+            [self.features[i] for i in indices],
+            self.query_vector,
+        )
 
 
-def evidence_passages(candidates: list[Ranked], limit: int,
-                      copy_group: Mapping[str, str] | None = None) -> list[Ranked]:
+def evidence_passages(
+    candidates: list[Ranked], limit: int, copy_group: Mapping[str, str] | None = None
+) -> list[Ranked]:
     """The top `limit` passages, at most PASSAGES_PER_ARTICLE from one article, and from one article per
     copy group (`copy_group`: article id -> its group): the same agency text in another outlet adds no
     evidence, only another name for it (see `copies_of`)."""
@@ -80,8 +87,14 @@ def evidence_passages(candidates: list[Ranked], limit: int,
     return chosen
 
 
-def gather(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
-           settings: dict[str, Any], groups: Any = None) -> Candidates:
+def gather(
+    retriever: Retriever,
+    question: str,
+    history: list[dict[str, str]],
+    mode: str,
+    settings: dict[str, Any],
+    groups: Any = None,
+) -> Candidates:
     """Retrieve the evidence passages for `question` and describe each usable sentence in them."""
     analyze = retriever.analyze
     ignore = compose.question_terms(analyze)
@@ -99,7 +112,7 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
     copy_group = None
     if groups is not None:
         # The articles the evidence can come from: the first candidates, enough for `limit` passages.
-        heads = list(dict.fromkeys(c.article.id for c in retrieval.candidates))[:limit * COPY_LOOKAHEAD]
+        heads = list(dict.fromkeys(c.article.id for c in retrieval.candidates))[: limit * COPY_LOOKAHEAD]
         copy_group = {a: row.copy_group for a, row in groups.rows(heads).items()}
     passages = retriever.load(evidence_passages(retrieval.candidates, limit, copy_group))
     if not passages:
@@ -110,9 +123,19 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
     similarity = retriever.passage_similarities([c.passage for c in passages], vector)
     # Every sentence is analyzed once; a passage's terms (for the rarity weights) are its sentences' terms.
-    split = [[compose.Sentence(rank, start, end, c.passage.text[start:end],
-                               frozenset(t.term for t in analyze(c.passage.text[start:end])))
-              for start, end in split_sentences(c.passage.text)] for rank, c in enumerate(passages)]
+    split = [
+        [
+            compose.Sentence(
+                rank,
+                start,
+                end,
+                c.passage.text[start:end],
+                frozenset(t.term for t in analyze(c.passage.text[start:end])),
+            )
+            for start, end in split_sentences(c.passage.text)
+        ]
+        for rank, c in enumerate(passages)
+    ]
     weights = evidence.term_weights([frozenset().union(*(s.terms for s in pieces)) for pieces in split])
 
     sentences: list[compose.Sentence] = []
@@ -124,15 +147,25 @@ def gather(retriever: Retriever, question: str, history: list[dict[str, str]], m
             piece, terms = sentence.text, sentence.terms
             if not compose.usable(piece, terms):
                 continue
-            where = evidence.Position(rank, retrieval.keyword_ranks.get(pid), retrieval.semantic_ranks.get(pid),
-                                      index, len(pieces))
+            where = evidence.Position(
+                rank, retrieval.keyword_ranks.get(pid), retrieval.semantic_ranks.get(pid), index, len(pieces)
+            )
             spans = evidence.type_spans(piece, kind)
             around = evidence.surroundings(terms, index, around_passage, keys, spans, piece, question)
             sentences.append(sentence)
-            features.append(evidence.cheap_features(
-                float(similarity[pid]), evidence.overlap(terms, keys),
-                evidence.weighted_overlap(terms, keys, weights), kind,
-                bool(spans), where, len(terms), bool(said) and piece in said, around))
+            features.append(
+                evidence.cheap_features(
+                    float(similarity[pid]),
+                    evidence.overlap(terms, keys),
+                    evidence.weighted_overlap(terms, keys, weights),
+                    kind,
+                    bool(spans),
+                    where,
+                    len(terms),
+                    bool(said) and piece in said,
+                    around,
+                )
+            )
     return Candidates(context, kind, passages, sentences, features, vector)
 
 
@@ -144,8 +177,9 @@ def sentence_similarities(retriever: Retriever, found: Candidates, indices: Sequ
     return [float(v) for v in vectors @ found.query_vector]
 
 
-def probabilities(retriever: Retriever, found: Candidates, model: answer_model.AnswerModel,
-                  embed_best: int) -> dict[int, float]:
+def probabilities(
+    retriever: Retriever, found: Candidates, model: answer_model.AnswerModel, embed_best: int
+) -> dict[int, float]:
     """Sentence index → probability that it holds the answer, for the `embed_best` best by cheap features
     (re-scored with their own embedding) or for all of them by cheap features when `embed_best` is 0."""
     rows = evidence.with_gaps(found.features)
@@ -158,19 +192,36 @@ def probabilities(retriever: Retriever, found: Candidates, model: answer_model.A
     return {i: float(p) for i, p in zip(best, full, strict=True)}
 
 
-def pick(found: Candidates, scored: Mapping[int, float], max_sentences: int, margin: float = ANSWER_MARGIN,
-         floor: float = float("-inf")) -> list[int]:
+def pick(
+    found: Candidates,
+    scored: Mapping[int, float],
+    max_sentences: int,
+    margin: float = ANSWER_MARGIN,
+    floor: float = float("-inf"),
+) -> list[int]:
     """Indices into `found.sentences` of the answer's sentences, best first, chosen among the `scored` ones
     (compose.choose; a sentence holding the fact asked for keeps out added ones that do not)."""
     order = list(scored)
     cues = [bool(found.features[i][TYPE_FOUND]) for i in order] if found.kind else None
-    chosen = compose.choose([found.sentences[i] for i in order], [scored[i] for i in order], max_sentences, cues,
-                            margin=margin, floor=floor)
+    chosen = compose.choose(
+        [found.sentences[i] for i in order],
+        [scored[i] for i in order],
+        max_sentences,
+        cues,
+        margin=margin,
+        floor=floor,
+    )
     return [order[j] for j in chosen]
 
 
-def answer(retriever: Retriever, question: str, history: list[dict[str, str]], mode: str,
-           settings: dict[str, Any], groups: Any = None) -> Answer:
+def answer(
+    retriever: Retriever,
+    question: str,
+    history: list[dict[str, str]],
+    mode: str,
+    settings: dict[str, Any],
+    groups: Any = None,
+) -> Answer:
     """Compose the cited answer to `question`, or abstain. With `groups` (indexer.grouping.lookup), the
     evidence holds one article per copy group and each citation names the other outlets that carried it."""
     model = answer_model.load()
@@ -197,7 +248,9 @@ def answer(retriever: Retriever, question: str, history: list[dict[str, str]], m
     return Answer(" ".join(parts), True, evidence_score, citations, found.context, model.version)
 
 
-def copies_of(groups: Any, article_ids: Sequence[str], retriever: Retriever) -> dict[str, list[dict[str, Any]]]:
+def copies_of(
+    groups: Any, article_ids: Sequence[str], retriever: Retriever
+) -> dict[str, list[dict[str, Any]]]:
     """For each cited article, the other articles of its copy group (the same text elsewhere), oldest first."""
     if groups is None or not article_ids:
         return {}
@@ -205,13 +258,25 @@ def copies_of(groups: Any, article_ids: Sequence[str], retriever: Retriever) -> 
     members = groups.members("copy_group", {r.copy_group for r in rows.values()})
     others = {a: [m for m in members.get(row.copy_group, []) if m.article_id != a] for a, row in rows.items()}
     articles = retriever.stores.docs.get_articles({m.article_id for ms in others.values() for m in ms})
-    return {a: [{"article_id": m.article_id, "source": m.source, "published": m.published,
-                 "title": articles[m.article_id].title, "url": articles[m.article_id].url}
-                for m in ms if m.article_id in articles] for a, ms in others.items()}
+    return {
+        a: [
+            {
+                "article_id": m.article_id,
+                "source": m.source,
+                "published": m.published,
+                "title": articles[m.article_id].title,
+                "url": articles[m.article_id].url,
+            }
+            for m in ms
+            if m.article_id in articles
+        ]
+        for a, ms in others.items()
+    }
 
 
-def citation(n: int, candidate: Loaded, sentence: compose.Sentence,
-             answer_spans: Sequence[tuple[int, int]] = ()) -> dict[str, Any]:
+def citation(
+    n: int, candidate: Loaded, sentence: compose.Sentence, answer_spans: Sequence[tuple[int, int]] = ()
+) -> dict[str, Any]:
     """What a reader needs to check marker [n]: the article, the whole passage, and the quoted sentence.
 
     quote_start/quote_end index `text` (the passage); add the passage's start for article offsets;

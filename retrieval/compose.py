@@ -20,16 +20,79 @@ ABSTAIN_TEXT = "لم أجد في المقالات المفهرسة ما يجيب
 # Interrogatives and question fillers: they say what kind of answer is wanted, not what it is about,
 # so they never count as key terms (Lucene's stop list keeps some of them, e.g. متى and كيف).
 QUESTION_WORDS = (
-    "ما", "ماذا", "من", "متى", "أين", "اين", "كيف", "كم", "لماذا", "لما", "هل", "أي", "أية", "اي", "ماهو", "ماهي",
-    "هو", "هي", "الذي", "التي", "الذين", "يكون", "تكون", "كان", "كانت", "تم", "ذلك", "هذا", "هذه", "عن",
-    "ومتى", "ومن", "وما", "وأين", "وكيف", "وكم", "ولماذا", "وهل",
+    "ما",
+    "ماذا",
+    "من",
+    "متى",
+    "أين",
+    "اين",
+    "كيف",
+    "كم",
+    "لماذا",
+    "لما",
+    "هل",
+    "أي",
+    "أية",
+    "اي",
+    "ماهو",
+    "ماهي",
+    "هو",
+    "هي",
+    "الذي",
+    "التي",
+    "الذين",
+    "يكون",
+    "تكون",
+    "كان",
+    "كانت",
+    "تم",
+    "ذلك",
+    "هذا",
+    "هذه",
+    "عن",
+    "ومتى",
+    "ومن",
+    "وما",
+    "وأين",
+    "وكيف",
+    "وكم",
+    "ولماذا",
+    "وهل",
 )
 # Words pointing back to an earlier turn ("ومتى حدث ذلك؟", "ومن قال ذلك؟"); a leading و or ف is
 # stripped before the lookup.
-ANAPHORA = frozenset({
-    "ذلك", "ذاك", "تلك", "هذا", "هذه", "هؤلاء", "أولئك", "هو", "هي", "هم", "هن", "عنه", "عنها", "عنهم", "فيه",
-    "فيها", "له", "لها", "لهم", "منه", "منها", "حينها", "عندها", "بعدها", "قبلها", "الأمر", "الحادث", "الحدث",
-})
+ANAPHORA = frozenset(
+    {
+        "ذلك",
+        "ذاك",
+        "تلك",
+        "هذا",
+        "هذه",
+        "هؤلاء",
+        "أولئك",
+        "هو",
+        "هي",
+        "هم",
+        "هن",
+        "عنه",
+        "عنها",
+        "عنهم",
+        "فيه",
+        "فيها",
+        "له",
+        "لها",
+        "لهم",
+        "منه",
+        "منها",
+        "حينها",
+        "عندها",
+        "بعدها",
+        "قبلها",
+        "الأمر",
+        "الحادث",
+        "الحدث",
+    }
+)
 # Verbs that say something happened or was said without saying what: with only these left, a question
 # ("ومن قال ذلك؟") has no subject of its own.
 GENERIC_VERBS = ("قال", "قالت", "حدث", "جرى", "وقع", "تم", "صار", "فعل", "ذكر", "أعلن", "حصل")
@@ -74,8 +137,9 @@ def has_no_subject(question: str, analyze: Analyzer, ignore: Iterable[str] = ())
     return not [t for t in key_terms(question, analyze, ignore) if t not in generic]
 
 
-def with_context(question: str, history: Sequence[dict[str, str]], analyze: Analyzer,
-                 ignore: Iterable[str] = ()) -> str:
+def with_context(
+    question: str, history: Sequence[dict[str, str]], analyze: Analyzer, ignore: Iterable[str] = ()
+) -> str:
     """The text to retrieve with: the question, preceded by the last user turns when it is a follow-up.
 
     Only user turns are borrowed: an assistant turn may be an abstention or quote unrelated sentences,
@@ -106,9 +170,14 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a or b else 1.0
 
 
-def choose(sentences: Sequence[Sentence], scores: Sequence[float], max_sentences: int,
-           cues: Sequence[bool] | None = None, margin: float = SECOND_MARGIN,
-           floor: float = float("-inf")) -> list[int]:
+def choose(
+    sentences: Sequence[Sentence],
+    scores: Sequence[float],
+    max_sentences: int,
+    cues: Sequence[bool] | None = None,
+    margin: float = SECOND_MARGIN,
+    floor: float = float("-inf"),
+) -> list[int]:
     """Indices of the 1..max_sentences sentences forming the answer, best first.
 
     After the best sentence, another is added only if it comes from a passage not used yet, scores

@@ -49,29 +49,184 @@ FULL_FEATURES = (*RANKING_FEATURES, *SENTENCE_FEATURES)
 
 _DIGITS = "0-9٠-٩۰-۹"
 _NUMBER_WORDS = (
-    "واحد", "اثنين", "اثنان", "ثلاث", "أربع", "اربع", "خمس", "ست", "سبع", "ثمان", "تسع", "عشر", "عشرين",
-    "مئة", "مائة", "مئات", "ألف", "الف", "آلاف", "ألفين", "مليون", "ملايين", "مليار", "نصف", "ربع", "ثلث",
-    "عشرات", "ثلاثين", "أربعين", "خمسين", "ستين", "سبعين", "ثمانين", "تسعين",
+    "واحد",
+    "اثنين",
+    "اثنان",
+    "ثلاث",
+    "أربع",
+    "اربع",
+    "خمس",
+    "ست",
+    "سبع",
+    "ثمان",
+    "تسع",
+    "عشر",
+    "عشرين",
+    "مئة",
+    "مائة",
+    "مئات",
+    "ألف",
+    "الف",
+    "آلاف",
+    "ألفين",
+    "مليون",
+    "ملايين",
+    "مليار",
+    "نصف",
+    "ربع",
+    "ثلث",
+    "عشرات",
+    "ثلاثين",
+    "أربعين",
+    "خمسين",
+    "ستين",
+    "سبعين",
+    "ثمانين",
+    "تسعين",
 )
 _MONTHS = (
-    "يناير", "فبراير", "مارس", "أبريل", "ابريل", "مايو", "يونيو", "يوليو", "أغسطس", "اغسطس", "سبتمبر", "أكتوبر",
-    "اكتوبر", "نوفمبر", "ديسمبر", "كانون", "شباط", "آذار", "نيسان", "أيار", "حزيران", "تموز", "آب", "أيلول",
-    "تشرين", "محرم", "صفر", "ربيع", "جمادى", "رجب", "شعبان", "رمضان", "شوال", "القعدة", "الحجة",
+    "يناير",
+    "فبراير",
+    "مارس",
+    "أبريل",
+    "ابريل",
+    "مايو",
+    "يونيو",
+    "يوليو",
+    "أغسطس",
+    "اغسطس",
+    "سبتمبر",
+    "أكتوبر",
+    "اكتوبر",
+    "نوفمبر",
+    "ديسمبر",
+    "كانون",
+    "شباط",
+    "آذار",
+    "نيسان",
+    "أيار",
+    "حزيران",
+    "تموز",
+    "آب",
+    "أيلول",
+    "تشرين",
+    "محرم",
+    "صفر",
+    "ربيع",
+    "جمادى",
+    "رجب",
+    "شعبان",
+    "رمضان",
+    "شوال",
+    "القعدة",
+    "الحجة",
 )
-_DAYS = ("السبت", "الأحد", "الاحد", "الاثنين", "الإثنين", "الثلاثاء", "الأربعاء", "الاربعاء", "الخميس", "الجمعة")
+_DAYS = (
+    "السبت",
+    "الأحد",
+    "الاحد",
+    "الاثنين",
+    "الإثنين",
+    "الثلاثاء",
+    "الأربعاء",
+    "الاربعاء",
+    "الخميس",
+    "الجمعة",
+)
 _PERSON_CUES = (
-    "الرئيس", "الملك", "الأمير", "الامير", "الشيخ", "الدكتور", "السيد", "السيدة", "الإمام", "الامام", "الخليفة",
-    "السلطان", "الوزير", "الكاتب", "الشاعر", "اللاعب", "المدرب", "الفنان", "الفنانة", "المخرج", "العالم",
-    "القائد", "الفيلسوف", "المؤرخ", "النبي", "البابا", "الجنرال", "المهندس", "الأستاذ", "الاستاذ",
+    "الرئيس",
+    "الملك",
+    "الأمير",
+    "الامير",
+    "الشيخ",
+    "الدكتور",
+    "السيد",
+    "السيدة",
+    "الإمام",
+    "الامام",
+    "الخليفة",
+    "السلطان",
+    "الوزير",
+    "الكاتب",
+    "الشاعر",
+    "اللاعب",
+    "المدرب",
+    "الفنان",
+    "الفنانة",
+    "المخرج",
+    "العالم",
+    "القائد",
+    "الفيلسوف",
+    "المؤرخ",
+    "النبي",
+    "البابا",
+    "الجنرال",
+    "المهندس",
+    "الأستاذ",
+    "الاستاذ",
 )
 _NAME_PARTICLES = ("بن", "ابن", "بنت", "أبو", "ابو", "أبي", "ابي", "آل")
 _PLACE_CUES = (
-    "مدينة", "محافظة", "ولاية", "دولة", "منطقة", "جزيرة", "عاصمة", "العاصمة", "بلدة", "قرية", "إقليم", "اقليم",
-    "قارة", "شمال", "جنوب", "شرق", "غرب", "شمالي", "جنوبي", "شرقي", "غربي", "وسط", "بلاد", "مملكة", "جمهورية",
-    "إمارة", "امارة", "حي", "نهر", "جبل", "بحر", "خليج", "ساحل", "سواحل", "حدود", "يقع", "تقع", "مقر",
+    "مدينة",
+    "محافظة",
+    "ولاية",
+    "دولة",
+    "منطقة",
+    "جزيرة",
+    "عاصمة",
+    "العاصمة",
+    "بلدة",
+    "قرية",
+    "إقليم",
+    "اقليم",
+    "قارة",
+    "شمال",
+    "جنوب",
+    "شرق",
+    "غرب",
+    "شمالي",
+    "جنوبي",
+    "شرقي",
+    "غربي",
+    "وسط",
+    "بلاد",
+    "مملكة",
+    "جمهورية",
+    "إمارة",
+    "امارة",
+    "حي",
+    "نهر",
+    "جبل",
+    "بحر",
+    "خليج",
+    "ساحل",
+    "سواحل",
+    "حدود",
+    "يقع",
+    "تقع",
+    "مقر",
 )
-_REASON_CUES = ("بسبب", "لأن", "لان", "لأنه", "لأنها", "نتيجة", "بهدف", "إثر", "اثر", "جراء", "أجل", "بغية",
-                "لكي", "كي", "بفعل", "نظرا", "نظراً", "بداعي", "سبب")
+_REASON_CUES = (
+    "بسبب",
+    "لأن",
+    "لان",
+    "لأنه",
+    "لأنها",
+    "نتيجة",
+    "بهدف",
+    "إثر",
+    "اثر",
+    "جراء",
+    "أجل",
+    "بغية",
+    "لكي",
+    "كي",
+    "بفعل",
+    "نظرا",
+    "نظراً",
+    "بداعي",
+    "سبب",
+)
 
 
 def _alternation(words: Sequence[str]) -> str:
@@ -87,21 +242,37 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         rf"|[{_DIGITS}]{{1,2}}\s*[/-]\s*[{_DIGITS}]{{1,2}}"
         rf"|{_PREFIX}(?:{_alternation(_MONTHS + _DAYS)}){_END}"
         rf"|{_PREFIX}(?:ال)?(?:قرن|عام|سنة|العام|السنة)\s+[{_DIGITS}]+"
-        rf"|[{_DIGITS}]+\s*(?:هـ|م|ه){_END}"),
+        rf"|[{_DIGITS}]+\s*(?:هـ|م|ه){_END}"
+    ),
     "number": re.compile(
         rf"[{_DIGITS}]+(?:[.,٫][{_DIGITS}]+)?(?:\s*(?:%|٪|في المئة|بالمئة|بالمائة))?"
-        rf"|{_PREFIX}(?:ال)?(?:{_alternation(_NUMBER_WORDS)})(?:ة|ه|ات|ين|ون|ا)?{_END}"),
+        rf"|{_PREFIX}(?:ال)?(?:{_alternation(_NUMBER_WORDS)})(?:ة|ه|ات|ين|ون|ا)?{_END}"
+    ),
     "person": re.compile(
         rf"{_PREFIX}(?:{_alternation(_PERSON_CUES)})\s+\w+"
         rf"(?:\s+(?:{_alternation(_NAME_PARTICLES)})\s+\w+|\s+\w+)?"
         rf"|\w+\s+(?:{_alternation(_NAME_PARTICLES)})\s+\w+"
-        rf"|{_PREFIX}عبد\s?ال\w+"),
+        rf"|{_PREFIX}عبد\s?ال\w+"
+    ),
     "place": re.compile(rf"{_PREFIX}(?:ال)?(?:{_alternation(_PLACE_CUES)})(?:\s+\w+)?{_END}"),
     "reason": re.compile(rf"{_PREFIX}(?:{_alternation(_REASON_CUES)}){_END}(?:\s+\w+){{0,4}}"),
 }
 
 _WORD = re.compile(r"\w+")
-_DATE_NOUNS = ("عام", "سنة", "يوم", "شهر", "تاريخ", "قرن", "العام", "السنة", "اليوم", "الشهر", "التاريخ", "القرن")
+_DATE_NOUNS = (
+    "عام",
+    "سنة",
+    "يوم",
+    "شهر",
+    "تاريخ",
+    "قرن",
+    "العام",
+    "السنة",
+    "اليوم",
+    "الشهر",
+    "التاريخ",
+    "القرن",
+)
 _PLACE_NOUNS = ("مدينة", "دولة", "بلد", "منطقة", "مكان", "محافظة", "ولاية", "قارة", "عاصمة", "جزيرة", "قرية")
 _NUMBER_NOUNS = ("عدد", "مساحة", "طول", "عمر", "نسبة", "مدة", "حجم", "وزن", "ارتفاع", "سعر", "قيمة", "مبلغ")
 _PERSON_NOUNS = ("اسم", "مؤسس", "مخترع", "مؤلف", "رئيس", "ملك", "كاتب", "مكتشف", "مخرج", "مدرب", "قائد")
@@ -219,12 +390,21 @@ class PassageOverlap:
 
 def passage_overlap(passage_terms: Sequence[frozenset[str]], question_keys: Sequence[str]) -> PassageOverlap:
     """Computed once per passage (its sentences' term sets, in order), shared by its sentences."""
-    return PassageOverlap([overlap(terms, question_keys) for terms in passage_terms],
-                          overlap(frozenset().union(*passage_terms), question_keys))
+    return PassageOverlap(
+        [overlap(terms, question_keys) for terms in passage_terms],
+        overlap(frozenset().union(*passage_terms), question_keys),
+    )
 
 
-def surroundings(terms: frozenset[str], index: int, passage: PassageOverlap, question_keys: Sequence[str],
-                 spans: Sequence[tuple[int, int]], text: str, question: str) -> Surroundings:
+def surroundings(
+    terms: frozenset[str],
+    index: int,
+    passage: PassageOverlap,
+    question_keys: Sequence[str],
+    spans: Sequence[tuple[int, int]],
+    text: str,
+    question: str,
+) -> Surroundings:
     """Surroundings of sentence `index` (its `terms`, `text`, facts found at `spans`) in its passage."""
     keys = set(question_keys)
     shares = passage.shares
@@ -239,8 +419,17 @@ def surroundings(terms: frozenset[str], index: int, passage: PassageOverlap, que
     )
 
 
-def cheap_features(similarity: float, overlap: float, idf_overlap: float, kind: str | None, found: bool,
-                   where: Position, terms: int, repeated: bool, around: Surroundings) -> list[float]:
+def cheap_features(
+    similarity: float,
+    overlap: float,
+    idf_overlap: float,
+    kind: str | None,
+    found: bool,
+    where: Position,
+    terms: int,
+    repeated: bool,
+    around: Surroundings,
+) -> list[float]:
     """One row of CHEAP_FEATURES."""
     return [
         similarity,

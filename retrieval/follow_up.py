@@ -35,8 +35,9 @@ def key_words(text: str, analyze: Analyzer, ignore: Iterable[str], budget: int, 
     return kept
 
 
-def bounded_history(history: Sequence[dict[str, str]], question: str, analyze: Analyzer, ignore: Iterable[str],
-                    max_chars: int) -> list[dict[str, str]]:
+def bounded_history(
+    history: Sequence[dict[str, str]], question: str, analyze: Analyzer, ignore: Iterable[str], max_chars: int
+) -> list[dict[str, str]]:
     """`history` with the user turns a follow-up would borrow cut so that they and `question` fit in
     `max_chars`; assistant turns and older user turns are left as they are."""
     turns = [dict(turn) for turn in history]

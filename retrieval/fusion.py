@@ -152,9 +152,13 @@ class FusionParams:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any]) -> FusionParams:
-        return cls(method=str(settings["search.fusion"]), depth=int(settings["search.candidates"]),
-                   k=int(settings["search.rrf_k"]), keyword_weight=float(settings["search.keyword_weight"]),
-                   semantic_weight=float(settings["search.semantic_weight"]))
+        return cls(
+            method=str(settings["search.fusion"]),
+            depth=int(settings["search.candidates"]),
+            k=int(settings["search.rrf_k"]),
+            keyword_weight=float(settings["search.keyword_weight"]),
+            semantic_weight=float(settings["search.semantic_weight"]),
+        )
 
 
 def hybrid(keyword: Sequence[Hit], semantic: Sequence[Hit], params: FusionParams) -> list[Hit]:
@@ -163,7 +167,7 @@ def hybrid(keyword: Sequence[Hit], semantic: Sequence[Hit], params: FusionParams
     The matches beyond follow in their keyword order, scored as the fusion would score a passage only
     the keyword list found at that rank, so that every passage containing the query's words is listed.
     """
-    head_keyword, head_semantic = keyword[:params.depth], semantic[:params.depth]
+    head_keyword, head_semantic = keyword[: params.depth], semantic[: params.depth]
     weights = (params.keyword_weight, params.semantic_weight)
     tail_score: Callable[[int, Hit], float]
     if params.method == "rrf":
@@ -177,9 +181,13 @@ def hybrid(keyword: Sequence[Hit], semantic: Sequence[Hit], params: FusionParams
         semantic_absent = Normalizer.fit(list(_first_scores(head_semantic).values()), params.method).absent
 
         def tail_score(rank: int, hit: Hit) -> float:
-            return params.keyword_weight * keyword_scale.scale(hit.score) + params.semantic_weight * semantic_absent
+            return (
+                params.keyword_weight * keyword_scale.scale(hit.score)
+                + params.semantic_weight * semantic_absent
+            )
+
     seen = {hit.passage_id for hit in fused}
-    for rank, hit in enumerate(keyword[params.depth:], start=params.depth + 1):
+    for rank, hit in enumerate(keyword[params.depth :], start=params.depth + 1):
         if hit.passage_id not in seen:
             seen.add(hit.passage_id)
             fused.append(Hit(hit.passage_id, tail_score(rank, hit)))

@@ -40,7 +40,7 @@ def match_spans(
             if not size:
                 continue
             for i in range(len(exact) - size + 1):
-                if exact_terms[i:i + size] == list(phrase):
+                if exact_terms[i : i + size] == list(phrase):
                     spans.append((exact[i].start, exact[i + size - 1].end))
     return merge_spans(spans, text)
 
@@ -49,7 +49,7 @@ def merge_spans(spans: Iterable[Span], text: str) -> list[Span]:
     """Sort spans and join those that overlap or are separated only by whitespace (one mark per phrase)."""
     merged: list[Span] = []
     for start, end in sorted(spans):
-        if merged and (start <= merged[-1][1] or not text[merged[-1][1]:start].strip()):
+        if merged and (start <= merged[-1][1] or not text[merged[-1][1] : start].strip()):
             merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
         else:
             merged.append((start, end))

@@ -101,8 +101,14 @@ class Retrieval:
 def reference(candidate: Loaded) -> dict[str, Any]:
     """What a search result and an answer's citation both say of the passage they point at."""
     article, passage = candidate.article, candidate.passage
-    return {"article_id": article.id, "passage_id": passage.id, "title": article.title, "source": article.source,
-            "published": article.published, "url": article.url}
+    return {
+        "article_id": article.id,
+        "passage_id": passage.id,
+        "title": article.title,
+        "source": article.source,
+        "published": article.published,
+        "url": article.url,
+    }
 
 
 def group_by_article(candidates: Iterable[AnyCandidate]) -> list[AnyCandidate]:
@@ -113,15 +119,19 @@ def group_by_article(candidates: Iterable[AnyCandidate]) -> list[AnyCandidate]:
     return list(best.values())
 
 
-def split_related(articles: Sequence[AnyCandidate],
-                  matched: frozenset[str] | None) -> tuple[list[AnyCandidate], list[AnyCandidate]]:
+def split_related(
+    articles: Sequence[AnyCandidate], matched: frozenset[str] | None
+) -> tuple[list[AnyCandidate], list[AnyCandidate]]:
     """(articles containing the query's words, semantic neighbours only), each in its given order.
 
     With `matched` None (keyword and semantic modes) every article counts as a result of the query.
     """
     if matched is None:
         return list(articles), []
-    return ([a for a in articles if a.article.id in matched], [a for a in articles if a.article.id not in matched])
+    return (
+        [a for a in articles if a.article.id in matched],
+        [a for a in articles if a.article.id not in matched],
+    )
 
 
 def sort_by_date(candidates: Sequence[AnyCandidate]) -> list[AnyCandidate]:
@@ -132,20 +142,28 @@ def sort_by_date(candidates: Sequence[AnyCandidate]) -> list[AnyCandidate]:
 def source_facets(candidates: Iterable[Ranked | Loaded]) -> list[dict[str, Any]]:
     """Article counts per source, largest first, then by name."""
     counts = Counter(c.article.source for c in candidates if c.article.source)
-    return [{"value": value, "count": count}
-            for value, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
+    return [
+        {"value": value, "count": count}
+        for value, count in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
 
 
 def contains_phrase(tokens: Sequence[str], phrase: Sequence[str]) -> bool:
     size = len(phrase)
-    return any(list(tokens[i:i + size]) == list(phrase) for i in range(len(tokens) - size + 1))
+    return any(list(tokens[i : i + size]) == list(phrase) for i in range(len(tokens) - size + 1))
 
 
 class Retriever:
     """Fetches candidates from the keyword and vector indexes and fuses them; stateless per query."""
 
-    def __init__(self, stores: Stores, settings: dict[str, Any], analyze: Analyzer, analyze_exact: Analyzer,
-                 embed_lock: threading.Lock | None = None) -> None:
+    def __init__(
+        self,
+        stores: Stores,
+        settings: dict[str, Any],
+        analyze: Analyzer,
+        analyze_exact: Analyzer,
+        embed_lock: threading.Lock | None = None,
+    ) -> None:
         self.stores = stores
         self.settings = settings
         self.analyze = analyze
@@ -154,8 +172,9 @@ class Retriever:
         # One embedding engine serves all request threads; the lock keeps its use serial, and queries
         # that arrive while it is busy are embedded together in its next call.
         self._embed_lock = embed_lock or threading.Lock()
-        self._queries = QueryBatcher(lambda texts: self.stores.embedder.embed_queries(list(texts)),
-                                     self._embed_lock)
+        self._queries = QueryBatcher(
+            lambda texts: self.stores.embedder.embed_queries(list(texts)), self._embed_lock
+        )
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._queries.embed(text)
@@ -168,15 +187,23 @@ class Retriever:
         """Cosine of `vector` with each passage's stored vector, by passage id; a passage not embedded
         yet (indexing still running) is embedded now."""
         ids = {p.id for p in passages}
-        found = {hit.passage_id: hit.score for hit in self.stores.vectors.search(vector, len(ids), allowed=ids)}
+        found = {
+            hit.passage_id: hit.score for hit in self.stores.vectors.search(vector, len(ids), allowed=ids)
+        }
         missing = [p for p in passages if p.id not in found]
         if missing:
             fresh = self.embed_passages([p.text for p in missing]) @ vector
             found.update((p.id, float(score)) for p, score in zip(missing, fresh, strict=True))
         return found
 
-    def retrieve(self, query: ParsedQuery, mode: str, filters: Filters, embed_text: str | None = None,
-                 with_facets: bool = True) -> Retrieval:
+    def retrieve(
+        self,
+        query: ParsedQuery,
+        mode: str,
+        filters: Filters,
+        embed_text: str | None = None,
+        with_facets: bool = True,
+    ) -> Retrieval:
         """Ranked candidate passages satisfying the query and filters, best first.
 
         `embed_text` lets a caller embed something richer than the query words (a question with its
@@ -184,9 +211,15 @@ class Retriever:
         articles every other source would give.
         """
         candidates_per_list = int(self.settings["search.candidates"])
-        kq = keyword_query(query, self.analyze, self.analyze_exact, sources=filters.sources,
-                           date_from=filters.date_from, date_to=filters.date_to,
-                           title_weight=float(self.settings["search.title_weight"]))
+        kq = keyword_query(
+            query,
+            self.analyze,
+            self.analyze_exact,
+            sources=filters.sources,
+            date_from=filters.date_from,
+            date_to=filters.date_to,
+            title_weight=float(self.settings["search.title_weight"]),
+        )
         use_keyword = mode in ("keyword", "hybrid") and bool(kq.terms or kq.phrases)
         use_semantic = mode in ("semantic", "hybrid")
 
@@ -199,7 +232,9 @@ class Retriever:
         if use_keyword:
             keyword_hits = self._keyword_hits(kq, candidates_per_list, exact=exact)
             if with_facets and filters.sources:
-                facet_keyword_hits = self._keyword_hits(replace(kq, sources=()), candidates_per_list, exact=exact)
+                facet_keyword_hits = self._keyword_hits(
+                    replace(kq, sources=()), candidates_per_list, exact=exact
+                )
             else:
                 facet_keyword_hits = keyword_hits
 
@@ -211,16 +246,20 @@ class Retriever:
             semantic_hits = self._semantic_hits(vector, kq, filters, candidates_per_list)
             facet_semantic_hits = semantic_hits
             if with_facets and filters.sources:
-                facet_semantic_hits = self._semantic_hits(vector, kq, replace(filters, sources=()),
-                                                          candidates_per_list)
+                facet_semantic_hits = self._semantic_hits(
+                    vector, kq, replace(filters, sources=()), candidates_per_list
+                )
 
-        ids = {h.passage_id for h in (*keyword_hits, *facet_keyword_hits, *semantic_hits, *facet_semantic_hits)}
+        ids = {
+            h.passage_id for h in (*keyword_hits, *facet_keyword_hits, *semantic_hits, *facet_semantic_hits)
+        }
         articles = self.stores.docs.passage_articles(ids) if ids else {}
         semantic_filtered = self._filter_semantic(semantic_hits, articles, filters, candidates_per_list)
         facet_semantic_filtered = semantic_filtered
         if with_facets and filters.sources:
-            facet_semantic_filtered = self._filter_semantic(facet_semantic_hits, articles,
-                                                            replace(filters, sources=()), candidates_per_list)
+            facet_semantic_filtered = self._filter_semantic(
+                facet_semantic_hits, articles, replace(filters, sources=()), candidates_per_list
+            )
 
         excluded_articles = self._articles_mentioning(kq) if kq.excluded else set()
 
@@ -247,11 +286,19 @@ class Retriever:
             facet_candidates = ranked(facet_keyword_hits, facet_semantic_filtered)
         matched = None
         if mode == "hybrid":
-            matched = frozenset(articles[h.passage_id].id for h in facet_keyword_hits
-                                if h.passage_id in articles) - excluded_articles
-        return Retrieval(candidates, kq, facet_candidates, vector,
-                         {h.passage_id: rank for rank, h in enumerate(keyword_hits)},
-                         {h.passage_id: rank for rank, h in enumerate(semantic_filtered)}, matched_articles=matched)
+            matched = (
+                frozenset(articles[h.passage_id].id for h in facet_keyword_hits if h.passage_id in articles)
+                - excluded_articles
+            )
+        return Retrieval(
+            candidates,
+            kq,
+            facet_candidates,
+            vector,
+            {h.passage_id: rank for rank, h in enumerate(keyword_hits)},
+            {h.passage_id: rank for rank, h in enumerate(semantic_filtered)},
+            matched_articles=matched,
+        )
 
     def load(self, candidates: Sequence[Ranked]) -> list[Loaded]:
         """The candidates with their passage text and whole article, in the same order.
@@ -296,11 +343,14 @@ class Retriever:
         """
         allowed: set[int] | None = None
         if kq.phrases:
-            phrase_only = replace(kq, terms=(), sources=filters.sources, date_from=filters.date_from,
-                                  date_to=filters.date_to)
+            phrase_only = replace(
+                kq, terms=(), sources=filters.sources, date_from=filters.date_from, date_to=filters.date_to
+            )
             allowed = {h.passage_id for h in self.stores.keyword.search(phrase_only, EXACT_COUNT_LIMIT).hits}
         elif filters.narrows:
-            allowed = self.stores.docs.passage_ids_matching(filters.sources, filters.date_from, filters.date_to)
+            allowed = self.stores.docs.passage_ids_matching(
+                filters.sources, filters.date_from, filters.date_to
+            )
         if allowed is not None and not allowed:
             return []
         oversample = FILTER_OVERSAMPLE if (kq.excluded or (allowed is None and filters.narrows)) else 1
@@ -308,8 +358,9 @@ class Retriever:
         hits = self.stores.vectors.search(vector, limit * oversample, allowed=allowed)
         return [h for h in hits if h.score >= floor]
 
-    def _filter_semantic(self, hits: list[Hit], articles: dict[int, ArticleRef], filters: Filters,
-                         limit: int) -> list[Hit]:
+    def _filter_semantic(
+        self, hits: list[Hit], articles: dict[int, ArticleRef], filters: Filters, limit: int
+    ) -> list[Hit]:
         """Dense hits whose article the filters admit (a no-op when FAISS already had an allowed set)."""
         kept: list[Hit] = []
         for hit in hits:

@@ -38,7 +38,9 @@ def group_key(article_id: str, row: GroupRow | None, collapse: str) -> str:
     return "c:" + row.copy_group
 
 
-def collapse(items: Sequence[T], article_id: Any, rows: Mapping[str, GroupRow], how: str) -> list[Collapsed[T]]:
+def collapse(
+    items: Sequence[T], article_id: Any, rows: Mapping[str, GroupRow], how: str
+) -> list[Collapsed[T]]:
     """Ranked items (each an article, `article_id(item)` its id) to one entry per group, in the rank of each
     group's best item."""
     groups: dict[str, Collapsed[T]] = {}
@@ -81,8 +83,14 @@ def timeline(published: Sequence[str | None]) -> dict[str, Any]:
     last = _bucket_start(max(days), interval)
     while start <= last:  # empty periods too, so the bars' spacing is the calendar's
         end = _bucket_end(start, interval)
-        buckets.append({"value": start.isoformat() if interval != "month" else start.isoformat()[:7],
-                        "from": start.isoformat(), "to": end.isoformat(), "count": counts.get(start, 0)})
+        buckets.append(
+            {
+                "value": start.isoformat() if interval != "month" else start.isoformat()[:7],
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "count": counts.get(start, 0),
+            }
+        )
         start = end + timedelta(days=1)
     return {"interval": interval, "buckets": buckets, "undated": undated}
 

@@ -53,18 +53,27 @@ def indexed_seeds_dir(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path)
 # Markup that must reach the pages as text: a script, an event handler, a tag breaking out of an
 # attribute, and a javascript: url. Used by the page and browser tests (issue 5).
 HOSTILE_ARTICLES = (
-    {"id": "hostile-1",
-     "title": "<script>alert('title')</script> خبر عن <img src=x onerror=alert('t')> الاختراق",
-     "text": "قال باحثون في أمن المعلومات إن صفحة مزيفة حاولت تنفيذ شيفرة خبيثة في متصفحات القراء عبر تعليق "
-             "يحتوي على <script>alert('body')</script> داخل نص الخبر.\n\nوأضافوا أن الصورة "
-             "<img src=x onerror=alert('img')> لم تظهر، وأن الرابط \"><svg onload=alert('svg')> كان جزءا من "
-             "الهجوم الذي استهدف مواقع إخبارية عربية عدة خلال الأسبوع الماضي.",
-     "source": "<b>مختبر</b> الأمن", "date": "2024-02-03", "url": "javascript:alert('url')"},
-    {"id": "calm-1", "title": "افتتاح معرض الكتاب في مدينة النخيل",
-     "text": "افتتح وزير الثقافة صباح اليوم معرض الكتاب السنوي في مدينة النخيل بمشاركة أكثر من ثلاثمئة دار "
-             "نشر من عشرين دولة.\n\nويستمر المعرض عشرة أيام، ويضم ندوات عن الأدب العربي الحديث وأمسيات "
-             "شعرية وورشا للأطفال.",
-     "source": "وكالة الأنباء", "date": "2024-02-04", "url": "https://example.org/book-fair"},
+    {
+        "id": "hostile-1",
+        "title": "<script>alert('title')</script> خبر عن <img src=x onerror=alert('t')> الاختراق",
+        "text": "قال باحثون في أمن المعلومات إن صفحة مزيفة حاولت تنفيذ شيفرة خبيثة في متصفحات القراء عبر تعليق "
+        "يحتوي على <script>alert('body')</script> داخل نص الخبر.\n\nوأضافوا أن الصورة "
+        "<img src=x onerror=alert('img')> لم تظهر، وأن الرابط \"><svg onload=alert('svg')> كان جزءا من "
+        "الهجوم الذي استهدف مواقع إخبارية عربية عدة خلال الأسبوع الماضي.",
+        "source": "<b>مختبر</b> الأمن",
+        "date": "2024-02-03",
+        "url": "javascript:alert('url')",
+    },
+    {
+        "id": "calm-1",
+        "title": "افتتاح معرض الكتاب في مدينة النخيل",
+        "text": "افتتح وزير الثقافة صباح اليوم معرض الكتاب السنوي في مدينة النخيل بمشاركة أكثر من ثلاثمئة دار "
+        "نشر من عشرين دولة.\n\nويستمر المعرض عشرة أيام، ويضم ندوات عن الأدب العربي الحديث وأمسيات "
+        "شعرية وورشا للأطفال.",
+        "source": "وكالة الأنباء",
+        "date": "2024-02-04",
+        "url": "https://example.org/book-fair",
+    },
 )
 
 
@@ -78,10 +87,13 @@ def hostile_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     root = tmp_path_factory.mktemp("hostile")
     source = root / "hostile.jsonl"
-    source.write_text("".join(json.dumps(a, ensure_ascii=False) + "\n" for a in HOSTILE_ARTICLES),
-                      encoding="utf-8")
+    source.write_text(
+        "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in HOSTILE_ARTICLES), encoding="utf-8"
+    )
     data_dir = root / "data"
-    index_paths([str(source)], load_settings(overrides={"data.dir": str(data_dir)}, environ={}), progress=False)
+    index_paths(
+        [str(source)], load_settings(overrides={"data.dir": str(data_dir)}, environ={}), progress=False
+    )
     return data_dir
 
 

@@ -43,8 +43,9 @@ class Engine:
         """Settings for this node (nothing from the environment), with `overrides` on top."""
         from indexer.settings import load_settings
 
-        return load_settings(overrides={"store.backend": self.backend, "elasticsearch.url": self.url,
-                                        **overrides}, environ={})
+        return load_settings(
+            overrides={"store.backend": self.backend, "elasticsearch.url": self.url, **overrides}, environ={}
+        )
 
     def client(self) -> Any:
         from indexer.stores.es.client import client_from_settings
@@ -104,16 +105,32 @@ class LocalNode:
         classpath = os.pathsep.join([str(NODE_DIR / "classes"), str(NODE_DIR / "lib" / "*")])
         self._log = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [java, f"-Xms{NODE_HEAP}", f"-Xmx{NODE_HEAP}", "-XX:+UseSerialGC", "-Xss1m",
-             "-Djava.awt.headless=true", "-cp", classpath, "IsnadNode", str(self.home / "node"), str(self.port)],
-            stdin=subprocess.PIPE, stdout=self._log, stderr=subprocess.STDOUT)
+            [
+                java,
+                f"-Xms{NODE_HEAP}",
+                f"-Xmx{NODE_HEAP}",
+                "-XX:+UseSerialGC",
+                "-Xss1m",
+                "-Djava.awt.headless=true",
+                "-cp",
+                classpath,
+                "IsnadNode",
+                str(self.home / "node"),
+                str(self.port),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         self.wait_until_up()
 
     def wait_until_up(self, timeout: float = START_TIMEOUT_S) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:
-                raise RuntimeError(f"the OpenSearch node exited with {self.process.returncode}:\n{self.log_tail()}")
+                raise RuntimeError(
+                    f"the OpenSearch node exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
             try:
                 health = _get_json(f"{self.url}/_cluster/health?wait_for_status=yellow&timeout=1s", 3.0)
                 if health.get("status") in ("green", "yellow"):

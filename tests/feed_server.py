@@ -68,8 +68,11 @@ def _handler(served: Served) -> type[BaseHTTPRequestHandler]:
                 served.reached.set()
                 served.release.wait(120)
             if self.path in served.fail:
-                self._answer(served.fail[self.path], b"failure on purpose",
-                             {"Content-Type": "text/plain", **served.fail_headers.get(self.path, {})})
+                self._answer(
+                    served.fail[self.path],
+                    b"failure on purpose",
+                    {"Content-Type": "text/plain", **served.fail_headers.get(self.path, {})},
+                )
                 return
             if self.path in served.redirect:
                 self._answer(302, b"", {"Location": served.redirect[self.path]})

@@ -33,8 +33,14 @@ def write_dated_seeds(seeds_dir: Path, out: Path) -> dict[str, str]:
         for article in iter_articles([str(seeds_dir)], IngestSummary(), lambda problem: None):
             page = Path(article.origin.split("#")[0]).name
             main.setdefault(page, article.id)
-            record = {"id": article.id, "title": article.title, "text": article.text, "source": article.source,
-                      "date": PAGE_DATES[page], "url": article.url}
+            record = {
+                "id": article.id,
+                "title": article.title,
+                "text": article.text,
+                "source": article.source,
+                "date": PAGE_DATES[page],
+                "url": article.url,
+            }
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
     return main
 
@@ -50,14 +56,22 @@ def sample(article_id: str) -> dict:
 def edited_copy(record: dict, new_id: str, source: str) -> dict:
     """What an outlet does to an agency dispatch: its own headline prefix, a date line, and one word changed."""
     body = record["text"].replace("غزيرة", "كثيفة", 1)
-    return {**record, "id": new_id, "source": source, "title": "عاجل: " + record["title"],
-            "text": "النخيل - (وكالات): " + body, "url": f"https://example.org/{new_id}"}
+    return {
+        **record,
+        "id": new_id,
+        "source": source,
+        "title": "عاجل: " + record["title"],
+        "text": "النخيل - (وكالات): " + body,
+        "url": f"https://example.org/{new_id}",
+    }
 
 
 def write_story_corpus(seeds_dir: Path, root: Path) -> tuple[list[str], dict[str, str]]:
     """The dated seeds, samples/ and one agency copy of rain-agency: (paths to index, main article per page)."""
     main = write_dated_seeds(seeds_dir, root / "seeds.jsonl")
     copy = root / "copy-1.jsonl"
-    copy.write_text(json.dumps(edited_copy(sample("rain-agency"), "rain-copy-1", "قناة أولى"), ensure_ascii=False)
-                    + "\n", encoding="utf-8")
+    copy.write_text(
+        json.dumps(edited_copy(sample("rain-agency"), "rain-copy-1", "قناة أولى"), ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     return [str(root / "seeds.jsonl"), str(REPO / "samples"), str(copy)], main

@@ -15,17 +15,25 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def run_cli(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "cli", *args], input=stdin, capture_output=True,
-                          cwd=REPO, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args],
+        input=stdin,
+        capture_output=True,
+        cwd=REPO,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_json_output_has_elasticsearch_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["analyze", "--json", "ذهب الطلابُ إلى ٱلمدرسة"]) == 0
-    assert json.loads(capsys.readouterr().out) == {"tokens": [
-        {"token": "ذهب", "start_offset": 0, "end_offset": 3, "position": 0},
-        {"token": "طلاب", "start_offset": 4, "end_offset": 11, "position": 1},
-        {"token": "مدرس", "start_offset": 16, "end_offset": 23, "position": 3},
-    ]}
+    assert json.loads(capsys.readouterr().out) == {
+        "tokens": [
+            {"token": "ذهب", "start_offset": 0, "end_offset": 3, "position": 0},
+            {"token": "طلاب", "start_offset": 4, "end_offset": 11, "position": 1},
+            {"token": "مدرس", "start_offset": 16, "end_offset": 23, "position": 3},
+        ]
+    }
 
 
 def test_exact_keeps_stop_words_and_does_not_stem(capsys: pytest.CaptureFixture[str]) -> None:
@@ -45,7 +53,11 @@ def test_reads_standard_input() -> None:
     assert result.returncode == 0, result.stderr.decode()
     tokens = json.loads(result.stdout)["tokens"]
     assert [(t["token"], t["start_offset"], t["position"]) for t in tokens] == [
-        ("سلام", 0, 0), ("عليكم", 7, 1), ("رحم", 13, 2), ("له", 19, 3)]
+        ("سلام", 0, 0),
+        ("عليكم", 7, 1),
+        ("رحم", 13, 2),
+        ("له", 19, 3),
+    ]
 
 
 def test_non_utf8_input_is_a_clear_error() -> None:

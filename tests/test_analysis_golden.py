@@ -32,22 +32,49 @@ FULL_CASES: list[tuple[str, list[T]]] = [
     # tatweel removed
     ("كتــــاب", [("كتاب", 0, 8, 0)]),
     # Arabic-Indic and Persian digits to 0-9; decimal comma and point keep a number whole; و3.5 loses و
-    ("٢٠١٨ ۱۳۹۹ 106,78 و3.5", [("2018", 0, 4, 0), ("1399", 5, 9, 1), ("106,78", 10, 16, 2), ("3.5", 17, 21, 3)]),
+    (
+        "٢٠١٨ ۱۳۹۹ 106,78 و3.5",
+        [("2018", 0, 4, 0), ("1399", 5, 9, 1), ("106,78", 10, 16, 2), ("3.5", 17, 21, 3)],
+    ),
     # alef wasla folds to alef (Isnad's char filter), then ال and the suffix ان go
     ("ٱلْقُرْآن", [("قر", 0, 9, 0)]),
     # stop words (matched before normalization) leave position gaps
     ("ذهب إلى المدرسة في الصباح", [("ذهب", 0, 3, 0), ("مدرس", 8, 15, 2), ("صباح", 19, 25, 4)]),
     # Latin is lowercased; apostrophes join, hyphens split; the lone و is a stop word
-    ("Apple's iPhone 15 و COVID-19",
-     [("apple's", 0, 7, 0), ("iphone", 8, 14, 1), ("15", 15, 17, 2), ("covid", 20, 25, 4), ("19", 26, 28, 5)]),
+    (
+        "Apple's iPhone 15 و COVID-19",
+        [
+            ("apple's", 0, 7, 0),
+            ("iphone", 8, 14, 1),
+            ("15", 15, 17, 2),
+            ("covid", 20, 25, 4),
+            ("19", 26, 28, 5),
+        ],
+    ),
     # the prefixes وال بال فال كال لل و
-    ("والكتاب بالقلم فالبيت كالبحر للطالب وكتب",
-     [("كتاب", 0, 7, 0), ("قلم", 8, 14, 1), ("بيت", 15, 21, 2), ("بحر", 22, 28, 3), ("طالب", 29, 35, 4),
-      ("كتب", 36, 40, 5)]),
+    (
+        "والكتاب بالقلم فالبيت كالبحر للطالب وكتب",
+        [
+            ("كتاب", 0, 7, 0),
+            ("قلم", 8, 14, 1),
+            ("بيت", 15, 21, 2),
+            ("بحر", 22, 28, 3),
+            ("طالب", 29, 35, 4),
+            ("كتب", 36, 40, 5),
+        ],
+    ),
     # length conditions: a stem keeps two letters, و needs four; الى is a stop word
-    ("وال ولد والد الى بال كتابهما معلمون",
-     [("وال", 0, 3, 0), ("ولد", 4, 7, 1), ("الد", 8, 12, 2), ("بال", 17, 20, 4), ("كتابهما", 21, 28, 5),
-      ("معلم", 29, 35, 6)]),
+    (
+        "وال ولد والد الى بال كتابهما معلمون",
+        [
+            ("وال", 0, 3, 0),
+            ("ولد", 4, 7, 1),
+            ("الد", 8, 12, 2),
+            ("بال", 17, 20, 4),
+            ("كتابهما", 21, 28, 5),
+            ("معلم", 29, 35, 6),
+        ],
+    ),
     # offsets are code points of the original text, emoji included
     ("😀 ٱلله", [("😀", 0, 1, 0), ("له", 2, 6, 1)]),
     # a word of tatweel only becomes an empty term, as in Lucene
@@ -59,8 +86,10 @@ FULL_CASES: list[tuple[str, list[T]]] = [
 EXACT_CASES: list[tuple[str, list[T]]] = [
     ("مدرسة مستشفى", [("مدرسه", 0, 5, 0), ("مستشفي", 6, 12, 1)]),
     ("ٱلْقُرْآن", [("القران", 0, 9, 0)]),
-    ("ذهب إلى المدرسة في الصباح",
-     [("ذهب", 0, 3, 0), ("الي", 4, 7, 1), ("المدرسه", 8, 15, 2), ("في", 16, 18, 3), ("الصباح", 19, 25, 4)]),
+    (
+        "ذهب إلى المدرسة في الصباح",
+        [("ذهب", 0, 3, 0), ("الي", 4, 7, 1), ("المدرسه", 8, 15, 2), ("في", 16, 18, 3), ("الصباح", 19, 25, 4)],
+    ),
     ("٢٠١٨ و3.5", [("2018", 0, 4, 0), ("و3.5", 5, 9, 1)]),
 ]
 
@@ -83,13 +112,23 @@ def test_analyze_exact_golden(text: str, expected: list[T]) -> None:
 
 def test_offsets_slice_the_original_text() -> None:
     text = "قال الرئيسُ ٱلأمريكي: «سنعود» في ١٥ آذار."
-    assert [text[t.start:t.end] for t in analyze(text)] == ["قال", "الرئيسُ", "ٱلأمريكي", "سنعود", "١٥", "آذار"]
+    assert [text[t.start : t.end] for t in analyze(text)] == [
+        "قال",
+        "الرئيسُ",
+        "ٱلأمريكي",
+        "سنعود",
+        "١٥",
+        "آذار",
+    ]
 
 
 def test_long_token_is_cut_every_255_characters() -> None:
     text = "a" * 300 + " " + "ب" * 254 + "\u064e" * 3 + "ت"
     assert tuples(analyze_exact(text)) == [
-        ("a" * 255, 0, 255, 0), ("a" * 45, 255, 300, 1), ("ب" * 254, 301, 556, 2), ("ت", 558, 559, 3),
+        ("a" * 255, 0, 255, 0),
+        ("a" * 45, 255, 300, 1),
+        ("ب" * 254, 301, 556, 2),
+        ("ت", 558, 559, 3),
     ]
     assert analyze_exact_terms(text) == ["a" * 255, "a" * 45, "ب" * 254, "ت"]
 
@@ -109,7 +148,16 @@ def test_chain_description_lists_the_steps_in_order() -> None:
     assert ANALYSIS_CHAIN["char_filter"] == [{"type": "mapping", "mappings": ["ٱ=>ا"]}]
     assert ANALYSIS_CHAIN["tokenizer"]["type"] == "standard"
     assert [f["type"] for f in ANALYSIS_CHAIN["filter"]] == [
-        "lowercase", "decimal_digit", "stop", "arabic_normalization", "arabic_stem"]
+        "lowercase",
+        "decimal_digit",
+        "stop",
+        "arabic_normalization",
+        "arabic_stem",
+    ]
     assert ANALYSIS_CHAIN["filter"][2]["stopwords"] == list(ARABIC_STOP_WORDS)
-    assert [f["type"] for f in EXACT_ANALYSIS_CHAIN["filter"]] == ["lowercase", "decimal_digit", "arabic_normalization"]
+    assert [f["type"] for f in EXACT_ANALYSIS_CHAIN["filter"]] == [
+        "lowercase",
+        "decimal_digit",
+        "arabic_normalization",
+    ]
     assert isinstance(ANALYZER_VERSION, str) and ANALYZER_VERSION

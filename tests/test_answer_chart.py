@@ -12,10 +12,25 @@ from evaluation.scripts import answer_chart
 
 
 def report() -> dict[str, object]:
-    reliability = [{"from": b / 10, "to": (b + 1) / 10, "cases": 10 * (b + 1), "mean_probability": b / 10 + 0.05,
-                    "right": min(1.0, b / 10 + 0.1)} for b in range(10)]
-    curve = [{"threshold": t / 20, "right": 0.7 - t / 40, "abstained": t / 25, "unanswerable_abstained": min(1.0, t / 10)}
-             for t in range(19)]
+    reliability = [
+        {
+            "from": b / 10,
+            "to": (b + 1) / 10,
+            "cases": 10 * (b + 1),
+            "mean_probability": b / 10 + 0.05,
+            "right": min(1.0, b / 10 + 0.1),
+        }
+        for b in range(10)
+    ]
+    curve = [
+        {
+            "threshold": t / 20,
+            "right": 0.7 - t / 40,
+            "abstained": t / 25,
+            "unanswerable_abstained": min(1.0, t / 10),
+        }
+        for t in range(19)
+    ]
     return {"reliability": reliability, "curve": curve, "out_of_fold": {"threshold": 0.14}}
 
 
@@ -33,7 +48,9 @@ def test_a_report_becomes_an_svg_with_both_panels(tmp_path: Path) -> None:
 
 
 def test_a_missing_or_foreign_report_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert answer_chart.main(["--report", str(tmp_path / "absent.json"), "--out", str(tmp_path / "c.svg")]) == 2
+    assert (
+        answer_chart.main(["--report", str(tmp_path / "absent.json"), "--out", str(tmp_path / "c.svg")]) == 2
+    )
     assert "absent.json: not found; run `make train-answers`" in capsys.readouterr().err
     other = tmp_path / "other.json"
     other.write_text(json.dumps({"version": "x"}), encoding="utf-8")

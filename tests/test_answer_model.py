@@ -17,10 +17,12 @@ def test_the_shipped_model_matches_the_features_this_code_computes() -> None:
     assert 0.0 < model.threshold < 1.0
     # The first: every key term, the fact asked for (new to the question), in the best passage; the second:
     # none of them, in a passage about something else.
-    rows = evidence.with_gaps([[0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 2.5, 0.0,
-                                0.4, 1.0, 0.7, 0.5, 0.5, 1.0, 0.0],
-                               [0.7, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.2, 0.0, 0.0, 2.0, 0.0,
-                                1.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.1]])
+    rows = evidence.with_gaps(
+        [
+            [0.9, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 1.0, 1.0, 1.0, 2.5, 0.0, 0.4, 1.0, 0.7, 0.5, 0.5, 1.0, 0.0],
+            [0.7, 0.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.2, 0.0, 0.0, 2.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.1, 0.1],
+        ]
+    )
     cheap = model.cheap.probability(rows)
     assert ((cheap > 0) & (cheap < 1)).all()
     assert cheap[0] > cheap[1], "the sentence with every key term and the fact asked for ranks first"

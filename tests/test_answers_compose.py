@@ -12,7 +12,13 @@ IGNORE = compose.question_terms(analyze)
 def test_sentences_end_at_arabic_and_latin_marks_not_inside_numbers_or_abbreviations() -> None:
     text = "قال بوتين (أ.ب) إن 3.5 مليون وصلوا. ثم غادر! هل عاد؟ نعم\nسطر «جديد.» وآخر"
     assert [text[a:b] for a, b in split_sentences(text)] == [
-        "قال بوتين (أ.ب) إن 3.5 مليون وصلوا.", "ثم غادر!", "هل عاد؟", "نعم", "سطر «جديد.»", "وآخر"]
+        "قال بوتين (أ.ب) إن 3.5 مليون وصلوا.",
+        "ثم غادر!",
+        "هل عاد؟",
+        "نعم",
+        "سطر «جديد.»",
+        "وآخر",
+    ]
 
 
 def test_sentence_spans_index_the_text() -> None:
@@ -22,7 +28,12 @@ def test_sentence_spans_index_the_text() -> None:
 
 
 def test_question_words_are_not_key_terms() -> None:
-    assert compose.key_terms("متى زار بوتين كوريا الشمالية؟", analyze, IGNORE) == ["زار", "بوت", "كوريا", "شمال"]
+    assert compose.key_terms("متى زار بوتين كوريا الشمالية؟", analyze, IGNORE) == [
+        "زار",
+        "بوت",
+        "كوريا",
+        "شمال",
+    ]
 
 
 def test_short_and_pointing_questions_are_follow_ups() -> None:
@@ -33,13 +44,17 @@ def test_short_and_pointing_questions_are_follow_ups() -> None:
 
 
 def test_follow_up_borrows_the_earlier_user_turns() -> None:
-    history = [{"role": "user", "content": "متى زار بوتين كوريا الشمالية؟"},
-               {"role": "assistant", "content": "لم أجد في المقالات المفهرسة ما يجيب عن هذا السؤال."}]
+    history = [
+        {"role": "user", "content": "متى زار بوتين كوريا الشمالية؟"},
+        {"role": "assistant", "content": "لم أجد في المقالات المفهرسة ما يجيب عن هذا السؤال."},
+    ]
     context = compose.with_context("ومن رافقه؟", history, analyze, IGNORE)
     assert context == "متى زار بوتين كوريا الشمالية؟ ومن رافقه؟"
     # A question that stands alone is not changed, and without history nothing is borrowed.
-    assert compose.with_context("ما عاصمة فيتنام التي زارها بوتين؟", history, analyze, IGNORE) == \
-        "ما عاصمة فيتنام التي زارها بوتين؟"
+    assert (
+        compose.with_context("ما عاصمة فيتنام التي زارها بوتين؟", history, analyze, IGNORE)
+        == "ما عاصمة فيتنام التي زارها بوتين؟"
+    )
     assert compose.with_context("ومتى حدث ذلك؟", [], analyze, IGNORE) == "ومتى حدث ذلك؟"
 
 
@@ -75,8 +90,9 @@ def test_rare_terms_among_the_evidence_weigh_more() -> None:
     assert weights["قطار"] > weights["زيار"] > weights["بوت"]
     keys = ["بوت", "قطار"]
     assert evidence.overlap(frozenset({"قطار"}), keys) == evidence.overlap(frozenset({"بوت"}), keys) == 0.5
-    assert evidence.weighted_overlap(frozenset({"قطار"}), keys, weights) > \
-        evidence.weighted_overlap(frozenset({"بوت"}), keys, weights)
+    assert evidence.weighted_overlap(frozenset({"قطار"}), keys, weights) > evidence.weighted_overlap(
+        frozenset({"بوت"}), keys, weights
+    )
     assert evidence.weighted_overlap(frozenset(), [], weights) == 0.0
 
 
@@ -87,7 +103,9 @@ def sentence(passage: int, text: str) -> compose.Sentence:
 def test_choose_skips_near_duplicates_and_same_passage() -> None:
     sentences = [
         sentence(0, "وصل الزعيم الكوري الشمالي كيم جونغ أون إلى روسيا اليوم الثلاثاء في زيارة نادرة"),
-        sentence(1, "وصل الزعيم الكوري الشمالي كيم جونغ أون إلى روسيا الثلاثاء في زيارة نادرة"),  # agency copy
+        sentence(
+            1, "وصل الزعيم الكوري الشمالي كيم جونغ أون إلى روسيا الثلاثاء في زيارة نادرة"
+        ),  # agency copy
         sentence(0, "وسيلتقي الرئيس فلاديمير بوتين في قاعدة فوستوشني الفضائية شرق البلاد"),  # same passage
         sentence(2, "وحذرت واشنطن من صفقة أسلحة محتملة لحرب موسكو في أوكرانيا بين البلدين"),
         sentence(3, "ارتفعت أسعار القمح في الأسواق العالمية بعد موجة جفاف طويلة"),  # far below the best
@@ -98,8 +116,10 @@ def test_choose_skips_near_duplicates_and_same_passage() -> None:
 
 
 def test_added_sentences_need_the_floor_as_well_as_the_margin() -> None:
-    sentences = [sentence(0, "وصل الزعيم الكوري الشمالي إلى روسيا يوم الثلاثاء في زيارة نادرة"),
-                 sentence(1, "وحذرت واشنطن من صفقة أسلحة محتملة لحرب موسكو في أوكرانيا بين البلدين")]
+    sentences = [
+        sentence(0, "وصل الزعيم الكوري الشمالي إلى روسيا يوم الثلاثاء في زيارة نادرة"),
+        sentence(1, "وحذرت واشنطن من صفقة أسلحة محتملة لحرب موسكو في أوكرانيا بين البلدين"),
+    ]
     assert compose.choose(sentences, [0.7, 0.6], 3, margin=0.15) == [0, 1]
     assert compose.choose(sentences, [0.7, 0.6], 3, margin=0.15, floor=0.65) == [0]
 

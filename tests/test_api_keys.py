@@ -28,8 +28,12 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("keys")
     corpus = root / "one.jsonl"
     corpus.write_text(json.dumps(ARTICLE, ensure_ascii=False) + "\n", encoding="utf-8")
-    index_paths([str(corpus)], load_settings(overrides={"data.dir": str(root / "data")}, environ={}), embed=False,
-                progress=False)
+    index_paths(
+        [str(corpus)],
+        load_settings(overrides={"data.dir": str(root / "data")}, environ={}),
+        embed=False,
+        progress=False,
+    )
     return root / "data"
 
 
@@ -47,8 +51,13 @@ def app(data_dir: Path) -> Iterator[Flask]:
 
 
 def _isnad(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "keys", *args],
-                          check=False, capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "keys", *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _bearer(key: str) -> dict[str, str]:
@@ -84,20 +93,29 @@ def test_writes_need_a_write_key(app: Flask, data_dir: Path) -> None:
     _, reader = store.create("read", "scope-reader")
     _, writer = store.create("write", "scope-writer")
     client = app.test_client()
-    cases = [({}, 401, "missing_key", 'Bearer realm="isnad", scope="write"'),
-             (_bearer(reader), 403, "insufficient_scope", 'error="insufficient_scope"'),
-             (_bearer(writer[:-2] + "xx"), 401, "invalid_key", 'error="invalid_token"'),
-             ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "invalid_key", 'error="invalid_request"')]
+    cases = [
+        ({}, 401, "missing_key", 'Bearer realm="isnad", scope="write"'),
+        (_bearer(reader), 403, "insufficient_scope", 'error="insufficient_scope"'),
+        (_bearer(writer[:-2] + "xx"), 401, "invalid_key", 'error="invalid_token"'),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, 401, "invalid_key", 'error="invalid_request"'),
+    ]
     for headers, status, code, challenge in cases:
-        for method, path in (("POST", "/api/v1/articles"), ("PUT", "/api/v1/articles/a-1"),
-                             ("DELETE", "/api/v1/articles/key-test-1")):
+        for method, path in (
+            ("POST", "/api/v1/articles"),
+            ("PUT", "/api/v1/articles/a-1"),
+            ("DELETE", "/api/v1/articles/key-test-1"),
+        ):
             response = client.open(path, method=method, json={"text": "نص"}, headers=headers)
             assert response.status_code == status, (method, headers, response.get_json())
             assert response.get_json()["error"]["code"] == code
             assert challenge in response.headers["WWW-Authenticate"]
     assert client.get("/api/v1/articles/key-test-1").status_code == 200  # refused writes changed nothing
-    assert client.post("/api/v1/articles", json={"id": "a-1", "text": "نص عن البحر"},
-                       headers=_bearer(writer)).get_json()["items"][0]["status"] == 201
+    assert (
+        client.post(
+            "/api/v1/articles", json={"id": "a-1", "text": "نص عن البحر"}, headers=_bearer(writer)
+        ).get_json()["items"][0]["status"]
+        == 201
+    )
     assert client.get("/api/v1/search?q=البحر&mode=keyword").status_code == 200  # reads open by default
     store.revoke("scope-writer")
     revoked = client.delete("/api/v1/articles/a-1", headers=_bearer(writer))
@@ -122,8 +140,11 @@ def test_reads_can_require_a_key(data_dir: Path) -> None:
 def test_rate_limits_per_key_and_per_address(data_dir: Path) -> None:
     store = KeyStore(data_dir)
     _, reader = store.create("read")
-    app = _app(data_dir, RATELIMIT_ENABLED=True, **{"limits.per_address": "3 per minute",
-                                                     "limits.per_key": "5 per minute"})
+    app = _app(
+        data_dir,
+        RATELIMIT_ENABLED=True,
+        **{"limits.per_address": "3 per minute", "limits.per_key": "5 per minute"},
+    )
     try:
         client = app.test_client()
         anonymous = [client.get("/api/v1/stats") for _ in range(4)]
@@ -134,9 +155,17 @@ def test_rate_limits_per_key_and_per_address(data_dir: Path) -> None:
         assert int(limited.headers["Retry-After"]) > 0
         assert "Retry-After" not in anonymous[0].headers
         # A key has its own budget, whatever the address did; other routes share it.
-        keyed = [client.get(path, headers=_bearer(reader)) for path in
-                 ("/api/v1/stats", "/api/v1/articles/key-test-1", "/api/v1/stats", "/api/v1/stats",
-                  "/api/v1/stats", "/api/v1/stats")]
+        keyed = [
+            client.get(path, headers=_bearer(reader))
+            for path in (
+                "/api/v1/stats",
+                "/api/v1/articles/key-test-1",
+                "/api/v1/stats",
+                "/api/v1/stats",
+                "/api/v1/stats",
+                "/api/v1/stats",
+            )
+        ]
         assert [r.status_code for r in keyed] == [200, 200, 200, 200, 200, 429]
         assert "limits.per_key" in keyed[-1].get_json()["error"]["message"]
         # Guessing keys counts against the address: an unknown key is no fresh budget.

@@ -31,15 +31,17 @@ class Server:
     """The real `isnad serve` process (evaluation.server) and a tiny JSON client for it."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.served = ServedIndex(data_dir, log_path=data_dir.parent / f"serve-{data_dir.name}.log",
-                                  startup_timeout=90.0)
+        self.served = ServedIndex(
+            data_dir, log_path=data_dir.parent / f"serve-{data_dir.name}.log", startup_timeout=90.0
+        )
         self.base = f"http://127.0.0.1:{self.served.port}"
 
     def wait_until_responds(self) -> None:
         self.served.start()
 
-    def request(self, method: str, path: str, body: bytes | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, Any, str]:
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, str]:
         req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=60) as response:
@@ -62,8 +64,9 @@ class Server:
         payload: dict[str, Any] = {"question": question, **extra}
         if history is not None:
             payload["history"] = history
-        status, body, _ = self.request("POST", "/api/v1/ask", json.dumps(payload).encode(),
-                                       {"Content-Type": "application/json"})
+        status, body, _ = self.request(
+            "POST", "/api/v1/ask", json.dumps(payload).encode(), {"Content-Type": "application/json"}
+        )
         assert status == 200, body
         return body
 
@@ -100,8 +103,13 @@ def test_stemmed_query_finds_inflected_forms_and_marks_them_in_the_original_text
         plain = re.sub(r"</?mark>", "", item["snippet"]).strip("…")
         body = article_text(server, item["article_id"])["text"]
         # The snippet is the original text, escaped: unescaped, it is a piece of the article.
-        unescaped = plain.replace("&#34;", '"').replace("&#39;", "'").replace("&lt;", "<").replace(
-            "&gt;", ">").replace("&amp;", "&")
+        unescaped = (
+            plain.replace("&#34;", '"')
+            .replace("&#39;", "'")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+        )
         assert unescaped in body
     # The prefixed forms are marked whole, as written.
     assert marked_forms & {"بالصواريخ", "والصواريخ", "الصواريخ"}
@@ -154,9 +162,12 @@ def mentions(server: Server, article_id: str, terms: set[str]) -> bool:
     return bool(terms & {t.term for t in analyze(body["title"] + "\n" + body["text"])})
 
 
-@pytest.mark.parametrize("query, with_related", [("حريق", True), ("صواريخ كوريا", True), ("بوتين -فيتنام", False)])
+@pytest.mark.parametrize(
+    "query, with_related", [("حريق", True), ("صواريخ كوريا", True), ("بوتين -فيتنام", False)]
+)
 def test_hybrid_lists_the_articles_with_the_words_first_and_counts_related_ones_apart(
-        server: Server, query: str, with_related: bool) -> None:
+    server: Server, query: str, with_related: bool
+) -> None:
     hybrid = server.search(q=query, mode="hybrid", size=50)
     keyword = server.search(q=query, mode="keyword", size=50)
     terms = {t.term for t in analyze(" ".join(w for w in query.split() if not w.startswith("-")))}
@@ -167,8 +178,9 @@ def test_hybrid_lists_the_articles_with_the_words_first_and_counts_related_ones_
     # `total` counts the articles containing the words, as keyword mode does; the related ones are apart.
     assert hybrid["total"] == keyword["total"] == flags.count(False)
     assert hybrid["related_total"] == flags.count(True)
-    assert {r["article_id"] for r in hybrid["results"] if not r["related"]} == \
-        {r["article_id"] for r in keyword["results"]}
+    assert {r["article_id"] for r in hybrid["results"] if not r["related"]} == {
+        r["article_id"] for r in keyword["results"]
+    }
     for item in hybrid["results"]:
         assert mentions(server, item["article_id"], terms) is not item["related"], (query, item["title"])
     assert all(not r["related"] for r in keyword["results"])
@@ -195,7 +207,7 @@ def test_date_filter_and_date_sort(server: Server) -> None:
         group = [r["published"] for r in everything["results"] if r["related"] is related]
         dated = [published for published in group if published]
         assert dated == sorted(dated, reverse=True)
-        assert group[:len(dated)] == dated
+        assert group[: len(dated)] == dated
     dated = sorted((r["published"] for r in everything["results"] if r["published"]), reverse=True)
     if not dated:
         pytest.skip("no dated article matches in this corpus")
@@ -233,12 +245,12 @@ def check_citations(server: Server, answer: dict[str, Any]) -> None:
     markers = [int(n) for n in re.findall(r"\[(\d+)\]", answer["answer"])]
     assert markers and sorted(set(markers)) == [c["n"] for c in answer["citations"]]
     for citation in answer["citations"]:
-        assert citation["text"][citation["quote_start"]:citation["quote_end"]] == citation["quote"]
+        assert citation["text"][citation["quote_start"] : citation["quote_end"]] == citation["quote"]
         assert f"{citation['quote']} [{citation['n']}]" in answer["answer"]
         body = article_text(server, citation["article_id"])
         passage = next(p for p in body["passages"] if p["id"] == citation["passage_id"])
         assert passage["text"] == citation["text"]
-        assert body["text"][passage["start"]:passage["end"]] == passage["text"]
+        assert body["text"][passage["start"] : passage["end"]] == passage["text"]
         assert citation["title"] == body["title"]
 
 
@@ -268,15 +280,22 @@ def test_ask_answers_a_sample_fact(server: Server) -> None:
 
 def test_follow_up_borrows_the_earlier_question(server: Server) -> None:
     first = "ما الذي اشتعل في مصفاة النفط في أزوف بعد هجوم المسيرات؟"
-    answer = server.ask("ومتى حدث ذلك؟", history=[{"role": "user", "content": first},
-                                                 {"role": "assistant", "content": "اندلعت النيران في خزانات نفط."}])
+    answer = server.ask(
+        "ومتى حدث ذلك؟",
+        history=[
+            {"role": "user", "content": first},
+            {"role": "assistant", "content": "اندلعت النيران في خزانات نفط."},
+        ],
+    )
     assert answer["answered"] is True
     check_citations(server, answer)
     cited = " ".join(c["text"] for c in answer["citations"])
     assert "أزوف" in cited or "روستوف" in cited
     # "Who said that?" borrows the subject too; asked alone it points at nothing and abstains.
-    said = server.ask("ومن قال ذلك؟", history=[{"role": "user", "content": first},
-                                              {"role": "assistant", "content": answer["answer"]}])
+    said = server.ask(
+        "ومن قال ذلك؟",
+        history=[{"role": "user", "content": first}, {"role": "assistant", "content": answer["answer"]}],
+    )
     assert said["answered"] is True
     check_citations(server, said)
     assert any("أزوف" in c["text"] or "روستوف" in c["text"] for c in said["citations"])
@@ -284,10 +303,13 @@ def test_follow_up_borrows_the_earlier_question(server: Server) -> None:
     assert alone["answered"] is False and alone["citations"] == []
 
 
-@pytest.mark.parametrize("question", [
-    "ما نتيجة مباراة كرة القدم على كوكب المريخ؟",
-    "كم سعر الخبز في مخابز باريس اليوم؟",
-])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "ما نتيجة مباراة كرة القدم على كوكب المريخ؟",
+        "كم سعر الخبز في مخابز باريس اليوم؟",
+    ],
+)
 def test_ask_abstains_off_topic(server: Server, question: str) -> None:
     answer = server.ask(question)
     assert answer["answered"] is False
@@ -315,14 +337,28 @@ def test_a_finished_re_index_is_seen_without_restart(indexed_seeds_dir: Path, tm
         articles_before = running.get("/api/v1/health")[1]["articles"]
         assert running.search(q="زرافات", mode="keyword")["total"] == 0
         extra = tmp_path / "extra.jsonl"
-        extra.write_text(json.dumps({
-            "id": "giraffes-1", "title": "ولادة زرافات في حديقة الحيوان", "source": "اختبار",
-            "published": "2024-06-21",
-            "text": "أعلنت حديقة الحيوان في المدينة ولادة ثلاث زرافات صغيرة هذا الأسبوع. "
-                    "وقال مدير الحديقة إن الزرافات الصغيرة بصحة جيدة وستعرض للزوار الشهر المقبل."},
-            ensure_ascii=False) + "\n", encoding="utf-8")
-        indexed = subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), "index",
-                                  "--quiet", str(extra)], check=False, capture_output=True, text=True, timeout=300)
+        extra.write_text(
+            json.dumps(
+                {
+                    "id": "giraffes-1",
+                    "title": "ولادة زرافات في حديقة الحيوان",
+                    "source": "اختبار",
+                    "published": "2024-06-21",
+                    "text": "أعلنت حديقة الحيوان في المدينة ولادة ثلاث زرافات صغيرة هذا الأسبوع. "
+                    "وقال مدير الحديقة إن الزرافات الصغيرة بصحة جيدة وستعرض للزوار الشهر المقبل.",
+                },
+                ensure_ascii=False,
+            )
+            + "\n",
+            encoding="utf-8",
+        )
+        indexed = subprocess.run(
+            [sys.executable, "-m", "cli", "--data-dir", str(data_dir), "index", "--quiet", str(extra)],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert indexed.returncode == 0, indexed.stderr
         found = running.search(q="زرافات", mode="keyword")
         assert [r["article_id"] for r in found["results"]] == ["giraffes-1"]

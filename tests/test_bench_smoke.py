@@ -16,19 +16,49 @@ def corpus_file(path: Path, count: int) -> Path:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         for n in range(count):
             city, subject = CITIES[n % len(CITIES)], SUBJECTS[n % len(SUBJECTS)]
-            text = (f"شهدت مدينة {city} اليوم {subject} وسط اهتمام واسع من السكان. "
-                    f"وقال مسؤولون إن الحدث رقم {n} يأتي ضمن خطة تمتد عامين. "
-                    f"وأضافوا أن {subject} سيكون له أثر على الحياة اليومية في {city}.")
-            handle.write(json.dumps({"title": f"{subject} في {city}", "text": text, "src": f"مصدر {n % 3}",
-                                     "url": f"https://example.org/news/{n}"}, ensure_ascii=False) + "\n")
+            text = (
+                f"شهدت مدينة {city} اليوم {subject} وسط اهتمام واسع من السكان. "
+                f"وقال مسؤولون إن الحدث رقم {n} يأتي ضمن خطة تمتد عامين. "
+                f"وأضافوا أن {subject} سيكون له أثر على الحياة اليومية في {city}."
+            )
+            handle.write(
+                json.dumps(
+                    {
+                        "title": f"{subject} في {city}",
+                        "text": text,
+                        "src": f"مصدر {n % 3}",
+                        "url": f"https://example.org/news/{n}",
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return path
 
 
 def test_bench_reports_indexing_latency_and_targets(tmp_path: Path, capsys) -> None:
     out = tmp_path / "bench.json"
-    code = main(["bench", "--corpus", str(corpus_file(tmp_path / "news.jsonl.gz", 30)), "--articles", "24",
-                 "--embed-articles", "8", "--queries", "6", "--clients", "2", "--time-limit", "60",
-                 "--cache-dir", str(tmp_path / "cache"), "--out", str(out)])
+    code = main(
+        [
+            "bench",
+            "--corpus",
+            str(corpus_file(tmp_path / "news.jsonl.gz", 30)),
+            "--articles",
+            "24",
+            "--embed-articles",
+            "8",
+            "--queries",
+            "6",
+            "--clients",
+            "2",
+            "--time-limit",
+            "60",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "| stage |" in printed and "search hybrid concurrent" in printed
@@ -49,8 +79,13 @@ def test_bench_reports_indexing_latency_and_targets(tmp_path: Path, capsys) -> N
     assert scale["vectors"] == report["corpus"]["passages"] and scale["p50_ms"] > 0
 
     stages = {row["stage"]: row for row in report["latency"]}
-    assert list(stages) == ["search keyword", "search semantic", "search hybrid", "ask hybrid",
-                            "search hybrid concurrent"]
+    assert list(stages) == [
+        "search keyword",
+        "search semantic",
+        "search hybrid",
+        "ask hybrid",
+        "search hybrid concurrent",
+    ]
     for stage, row in stages.items():
         assert row["errors"] == 0, row.get("first_error")
         assert row["requests"] >= 6, stage

@@ -19,8 +19,16 @@ from evaluation.server import ServedIndex
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 375, "height": 740}
@@ -29,17 +37,21 @@ QUESTION = "أين اندلع حريق مصفاة النفط؟"
 FOLLOW_UP = "ومتى حدث ذلك؟"  # abstains on its own; answerable only with the first question as context
 
 if not CHROMIUM.exists():
-    pytest.skip(f"browser tests need Debian's chromium at {CHROMIUM} (make test installs it)",
-                allow_module_level=True)
-playwright_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright (the dev extra)")
+    pytest.skip(
+        f"browser tests need Debian's chromium at {CHROMIUM} (make test installs it)", allow_module_level=True
+    )
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="browser tests need Playwright (the dev extra)"
+)
 
 
 class Server:
     """`isnad serve` on a data directory, as a user runs it, polled until it answers (evaluation.server)."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.served = ServedIndex(data_dir, log_path=data_dir.parent / f"browser-serve-{data_dir.name}.log",
-                                  startup_timeout=120.0).start()
+        self.served = ServedIndex(
+            data_dir, log_path=data_dir.parent / f"browser-serve-{data_dir.name}.log", startup_timeout=120.0
+        ).start()
         self.base = f"http://127.0.0.1:{self.served.port}"
 
     def stop(self) -> None:
@@ -79,8 +91,12 @@ def new_page(browser: Any, viewport: dict[str, int]) -> Any:
     page.on("pageerror", lambda error: page.errors.append(str(error)))
     # Whatever the Content-Security-Policy blocks (an inline style or script, a foreign load) fails the
     # test like a script error: Chromium reports each refusal on the console.
-    page.on("console", lambda message: page.errors.append(message.text)
-            if "Content Security Policy" in message.text else None)
+    page.on(
+        "console",
+        lambda message: (
+            page.errors.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     return page
 
 
@@ -120,7 +136,9 @@ def test_search_filter_by_source_next_page_and_open_the_article(browser: Any, se
 
     # The first source with at least three articles: filtering keeps the query and spans two pages.
     facets = page.locator("a.facet__item")
-    counts = [int(facets.nth(i).locator(".facet__count").inner_text().split()[-1]) for i in range(facets.count())]
+    counts = [
+        int(facets.nth(i).locator(".facet__count").inner_text().split()[-1]) for i in range(facets.count())
+    ]
     chosen = next(i for i, n in enumerate(counts) if n >= 3)
     source = facets.nth(chosen).locator(".facet__name").inner_text().strip()
     facets.nth(chosen).click()
@@ -171,7 +189,9 @@ def test_chat_cites_follows_up_in_context_and_survives_reload(browser: Any, serv
     assert card.locator("mark").inner_text().strip()
     article_href = card.locator(".source-card__link").get_attribute("href")
     assert re.fullmatch(r"/articles/[^#]+#p-\d+", article_href or "")
-    shot(page, "chat-desktop", full_page=False)  # the input is sticky: a full-page shot would float it mid-thread
+    shot(
+        page, "chat-desktop", full_page=False
+    )  # the input is sticky: a full-page shot would float it mid-thread
 
     box.fill(FOLLOW_UP)
     with page.expect_request("**/api/v1/ask") as second_request:
@@ -181,10 +201,18 @@ def test_chat_cites_follows_up_in_context_and_survives_reload(browser: Any, serv
     second = page.locator(".turn--assistant").nth(1)
     second.wait_for()
     assert not second.locator(".answer__hint").count(), "the follow-up is answered with the earlier context"
-    first_articles = {h.split("#")[0] for h in first.locator(".source-card__link").evaluate_all(
-        "links => links.map(a => a.getAttribute('href'))")}
-    second_articles = {h.split("#")[0] for h in second.locator(".source-card__link").evaluate_all(
-        "links => links.map(a => a.getAttribute('href'))")}
+    first_articles = {
+        h.split("#")[0]
+        for h in first.locator(".source-card__link").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+    }
+    second_articles = {
+        h.split("#")[0]
+        for h in second.locator(".source-card__link").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+    }
     assert first_articles & second_articles, "the follow-up stays on the story the conversation is about"
     thread_text = page.locator("#thread").text_content().strip()
     shot(page, "chat-follow-up-desktop", full_page=False)
@@ -291,7 +319,10 @@ def test_related_articles_sit_below_the_matches_under_a_visible_heading(browser:
     shot(page, "search-related-desktop", full_page=False)
     page.goto(server.base + "/?q=زرافات")
     assert page.locator(".results__summary").inner_text().startswith("لا يوجد مقال يذكر")
-    assert page.locator("#related-title").is_visible() and page.locator(".result:not(.result--related)").count() == 0
+    assert (
+        page.locator("#related-title").is_visible()
+        and page.locator(".result:not(.result--related)").count() == 0
+    )
     assert not page.dialogs and not page.errors
 
 
@@ -306,7 +337,9 @@ PHONE_PAGES = (
 
 
 @pytest.mark.parametrize("viewport, suffix", [(PHONE, "phone"), (DESKTOP, "desktop")])
-def test_every_page_fits_the_screen(browser: Any, server: Server, viewport: dict[str, int], suffix: str) -> None:
+def test_every_page_fits_the_screen(
+    browser: Any, server: Server, viewport: dict[str, int], suffix: str
+) -> None:
     page = new_page(browser, viewport)
 
     def check(name: str) -> None:
@@ -335,7 +368,9 @@ def test_every_page_fits_the_screen(browser: Any, server: Server, viewport: dict
     assert not page.dialogs and not page.errors
 
 
-def test_an_error_reply_renders_under_the_strict_policy_which_is_enforced(browser: Any, server: Server) -> None:
+def test_an_error_reply_renders_under_the_strict_policy_which_is_enforced(
+    browser: Any, server: Server
+) -> None:
     page = new_page(browser, DESKTOP)
     response = page.goto(server.base + "/ask")
     assert "style-src 'self'" in response.headers["content-security-policy"]

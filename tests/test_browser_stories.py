@@ -34,8 +34,12 @@ def no_sideways_scroll(page: Any) -> None:
 
 
 @pytest.mark.parametrize(("name", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
-def test_a_story_folds_its_outlets_and_the_timeline_filters(browser: Any, stories_server: Server, name: str,  # noqa: F811
-                                                             viewport: dict[str, int]) -> None:
+def test_a_story_folds_its_outlets_and_the_timeline_filters(
+    browser: Any,  # noqa: F811
+    stories_server: Server,
+    name: str,
+    viewport: dict[str, int],
+) -> None:
     page = new_page(browser, viewport)
     page.goto(stories_server.base + "/?" + urllib.parse.urlencode({"q": QUERY, "mode": "keyword"}))
     story = page.locator(".result", has=page.locator(".result__story")).first
@@ -63,13 +67,17 @@ def test_a_story_folds_its_outlets_and_the_timeline_filters(browser: Any, storie
     shot(page, f"stories-timeline-{name}", full_page=False)
     bars = timeline.locator("a")
     assert bars.count() >= 2
-    busiest = max(range(bars.count()), key=lambda i: int(bars.nth(i).get_attribute("aria-label").rsplit(":", 1)[1]))
+    busiest = max(
+        range(bars.count()), key=lambda i: int(bars.nth(i).get_attribute("aria-label").rsplit(":", 1)[1])
+    )
     expected = int(bars.nth(busiest).get_attribute("aria-label").rsplit(":", 1)[1])
     bars.nth(busiest).click()
     page.wait_for_url(re.compile(r"from=\d{4}-\d\d-\d\d.*to=\d{4}-\d\d-\d\d"))
     assert page.locator("#from").input_value() and page.locator("#to").input_value()
     shown = page.locator(".result").count() + sum(
-        page.locator(".result").nth(i).locator(".story-list__item").count() for i in range(page.locator(".result").count()))
+        page.locator(".result").nth(i).locator(".story-list__item").count()
+        for i in range(page.locator(".result").count())
+    )
     assert shown >= expected  # every matching article of the period is a result or listed under one
     low, high = page.locator("#from").input_value(), page.locator("#to").input_value()
     dates = page.locator(".result__meta time").evaluate_all("els => els.map(e => e.getAttribute('datetime'))")

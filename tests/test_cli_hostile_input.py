@@ -15,8 +15,14 @@ BODY = "أعلنت وزارة الزراعة اليوم أن موسم حصاد �
 
 
 def isnad(*args: str | bytes, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ISNAD, *args], check=False, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [ISNAD, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def stored_titles(data: Path) -> dict[str, str]:
@@ -27,8 +33,12 @@ def stored_titles(data: Path) -> dict[str, str]:
 def test_damaged_files_links_and_empty_files_are_reported_and_the_rest_indexed(tmp_path: Path) -> None:
     folder = tmp_path / "in"
     folder.mkdir()
-    lines = [json.dumps({"id": f"n{i}", "title": f"حصاد القمح {i}", "text": f"{BODY} {i}"}, ensure_ascii=False)
-             .encode() for i in range(4)]
+    lines = [
+        json.dumps(
+            {"id": f"n{i}", "title": f"حصاد القمح {i}", "text": f"{BODY} {i}"}, ensure_ascii=False
+        ).encode()
+        for i in range(4)
+    ]
     lines[1] = lines[1].replace("القمح".encode(), "القمح".encode() + b"\xe2\x80", 1)  # a cut character
     lines[2] = b"[" * 100_000 + b"]" * 100_000
     (folder / "news.jsonl").write_bytes(b"\n".join(lines) + b"\n")
@@ -44,24 +54,35 @@ def test_damaged_files_links_and_empty_files_are_reported_and_the_rest_indexed(t
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     err = result.stderr.splitlines()
-    assert f"isnad index: {folder / 'news.jsonl'}:2: invalid utf-8 (2 invalid bytes replaced with U+FFFD; " \
-           "the rest of the line is kept)" in err
-    assert f"isnad index: {folder / 'news.jsonl'}:3: malformed json (nested too deeply to be an article)" in err
-    assert f"isnad index: {folder / 'broken.jsonl'}: unreadable file (broken symbolic link to " \
-           f"{tmp_path / 'moved-away.jsonl'})" in err
+    assert (
+        f"isnad index: {folder / 'news.jsonl'}:2: invalid utf-8 (2 invalid bytes replaced with U+FFFD; "
+        "the rest of the line is kept)" in err
+    )
+    assert (
+        f"isnad index: {folder / 'news.jsonl'}:3: malformed json (nested too deeply to be an article)" in err
+    )
+    assert (
+        f"isnad index: {folder / 'broken.jsonl'}: unreadable file (broken symbolic link to "
+        f"{tmp_path / 'moved-away.jsonl'})" in err
+    )
     assert f"isnad index: {folder / 'loop.jsonl'}: unreadable file (symbolic link loop)" in err
     for name in ("empty.json", "empty.jsonl", "empty.jsonl.gz", "empty.txt"):
         assert f"isnad index: {folder / name}: empty file (no articles in it)" in err
-    assert "skipped 7 (empty file: 4, malformed json: 1, unreadable file: 2), noted 1 (invalid utf-8: 1)" \
+    assert (
+        "skipped 7 (empty file: 4, malformed json: 1, unreadable file: 2), noted 1 (invalid utf-8: 1)"
         in result.stdout
+    )
     # Read as UTF-8, not as a legacy code page: every Arabic title intact, the damage only where it was.
     assert stored_titles(data) == {"n0": "حصاد القمح 0", "n1": "حصاد القمح\ufffd 1", "n3": "حصاد القمح 3"}
 
 
 def test_an_argument_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    for args in ([b"search", b"\xff\xfe"], [b"ask", "متى".encode() + b"\xff"],
-                 [b"index", os.fsencode(tmp_path) + b"/\xe9t\xe9.jsonl"]):
+    for args in (
+        [b"search", b"\xff\xfe"],
+        [b"ask", "متى".encode() + b"\xff"],
+        [b"index", os.fsencode(tmp_path) + b"/\xe9t\xe9.jsonl"],
+    ):
         result = isnad(*args, "--data-dir", str(data))
         assert result.returncode == 2, result.stderr
         assert "Traceback" not in result.stderr
@@ -72,13 +93,21 @@ def test_an_argument_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
 def test_commands_on_a_directory_without_an_index_say_so_and_create_nothing(tmp_path: Path) -> None:
     missing, empty = tmp_path / "typo", tmp_path / "empty"
     empty.mkdir()
-    commands = [["search", "صواريخ"], ["ask", "متى بدأ الحصاد؟"], ["stats"], ["serve", "--port", "1"],
-                ["delete", "n1"], ["index", "--no-embed"]]
+    commands = [
+        ["search", "صواريخ"],
+        ["ask", "متى بدأ الحصاد؟"],
+        ["stats"],
+        ["serve", "--port", "1"],
+        ["delete", "n1"],
+        ["index", "--no-embed"],
+    ]
     for data in (missing, empty):
         for command in commands:
             result = isnad(*command, "--data-dir", str(data))
             assert result.returncode != 0, (command, result.stdout)
-            assert f"isnad {command[0]}: " in result.stderr and f"no index in {data}: check --data-dir" \
-                in result.stderr, (command, result.stderr)
+            assert (
+                f"isnad {command[0]}: " in result.stderr
+                and f"no index in {data}: check --data-dir" in result.stderr
+            ), (command, result.stderr)
             assert "Traceback" not in result.stderr
     assert not missing.exists() and list(empty.iterdir()) == []

@@ -26,8 +26,12 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, Callable[[int], None]]]:
     mount.mkdir()
     if os.geteuid() != 0 or shutil.which("mount") is None:
         pytest.skip("mounting a small tmpfs needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)], capture_output=True,
-                          text=True, check=False)
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if made.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
 
@@ -41,8 +45,14 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, Callable[[int], None]]]:
 
 
 def isnad(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([ISNAD, *args], capture_output=True, text=True, timeout=600, check=False,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [ISNAD, *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def last_runs(data: Path) -> list[dict]:
@@ -71,7 +81,9 @@ def assert_stopped_cleanly(result: subprocess.CompletedProcess[str], data: Path,
     return message
 
 
-def test_a_full_disk_while_indexing_stops_the_run_once_then_a_rerun_completes(small_disk, tmp_path, shared_dir):
+def test_a_full_disk_while_indexing_stops_the_run_once_then_a_rerun_completes(
+    small_disk, tmp_path, shared_dir
+):
     mount, resize = small_disk
     news = tmp_path / "news.jsonl"
     write_news_sample(shared_dir, news, 2000)  # about 7 MiB of JSON lines: more than 3 MiB holds

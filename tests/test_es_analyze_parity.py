@@ -23,7 +23,10 @@ pytestmark = pytest.mark.es
 # The engine refuses an _analyze request producing more than index.analyze.max_token_count tokens
 # (10,000 by default); batches stay below it.
 MAX_BATCH_TOKENS = 8000
-ANALYZERS: dict[str, Callable[[str], list[str]]] = {"isnad_arabic": analyze_terms, "isnad_exact": analyze_exact_terms}
+ANALYZERS: dict[str, Callable[[str], list[str]]] = {
+    "isnad_arabic": analyze_terms,
+    "isnad_exact": analyze_exact_terms,
+}
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +65,9 @@ def compare(index: tuple[Engine, str], lines: list[str]) -> int:
             expected = [ours(line) for line in lines]
             for batch, wanted in batches(lines, expected):
                 # Several texts in one request: the engine analyzes each and lists the tokens in order.
-                response = client.request("POST", f"/{name}/_analyze",
-                                          body={"analyzer": analyzer, "text": batch})
+                response = client.request(
+                    "POST", f"/{name}/_analyze", body={"analyzer": analyzer, "text": batch}
+                )
                 got = [token["token"] for token in response["tokens"]]
                 flat = [term for terms in wanted for term in terms]
                 compared += len(got)
@@ -72,13 +76,17 @@ def compare(index: tuple[Engine, str], lines: list[str]) -> int:
                 for line, terms in zip(batch, wanted, strict=True):  # find the lines that differ
                     theirs = [t["token"] for t in client.analyze(name, analyzer, line)]
                     if theirs != terms:
-                        mismatches.append(f"{analyzer} on {line[:160]!r}:\n  embedded: {terms[:12]}\n"
-                                          f"  {engine.backend}: {theirs[:12]}")
+                        mismatches.append(
+                            f"{analyzer} on {line[:160]!r}:\n  embedded: {terms[:12]}\n"
+                            f"  {engine.backend}: {theirs[:12]}"
+                        )
     finally:
         client.close()
     if mismatches:
-        pytest.fail(f"{len(mismatches)} analyses differ from the embedded analyzer; first ones:\n"
-                    + "\n".join(mismatches[:8]))
+        pytest.fail(
+            f"{len(mismatches)} analyses differ from the embedded analyzer; first ones:\n"
+            + "\n".join(mismatches[:8])
+        )
     return compared
 
 
@@ -92,7 +100,9 @@ EMOJI_LINES = [line for line in EDGE_LINES if MODIFIERS & set(line)]
 
 def _words(tokens: list[str]) -> list[str]:
     """The tokens with emoji and other symbols taken out, empty ones dropped: the words they carry."""
-    stripped = ("".join(char for char in token if unicodedata.category(char) not in ("So", "Sk")) for token in tokens)
+    stripped = (
+        "".join(char for char in token if unicodedata.category(char) not in ("So", "Sk")) for token in tokens
+    )
     return [word for word in stripped if word]
 
 
@@ -124,4 +134,6 @@ def test_news_sample_gives_the_embedded_terms(index: tuple[Engine, str], shared_
         pytest.skip(f"news corpora not found in {news_dir}")
     lines = sample_news_lines(news_dir, NEWS_SAMPLE_LINES)
     tokens = compare(index, lines)
-    print(f"news sample: {len(lines)} lines, {tokens} tokens (both analyzers) identical to the embedded analyzer")
+    print(
+        f"news sample: {len(lines)} lines, {tokens} tokens (both analyzers) identical to the embedded analyzer"
+    )

@@ -20,12 +20,27 @@ from indexer.settings import load_settings
 from webapp.services import services_of
 
 NEWS = [
-    {"id": "bbc-1", "title": "قمة الرياض الاقتصادية", "source": "bbc", "published": "2018-02-18T10:00:00Z",
-     "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار."},
-    {"id": "cnn-2", "title": "مباراة الهلال والنصر", "source": "cnn", "published": "2018-02-19T20:00:00Z",
-     "text": "فاز الهلال على النصر في مباراة مثيرة في الرياض.\n\nوسجل المهاجم هدفين في الشوط الثاني."},
-    {"id": "f24-3", "title": "أسعار النفط", "source": "france24", "published": "2018-02-17T08:00:00Z",
-     "text": "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة."},
+    {
+        "id": "bbc-1",
+        "title": "قمة الرياض الاقتصادية",
+        "source": "bbc",
+        "published": "2018-02-18T10:00:00Z",
+        "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار.",
+    },
+    {
+        "id": "cnn-2",
+        "title": "مباراة الهلال والنصر",
+        "source": "cnn",
+        "published": "2018-02-19T20:00:00Z",
+        "text": "فاز الهلال على النصر في مباراة مثيرة في الرياض.\n\nوسجل المهاجم هدفين في الشوط الثاني.",
+    },
+    {
+        "id": "f24-3",
+        "title": "أسعار النفط",
+        "source": "france24",
+        "published": "2018-02-17T08:00:00Z",
+        "text": "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة.",
+    },
 ]
 
 QUERIES = [
@@ -49,7 +64,9 @@ def index_news(tmp_path: Path, engine: Engine | None) -> dict[str, Any]:
     if engine is None:
         settings = load_settings(overrides={"store.backend": "embedded", **overrides}, environ={})
     else:
-        settings = engine.settings(**overrides, **{"elasticsearch.index": f"isnad-test-{uuid.uuid4().hex[:12]}"})
+        settings = engine.settings(
+            **overrides, **{"elasticsearch.index": f"isnad-test-{uuid.uuid4().hex[:12]}"}
+        )
     report = index_paths([str(corpus)], settings, embed=False, progress=False)
     assert report.indexed == len(NEWS)
     return settings
@@ -117,8 +134,11 @@ def test_engine_answers_equal_embedded_answers(engine: Engine, tmp_path: Path) -
 def _without_scores(value: Any) -> Any:
     """The response with numbers named like scores rounded, so BM25 rounding differences do not count."""
     if isinstance(value, dict):
-        return {k: round(v, 2) if "score" in k and isinstance(v, float) else _without_scores(v)
-                for k, v in value.items() if k not in ("took_ms", "elapsed_ms")}
+        return {
+            k: round(v, 2) if "score" in k and isinstance(v, float) else _without_scores(v)
+            for k, v in value.items()
+            if k not in ("took_ms", "elapsed_ms")
+        }
     if isinstance(value, list):
         return [_without_scores(v) for v in value]
     return value

@@ -32,37 +32,57 @@ def corpus_lines(shared: Path) -> Iterator[dict[str, Any]]:
     arcd = json.loads((shared / "eval" / "arcd.json").read_text(encoding="utf-8"))
     for a, article in enumerate(arcd["data"]):
         for p, paragraph in enumerate(article["paragraphs"]):
-            yield {"id": f"arcd-{a}-{p}", "title": article["title"], "text": paragraph["context"], "source": "arcd"}
+            yield {
+                "id": f"arcd-{a}-{p}",
+                "title": article["title"],
+                "text": paragraph["context"],
+                "source": "arcd",
+            }
     with gzip.open(shared / "corpus" / "news" / "ant_multisource.jsonl.gz", "rt", encoding="utf-8") as handle:
         for n, raw in enumerate(handle):
             if n >= DISTRACTORS:
                 break
             record = json.loads(raw)
-            yield {"id": f"news-{n}", "title": record.get("title") or "", "text": record.get("text") or "",
-                   "source": record.get("source") or "news", "published": record.get("published")}
+            yield {
+                "id": f"news-{n}",
+                "title": record.get("title") or "",
+                "text": record.get("text") or "",
+                "source": record.get("source") or "news",
+                "published": record.get("published"),
+            }
 
 
 def questions(shared: Path) -> list[str]:
     arcd = json.loads((shared / "eval" / "arcd.json").read_text(encoding="utf-8"))
-    found = [qa["question"] for article in arcd["data"] for paragraph in article["paragraphs"]
-             for qa in paragraph["qas"]]
+    found = [
+        qa["question"]
+        for article in arcd["data"]
+        for paragraph in article["paragraphs"]
+        for qa in paragraph["qas"]
+    ]
     return found[:QUESTIONS]
 
 
-def test_top_10_and_scores_agree_with_the_embedded_index(engine: Engine, shared_dir: Path, tmp_path: Path) -> None:
+def test_top_10_and_scores_agree_with_the_embedded_index(
+    engine: Engine, shared_dir: Path, tmp_path: Path
+) -> None:
     from indexer.pipeline import index_paths
     from indexer.stores import open_stores
 
     if not (shared_dir / "eval" / "arcd.json").exists():
         pytest.skip(f"ARCD not found in {shared_dir / 'eval'}")
     corpus = tmp_path / "qa-corpus.jsonl"
-    corpus.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in corpus_lines(shared_dir)),
-                      encoding="utf-8")
+    corpus.write_text(
+        "\n".join(json.dumps(line, ensure_ascii=False) for line in corpus_lines(shared_dir)), encoding="utf-8"
+    )
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     sides = {
-        "embedded": load_settings(overrides={"store.backend": "embedded", "data.dir": str(tmp_path / "embedded")},
-                                  environ={}),
-        engine.backend: engine.settings(**{"data.dir": str(tmp_path / "engine"), "elasticsearch.index": alias}),
+        "embedded": load_settings(
+            overrides={"store.backend": "embedded", "data.dir": str(tmp_path / "embedded")}, environ={}
+        ),
+        engine.backend: engine.settings(
+            **{"data.dir": str(tmp_path / "engine"), "elasticsearch.index": alias}
+        ),
     }
     results: dict[str, list[list[tuple[int, float]]]] = {}
     try:
@@ -70,9 +90,15 @@ def test_top_10_and_scores_agree_with_the_embedded_index(engine: Engine, shared_
             index_paths([str(corpus)], settings, embed=False, progress=False)
             stores = open_stores(settings, check=False)
             try:
-                results[name] = [[(hit.passage_id, hit.score) for hit in stores.keyword.search(
-                    KeywordQuery(terms=tuple(analyze_terms(question))), TOP).hits]
-                    for question in questions(shared_dir)]
+                results[name] = [
+                    [
+                        (hit.passage_id, hit.score)
+                        for hit in stores.keyword.search(
+                            KeywordQuery(terms=tuple(analyze_terms(question))), TOP
+                        ).hits
+                    ]
+                    for question in questions(shared_dir)
+                ]
             finally:
                 stores.close()
     finally:
@@ -84,9 +110,11 @@ def test_top_10_and_scores_agree_with_the_embedded_index(engine: Engine, shared_
     same_set = sum(1 for a, b in pairs if {p for p, _ in a} == {p for p, _ in b})
     differences = [abs(dict(b)[p] - s) / max(s, 1e-9) for a, b in pairs for p, s in a if p in dict(b)]
     close = sum(1 for d in differences if d < 1e-3)
-    print(f"BM25 agreement on {len(pairs)} ARCD questions: top-{TOP} identical in order {same_order}, as a set "
-          f"{same_set}; {close} of {len(differences)} passages in both lists scored within 0.1%, the largest "
-          f"difference {max(differences, default=0.0):.1%}")
+    print(
+        f"BM25 agreement on {len(pairs)} ARCD questions: top-{TOP} identical in order {same_order}, as a set "
+        f"{same_set}; {close} of {len(differences)} passages in both lists scored within 0.1%, the largest "
+        f"difference {max(differences, default=0.0):.1%}"
+    )
     # Measured on 2026-12-01: 1 passage in 2,996 scored 2.1% apart (both engines keep a field's length in one
     # lossy byte; the encodings need not round alike), and scores that tie to float precision may swap or
     # cross the cut-off. The bounds allow that much and no more: beyond it the backends count differently.

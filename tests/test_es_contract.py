@@ -27,15 +27,36 @@ from indexer.stores.base import (
 )
 
 ARTICLES = [
-    Article("bbc:1", "قمة الرياض الاقتصادية",
-            "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار.",
-            "bbc", "2018-02-18T10:00:00Z", "http://example.org/bbc/1", "مراسل", "اقتصاد"),
-    Article("cnn:2", "مباراة الهلال والنصر",
-            "فاز الهلال على النصر في مباراة مثيرة في الرياض.\n\nوسجل المهاجم هدفين في الشوط الثاني.",
-            "cnn", "2018-02-18T23:30:00Z", "http://example.org/cnn/2", None, "رياضة"),
-    Article("f24:3", "أسعار النفط",
-            "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة.",
-            "france24", None, None, None, None),
+    Article(
+        "bbc:1",
+        "قمة الرياض الاقتصادية",
+        "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار.",
+        "bbc",
+        "2018-02-18T10:00:00Z",
+        "http://example.org/bbc/1",
+        "مراسل",
+        "اقتصاد",
+    ),
+    Article(
+        "cnn:2",
+        "مباراة الهلال والنصر",
+        "فاز الهلال على النصر في مباراة مثيرة في الرياض.\n\nوسجل المهاجم هدفين في الشوط الثاني.",
+        "cnn",
+        "2018-02-18T23:30:00Z",
+        "http://example.org/cnn/2",
+        None,
+        "رياضة",
+    ),
+    Article(
+        "f24:3",
+        "أسعار النفط",
+        "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة.",
+        "france24",
+        None,
+        None,
+        None,
+        None,
+    ),
 ]
 
 
@@ -44,8 +65,16 @@ def passages_of(article: Article) -> list[StoredPassage]:
     passages, start = [], 0
     for ordinal, paragraph in enumerate(article.text.split("\n\n")):
         begin = article.text.index(paragraph, start)
-        passages.append(StoredPassage(passage_id(article.id, ordinal, paragraph), article.id, ordinal,
-                                      paragraph, begin, begin + len(paragraph)))
+        passages.append(
+            StoredPassage(
+                passage_id(article.id, ordinal, paragraph),
+                article.id,
+                ordinal,
+                paragraph,
+                begin,
+                begin + len(paragraph),
+            )
+        )
         start = begin + len(paragraph)
     return passages
 
@@ -75,7 +104,9 @@ def open_embedded(path: Path) -> Backend:
     from indexer.stores.sqlite_docstore import SQLiteDocumentStore
     from indexer.stores.tantivy_index import TantivyKeywordIndex
 
-    return Backend("embedded", SQLiteDocumentStore(path / "documents.sqlite3"), TantivyKeywordIndex(path / "kw"))
+    return Backend(
+        "embedded", SQLiteDocumentStore(path / "documents.sqlite3"), TantivyKeywordIndex(path / "kw")
+    )
 
 
 def es_settings(engine: Engine, alias: str, **extra: Any) -> dict[str, Any]:
@@ -138,13 +169,19 @@ def test_counts_after_putting_articles(filled: Backend) -> None:
 
 
 def test_articles_and_passages_read_back_as_written(filled: Backend) -> None:
-    assert filled.docs.get_articles(["bbc:1", "cnn:2", "nope"]) == {"bbc:1": ARTICLES[0], "cnn:2": ARTICLES[1]}
+    assert filled.docs.get_articles(["bbc:1", "cnn:2", "nope"]) == {
+        "bbc:1": ARTICLES[0],
+        "cnn:2": ARTICLES[1],
+    }
     expected = passages_of(ARTICLES[0])
     assert filled.docs.get_passages([p.id for p in expected] + [12345]) == {p.id: p for p in expected}
     assert filled.docs.article_passages("bbc:1") == expected
     assert filled.docs.article_passages("nope") == []
     hashes = filled.docs.article_hashes(["bbc:1", "f24:3", "nope"])
-    assert hashes == {"bbc:1": f"hash-bbc:1-{len(ARTICLES[0].text)}", "f24:3": f"hash-f24:3-{len(ARTICLES[2].text)}"}
+    assert hashes == {
+        "bbc:1": f"hash-bbc:1-{len(ARTICLES[0].text)}",
+        "f24:3": f"hash-f24:3-{len(ARTICLES[2].text)}",
+    }
 
 
 def test_passage_articles_give_each_passage_its_article_id_source_and_date(filled: Backend) -> None:
@@ -213,7 +250,9 @@ def test_phrases_need_the_exact_words_in_order(filled: Backend) -> None:
 
 
 def test_excluded_terms_remove_passages(filled: Backend) -> None:
-    found, _, _ = search(filled, terms=tuple(analyze_terms("الرياض")), excluded=tuple(analyze_terms("الهلال")))
+    found, _, _ = search(
+        filled, terms=tuple(analyze_terms("الرياض")), excluded=tuple(analyze_terms("الهلال"))
+    )
     assert set(found) == ids_of("bbc:1")
 
 
@@ -276,11 +315,14 @@ def test_engine_scores_match_the_embedded_index(engine: Engine, tmp_path: Path) 
             side.put(ARTICLES)
         for text in ("النفط", "القمة الاقتصادية في الرياض", "الهلال النصر هدفين"):
             terms = tuple(analyze_terms(text))
-            mine, theirs = embedded.keyword.search(KeywordQuery(terms=terms), 10), \
-                remote.keyword.search(KeywordQuery(terms=terms), 10)
+            mine, theirs = (
+                embedded.keyword.search(KeywordQuery(terms=terms), 10),
+                remote.keyword.search(KeywordQuery(terms=terms), 10),
+            )
             assert mine.total == theirs.total, text
-            assert {h.passage_id: pytest.approx(h.score, rel=0.05) for h in mine.hits} == \
-                {h.passage_id: h.score for h in theirs.hits}, text
+            assert {h.passage_id: pytest.approx(h.score, rel=0.05) for h in mine.hits} == {
+                h.passage_id: h.score for h in theirs.hits
+            }, text
     finally:
         embedded.keyword.close()
         embedded.docs.close()
@@ -295,13 +337,19 @@ def test_engine_tokens_equal_the_embedded_analyzer(engine: Engine) -> None:
 
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     es = ElasticsearchBackend(es_settings(engine, alias))
-    texts = ["ٱلْحَمْدُ لِلَّهِ والكتابُ ١٢٣ في المدرسة", "فَسَيَكْفِيكَهُمُ اللهُ", "U.S. وزارة الخارجية الأمريكية 2018",
-             "أكثر من ٥٠٠ شخص في إسطنبول"]
+    texts = [
+        "ٱلْحَمْدُ لِلَّهِ والكتابُ ١٢٣ في المدرسة",
+        "فَسَيَكْفِيكَهُمُ اللهُ",
+        "U.S. وزارة الخارجية الأمريكية 2018",
+        "أكثر من ٥٠٠ شخص في إسطنبول",
+    ]
     try:
         index = es.write_index()
         for text in texts:
-            for analyzer, expected in (("isnad_arabic", analyze_terms(text)),
-                                       ("isnad_exact", analyze_exact_terms(text))):
+            for analyzer, expected in (
+                ("isnad_arabic", analyze_terms(text)),
+                ("isnad_exact", analyze_exact_terms(text)),
+            ):
                 tokens = es.client.analyze(index, analyzer, text)
                 assert [t["token"] for t in tokens] == expected, (analyzer, text)
     finally:
@@ -310,16 +358,31 @@ def test_engine_tokens_equal_the_embedded_analyzer(engine: Engine) -> None:
 
 
 @pytest.mark.es
-def test_indexing_files_into_the_engine_then_rebuilding_behind_the_alias(engine: Engine, tmp_path: Path) -> None:
+def test_indexing_files_into_the_engine_then_rebuilding_behind_the_alias(
+    engine: Engine, tmp_path: Path
+) -> None:
     from indexer.pipeline import index_paths
     from indexer.stores import open_stores
 
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     settings = es_settings(engine, alias, **{"data.dir": str(tmp_path / "data")})
     corpus = tmp_path / "news.jsonl"
-    corpus.write_text("\n".join(json.dumps({"title": a.title, "text": a.text, "source": a.source,
-                                            "published": a.published, "url": f"http://example.org/{n}"},
-                                           ensure_ascii=False) for n, a in enumerate(ARTICLES)), encoding="utf-8")
+    corpus.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "title": a.title,
+                    "text": a.text,
+                    "source": a.source,
+                    "published": a.published,
+                    "url": f"http://example.org/{n}",
+                },
+                ensure_ascii=False,
+            )
+            for n, a in enumerate(ARTICLES)
+        ),
+        encoding="utf-8",
+    )
     try:
         report = index_paths([str(corpus)], settings, embed=False, progress=False)
         assert report.indexed == 3
@@ -332,7 +395,9 @@ def test_indexing_files_into_the_engine_then_rebuilding_behind_the_alias(engine:
             articles = stores.docs.get_articles({p.article_id for p in passages.values()})
             assert all("نفط" in p.text or "نفط" in articles[p.article_id].title for p in passages.values())
             # Every article that speaks of oil is found (the pipeline may cut a short one into one passage).
-            assert {a.title for a in articles.values()} == {a.title for a in ARTICLES if "نفط" in a.text + a.title}
+            assert {a.title for a in articles.values()} == {
+                a.title for a in ARTICLES if "نفط" in a.text + a.title
+            }
             health = stores.health()
             assert health["ok"] is True and health["articles"] == 3
             first_index = health["index"]

@@ -83,8 +83,11 @@ def test_dockerfile_installs_the_es_extra_and_serves_on_all_interfaces() -> None
     cmd = json.loads(next(line for line in lines if line.startswith("CMD")).removeprefix("CMD").strip())
     assert cmd[:2] == ["isnad", "serve"] and cmd[cmd.index("--host") + 1] == "0.0.0.0"
     # Everything the image copies exists and is not excluded by .dockerignore.
-    ignored = {line.strip() for line in (REPO / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (REPO / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     for line in lines:
         if line.startswith("COPY"):
             for source in line.split()[1:-1]:
@@ -128,8 +131,9 @@ def test_every_document_field_is_mapped() -> None:
 
 def test_committed_analysis_is_the_one_generated_from_the_embedded_chain(definition: dict) -> None:
     assert definition["settings"]["analysis"] == mapping.analysis_section(), (
-        "config/elasticsearch/index.json is out of date: run python -m indexer.stores.es.mapping")
-    assert (mapping.INDEX_FILE.read_text(encoding="utf-8") == mapping.regenerate())
+        "config/elasticsearch/index.json is out of date: run python -m indexer.stores.es.mapping"
+    )
+    assert mapping.INDEX_FILE.read_text(encoding="utf-8") == mapping.regenerate()
 
 
 def test_each_analyzer_resolves_to_the_embedded_chain_step_by_step(definition: dict) -> None:
@@ -143,14 +147,23 @@ def test_the_chain_is_lucenes_arabic_analyzer_plus_alef_wasla(definition: dict) 
     analysis = definition["settings"]["analysis"]
     full = mapping.analyzer_steps(analysis, mapping.ANALYZER)
     assert [step["type"] for step in full["filter"]] == [
-        "lowercase", "decimal_digit", "stop", "arabic_normalization", "arabic_stem"]
+        "lowercase",
+        "decimal_digit",
+        "stop",
+        "arabic_normalization",
+        "arabic_stem",
+    ]
     assert full["tokenizer"]["type"] == "standard"
     assert full["char_filter"] == [{"type": "mapping", "mappings": ["\u0671=>\u0627"]}]
     stop = next(step for step in full["filter"] if step["type"] == "stop")
     assert stop["stopwords"] == list(ARABIC_STOP_WORDS)
     assert "في" in stop["stopwords"] and "الذي" in stop["stopwords"]
     exact = mapping.analyzer_steps(analysis, mapping.EXACT_ANALYZER)
-    assert [step["type"] for step in exact["filter"]] == ["lowercase", "decimal_digit", "arabic_normalization"]
+    assert [step["type"] for step in exact["filter"]] == [
+        "lowercase",
+        "decimal_digit",
+        "arabic_normalization",
+    ]
 
 
 def test_generation_refuses_two_different_steps_of_one_type() -> None:

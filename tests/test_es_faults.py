@@ -20,10 +20,20 @@ from webapp.services import services_of
 pytestmark = pytest.mark.es
 
 NEWS = [
-    {"id": "f24-1", "title": "أسعار النفط", "source": "france24", "published": "2018-02-17T08:00:00Z",
-     "text": "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة."},
-    {"id": "bbc-2", "title": "قمة الرياض", "source": "bbc", "published": "2018-02-18T10:00:00Z",
-     "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار."},
+    {
+        "id": "f24-1",
+        "title": "أسعار النفط",
+        "source": "france24",
+        "published": "2018-02-17T08:00:00Z",
+        "text": "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة.",
+    },
+    {
+        "id": "bbc-2",
+        "title": "قمة الرياض",
+        "source": "bbc",
+        "published": "2018-02-18T10:00:00Z",
+        "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار.",
+    },
 ]
 SEARCH = "/api/v1/search?q=النفط&mode=keyword"
 
@@ -48,14 +58,20 @@ def own_node(tmp_path: Path) -> Iterator[LocalNode]:
     node.stop()
 
 
-def test_a_stopped_node_gives_json_503_and_the_app_recovers_when_it_returns(own_node: LocalNode,
-                                                                         tmp_path: Path) -> None:
+def test_a_stopped_node_gives_json_503_and_the_app_recovers_when_it_returns(
+    own_node: LocalNode, tmp_path: Path
+) -> None:
     from indexer.pipeline import index_paths
     from webapp.app import create_app
 
     engine = describe(own_node.url)
-    settings = engine.settings(**{"data.dir": str(tmp_path / "data"), "search.mode": "keyword",
-                                  "elasticsearch.index": f"isnad-test-{uuid.uuid4().hex[:12]}"})
+    settings = engine.settings(
+        **{
+            "data.dir": str(tmp_path / "data"),
+            "search.mode": "keyword",
+            "elasticsearch.index": f"isnad-test-{uuid.uuid4().hex[:12]}",
+        }
+    )
     corpus = tmp_path / "news.jsonl"
     corpus.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in NEWS), encoding="utf-8")
     assert index_paths([str(corpus)], settings, embed=False, progress=False).indexed == len(NEWS)
@@ -97,15 +113,25 @@ def _news_corpus(shared: Path, path: Path, count: int) -> Path:
             if n >= count:
                 break
             record = json.loads(raw)
-            lines.append(json.dumps({"id": f"news-{n}", "title": record.get("title") or "",
-                                     "text": record.get("text") or "", "source": record.get("source") or "news",
-                                     "published": record.get("published")}, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {
+                        "id": f"news-{n}",
+                        "title": record.get("title") or "",
+                        "text": record.get("text") or "",
+                        "source": record.get("source") or "news",
+                        "published": record.get("published"),
+                    },
+                    ensure_ascii=False,
+                )
+            )
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
 
 def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
-        own_node: LocalNode, tmp_path: Path, shared_dir: Path) -> None:
+    own_node: LocalNode, tmp_path: Path, shared_dir: Path
+) -> None:
     import contextlib
     import os
     import subprocess
@@ -121,10 +147,23 @@ def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     data = tmp_path / "ledger"
     corpus = _news_corpus(shared_dir, tmp_path / "news.jsonl", KILL_ARTICLES)
-    env = {**os.environ, "ISNAD_STORE": engine.backend, "ISNAD_ES_URL": engine.url,
-           "ISNAD_ELASTICSEARCH_INDEX": alias}
-    command = [sys.executable, "-m", "cli", "--data-dir", str(data), "index", "--no-embed", "--quiet",
-               str(corpus)]
+    env = {
+        **os.environ,
+        "ISNAD_STORE": engine.backend,
+        "ISNAD_ES_URL": engine.url,
+        "ISNAD_ELASTICSEARCH_INDEX": alias,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "cli",
+        "--data-dir",
+        str(data),
+        "index",
+        "--no-embed",
+        "--quiet",
+        str(corpus),
+    ]
     first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     client = engine.client()
     try:
@@ -164,7 +203,8 @@ def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(
 
 
 def test_an_article_the_engine_refuses_is_named_and_the_rest_is_indexed(
-        engine_alias: tuple[Any, str], tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    engine_alias: tuple[Any, str], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A source name longer than Lucene's 32,766-byte term limit makes the engine refuse that article's
     passages: the indexer names the article and the reason, indexes the others, and keeps the refused one
     pending so the next run tries it again."""
@@ -174,10 +214,17 @@ def test_an_article_the_engine_refuses_is_named_and_the_rest_is_indexed(
     from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 
     engine, alias = engine_alias
-    huge = {"id": "huge-9", "title": "مصدر طويل جدا", "source": "م" * 20_000, "published": "2018-02-19T08:00:00Z",
-            "text": "ارتفعت أسعار النفط مرة أخرى.\n\nوتراجعت الأسهم في الأسواق."}
+    huge = {
+        "id": "huge-9",
+        "title": "مصدر طويل جدا",
+        "source": "م" * 20_000,
+        "published": "2018-02-19T08:00:00Z",
+        "text": "ارتفعت أسعار النفط مرة أخرى.\n\nوتراجعت الأسهم في الأسواق.",
+    }
     corpus = tmp_path / "news.jsonl"
-    corpus.write_text("\n".join(json.dumps(item, ensure_ascii=False) for item in [*NEWS, huge]), encoding="utf-8")
+    corpus.write_text(
+        "\n".join(json.dumps(item, ensure_ascii=False) for item in [*NEWS, huge]), encoding="utf-8"
+    )
     settings = engine.settings(**{"data.dir": str(tmp_path / "ledger"), "elasticsearch.index": alias})
     with caplog.at_level("WARNING"):
         index_paths([str(corpus)], settings, embed=False, progress=False)

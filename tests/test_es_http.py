@@ -60,8 +60,9 @@ class ScriptedServer:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> Self:
         self.thread.start()
@@ -89,7 +90,9 @@ def operations(count: int) -> list[list[dict[str, Any]]]:
     return [[{"index": {"_index": "isnad-1", "_id": f"p:{n}"}}, {"text": f"نص {n}"}] for n in range(count)]
 
 
-def item(doc_id: str, status: int, error: dict[str, Any] | None = None, kind: str = "index") -> dict[str, Any]:
+def item(
+    doc_id: str, status: int, error: dict[str, Any] | None = None, kind: str = "index"
+) -> dict[str, Any]:
     result: dict[str, Any] = {"_index": "isnad-1", "_id": doc_id, "status": status}
     if error:
         result["error"] = error
@@ -101,7 +104,10 @@ def bulk_ok(*items: dict[str, Any]) -> Reply:
     return 200, {"took": 1, "errors": errors, "items": list(items)}
 
 
-TOO_MANY = (429, {"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429})
+TOO_MANY = (
+    429,
+    {"error": {"type": "es_rejected_execution_exception", "reason": "queue full"}, "status": 429},
+)
 
 
 def es_client(url: str) -> ElasticsearchEngine:
@@ -133,19 +139,26 @@ def test_a_batch_refused_with_429_is_sent_again_after_a_pause() -> None:
 
 
 def test_only_the_documents_answered_429_are_retried_and_refused_ones_are_reported() -> None:
-    mapping_error = {"type": "document_parsing_exception", "reason": "[1:10] failed to parse field [published]",
-                     "caused_by": {"type": "illegal_argument_exception", "reason": "bad date"}}
-    first = bulk_ok(item("p:0", 201), item("p:1", 429, {"type": "es_rejected_execution_exception",
-                                                        "reason": "queue full"}),
-                    item("p:2", 400, mapping_error), item("p:3", 503, {"type": "unavailable_shards_exception",
-                                                                        "reason": "primary not active"}))
+    mapping_error = {
+        "type": "document_parsing_exception",
+        "reason": "[1:10] failed to parse field [published]",
+        "caused_by": {"type": "illegal_argument_exception", "reason": "bad date"},
+    }
+    first = bulk_ok(
+        item("p:0", 201),
+        item("p:1", 429, {"type": "es_rejected_execution_exception", "reason": "queue full"}),
+        item("p:2", 400, mapping_error),
+        item("p:3", 503, {"type": "unavailable_shards_exception", "reason": "primary not active"}),
+    )
     second = bulk_ok(item("p:1", 201), item("p:3", 201))
     delays: list[float] = []
     with ScriptedServer([first, second]) as server:
         report = writer(server.url, delays).write(operations(4))
     assert report.written == 3
     assert [(f.doc_id, f.status) for f in report.failures] == [("p:2", 400)]
-    assert "document_parsing_exception" in report.failures[0].reason and "bad date" in report.failures[0].reason
+    assert (
+        "document_parsing_exception" in report.failures[0].reason and "bad date" in report.failures[0].reason
+    )
     assert delays == [0.5]
     resent = server.bulk_lines(1)
     assert [line["index"]["_id"] for line in resent[::2]] == ["p:1", "p:3"]
@@ -163,8 +176,11 @@ def test_documents_still_refused_after_the_last_retry_are_reported_not_lost() ->
 
 
 def test_batches_are_cut_by_document_count_and_size() -> None:
-    replies = [bulk_ok(item("p:0", 201), item("p:1", 201)), bulk_ok(item("p:2", 201), item("p:3", 201)),
-               bulk_ok(item("p:4", 201))]
+    replies = [
+        bulk_ok(item("p:0", 201), item("p:1", 201)),
+        bulk_ok(item("p:2", 201), item("p:3", 201)),
+        bulk_ok(item("p:4", 201)),
+    ]
     with ScriptedServer(replies) as server:
         report = writer(server.url, [], max_docs=2).write(operations(5))
     assert report.written == 5
@@ -189,7 +205,10 @@ def test_a_server_that_keeps_failing_stops_the_write_with_a_clear_error() -> Non
 
 
 def test_a_request_error_is_not_retried() -> None:
-    bad = (400, {"error": {"type": "illegal_argument_exception", "reason": "Malformed action"}, "status": 400})
+    bad = (
+        400,
+        {"error": {"type": "illegal_argument_exception", "reason": "Malformed action"}, "status": 400},
+    )
     delays: list[float] = []
     with ScriptedServer([bad]) as server, pytest.raises(ElasticsearchUnavailable, match="HTTP 400"):
         writer(server.url, delays).write(operations(1))
@@ -207,8 +226,12 @@ def test_no_server_at_all_is_retried_then_reported(closed_port_url: str) -> None
 
 
 def info(version: str) -> Reply:
-    return 200, {"name": "node-1", "cluster_name": "isnad", "version": {"number": version},
-                 "tagline": "You Know, for Search"}
+    return 200, {
+        "name": "node-1",
+        "cluster_name": "isnad",
+        "version": {"number": version},
+        "tagline": "You Know, for Search",
+    }
 
 
 def settings_for(url: str, **extra: str) -> dict[str, Any]:
@@ -261,8 +284,17 @@ def test_health_reports_an_unreachable_server_instead_of_raising(closed_port_url
 
 
 def test_searching_a_missing_index_names_it_and_the_fix() -> None:
-    missing = (404, {"error": {"type": "index_not_found_exception", "reason": "no such index [isnad]",
-                               "index": "isnad"}, "status": 404})
+    missing = (
+        404,
+        {
+            "error": {
+                "type": "index_not_found_exception",
+                "reason": "no such index [isnad]",
+                "index": "isnad",
+            },
+            "status": 404,
+        },
+    )
     with ScriptedServer([missing]) as server:
         backend = ElasticsearchBackend(settings_for(server.url), client=es_client(server.url))
         with pytest.raises(ElasticsearchIndexMissing) as caught:
@@ -275,17 +307,26 @@ def test_searching_a_missing_index_names_it_and_the_fix() -> None:
 
 def test_an_invalid_alias_name_is_refused_before_any_request() -> None:
     with pytest.raises(Exception, match="not a valid Elasticsearch index name"):
-        ElasticsearchBackend(settings_for("http://127.0.0.1:9", **{"elasticsearch.index": "Isnad News"}),
-                             client=es_client("http://127.0.0.1:9"))
+        ElasticsearchBackend(
+            settings_for("http://127.0.0.1:9", **{"elasticsearch.index": "Isnad News"}),
+            client=es_client("http://127.0.0.1:9"),
+        )
 
 
 def test_the_registry_opens_elasticsearch_and_reports_no_server_before_touching_disk(
-        tmp_path: Any, closed_port_url: str) -> None:
+    tmp_path: Any, closed_port_url: str
+) -> None:
     from indexer.stores import open_stores
 
     data = tmp_path / "data"
-    settings = load_settings(overrides={"store.backend": "elasticsearch", "elasticsearch.url": closed_port_url,
-                                        "data.dir": str(data)}, environ={})
+    settings = load_settings(
+        overrides={
+            "store.backend": "elasticsearch",
+            "elasticsearch.url": closed_port_url,
+            "data.dir": str(data),
+        },
+        environ={},
+    )
     with pytest.raises(ElasticsearchUnavailable, match="cannot reach Elasticsearch"):
         open_stores(settings)
     assert not data.exists()

@@ -9,19 +9,35 @@ from indexer.models import Article
 from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage, passage_id
 from indexer.stores.es import queries
 
-ARTICLE = Article(id="bbc:1", title="قمة الرياض", text="انعقدت القمة في الرياض.", source="bbc",
-                  published="2018-02-18 10:30:00", url="http://example.org/1", author="مراسل",
-                  category="سياسة", origin="news.jsonl:1")
-PASSAGE = StoredPassage(passage_id("bbc:1", 0, "انعقدت القمة في الرياض."), "bbc:1", 0,
-                        "انعقدت القمة في الرياض.", 0, 23)
+ARTICLE = Article(
+    id="bbc:1",
+    title="قمة الرياض",
+    text="انعقدت القمة في الرياض.",
+    source="bbc",
+    published="2018-02-18 10:30:00",
+    url="http://example.org/1",
+    author="مراسل",
+    category="سياسة",
+    origin="news.jsonl:1",
+)
+PASSAGE = StoredPassage(
+    passage_id("bbc:1", 0, "انعقدت القمة في الرياض."), "bbc:1", 0, "انعقدت القمة في الرياض.", 0, 23
+)
 
 
 def test_passage_document_carries_text_place_and_article_filters() -> None:
     source = queries.passage_source(PASSAGE, ARTICLE)
     assert source == {
-        "doc_type": "passage", "passage_id": PASSAGE.id, "article_id": "bbc:1", "ordinal": 0,
-        "text": "انعقدت القمة في الرياض.", "start": 0, "end": 23, "title": "قمة الرياض",
-        "source": "bbc", "category": "سياسة",
+        "doc_type": "passage",
+        "passage_id": PASSAGE.id,
+        "article_id": "bbc:1",
+        "ordinal": 0,
+        "text": "انعقدت القمة في الرياض.",
+        "start": 0,
+        "end": 23,
+        "title": "قمة الرياض",
+        "source": "bbc",
+        "category": "سياسة",
         # A space-separated datetime is read as the embedded index reads it, and sent in strict ISO form.
         "published": "2018-02-18T10:30:00+00:00",
     }
@@ -44,8 +60,12 @@ def test_article_document_round_trips_the_whole_record() -> None:
 def test_article_ref_reads_the_fields_it_asks_for_from_the_article_document() -> None:
     source = queries.article_source(ARTICLE, "hash-1")
     # What a multi-get with source_includes=ARTICLE_REF_FIELDS returns of that document.
-    included = {"article": {field.removeprefix("article."): source["article"][field.removeprefix("article.")]
-                            for field in queries.ARTICLE_REF_FIELDS}}
+    included = {
+        "article": {
+            field.removeprefix("article."): source["article"][field.removeprefix("article.")]
+            for field in queries.ARTICLE_REF_FIELDS
+        }
+    }
     assert queries.article_ref_from_source(included) == ArticleRef("bbc:1", "bbc", "2018-02-18 10:30:00")
     assert queries.article_ref_from_source({"article": {"id": "x:1"}}) == ArticleRef("x:1", None, None)
 
@@ -55,8 +75,12 @@ def test_bulk_lines_for_index_and_delete() -> None:
     doc_id = queries.passage_doc_id(PASSAGE.id)
     assert doc_id == f"p:{PASSAGE.id}"
     assert queries.index_operation("isnad-1", doc_id, source) == [
-        {"index": {"_index": "isnad-1", "_id": doc_id}}, source]
-    assert queries.delete_operation("isnad-1", "a:bbc:1") == [{"delete": {"_index": "isnad-1", "_id": "a:bbc:1"}}]
+        {"index": {"_index": "isnad-1", "_id": doc_id}},
+        source,
+    ]
+    assert queries.delete_operation("isnad-1", "a:bbc:1") == [
+        {"delete": {"_index": "isnad-1", "_id": "a:bbc:1"}}
+    ]
     assert queries.article_doc_id("bbc:1") == "a:bbc:1"
     assert queries.passage_id_of(doc_id) == PASSAGE.id
     with pytest.raises(ValueError, match="not a passage document id"):
@@ -84,8 +108,11 @@ def test_repeated_terms_stay_and_a_title_clause_carries_the_title_weight() -> No
     # `match` makes one clause per token, so the repeat weighs twice as in the embedded index.
     assert body["should"] == [
         {"match": {"body": {"query": " ".join(terms), "analyzer": "whitespace", "operator": "or"}}},
-        {"match": {"title": {"query": " ".join(terms), "analyzer": "whitespace", "operator": "or",
-                             "boost": 0.25}}},
+        {
+            "match": {
+                "title": {"query": " ".join(terms), "analyzer": "whitespace", "operator": "or", "boost": 0.25}
+            }
+        },
     ]
     facets = queries.facets_body(KeywordQuery(terms=terms, title_weight=0.25, sources=("BBC",)))
     assert facets["query"]["bool"]["should"] == body["should"]
@@ -96,14 +123,38 @@ def test_phrases_must_match_on_the_exact_subfields_and_terms_become_optional() -
     query = KeywordQuery(terms=("قمه",), phrases=(phrase, ("الرياض",)))
     body = queries.bool_query(query)["bool"]
     assert body["must"] == [
-        {"bool": {"should": [
-            {"match_phrase": {"text.exact": {"query": " ".join(phrase), "analyzer": "whitespace", "slop": 0}}},
-            {"match_phrase": {"title.exact": {"query": " ".join(phrase), "analyzer": "whitespace", "slop": 0}}},
-        ]}},
-        {"bool": {"should": [
-            {"match_phrase": {"text.exact": {"query": "الرياض", "analyzer": "whitespace", "slop": 0}}},
-            {"match_phrase": {"title.exact": {"query": "الرياض", "analyzer": "whitespace", "slop": 0}}},
-        ]}},
+        {
+            "bool": {
+                "should": [
+                    {
+                        "match_phrase": {
+                            "text.exact": {"query": " ".join(phrase), "analyzer": "whitespace", "slop": 0}
+                        }
+                    },
+                    {
+                        "match_phrase": {
+                            "title.exact": {"query": " ".join(phrase), "analyzer": "whitespace", "slop": 0}
+                        }
+                    },
+                ]
+            }
+        },
+        {
+            "bool": {
+                "should": [
+                    {
+                        "match_phrase": {
+                            "text.exact": {"query": "الرياض", "analyzer": "whitespace", "slop": 0}
+                        }
+                    },
+                    {
+                        "match_phrase": {
+                            "title.exact": {"query": "الرياض", "analyzer": "whitespace", "slop": 0}
+                        }
+                    },
+                ]
+            }
+        },
     ]
     assert [list(clause["match"]) for clause in body["should"]] == [["body"]]
     assert "minimum_should_match" not in body  # with a phrase required, terms only rank
@@ -127,9 +178,11 @@ def test_source_and_date_filters_use_the_embedded_bounds() -> None:
 
 def test_one_sided_date_ranges() -> None:
     assert queries.date_range("2018-02-18T12:00:00+03:00", None) == {
-        "range": {"published": {"gte": 1518944400, "format": "epoch_second"}}}
+        "range": {"published": {"gte": 1518944400, "format": "epoch_second"}}
+    }
     assert queries.date_range(None, "2018-02-18T12:00:00Z") == {
-        "range": {"published": {"lte": 1518955200, "format": "epoch_second"}}}
+        "range": {"published": {"lte": 1518955200, "format": "epoch_second"}}
+    }
     assert queries.date_range(None, None) is None
     with pytest.raises(ValueError, match="not an ISO 8601 date"):
         queries.date_range("last week", None)
@@ -143,7 +196,12 @@ def test_a_query_without_terms_or_phrases_matches_what_the_filters_allow() -> No
 def test_search_body_for_relevance() -> None:
     query = KeywordQuery(terms=("قمه",))
     body = queries.search_body(query, 25)
-    assert body == {"query": queries.bool_query(query), "size": 25, "track_total_hits": True, "_source": False}
+    assert body == {
+        "query": queries.bool_query(query),
+        "size": 25,
+        "track_total_hits": True,
+        "_source": False,
+    }
 
 
 def test_search_body_for_date_keeps_bm25_scores() -> None:
@@ -179,30 +237,43 @@ def test_facets_count_articles_per_source_without_the_source_filter() -> None:
     filters = body["query"]["bool"]["filter"]
     assert {"terms": {"source": ["bbc"]}} not in filters
     assert any("range" in clause for clause in filters), "the date filter still applies"
-    assert body["aggs"] == {"sources": {
-        "terms": {"field": "source", "size": 20, "order": [{"articles": "desc"}, {"_key": "asc"}]},
-        "aggs": {"articles": {"cardinality": {"field": "article_id", "precision_threshold": 40000}}},
-    }}
-    response = {"aggregations": {"sources": {"buckets": [
-        {"key": "cnn", "doc_count": 9, "articles": {"value": 4}},
-        {"key": "bbc", "doc_count": 3, "articles": {"value": 2}}]}}}
+    assert body["aggs"] == {
+        "sources": {
+            "terms": {"field": "source", "size": 20, "order": [{"articles": "desc"}, {"_key": "asc"}]},
+            "aggs": {"articles": {"cardinality": {"field": "article_id", "precision_threshold": 40000}}},
+        }
+    }
+    response = {
+        "aggregations": {
+            "sources": {
+                "buckets": [
+                    {"key": "cnn", "doc_count": 9, "articles": {"value": 4}},
+                    {"key": "bbc", "doc_count": 3, "articles": {"value": 2}},
+                ]
+            }
+        }
+    }
     assert queries.facets_from_response(response) == [("cnn", 4), ("bbc", 2)]
 
 
 def test_stale_passages_are_those_of_the_articles_not_just_written() -> None:
-    assert queries.stale_passages(["a", "b"], [5, 3, 5]) == {"bool": {
-        "filter": [{"term": {"doc_type": "passage"}}, {"terms": {"article_id": ["a", "b"]}}],
-        "must_not": [{"terms": {"passage_id": [3, 5]}}],
-    }}
+    assert queries.stale_passages(["a", "b"], [5, 3, 5]) == {
+        "bool": {
+            "filter": [{"term": {"doc_type": "passage"}}, {"terms": {"article_id": ["a", "b"]}}],
+            "must_not": [{"terms": {"passage_id": [3, 5]}}],
+        }
+    }
     assert "must_not" not in queries.stale_passages(["a"], [])["bool"]
 
 
 def test_alias_switch_is_one_atomic_request() -> None:
     body = queries.alias_switch_actions("isnad", "isnad-2", ["isnad-1", "isnad-0", "isnad-2"])
-    assert body == {"actions": [
-        {"remove": {"index": "isnad-0", "alias": "isnad"}},
-        {"remove": {"index": "isnad-1", "alias": "isnad"}},
-        {"add": {"index": "isnad-2", "alias": "isnad", "is_write_index": True}},
-    ]}
+    assert body == {
+        "actions": [
+            {"remove": {"index": "isnad-0", "alias": "isnad"}},
+            {"remove": {"index": "isnad-1", "alias": "isnad"}},
+            {"add": {"index": "isnad-2", "alias": "isnad", "is_write_index": True}},
+        ]
+    }
     first = queries.alias_switch_actions("isnad", "isnad-1", [])
     assert first == {"actions": [{"add": {"index": "isnad-1", "alias": "isnad", "is_write_index": True}}]}

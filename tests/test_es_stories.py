@@ -29,30 +29,41 @@ def replies(settings: dict[str, Any]) -> dict[str, Any]:
     try:
         client = app.test_client()
         search = client.get(SEARCH).get_json()
-        rain = next(r for r in search["results"] if r["story"] and "rain-agency" in
-                    {r["article_id"], *(a["article_id"] for a in r["also"])})
-        return {"search": search, "story": client.get(f"/api/v1/stories/{rain['story']['id']}").get_json(),
-                "related": client.get("/api/v1/articles/rain-khaleej/related").get_json(),
-                "ask": client.post("/api/v1/ask", json={"question": QUESTION}).get_json()}
+        rain = next(
+            r
+            for r in search["results"]
+            if r["story"] and "rain-agency" in {r["article_id"], *(a["article_id"] for a in r["also"])}
+        )
+        return {
+            "search": search,
+            "story": client.get(f"/api/v1/stories/{rain['story']['id']}").get_json(),
+            "related": client.get("/api/v1/articles/rain-khaleej/related").get_json(),
+            "ask": client.post("/api/v1/ask", json={"question": QUESTION}).get_json(),
+        }
     finally:
         services_of(app).close()
 
 
 def shape(search: dict[str, Any]) -> list[tuple]:
     """What collapsing decided, without scores: each result, its story, copy group and listed outlets."""
-    return [(r["article_id"], r["story"], r["copies"], [a["article_id"] for a in r["also"]], r["collapsed"])
-            for r in search["results"]]
+    return [
+        (r["article_id"], r["story"], r["copies"], [a["article_id"] for a in r["also"]], r["collapsed"])
+        for r in search["results"]
+    ]
 
 
 def test_engine_groups_equal_embedded_groups(engine: Engine, tmp_path: Path) -> None:
     from indexer.pipeline import delete_articles, index_paths
 
     copy = tmp_path / "copy.jsonl"
-    copy.write_text(json.dumps(edited_copy(sample("rain-agency"), "rain-copy-1", "قناة أولى"), ensure_ascii=False)
-                    + "\n", encoding="utf-8")
+    copy.write_text(
+        json.dumps(edited_copy(sample("rain-agency"), "rain-copy-1", "قناة أولى"), ensure_ascii=False) + "\n",
+        encoding="utf-8",
+    )
     paths = [str(REPO / "samples" / "news.jsonl"), str(copy)]
-    embedded = load_settings(overrides={"store.backend": "embedded", "data.dir": str(tmp_path / "embedded")},
-                             environ={})
+    embedded = load_settings(
+        overrides={"store.backend": "embedded", "data.dir": str(tmp_path / "embedded")}, environ={}
+    )
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     remote = engine.settings(**{"data.dir": str(tmp_path / "ledger"), "elasticsearch.index": alias})
     try:
@@ -68,10 +79,12 @@ def test_engine_groups_equal_embedded_groups(engine: Engine, tmp_path: Path) -> 
     assert theirs["search"]["total"] == ours["search"]["total"] < ours["search"]["total_articles"]
     assert theirs["search"]["facets"]["date"] == ours["search"]["facets"]["date"]
     assert theirs["story"] == ours["story"] and ours["story"]["size"] >= 4
-    assert [r["article_id"] for r in theirs["related"]["related"]][:3] == \
-        [r["article_id"] for r in ours["related"]["related"]][:3]
-    assert [(c["article_id"], c["also_carried_by"]) for c in theirs["ask"]["citations"]] == \
-        [(c["article_id"], c["also_carried_by"]) for c in ours["ask"]["citations"]]
+    assert [r["article_id"] for r in theirs["related"]["related"]][:3] == [
+        r["article_id"] for r in ours["related"]["related"]
+    ][:3]
+    assert [(c["article_id"], c["also_carried_by"]) for c in theirs["ask"]["citations"]] == [
+        (c["article_id"], c["also_carried_by"]) for c in ours["ask"]["citations"]
+    ]
     # The copy is gone from its story and copy group on both backends.
     for after in (after_ours, after_theirs):
         assert after["story"]["size"] == ours["story"]["size"] - 1

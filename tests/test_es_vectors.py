@@ -23,17 +23,42 @@ from webapp.services import services_of
 pytestmark = pytest.mark.es
 
 NEWS = [
-    {"id": "bbc-1", "title": "قمة الرياض الاقتصادية", "source": "bbc", "published": "2018-02-18T10:00:00Z",
-     "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار."},
-    {"id": "cnn-2", "title": "مباراة الهلال والنصر", "source": "cnn", "published": "2018-02-19T20:00:00Z",
-     "text": "فاز الهلال على النصر في مباراة مثيرة في الرياض.\n\nوسجل المهاجم هدفين في الشوط الثاني."},
-    {"id": "f24-3", "title": "أسعار النفط", "source": "france24", "published": "2018-02-17T08:00:00Z",
-     "text": "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة."},
-    {"id": "bbc-4", "title": "أمطار غزيرة في جدة", "source": "bbc", "published": "2018-02-20T06:00:00Z",
-     "text": "هطلت أمطار غزيرة على مدينة جدة وأغلقت المدارس أبوابها.\n\nوحذر الدفاع المدني من السيول."},
+    {
+        "id": "bbc-1",
+        "title": "قمة الرياض الاقتصادية",
+        "source": "bbc",
+        "published": "2018-02-18T10:00:00Z",
+        "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار.",
+    },
+    {
+        "id": "cnn-2",
+        "title": "مباراة الهلال والنصر",
+        "source": "cnn",
+        "published": "2018-02-19T20:00:00Z",
+        "text": "فاز الهلال على النصر في مباراة مثيرة في الرياض.\n\nوسجل المهاجم هدفين في الشوط الثاني.",
+    },
+    {
+        "id": "f24-3",
+        "title": "أسعار النفط",
+        "source": "france24",
+        "published": "2018-02-17T08:00:00Z",
+        "text": "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة.",
+    },
+    {
+        "id": "bbc-4",
+        "title": "أمطار غزيرة في جدة",
+        "source": "bbc",
+        "published": "2018-02-20T06:00:00Z",
+        "text": "هطلت أمطار غزيرة على مدينة جدة وأغلقت المدارس أبوابها.\n\nوحذر الدفاع المدني من السيول.",
+    },
 ]
-LATE = {"id": "aj-5", "title": "افتتاح معرض الكتاب", "source": "aljazeera", "published": "2018-02-21T09:00:00Z",
-        "text": "افتتح معرض الكتاب الدولي أبوابه للزوار صباح اليوم.\n\nويشارك في المعرض مئات الناشرين."}
+LATE = {
+    "id": "aj-5",
+    "title": "افتتاح معرض الكتاب",
+    "source": "aljazeera",
+    "published": "2018-02-21T09:00:00Z",
+    "text": "افتتح معرض الكتاب الدولي أبوابه للزوار صباح اليوم.\n\nويشارك في المعرض مئات الناشرين.",
+}
 
 QUERIES = [
     "/api/v1/search?q=ارتفاع أسعار البترول&mode=semantic",
@@ -74,12 +99,15 @@ def ranked(answer: dict[str, Any]) -> list[tuple[str, float]]:
     return [(r["article_id"], round(r["score"], 2)) for r in answer["results"]]
 
 
-def test_semantic_and_hybrid_search_and_answers_equal_the_embedded_ones(engine: Engine, tmp_path: Path) -> None:
+def test_semantic_and_hybrid_search_and_answers_equal_the_embedded_ones(
+    engine: Engine, tmp_path: Path
+) -> None:
     from indexer.pipeline import index_paths
 
     corpus = write_corpus(tmp_path / "news.jsonl", NEWS)
-    embedded = load_settings(overrides={"store.backend": "embedded", "data.dir": str(tmp_path / "embedded")},
-                             environ={})
+    embedded = load_settings(
+        overrides={"store.backend": "embedded", "data.dir": str(tmp_path / "embedded")}, environ={}
+    )
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     remote = engine.settings(**{"data.dir": str(tmp_path / "ledger"), "elasticsearch.index": alias})
     try:
@@ -94,7 +122,9 @@ def test_semantic_and_hybrid_search_and_answers_equal_the_embedded_ones(engine: 
         assert theirs[url]["total"] == ours[url]["total"], url
     assert ranked(ours[QUERIES[1]]) and {a for a, _ in ranked(ours[QUERIES[1]])} <= {"bbc-1", "bbc-4"}
     assert theirs["ask"]["answer"] == ours["ask"]["answer"]
-    assert [c["article_id"] for c in theirs["ask"]["citations"]] == [c["article_id"] for c in ours["ask"]["citations"]]
+    assert [c["article_id"] for c in theirs["ask"]["citations"]] == [
+        c["article_id"] for c in ours["ask"]["citations"]
+    ]
 
 
 def test_moving_an_embedded_index_to_the_engine_embeds_nothing_again(engine: Engine, tmp_path: Path) -> None:
@@ -102,9 +132,11 @@ def test_moving_an_embedded_index_to_the_engine_embeds_nothing_again(engine: Eng
     from indexer.stores import open_stores
 
     data = tmp_path / "data"
-    first = index_paths([str(write_corpus(tmp_path / "news.jsonl", NEWS))],
-                        load_settings(overrides={"store.backend": "embedded", "data.dir": str(data)}, environ={}),
-                        progress=False)
+    first = index_paths(
+        [str(write_corpus(tmp_path / "news.jsonl", NEWS))],
+        load_settings(overrides={"store.backend": "embedded", "data.dir": str(data)}, environ={}),
+        progress=False,
+    )
     assert first.embedded > 0
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
     settings = engine.settings(**{"data.dir": str(data), "elasticsearch.index": alias})
@@ -138,8 +170,10 @@ def test_two_app_servers_without_data_directories_serve_one_index(engine: Engine
     nowhere = [tmp_path / "app-1" / "data", tmp_path / "app-2" / "data"]  # never created
     try:
         index_paths([str(write_corpus(tmp_path / "news.jsonl", NEWS))], indexer, progress=False)
-        servers = [ServedIndex(path, env=env, log_path=tmp_path / f"serve-{n}.log", startup_timeout=120.0)
-                   for n, path in enumerate(nowhere)]
+        servers = [
+            ServedIndex(path, env=env, log_path=tmp_path / f"serve-{n}.log", startup_timeout=120.0)
+            for n, path in enumerate(nowhere)
+        ]
         try:
             for server in servers:
                 server.start()

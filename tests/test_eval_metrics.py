@@ -44,15 +44,18 @@ def test_normalise_folds_arabic_variants_and_harakat() -> None:
     assert normalise("إلى مكّة") == "الي مكه"
 
 
-@pytest.mark.parametrize(("text", "answer", "found"), [
-    ("ولد في القاهرة عام 1950.", "القاهرة", True),
-    ("ولد وبالقاهرة نشأ", "القاهرة", True),  # proclitics و ب before the answer
-    ("سافر إلى القاهرة", "الْقاهرة", True),  # harakat in the answer
-    ("وُلد عام 150", "15", False),  # not inside a longer number
-    ("المسافة 2150 كم", "150", False),
-    ("الجواب [1] هنا", "1", False),  # citation markers are not text
-    ("صحفي وإعلامي سعودي", "صحفي وإعلامي", True),
-])
+@pytest.mark.parametrize(
+    ("text", "answer", "found"),
+    [
+        ("ولد في القاهرة عام 1950.", "القاهرة", True),
+        ("ولد وبالقاهرة نشأ", "القاهرة", True),  # proclitics و ب before the answer
+        ("سافر إلى القاهرة", "الْقاهرة", True),  # harakat in the answer
+        ("وُلد عام 150", "15", False),  # not inside a longer number
+        ("المسافة 2150 كم", "150", False),
+        ("الجواب [1] هنا", "1", False),  # citation markers are not text
+        ("صحفي وإعلامي سعودي", "صحفي وإعلامي", True),
+    ],
+)
 def test_contains_answer_at_word_boundaries(text: str, answer: str, found: bool) -> None:
     assert contains_answer(text, [answer]) is found
 
@@ -63,8 +66,14 @@ def test_gold_rank_counts_distinct_articles() -> None:
     assert gold_rank([f"x{i}" for i in range(10)] + ["gold"], "gold") is None  # beyond the top 10
 
 
-def outcome(rank: int | None, answered: bool = True, in_answer: bool = False, impossible: bool = False,
-            dataset: str = "d", mode: str = "keyword") -> Outcome:
+def outcome(
+    rank: int | None,
+    answered: bool = True,
+    in_answer: bool = False,
+    impossible: bool = False,
+    dataset: str = "d",
+    mode: str = "keyword",
+) -> Outcome:
     return Outcome(dataset, mode, "q", impossible, rank, False, answered, in_answer, False, asked=True)
 
 
@@ -90,8 +99,11 @@ def test_answer_figures_count_asked_questions_only() -> None:
 
 
 def test_unanswerable_questions_are_correct_only_when_abstaining() -> None:
-    rows = [outcome(None, answered=False, impossible=True), outcome(None, answered=True, impossible=True),
-            outcome(2, in_answer=True)]
+    rows = [
+        outcome(None, answered=False, impossible=True),
+        outcome(None, answered=True, impossible=True),
+        outcome(2, in_answer=True),
+    ]
     summary = summarise(rows)
     assert summary["answerable"] == 1 and summary["unanswerable"] == 2
     assert summary["recall@5"] == 1.0  # retrieval is scored on answerable questions only
@@ -103,7 +115,13 @@ def test_groups_per_dataset_and_mode_plus_all() -> None:
     rows = [outcome(1, dataset="a"), outcome(None, dataset="b"), outcome(1, dataset="a", mode="hybrid")]
     groups = summarise_groups(rows, ["a", "b"], ["keyword", "hybrid"])
     keys = [(g["dataset"], g["mode"]) for g in groups]
-    assert keys == [("a", "keyword"), ("a", "hybrid"), ("b", "keyword"), ("all", "keyword"), ("all", "hybrid")]
+    assert keys == [
+        ("a", "keyword"),
+        ("a", "hybrid"),
+        ("b", "keyword"),
+        ("all", "keyword"),
+        ("all", "hybrid"),
+    ]
     assert groups[3]["recall@1"] == 0.5
     table = markdown_table(groups, EVAL_COLUMNS)
     assert table.splitlines()[0].startswith("| dataset | mode |") and "50.0%" in table
@@ -112,8 +130,13 @@ def test_groups_per_dataset_and_mode_plus_all() -> None:
 def test_load_qa_files_dedupes_paragraphs_across_files(tmp_path: Path) -> None:
     context = "تقع مدينة فاس في شمال المغرب وقد تأسست في القرن الثامن."
     one = write_squad(tmp_path / "one.json", [("فاس", context, [("أين تقع فاس؟", "شمال المغرب")])])
-    two = write_squad(tmp_path / "two.json", [("فاس", "  " + context, [("متى تأسست فاس؟", "القرن الثامن")]),
-                                              ("غير", "نص آخر تماما", [("سؤال بلا جواب؟", None)])])
+    two = write_squad(
+        tmp_path / "two.json",
+        [
+            ("فاس", "  " + context, [("متى تأسست فاس؟", "القرن الثامن")]),
+            ("غير", "نص آخر تماما", [("سؤال بلا جواب؟", None)]),
+        ],
+    )
     qa = load_qa_files([one, two])
     assert qa.datasets() == ["one", "two"]
     assert len(qa.paragraphs) == 2
@@ -146,9 +169,17 @@ def test_fusion_diagnostics_counts_lost_and_gained_questions() -> None:
     def o(q: str, mode: str, rank: int | None) -> Outcome:
         return Outcome("d", mode, q, False, rank, False, True, False, False)
 
-    outcomes = [o("1", "keyword", 1), o("1", "semantic", 9), o("1", "hybrid", 7),  # keyword only, lost
-                o("2", "keyword", 2), o("2", "semantic", 3), o("2", "hybrid", 1),  # both, kept
-                o("3", "keyword", None), o("3", "semantic", 8), o("3", "hybrid", 4)]  # neither, gained
+    outcomes = [
+        o("1", "keyword", 1),
+        o("1", "semantic", 9),
+        o("1", "hybrid", 7),  # keyword only, lost
+        o("2", "keyword", 2),
+        o("2", "semantic", 3),
+        o("2", "hybrid", 1),  # both, kept
+        o("3", "keyword", None),
+        o("3", "semantic", 8),
+        o("3", "hybrid", 4),
+    ]  # neither, gained
     row = fusion_diagnostics(outcomes, ["d"])[0]
     assert row["questions"] == 3 and row["either"] == 2 and row["hybrid"] == 2
     assert (row["both"], row["keyword_only"], row["semantic_only"], row["neither"]) == (1, 1, 0, 1)

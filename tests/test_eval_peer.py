@@ -28,11 +28,14 @@ def test_lucene_counts_repeated_question_words_and_reads_titles(tmp_path: Path) 
     command = _lucene_or_skip(tmp_path / "cache")
     # Two documents of equal length, each holding one of the question's two words once, as rare as
     # each other; the third holds neither. Only the word said twice can decide between them.
-    docs = [("rain", "خبر", "هطلت الأمطار على المدينة اليوم"),
-            ("wind", "خبر", "هبت الرياح على المدينة اليوم"),
-            ("other", "خبر", "افتتح معرض الكتاب في المدينة")]
-    rankings = lucene_rankings(command, docs, ["الأمطار الرياح الأمطار", "الرياح الأمطار الرياح",
-                                              "عاصفة", "ٱلكتاب", "من"])
+    docs = [
+        ("rain", "خبر", "هطلت الأمطار على المدينة اليوم"),
+        ("wind", "خبر", "هبت الرياح على المدينة اليوم"),
+        ("other", "خبر", "افتتح معرض الكتاب في المدينة"),
+    ]
+    rankings = lucene_rankings(
+        command, docs, ["الأمطار الرياح الأمطار", "الرياح الأمطار الرياح", "عاصفة", "ٱلكتاب", "من"]
+    )
     assert rankings[0][:2] == ["rain", "wind"]
     assert rankings[1][:2] == ["wind", "rain"]
     assert rankings[2] == []  # no document has the word
@@ -70,14 +73,26 @@ def test_neutral_titles_replace_every_title_with_the_source(tmp_path: Path) -> N
     # A separate cached index: the kept-titles one is not overwritten.
     kept = run_eval(tmp_path, "keyword", "--ask-modes", "none")
     assert kept["index"]["data_dir"] != report["index"]["data_dir"]
-    kept_titles = {a.title for a in all_articles({**load_settings(), "data.dir": kept["index"]["data_dir"]}).values()}
+    kept_titles = {
+        a.title for a in all_articles({**load_settings(), "data.dir": kept["index"]["data_dir"]}).values()
+    }
     assert {title for title, *_ in GOLD} <= kept_titles
 
 
 def test_unknown_peer_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["eval", "--qa", str(squad_file(tmp_path / "tiny-qa.json")),
-                 "--distractors", str(distractor_file(tmp_path / "news.jsonl.gz")), "--peers", "solr",
-                 "--cache-dir", str(tmp_path / "cache")])
+    code = main(
+        [
+            "eval",
+            "--qa",
+            str(squad_file(tmp_path / "tiny-qa.json")),
+            "--distractors",
+            str(distractor_file(tmp_path / "news.jsonl.gz")),
+            "--peers",
+            "solr",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ]
+    )
     assert code == 2
     assert "--peers: unknown peer solr; valid: lucene" in capsys.readouterr().err
 

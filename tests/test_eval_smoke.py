@@ -13,30 +13,75 @@ from retrieval import answer_model
 
 # Five paragraphs we wrote, each with a question whose words appear in it (so keyword search ranks it first).
 GOLD = [
-    ("مدينة فاس", ("تأسست مدينة فاس المغربية في القرن الثامن الميلادي على يد إدريس الثاني، وتضم جامعة القرويين "
-     "التي يعدها كثيرون أقدم جامعة ما زالت تعمل في العالم. وتشتهر المدينة القديمة بدباغة الجلود وأسواقها الضيقة."),
-     "من أسس مدينة فاس المغربية؟", "إدريس الثاني"),
-    ("نهر النيل", ("يبلغ طول نهر النيل نحو ستة آلاف وستمائة كيلومتر، ويجري من بحيرة فكتوريا شمالا حتى يصب في البحر "
-     "المتوسط عند دلتا مصر. وقد قامت على ضفافه حضارة المصريين القدماء التي اعتمدت على فيضانه السنوي."),
-     "أين يصب نهر النيل؟", "البحر المتوسط"),
-    ("القهوة العربية", ("تقدم القهوة العربية في فناجين صغيرة مع التمر، وتحمص حبوبها تحميصا خفيفا وتضاف إليها "
-     "حبات الهيل. وأدرجت منظمة اليونسكو القهوة العربية في قائمة التراث الثقافي غير المادي عام 2015."),
-     "متى أدرجت اليونسكو القهوة العربية في قائمة التراث؟", "2015"),
-    ("الخوارزمي", ("يعد محمد بن موسى الخوارزمي من أبرز علماء الرياضيات في بغداد زمن المأمون، وإليه ينسب علم "
-     "الجبر الذي أخذ اسمه من كتابه المختصر في حساب الجبر والمقابلة، ومن اسمه اشتقت كلمة الخوارزمية."),
-     "ما الكتاب الذي ألفه الخوارزمي في الجبر؟", "المختصر في حساب الجبر والمقابلة"),
-    ("البتراء", ("تقع مدينة البتراء الأثرية في جنوب الأردن، وقد نحتها الأنباط في الصخر الوردي قبل أكثر من ألفي "
-     "عام، واختيرت عام 2007 واحدة من عجائب الدنيا السبع الجديدة."),
-     "من نحت مدينة البتراء في الصخر الوردي؟", "الأنباط"),
+    (
+        "مدينة فاس",
+        (
+            "تأسست مدينة فاس المغربية في القرن الثامن الميلادي على يد إدريس الثاني، وتضم جامعة القرويين "
+            "التي يعدها كثيرون أقدم جامعة ما زالت تعمل في العالم. وتشتهر المدينة القديمة بدباغة الجلود وأسواقها الضيقة."
+        ),
+        "من أسس مدينة فاس المغربية؟",
+        "إدريس الثاني",
+    ),
+    (
+        "نهر النيل",
+        (
+            "يبلغ طول نهر النيل نحو ستة آلاف وستمائة كيلومتر، ويجري من بحيرة فكتوريا شمالا حتى يصب في البحر "
+            "المتوسط عند دلتا مصر. وقد قامت على ضفافه حضارة المصريين القدماء التي اعتمدت على فيضانه السنوي."
+        ),
+        "أين يصب نهر النيل؟",
+        "البحر المتوسط",
+    ),
+    (
+        "القهوة العربية",
+        (
+            "تقدم القهوة العربية في فناجين صغيرة مع التمر، وتحمص حبوبها تحميصا خفيفا وتضاف إليها "
+            "حبات الهيل. وأدرجت منظمة اليونسكو القهوة العربية في قائمة التراث الثقافي غير المادي عام 2015."
+        ),
+        "متى أدرجت اليونسكو القهوة العربية في قائمة التراث؟",
+        "2015",
+    ),
+    (
+        "الخوارزمي",
+        (
+            "يعد محمد بن موسى الخوارزمي من أبرز علماء الرياضيات في بغداد زمن المأمون، وإليه ينسب علم "
+            "الجبر الذي أخذ اسمه من كتابه المختصر في حساب الجبر والمقابلة، ومن اسمه اشتقت كلمة الخوارزمية."
+        ),
+        "ما الكتاب الذي ألفه الخوارزمي في الجبر؟",
+        "المختصر في حساب الجبر والمقابلة",
+    ),
+    (
+        "البتراء",
+        (
+            "تقع مدينة البتراء الأثرية في جنوب الأردن، وقد نحتها الأنباط في الصخر الوردي قبل أكثر من ألفي "
+            "عام، واختيرت عام 2007 واحدة من عجائب الدنيا السبع الجديدة."
+        ),
+        "من نحت مدينة البتراء في الصخر الوردي؟",
+        "الأنباط",
+    ),
 ]
 TOPICS = ["الاقتصاد", "الرياضة", "الطقس", "التعليم", "الصحة"]
 PLACES = ["عمان", "الرياض", "القاهرة", "تونس"]
 
 
 def squad_file(path: Path) -> Path:
-    data = [{"title": title, "paragraphs": [{"context": context, "qas": [
-        {"id": f"q{n}", "question": question, "answers": [{"text": answer, "answer_start": context.find(answer)}]},
-    ]}]} for n, (title, context, question, answer) in enumerate(GOLD)]
+    data = [
+        {
+            "title": title,
+            "paragraphs": [
+                {
+                    "context": context,
+                    "qas": [
+                        {
+                            "id": f"q{n}",
+                            "question": question,
+                            "answers": [{"text": answer, "answer_start": context.find(answer)}],
+                        },
+                    ],
+                }
+            ],
+        }
+        for n, (title, context, question, answer) in enumerate(GOLD)
+    ]
     path.write_text(json.dumps({"version": "1.1", "data": data}, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -45,19 +90,46 @@ def distractor_file(path: Path, count: int = 20) -> Path:
     with gzip.open(path, "wt", encoding="utf-8") as handle:
         for n in range(count):
             topic, place = TOPICS[n % len(TOPICS)], PLACES[n % len(PLACES)]
-            text = (f"أعلنت السلطات في {place} اليوم عن خطة جديدة في مجال {topic} تشمل عددا من المشروعات. "
-                    f"وقال مسؤول إن الخطة رقم {n} ستنفذ خلال العام المقبل بتمويل حكومي. "
-                    f"ورحب المواطنون في {place} بالخطة وطالبوا بسرعة التنفيذ.")
-            handle.write(json.dumps({"title": f"خطة {topic} في {place} رقم {n}", "text": text,
-                                     "src": "وكالة", "url": f"https://example.org/{n}"}, ensure_ascii=False) + "\n")
+            text = (
+                f"أعلنت السلطات في {place} اليوم عن خطة جديدة في مجال {topic} تشمل عددا من المشروعات. "
+                f"وقال مسؤول إن الخطة رقم {n} ستنفذ خلال العام المقبل بتمويل حكومي. "
+                f"ورحب المواطنون في {place} بالخطة وطالبوا بسرعة التنفيذ."
+            )
+            handle.write(
+                json.dumps(
+                    {
+                        "title": f"خطة {topic} في {place} رقم {n}",
+                        "text": text,
+                        "src": "وكالة",
+                        "url": f"https://example.org/{n}",
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
     return path
 
 
 def run_eval(tmp_path: Path, modes: str, *extra: str) -> dict:
     out = tmp_path / "out" / f"report-{modes.replace(',', '-')}.json"
-    code = main(["eval", "--qa", str(squad_file(tmp_path / "tiny-qa.json")),
-                 "--distractors", str(distractor_file(tmp_path / "news.jsonl.gz")), "--distractor-limit", "20",
-                 "--modes", modes, "--cache-dir", str(tmp_path / "cache"), "--out", str(out), *extra])
+    code = main(
+        [
+            "eval",
+            "--qa",
+            str(squad_file(tmp_path / "tiny-qa.json")),
+            "--distractors",
+            str(distractor_file(tmp_path / "news.jsonl.gz")),
+            "--distractor-limit",
+            "20",
+            "--modes",
+            modes,
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--out",
+            str(out),
+            *extra,
+        ]
+    )
     assert code == 0
     return json.loads(out.read_text(encoding="utf-8"))
 
@@ -108,7 +180,9 @@ def test_all_modes_on_tiny_data(tmp_path: Path) -> None:
     # Beside the in-sample asks, the shipped answer model's held-out folds: one row per shared set and all pooled.
     shipped = json.loads(answer_model.MODEL_FILE.read_text(encoding="utf-8"))
     held_out = report["answer_model_held_out"]
-    assert [r["held_out"] for r in held_out] == [f["held_out"] for f in shipped["folds"]] + ["all (out of fold)"]
+    assert [r["held_out"] for r in held_out] == [f["held_out"] for f in shipped["folds"]] + [
+        "all (out of fold)"
+    ]
     assert held_out[-1]["right"] == shipped["out_of_fold"]["right"]
     assert f"answer model {shipped['version']}, held-out folds" in report["table"]
 
@@ -132,8 +206,10 @@ def test_vectors_are_reused_by_passage_text(tmp_path: Path) -> None:
     from indexer.stores import open_stores
 
     def corpus(path: Path, prefix: str) -> Path:
-        rows = [{"id": f"{prefix}-{n}", "title": title, "text": context, "src": "وكالة"}
-                for n, (title, context, _, _) in enumerate(GOLD)]
+        rows = [
+            {"id": f"{prefix}-{n}", "title": title, "text": context, "src": "وكالة"}
+            for n, (title, context, _, _) in enumerate(GOLD)
+        ]
         path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         return path
 

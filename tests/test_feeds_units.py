@@ -36,8 +36,13 @@ def site(tmp_path: Path):
 
 
 def fetch(served: Served, path: str, **options) -> object:
-    return get(served.base + path, timeout=options.pop("timeout", 10), max_bytes=options.pop("max_bytes", 1 << 20),
-               user_agent=AGENT, **options)
+    return get(
+        served.base + path,
+        timeout=options.pop("timeout", 10),
+        max_bytes=options.pop("max_bytes", 1 << 20),
+        user_agent=AGENT,
+        **options,
+    )
 
 
 def test_conditional_get_answers_304_with_the_validators_it_was_given(site: Served) -> None:
@@ -81,9 +86,15 @@ def test_feed_documents_read_and_refused() -> None:
     rss = (FIXTURES / "rss.xml").read_bytes().replace(b"{BASE}", b"http://h")
     feed = parse_feed(rss, "http://h/rss.xml")
     assert feed.version == "rss20" and feed.title == "أخبار الواحة"
-    assert [item.key for item in feed.items] == ["wahanews-1001", "http://h/articles/library.html",
-                                                 "http://h/articles/marathon.html", "wahanews-1004"]
-    atom = parse_feed((FIXTURES / "atom.xml").read_bytes().replace(b"{BASE}", b"http://h"), "http://h/feeds/atom.xml")
+    assert [item.key for item in feed.items] == [
+        "wahanews-1001",
+        "http://h/articles/library.html",
+        "http://h/articles/marathon.html",
+        "wahanews-1004",
+    ]
+    atom = parse_feed(
+        (FIXTURES / "atom.xml").read_bytes().replace(b"{BASE}", b"http://h"), "http://h/feeds/atom.xml"
+    )
     # A relative link is made absolute against the feed's address.
     assert atom.items[0].link == "http://h/feeds/articles/port.html"
     # UTF-16 with a byte-order mark is read; the same text re-declared by a wrong header is refused.
@@ -110,8 +121,10 @@ def test_feed_documents_read_and_refused() -> None:
 def test_a_changed_entry_changes_its_digest_and_keeps_its_key() -> None:
     atom = (FIXTURES / "atom.xml").read_bytes()
     before = parse_feed(atom, "http://h/atom.xml").items
-    after = parse_feed(atom.replace(b"<updated>2026-11-29T09:00:00Z</updated>", b"<updated>2026-12-01T09:00:00Z"
-                                    b"</updated>"), "http://h/atom.xml").items
+    after = parse_feed(
+        atom.replace(b"<updated>2026-11-29T09:00:00Z</updated>", b"<updated>2026-12-01T09:00:00Z</updated>"),
+        "http://h/atom.xml",
+    ).items
     assert [i.key for i in before] == [i.key for i in after]
     assert [i.digest == j.digest for i, j in zip(before, after, strict=True)] == [False, True, True]
 
@@ -119,7 +132,14 @@ def test_a_changed_entry_changes_its_digest_and_keeps_its_key() -> None:
 def test_back_off_doubles_up_to_its_longest_and_honours_retry_after() -> None:
     state = FeedState("http://h/feed.xml")
     at = datetime(2026, 12, 1, tzinfo=UTC)
-    assert [state.record_failure("boom", at, 300, 3000) for _ in range(6)] == [300, 600, 1200, 2400, 3000, 3000]
+    assert [state.record_failure("boom", at, 300, 3000) for _ in range(6)] == [
+        300,
+        600,
+        1200,
+        2400,
+        3000,
+        3000,
+    ]
     assert state.backing_off(at) == at + timedelta(seconds=3000)
     assert state.backing_off(at + timedelta(seconds=3001)) is None
     state.record_success(at)
@@ -132,10 +152,15 @@ def test_state_file_round_trip_forgetting_and_the_watch_lock(tmp_path: Path) -> 
     url = "http://h/feed.xml"
     at = datetime(2026, 12, 1, tzinfo=UTC)
     old = (at - timedelta(days=FORGET_AFTER_DAYS + 1)).isoformat()
-    state = FeedState(url, etag='"x"', items={
-        "recent": ItemState("http://h/a", "d1", "indexed", seen=at.isoformat()),
-        "old": ItemState("http://h/b", "d2", "indexed", seen=old),
-        "old-pending": ItemState("http://h/c", "d3", "pending", seen=old)})
+    state = FeedState(
+        url,
+        etag='"x"',
+        items={
+            "recent": ItemState("http://h/a", "d1", "indexed", seen=at.isoformat()),
+            "old": ItemState("http://h/b", "d2", "indexed", seen=old),
+            "old-pending": ItemState("http://h/c", "d3", "pending", seen=old),
+        },
+    )
     state.forget_old(at)
     assert set(state.items) == {"recent", "old-pending"}
     save_state(tmp_path, state)
@@ -155,9 +180,12 @@ def test_state_file_round_trip_forgetting_and_the_watch_lock(tmp_path: Path) -> 
 
 
 def test_feeds_settings_from_environment_and_their_errors() -> None:
-    values = load_settings(environ={"ISNAD_FEEDS_URLS": "http://a/rss.xml  http://b/atom.xml",
-                                    "ISNAD_FEEDS_INTERVAL": "60"})
-    assert values["feeds.urls"] == ["http://a/rss.xml", "http://b/atom.xml"] and values["feeds.interval"] == 60
+    values = load_settings(
+        environ={"ISNAD_FEEDS_URLS": "http://a/rss.xml  http://b/atom.xml", "ISNAD_FEEDS_INTERVAL": "60"}
+    )
+    assert (
+        values["feeds.urls"] == ["http://a/rss.xml", "http://b/atom.xml"] and values["feeds.interval"] == 60
+    )
     assert load_settings(environ={})["feeds.urls"] == []
     with pytest.raises(SettingsError, match="feeds.urls must be a list of strings"):
         load_settings(overrides={"feeds.urls": [1, 2]}, environ={})
@@ -173,26 +201,40 @@ def test_a_feed_is_stored_and_recorded_a_batch_at_a_time(site: Served, tmp_path:
 
     monkeypatch.setattr(poll, "ITEMS_PER_BATCH", 2)
     rss = (site.root / "rss.xml").read_text(encoding="utf-8")
-    site.write("rss.xml", rss.replace("  </channel>", f"""    <item>
+    site.write(
+        "rss.xml",
+        rss.replace(
+            "  </channel>",
+            f"""    <item>
       <title>أمطار غزيرة (تحديث)</title>
       <link>{site.base}/articles/rain.html</link>
       <guid isPermaLink="false">wahanews-1001-update</guid>
     </item>
-  </channel>"""))
+  </channel>""",
+        ),
+    )
     site.fail["/articles/dates-cp1256.html"] = 500
     settings = load_settings(overrides={"data.dir": str(tmp_path / "data")}, environ={})
     events: list[poll.Event] = []
     url = site.base + "/rss.xml"
-    watcher = poll.Watcher(settings, [url], poll.WatchOptions.from_settings(settings, embed=False), events.append)
+    watcher = poll.Watcher(
+        settings, [url], poll.WatchOptions.from_settings(settings, embed=False), events.append
+    )
     outcome = watcher.poll_feed(url)
     assert outcome.status == "ok" and outcome.counts == {"new": 3, "changed": 0, "unchanged": 1, "failed": 1}
     items = load_state(tmp_path / "data", url).items
     assert {key: item.status for key, item in items.items()} == {
-        "wahanews-1001": "indexed", f"{site.base}/articles/library.html": "indexed",
-        f"{site.base}/articles/marathon.html": "indexed", "wahanews-1004": "pending",
-        "wahanews-1001-update": "indexed"}
-    assert items["wahanews-1001-update"].article_id == items["wahanews-1001"].article_id == \
-        stable_id(f"{site.base}/articles/rain.html")
+        "wahanews-1001": "indexed",
+        f"{site.base}/articles/library.html": "indexed",
+        f"{site.base}/articles/marathon.html": "indexed",
+        "wahanews-1004": "pending",
+        "wahanews-1001-update": "indexed",
+    }
+    assert (
+        items["wahanews-1001-update"].article_id
+        == items["wahanews-1001"].article_id
+        == stable_id(f"{site.base}/articles/rain.html")
+    )
     assert "HTTP 500" in items["wahanews-1004"].error
     assert [e.kind for e in events if e.item] == ["new", "new", "new", "item-failed", "unchanged"]
     with sqlite3.connect(tmp_path / "data" / "documents.sqlite3") as db:
@@ -202,7 +244,8 @@ def test_a_feed_is_stored_and_recorded_a_batch_at_a_time(site: Served, tmp_path:
 
 
 def test_storing_waits_for_the_write_lock_and_keeps_items_pending_when_it_stays_taken(
-        site: Served, tmp_path: Path, monkeypatch) -> None:
+    site: Served, tmp_path: Path, monkeypatch
+) -> None:
     """Another writer (`isnad index`, the server's write API) holds index.lock: watch waits for it, and when it
     stays taken the items are kept pending and stored on the next poll, though the feed then answers 304."""
     import fcntl
@@ -215,7 +258,9 @@ def test_storing_waits_for_the_write_lock_and_keeps_items_pending_when_it_stays_
     settings = load_settings(overrides={"data.dir": str(data)}, environ={})
     events: list[poll.Event] = []
     url = site.base + "/atom.xml"
-    watcher = poll.Watcher(settings, [url], poll.WatchOptions.from_settings(settings, embed=False), events.append)
+    watcher = poll.Watcher(
+        settings, [url], poll.WatchOptions.from_settings(settings, embed=False), events.append
+    )
 
     holder = open(data / "index.lock", "a+")  # noqa: SIM115 - the other writer's lock, released below
     fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)

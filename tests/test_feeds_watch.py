@@ -69,22 +69,51 @@ def page(served: Served, name: str) -> str:
 
 
 def watch(data: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "cli", "watch", "--data-dir", str(data), *args],
-                          cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=600,
-                          env={**os.environ, "ISNAD_FEEDS_BACKOFF_INITIAL": str(BACKOFF), **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "watch", "--data-dir", str(data), *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+        env={**os.environ, "ISNAD_FEEDS_BACKOFF_INITIAL": str(BACKOFF), **(env or {})},
+    )
 
 
 def start_watch(data: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "cli", "watch", "--data-dir", str(data), *args],
-                            cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "ISNAD_FEEDS_BACKOFF_INITIAL": str(BACKOFF)})
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli", "watch", "--data-dir", str(data), *args],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "ISNAD_FEEDS_BACKOFF_INITIAL": str(BACKOFF)},
+    )
 
 
 def search(data: Path, query: str, mode: str = "keyword") -> list[dict]:
     """The real `isnad search --json` over the data directory."""
-    done = subprocess.run([sys.executable, "-m", "cli", "search", "--data-dir", str(data), "--json", "--mode",
-                           mode, "--size", "50", query],
-                          cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cli",
+            "search",
+            "--data-dir",
+            str(data),
+            "--json",
+            "--mode",
+            mode,
+            "--size",
+            "50",
+            query,
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["results"]
 
@@ -96,8 +125,14 @@ def stored(data: Path) -> list[tuple[str, str, str]]:
 
 
 def counts(data: Path) -> dict:
-    done = subprocess.run([sys.executable, "-m", "cli", "stats", "--json", "--data-dir", str(data)],
-                          cwd=REPO_ROOT, capture_output=True, text=True, check=False, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "stats", "--json", "--data-dir", str(data)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)["counts"]
 
@@ -122,12 +157,17 @@ def assert_each_article_once(data: Path, served: Served) -> None:
     assert numbers["keyword"] == numbers["passages"] and numbers["pending_keyword_articles"] == 0
 
 
-def test_watch_once_indexes_both_feeds_reports_broken_ones_and_a_second_poll_is_304(site: Served,
-                                                                                       tmp_path: Path) -> None:
+def test_watch_once_indexes_both_feeds_reports_broken_ones_and_a_second_poll_is_304(
+    site: Served, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     good = [feed(site, "rss.xml"), feed(site, "atom.xml")]
-    broken = [feed(site, "wrong-encoding.xml"), feed(site, "truncated.xml"), page(site, "rain"),
-              feed(site, "missing.xml")]
+    broken = [
+        feed(site, "wrong-encoding.xml"),
+        feed(site, "truncated.xml"),
+        page(site, "rain"),
+        feed(site, "missing.xml"),
+    ]
     first = watch(data, "--once", *good, *broken)
     assert first.returncode == 1, first.stderr  # some feeds failed; the others were read
     for name in ("rain", "library", "marathon", "dates-cp1256"):
@@ -136,8 +176,11 @@ def test_watch_once_indexes_both_feeds_reports_broken_ones_and_a_second_poll_is_
         assert f"(feed {good[1]})" in item_line(first.stderr, "new item", page(site, name))
     # The library article is in both feeds: the Atom feed's copy lands on the same article.
     assert "already indexed" in item_line(first.stderr, "unchanged item", page(site, "library"))
-    failed = {line.split("failed feed ")[1].split(": ", 1)[0]: line for line in first.stderr.splitlines()
-              if "failed feed " in line}
+    failed = {
+        line.split("failed feed ")[1].split(": ", 1)[0]: line
+        for line in first.stderr.splitlines()
+        if "failed feed " in line
+    }
     assert set(failed) == set(broken)
     assert "wrong declared encoding" in failed[broken[0]] and "utf-8" in failed[broken[0]]
     assert "truncated" in failed[broken[1]]
@@ -166,39 +209,57 @@ def test_watch_once_indexes_both_feeds_reports_broken_ones_and_a_second_poll_is_
     assert "0 new, 0 changed, 0 unchanged, 0 failed items" in second.stdout
 
 
-def test_changed_item_reindexed_failed_page_retried_and_failing_feed_backs_off(site: Served,
-                                                                                tmp_path: Path) -> None:
+def test_changed_item_reindexed_failed_page_retried_and_failing_feed_backs_off(
+    site: Served, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     rss, atom, missing = feed(site, "rss.xml"), feed(site, "atom.xml"), feed(site, "missing.xml")
     first = watch(data, "--once", "--no-embed", rss, atom, missing)
     assert first.returncode == 1 and "HTTP 404" in first.stderr
     state = load_state(data, missing)
     assert state.failures == 1 and state.etag is None
-    assert (datetime.fromisoformat(state.next_retry) - datetime.fromisoformat(state.last_poll)).total_seconds() \
-        == BACKOFF
+    assert (
+        datetime.fromisoformat(state.next_retry) - datetime.fromisoformat(state.last_poll)
+    ).total_seconds() == BACKOFF
     olive_id = stable_id(page(site, "olive"))
     old_hash = {row[0]: row[2] for row in stored(data)}[olive_id]
 
     # The olive article is updated on the site and in the Atom feed; the RSS feed gains an item whose page
     # is not there yet.
     olive = (site.root / "articles" / "olive.html").read_text(encoding="utf-8")
-    site.write("articles/olive.html", olive.replace(
-        "</article>", "<p>وأعلنت النقابة لاحقا افتتاح المعصرة التعاونية الجديدة في القرية الكبرى لعصر ثمار "
-                      "صغار المزارعين بأجور مخفضة طوال الموسم.</p>\n</article>"))
+    site.write(
+        "articles/olive.html",
+        olive.replace(
+            "</article>",
+            "<p>وأعلنت النقابة لاحقا افتتاح المعصرة التعاونية الجديدة في القرية الكبرى لعصر ثمار "
+            "صغار المزارعين بأجور مخفضة طوال الموسم.</p>\n</article>",
+        ),
+    )
     atom_text = (site.root / "atom.xml").read_text(encoding="utf-8")
     olive_dates = "<published>2026-11-30T07:45:00Z</published>\n    <updated>2026-11-30T07:45:00Z</updated>"
     assert olive_dates in atom_text
-    site.write("atom.xml", atom_text.replace(olive_dates, olive_dates.replace("<updated>2026-11-30T07:45",
-                                                                              "<updated>2026-12-01T10:00")))
+    site.write(
+        "atom.xml",
+        atom_text.replace(
+            olive_dates, olive_dates.replace("<updated>2026-11-30T07:45", "<updated>2026-12-01T10:00")
+        ),
+    )
     bridge = page(site, "bridge")
     rss_text = (site.root / "rss.xml").read_text(encoding="utf-8")
-    site.write("rss.xml", rss_text.replace("    <item>", f"""    <item>
+    site.write(
+        "rss.xml",
+        rss_text.replace(
+            "    <item>",
+            f"""    <item>
       <title>جسر جديد يربط ضفتي النهر</title>
       <link>{bridge}</link>
       <guid isPermaLink="false">wahanews-1005</guid>
       <pubDate>Tue, 01 Dec 2026 09:00:00 GMT</pubDate>
     </item>
-    <item>""", 1))
+    <item>""",
+            1,
+        ),
+    )
     site.log.clear()
     second = watch(data, "--once", "--no-embed", rss, atom, missing)
     assert second.returncode == 1  # the bridge page is missing
@@ -225,8 +286,9 @@ def test_changed_item_reindexed_failed_page_retried_and_failing_feed_backs_off(s
     assert "retried 1 pending item" in third.stderr
     state = load_state(data, missing)
     assert state.failures == 2
-    assert (datetime.fromisoformat(state.next_retry) - datetime.fromisoformat(state.last_poll)).total_seconds() \
-        == 2 * BACKOFF
+    assert (
+        datetime.fromisoformat(state.next_retry) - datetime.fromisoformat(state.last_poll)
+    ).total_seconds() == 2 * BACKOFF
     assert len(stored(data)) == len(ARTICLES) + 1
     assert [hit["article_id"] for hit in search(data, "الجسر")] == [stable_id(bridge)]
 
@@ -240,8 +302,9 @@ def test_changed_item_reindexed_failed_page_retried_and_failing_feed_backs_off(s
     assert len(stored(data)) == len(ARTICLES) + 1
 
 
-def test_watch_writes_while_isnad_serve_runs_and_the_server_finds_the_new_articles(site: Served,
-                                                                                    tmp_path: Path) -> None:
+def test_watch_writes_while_isnad_serve_runs_and_the_server_finds_the_new_articles(
+    site: Served, tmp_path: Path
+) -> None:
     from evaluation.server import ServedIndex
 
     data = tmp_path / "data"
@@ -250,10 +313,12 @@ def test_watch_writes_while_isnad_serve_runs_and_the_server_finds_the_new_articl
     server = ServedIndex(data, log_path=tmp_path / "serve.log", startup_timeout=120.0)
     server.start()
     try:
+
         def found(word: str) -> list[str]:
             query = urllib.parse.urlencode({"q": word, "mode": "keyword"})
-            with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/api/v1/search?{query}",
-                                        timeout=60) as response:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{server.port}/api/v1/search?{query}", timeout=60
+            ) as response:
                 return [hit["article_id"] for hit in json.loads(response.read())["results"]]
 
         assert found("الزيتون") == []
@@ -286,8 +351,9 @@ def test_interrupted_watch_reruns_without_loss_or_duplicates(site: Served, tmp_p
         assert process.returncode == 130 and "stopped" in stderr, stderr
     else:
         assert process.returncode == -signal.SIGKILL
-    assert {row[0] for row in stored(data)} == {stable_id(page(site, name))
-                                                for name in ("rain", "library", "marathon", "dates-cp1256")}
+    assert {row[0] for row in stored(data)} == {
+        stable_id(page(site, name)) for name in ("rain", "library", "marathon", "dates-cp1256")
+    }
     assert {item.status for item in load_state(data, rss).items.values()} == {"indexed"}
     assert not load_state(data, atom).items  # nothing recorded for the feed it was in the middle of
 
@@ -303,8 +369,9 @@ def test_interrupted_watch_reruns_without_loss_or_duplicates(site: Served, tmp_p
     assert_each_article_once(data, site)
 
 
-def test_watch_without_once_polls_again_after_its_interval_and_stops_cleanly_on_sigterm(site: Served,
-                                                                                         tmp_path: Path) -> None:
+def test_watch_without_once_polls_again_after_its_interval_and_stops_cleanly_on_sigterm(
+    site: Served, tmp_path: Path
+) -> None:
     data = tmp_path / "data"
     rss = feed(site, "rss.xml")
     process = start_watch(data, "--no-embed", "--interval", "1", rss)

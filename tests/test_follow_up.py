@@ -12,8 +12,10 @@ MAX_CHARS = 500
 FOLLOW_UP = "ومتى حدث ذلك؟"
 SUBJECT = "ما الذي اشتعل في مصفاة النفط في أزوف بعد هجوم المسيرات؟"
 # Real sentences repeated to the longest turn history allows.
-FILLER = ("وقال المتحدث باسم الوزارة إن الاجتماع المقبل سيبحث أسعار القمح والشحن البحري في الموانئ الجنوبية، "
-          "مضيفا أن الوفود ستناقش كذلك خطط الطاقة المتجددة وتمويل مشاريع المياه في المدن الساحلية. ")
+FILLER = (
+    "وقال المتحدث باسم الوزارة إن الاجتماع المقبل سيبحث أسعار القمح والشحن البحري في الموانئ الجنوبية، "
+    "مضيفا أن الوفود ستناقش كذلك خطط الطاقة المتجددة وتمويل مشاريع المياه في المدن الساحلية. "
+)
 
 
 def long_turn(head: str) -> str:
@@ -32,10 +34,16 @@ def test_long_turns_give_their_key_words_within_the_query_limit() -> None:
     older = long_turn("كم بلغ سعر برميل النفط في الأسواق الآسيوية؟")
     newest = long_turn(SUBJECT)
     answer = "ج" * MAX_TURN_CHARS
-    history = [{"role": "user", "content": older}, {"role": "assistant", "content": answer},
-               {"role": "user", "content": newest}, {"role": "assistant", "content": answer}]
+    history = [
+        {"role": "user", "content": older},
+        {"role": "assistant", "content": answer},
+        {"role": "user", "content": newest},
+        {"role": "assistant", "content": answer},
+    ]
     bounded = bounded_history(history, FOLLOW_UP, analyze, IGNORE, MAX_CHARS)
-    assert len(compose.with_context(FOLLOW_UP, history, analyze, IGNORE)) > 2 * 4000  # what it borrowed before
+    assert (
+        len(compose.with_context(FOLLOW_UP, history, analyze, IGNORE)) > 2 * 4000
+    )  # what it borrowed before
     context = compose.with_context(FOLLOW_UP, bounded, analyze, IGNORE)
     assert context.endswith(FOLLOW_UP) and len(context) <= MAX_CHARS
     # The newest turn keeps its subject, in order, without its question and stop words.

@@ -107,7 +107,9 @@ def test_hybrid_fuses_the_depth_and_lists_keyword_matches_beyond_it_in_order() -
         # Fused: the best two of each list (1, 2 and 6, 4); then 3 and 5, the keyword matches beyond depth 2.
         assert sorted(ids[:4]) == [1, 2, 4, 6] and ids[4:] == [3, 5], method
     rrf_tail = hybrid(keyword, semantic, FusionParams("rrf", depth=2, k=10, keyword_weight=2.0))
-    assert rrf_tail[-2].score == pytest.approx(2.0 / (10 + 3)) and rrf_tail[-1].score == pytest.approx(2.0 / 15)
+    assert rrf_tail[-2].score == pytest.approx(2.0 / (10 + 3)) and rrf_tail[-1].score == pytest.approx(
+        2.0 / 15
+    )
     whole = hybrid(keyword, semantic, FusionParams("rrf", depth=200))
     assert whole == rrf([keyword, semantic])
 

@@ -34,15 +34,23 @@ DEPTH = 5
 
 @pytest.mark.parametrize("method", METHODS)
 def test_offline_first_page_equals_the_apis(indexed_seeds_dir: Path, method: str) -> None:
-    settings = load_settings(overrides={"data.dir": str(indexed_seeds_dir), "search.fusion": method,
-                                        "search.candidates": DEPTH, "search.keyword_weight": 0.6,
-                                        "search.semantic_weight": 0.4}, environ={})
+    settings = load_settings(
+        overrides={
+            "data.dir": str(indexed_seeds_dir),
+            "search.fusion": method,
+            "search.candidates": DEPTH,
+            "search.keyword_weight": 0.6,
+            "search.semantic_weight": 0.4,
+        },
+        environ={},
+    )
     app = create_app({"TESTING": True}, settings=settings)
     client = app.test_client()
     api_pages = []
     for query in QUERIES:
-        reply = client.get("/api/v1/search", query_string={"q": query, "mode": "hybrid", "size": RESULTS,
-                                                           "collapse": "none"})
+        reply = client.get(
+            "/api/v1/search", query_string={"q": query, "mode": "hybrid", "size": RESULTS, "collapse": "none"}
+        )
         assert reply.status_code == 200
         api_pages.append([r["article_id"] for r in reply.get_json()["results"]])
     services_of(app).close()
@@ -52,8 +60,10 @@ def test_offline_first_page_equals_the_apis(indexed_seeds_dir: Path, method: str
     articles: dict[int, ArticleRef] = {}
     try:
         retriever = wide_retriever(stores, settings, depth=50)
-        gathered = [Gathered("seeds", str(n), "", *question_lists(retriever, query, articles), [])
-                    for n, query in enumerate(QUERIES)]
+        gathered = [
+            Gathered("seeds", str(n), "", *question_lists(retriever, query, articles), [])
+            for n, query in enumerate(QUERIES)
+        ]
     finally:
         stores.close()
     floor = float(settings["search.semantic_min_score"])

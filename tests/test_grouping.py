@@ -51,8 +51,11 @@ def grouped(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> tuple[
     settings = load_settings(overrides={"data.dir": str(root / "data")}, environ={})
     index_paths(paths, settings, progress=False)
     second = root / "copy-2.jsonl"
-    second.write_text(json.dumps(edited_copy(sample("rain-agency"), "rain-copy-2", "قناة ثانية"),
-                                 ensure_ascii=False) + "\n", encoding="utf-8")
+    second.write_text(
+        json.dumps(edited_copy(sample("rain-agency"), "rain-copy-2", "قناة ثانية"), ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )
     report = index_paths([str(second)], settings, progress=False)
     return root / "data", main, {"second_run": report, "settings": settings}
 

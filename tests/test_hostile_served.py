@@ -23,8 +23,10 @@ from webapp.headers import CONTENT_SECURITY_POLICY
 
 FOLLOW_UP = "ومتى حدث ذلك؟"
 SUBJECT = "ما الذي اشتعل في مصفاة النفط في أزوف بعد هجوم المسيرات؟"
-HOSTILE_BODIES = ('{"question": "\\ud800"}',
-                  '{"question": "ومتى؟", "history": [{"role": "user", "content": "\\udfff"}]}')
+HOSTILE_BODIES = (
+    '{"question": "\\ud800"}',
+    '{"question": "ومتى؟", "history": [{"role": "user", "content": "\\udfff"}]}',
+)
 
 
 class Reply:
@@ -73,8 +75,9 @@ class Client:
 
 @pytest.fixture(scope="module")
 def port(indexed_seeds_dir: Path) -> Iterator[int]:
-    served = ServedIndex(indexed_seeds_dir, log_path=indexed_seeds_dir.parent / "hostile-serve.log",
-                         startup_timeout=120.0).start()
+    served = ServedIndex(
+        indexed_seeds_dir, log_path=indexed_seeds_dir.parent / "hostile-serve.log", startup_timeout=120.0
+    ).start()
     try:
         yield served.port
     finally:
@@ -88,11 +91,14 @@ def client(port: int) -> Iterator[Client]:
     opened.close()
 
 
-@pytest.mark.parametrize("body", [
-    '{"question": "\\ud800"}',
-    '{"question": "\\udfff"}',
-    '{"question": "ومتى؟", "history": [{"role": "user", "content": "مصفاة \\ud800"}]}',
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"question": "\\ud800"}',
+        '{"question": "\\udfff"}',
+        '{"question": "ومتى؟", "history": [{"role": "user", "content": "مصفاة \\ud800"}]}',
+    ],
+)
 def test_a_lone_surrogate_is_a_400_for_that_request(client: Client, body: str) -> None:
     reply = client.ask(body)
     assert reply.status == 400 and reply.error_code() == "invalid_unicode"
@@ -105,8 +111,15 @@ def test_deeply_nested_json_is_malformed_json(client: Client, body: str) -> None
     assert reply.status == 400 and reply.error_code() == "malformed_json"
 
 
-@pytest.mark.parametrize("target", ["/api/v1/search?q=%ED%A0%80", "/api/v1/search?q=%FF", "/api/v1/articles/%FF",
-                                    "/api/v1/articles/%ED%A0%80"])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "/api/v1/search?q=%ED%A0%80",
+        "/api/v1/search?q=%FF",
+        "/api/v1/articles/%FF",
+        "/api/v1/articles/%ED%A0%80",
+    ],
+)
 def test_urls_that_are_not_utf8_are_a_json_400(client: Client, target: str) -> None:
     reply = client.send("GET", target)
     assert reply.status == 400 and reply.error_code() == "invalid_unicode"
@@ -124,7 +137,9 @@ def test_a_url_beyond_waitress_limit_is_a_json_431_under_the_api(client: Client,
     reply = client.send("GET", f"/api/v1/search?q={huge}")
     assert reply.status == 431 and reply.error_code() == "request_header_too_large"
     assert "POST /api/v1/ask" in reply.json["error"]["message"]
-    assert reply.headers["Cache-Control"] == "no-store" and reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert (
+        reply.headers["Cache-Control"] == "no-store" and reply.headers["X-Content-Type-Options"] == "nosniff"
+    )
     page = Client(port)
     try:
         reply = page.send("GET", f"/?q={huge}")
@@ -135,11 +150,17 @@ def test_a_url_beyond_waitress_limit_is_a_json_431_under_the_api(client: Client,
 
 
 def test_served_responses_carry_the_security_headers(client: Client) -> None:
-    for path, cache in (("/", "no-cache"), ("/api/v1/search?q=%D8%AD%D8%B1%D9%8A%D9%82", "no-store"),
-                        ("/api/v1/nothing", "no-store")):
+    for path, cache in (
+        ("/", "no-cache"),
+        ("/api/v1/search?q=%D8%AD%D8%B1%D9%8A%D9%82", "no-store"),
+        ("/api/v1/nothing", "no-store"),
+    ):
         reply = client.send("GET", path)
         assert reply.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, path
-        assert reply.headers["X-Frame-Options"] == "DENY" and reply.headers["X-Content-Type-Options"] == "nosniff"
+        assert (
+            reply.headers["X-Frame-Options"] == "DENY"
+            and reply.headers["X-Content-Type-Options"] == "nosniff"
+        )
         assert reply.headers["Referrer-Policy"] == "same-origin"
         assert reply.headers["Cache-Control"] == cache, path
 
@@ -154,8 +175,11 @@ def test_contract_mismatches_are_400(client: Client) -> None:
 def test_a_follow_up_with_the_longest_history_is_answered_from_its_subject(client: Client) -> None:
     # A user who pasted the question over and over: 5,000 characters that borrowed whole took seconds.
     turn = ((SUBJECT + " ") * 100)[:5000]
-    history = [{"role": "user", "content": turn}, {"role": "assistant", "content": "اندلعت النيران في خزانات."},
-               {"role": "user", "content": turn}]
+    history = [
+        {"role": "user", "content": turn},
+        {"role": "assistant", "content": "اندلعت النيران في خزانات."},
+        {"role": "user", "content": turn},
+    ]
     reply = client.ask(json.dumps({"question": FOLLOW_UP, "history": history}))
     assert reply.status == 200, reply.body[:300]
     answer = reply.json
@@ -183,8 +207,14 @@ def test_one_client_sending_lone_surrogates_fails_no_other_request(port: int) ->
     def user(n: int) -> None:
         connection = Client(port)
         requests = [
-            ("search hybrid", lambda: connection.get("/api/v1/search", q=f"كوريا الشمالية {n}", mode="hybrid")),
-            ("search semantic", lambda: connection.get("/api/v1/search", q="حريق مصفاة النفط", mode="semantic")),
+            (
+                "search hybrid",
+                lambda: connection.get("/api/v1/search", q=f"كوريا الشمالية {n}", mode="hybrid"),
+            ),
+            (
+                "search semantic",
+                lambda: connection.get("/api/v1/search", q="حريق مصفاة النفط", mode="semantic"),
+            ),
             ("search page", lambda: connection.get("/", q="صواريخ روسيا")),
             ("ask", lambda: connection.ask(json.dumps({"question": "متى وصل كيم جونغ أون إلى روسيا؟"}))),
         ]

@@ -35,7 +35,7 @@ def test_the_scan_sees_lazy_imports(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("package", ORDER)
 def test_no_package_imports_one_above_it(package: str) -> None:
-    above = set(ORDER[ORDER.index(package) + 1:])
+    above = set(ORDER[ORDER.index(package) + 1 :])
     modules = sorted((PROJECT / package).rglob("*.py"))
     assert modules, f"no modules found under {package}/"
     wrong = {str(m.relative_to(PROJECT)): sorted(imported_packages(m) & above) for m in modules}
@@ -43,12 +43,18 @@ def test_no_package_imports_one_above_it(package: str) -> None:
 
 
 def test_importing_the_query_engine_loads_no_flask() -> None:
-    modules = sorted(f"retrieval.{m.stem}" for m in (PROJECT / "retrieval").glob("*.py") if m.stem != "__init__")
-    probe = ("import importlib, json, sys\n"
-             f"for name in ['retrieval', *{modules!r}]:\n"
-             "    importlib.import_module(name)\n"
-             "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in "
-             "('flask', 'werkzeug', 'jinja2', 'webapp', 'evaluation', 'cli'))))\n")
-    done = subprocess.run([sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True)
+    modules = sorted(
+        f"retrieval.{m.stem}" for m in (PROJECT / "retrieval").glob("*.py") if m.stem != "__init__"
+    )
+    probe = (
+        "import importlib, json, sys\n"
+        f"for name in ['retrieval', *{modules!r}]:\n"
+        "    importlib.import_module(name)\n"
+        "print(json.dumps(sorted(n for n in sys.modules if n.split('.')[0] in "
+        "('flask', 'werkzeug', 'jinja2', 'webapp', 'evaluation', 'cli'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
     assert "retrieval.search" in modules
     assert json.loads(done.stdout) == []

@@ -30,8 +30,13 @@ def test_dry_run_summary_is_readable(tmp_path, seeds_dir, capsys):
 
 def test_index_reports_problems_with_file_and_line_then_stats(tmp_path, capsys):
     news = tmp_path / "news.jsonl"
-    good = {"id": "n1", "title": "خبر عاجل", "text": "أعلنت الحكومة اليوم عن خطة جديدة للنقل العام في المدينة.",
-            "source": "وكالة", "published": "2024-05-01"}
+    good = {
+        "id": "n1",
+        "title": "خبر عاجل",
+        "text": "أعلنت الحكومة اليوم عن خطة جديدة للنقل العام في المدينة.",
+        "source": "وكالة",
+        "published": "2024-05-01",
+    }
     news.write_text(json.dumps(good, ensure_ascii=False) + "\n{not json\n", encoding="utf-8")
     data = tmp_path / "data"
     assert main(["index", str(news), "--no-embed", "--quiet", "--data-dir", str(data)]) == 0
@@ -58,8 +63,10 @@ def test_unreadable_input_only_is_an_error(tmp_path, capsys):
 
 def test_delete_by_id_and_report_unknown_ids(tmp_path, capsys):
     news = tmp_path / "news.jsonl"
-    lines = [{"id": f"n{i}", "title": f"عنوان {i}", "text": f"نص الخبر رقم {i} عن الاقتصاد والسياسة في المنطقة."}
-             for i in range(3)]
+    lines = [
+        {"id": f"n{i}", "title": f"عنوان {i}", "text": f"نص الخبر رقم {i} عن الاقتصاد والسياسة في المنطقة."}
+        for i in range(3)
+    ]
     news.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
     data = tmp_path / "data"
     assert main(["index", str(news), "--no-embed", "--quiet", "--data-dir", str(data)]) == 0
@@ -86,8 +93,13 @@ def test_a_second_writer_is_refused_clearly(tmp_path, capsys):
 
 def test_index_without_paths_adds_pending_embeddings(tmp_path, capsys):
     news = tmp_path / "news.jsonl"
-    news.write_text(json.dumps({"id": "n1", "title": "طقس", "text": "أمطار غزيرة متوقعة غدا في الشمال."},
-                               ensure_ascii=False) + "\n", encoding="utf-8")
+    news.write_text(
+        json.dumps(
+            {"id": "n1", "title": "طقس", "text": "أمطار غزيرة متوقعة غدا في الشمال."}, ensure_ascii=False
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     data = tmp_path / "data"
     assert main(["index", str(news), "--no-embed", "--quiet", "--data-dir", str(data)]) == 0
     capsys.readouterr()

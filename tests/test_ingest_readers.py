@@ -163,7 +163,10 @@ def test_json_array_and_single_object(tmp_path: Path) -> None:
 
 def test_json_export_wrapping_its_articles_in_an_object(tmp_path: Path) -> None:
     path = tmp_path / "export.json"
-    export = {"exported": "2024-12-31", "articles": [{"title": "أ", "text": BODY}, {"title": "ب", "text": OTHER}]}
+    export = {
+        "exported": "2024-12-31",
+        "articles": [{"title": "أ", "text": BODY}, {"title": "ب", "text": OTHER}],
+    }
     path.write_text(json.dumps(export, ensure_ascii=False), encoding="utf-8")
     articles, _, problems = read(path)
     assert problems == [] and [a.origin for a in articles] == [f"{path}#1", f"{path}#2"]
@@ -187,9 +190,14 @@ def test_encodings_are_detected(tmp_path: Path, encoding: str) -> None:
     # A guess (no byte-order mark, not UTF-8) is named for each file; certain encodings pass silently.
     guessed = encoding in ("utf-16-le", "utf-16-be", "cp1256")
     assert [(p.origin, p.reason, p.skipped) for p in problems] == (
-        [(str(line_file), "encoding guessed", False), (str(page), "encoding guessed", False)] if guessed else [])
-    assert all(f"read as {encoding.replace('-', '_') if encoding == 'cp1256' else encoding}" in p.detail
-               for p in problems)
+        [(str(line_file), "encoding guessed", False), (str(page), "encoding guessed", False)]
+        if guessed
+        else []
+    )
+    assert all(
+        f"read as {encoding.replace('-', '_') if encoding == 'cp1256' else encoding}" in p.detail
+        for p in problems
+    )
     assert [a.title for a in articles] == ["حصاد القمح", "حصاد الشعير", "حصاد القمح يبدأ مبكرا"]
     assert articles[2].text == f"{BODY}\n\n{OTHER}"
     assert not any("\ufeff" in a.text or "\ufeff" in a.title for a in articles)
@@ -205,7 +213,9 @@ def test_a_few_arabic_words_are_enough_to_detect_the_encoding(tmp_path: Path, en
     page.write_bytes("خبر عاجل".encode(encoding))
     articles, _, problems = read(line_file, page)
     # "utf-16" writes a byte-order mark, so only cp1256 is a guess to report.
-    assert [(p.reason, p.skipped) for p in problems] == [("encoding guessed", False)] * 2 * (encoding == "cp1256")
+    assert [(p.reason, p.skipped) for p in problems] == [("encoding guessed", False)] * 2 * (
+        encoding == "cp1256"
+    )
     assert [(a.title, a.text) for a in articles] == [
         ("خبر عاجل", "أمطار غزيرة"),
         ("خبر عاجل", "خبر عاجل"),
@@ -340,8 +350,10 @@ def test_deeply_nested_json_is_reported_not_raised(tmp_path: Path) -> None:
 
 
 def test_utf8_with_a_few_invalid_bytes_is_read_as_utf8_and_the_lines_reported(tmp_path: Path) -> None:
-    lines = [json.dumps({"id": f"u{i}", "title": f"حصاد القمح {i}", "text": f"{BODY} {i}"}, ensure_ascii=False)
-             for i in range(3)]
+    lines = [
+        json.dumps({"id": f"u{i}", "title": f"حصاد القمح {i}", "text": f"{BODY} {i}"}, ensure_ascii=False)
+        for i in range(3)
+    ]
     raw = [line.encode("utf-8") for line in lines]
     raw[1] = raw[1].replace("القمح".encode(), b"\xff\xfe" + "القمح".encode(), 1)  # damage inside the title
     news = tmp_path / "news.jsonl"
@@ -349,12 +361,20 @@ def test_utf8_with_a_few_invalid_bytes_is_read_as_utf8_and_the_lines_reported(tm
     page = tmp_path / "page.txt"
     page.write_bytes(f"حصاد القمح يبدأ مبكرا\n\n{BODY}\n\n".encode() + b"\xc3" + f"{OTHER}\n".encode())
     articles, summary, problems = read(news, page)
-    assert [a.title for a in articles] == ["حصاد القمح 0", "حصاد \ufffdالقمح 1", "حصاد القمح 2",
-                                           "حصاد القمح يبدأ مبكرا"]
+    assert [a.title for a in articles] == [
+        "حصاد القمح 0",
+        "حصاد \ufffdالقمح 1",
+        "حصاد القمح 2",
+        "حصاد القمح يبدأ مبكرا",
+    ]
     assert articles[3].text == f"{BODY}\n\n\ufffd{OTHER}"
     assert [(p.origin, p.reason, p.skipped) for p in problems] == [
-        (f"{news}:2", "invalid utf-8", False), (f"{page}:5", "invalid utf-8", False)]
-    assert "2 invalid bytes replaced" in problems[0].detail and "1 invalid byte replaced" in problems[1].detail
+        (f"{news}:2", "invalid utf-8", False),
+        (f"{page}:5", "invalid utf-8", False),
+    ]
+    assert (
+        "2 invalid bytes replaced" in problems[0].detail and "1 invalid byte replaced" in problems[1].detail
+    )
     assert summary.skipped == {} and summary.noted == {"invalid utf-8": 2}
 
 
@@ -367,8 +387,10 @@ def test_a_wrong_encoding_is_unlikely_for_utf8_and_named_when_guessed(tmp_path: 
     legacy.write_bytes(text.encode("cp1256"))
     articles, _, problems = read(damaged, legacy)
     assert [a.text.replace("\ufffd", "") for a in articles] == [text, text]
-    assert [(p.origin, p.reason) for p in problems] == [(f"{damaged}:1", "invalid utf-8"),
-                                                        (str(legacy), "encoding guessed")]
+    assert [(p.origin, p.reason) for p in problems] == [
+        (f"{damaged}:1", "invalid utf-8"),
+        (str(legacy), "encoding guessed"),
+    ]
     assert "read as cp1256" in problems[1].detail
 
 
@@ -409,8 +431,9 @@ def test_empty_files_of_every_kind_are_reported(tmp_path: Path) -> None:
     blank.write_text("\n  \n", encoding="utf-8")
     articles, summary, problems = read(*empties, packed, blank)
     assert articles == []
-    assert [(p.origin, p.reason) for p in problems] == [(str(p), "empty file")
-                                                        for p in [*empties, packed, blank]]
+    assert [(p.origin, p.reason) for p in problems] == [
+        (str(p), "empty file") for p in [*empties, packed, blank]
+    ]
     assert summary.skipped == {"empty file": 7}
 
 
@@ -423,4 +446,5 @@ def test_a_file_name_that_is_not_utf8_is_reported_and_the_rest_read(tmp_path: Pa
     articles, _, problems = read(folder)
     assert [a.text for a in articles] == [BODY]
     assert [(p.origin, p.reason, p.detail) for p in problems] == [
-        (str(odd), "unreadable file", "its name is not UTF-8; rename the file")]
+        (str(odd), "unreadable file", "its name is not UTF-8; rename the file")
+    ]

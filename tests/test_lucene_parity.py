@@ -33,7 +33,9 @@ TokenTuple = tuple[str, int, int, int]
 
 
 def _jar(prefix: str) -> str | None:
-    found = sorted(glob.glob(str(JAR_DIR / f"{prefix}-8*.jar"))) or sorted(glob.glob(str(JAR_DIR / f"{prefix}*.jar")))
+    found = sorted(glob.glob(str(JAR_DIR / f"{prefix}-8*.jar"))) or sorted(
+        glob.glob(str(JAR_DIR / f"{prefix}*.jar"))
+    )
     return found[-1] if found else None
 
 
@@ -93,21 +95,35 @@ def compare(command: list[str], lines: list[str]) -> tuple[int, int]:
         tokens += len(lucene_full) + len(lucene_exact)
         # The indexing fast paths must give the same terms (they have their own code and caches).
         terms_only = [
-            ("analyze_terms", [(t, 0, 0, 0) for t in analyze_terms(line)], [(t[0], 0, 0, 0) for t in lucene_full]),
-            ("analyze_exact_terms", [(t, 0, 0, 0) for t in analyze_exact_terms(line)],
-             [(t[0], 0, 0, 0) for t in lucene_exact]),
+            (
+                "analyze_terms",
+                [(t, 0, 0, 0) for t in analyze_terms(line)],
+                [(t[0], 0, 0, 0) for t in lucene_full],
+            ),
+            (
+                "analyze_exact_terms",
+                [(t, 0, 0, 0) for t in analyze_exact_terms(line)],
+                [(t[0], 0, 0, 0) for t in lucene_exact],
+            ),
         ]
-        for chain, ours, theirs in (("analyze", ours_full, lucene_full), ("analyze_exact", ours_exact, lucene_exact),
-                                    *terms_only):
+        for chain, ours, theirs in (
+            ("analyze", ours_full, lucene_full),
+            ("analyze_exact", ours_exact, lucene_exact),
+            *terms_only,
+        ):
             if ours != theirs:
-                first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+                first = next(
+                    (i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs))
+                )
                 mismatches.append(
                     f"{chain} on {line[:200]!r}\n  first difference at token {first}:"
-                    f"\n  ours:   {ours[first:first + 3]}\n  lucene: {theirs[first:first + 3]}"
+                    f"\n  ours:   {ours[first : first + 3]}\n  lucene: {theirs[first : first + 3]}"
                 )
     if mismatches:
-        pytest.fail(f"{len(mismatches)} of {4 * len(lines)} analyses differ from Lucene; first ones:\n"
-                    + "\n".join(mismatches[:8]))
+        pytest.fail(
+            f"{len(mismatches)} of {4 * len(lines)} analyses differ from Lucene; first ones:\n"
+            + "\n".join(mismatches[:8])
+        )
     return len(lines), tokens
 
 
@@ -186,7 +202,9 @@ def test_every_code_point_matches_lucene(lucene: list[str]) -> None:
 
 def test_seed_pages_match_lucene(lucene: list[str], seeds_dir: Path) -> None:
     lines, tokens = compare(lucene, seed_lines(seeds_dir))
-    print(f"seeds: {lines} lines, {tokens} tokens (ArabicAnalyzer and exact chain together) identical to Lucene")
+    print(
+        f"seeds: {lines} lines, {tokens} tokens (ArabicAnalyzer and exact chain together) identical to Lucene"
+    )
 
 
 def test_news_sample_matches_lucene(lucene: list[str], shared_dir: Path) -> None:
@@ -194,4 +212,6 @@ def test_news_sample_matches_lucene(lucene: list[str], shared_dir: Path) -> None
     if not any(news_dir.glob("*.jsonl.gz")):
         pytest.skip(f"news corpora not found in {news_dir}")
     lines, tokens = compare(lucene, sample_news_lines(news_dir, NEWS_SAMPLE_LINES))
-    print(f"news sample: {lines} lines, {tokens} tokens (ArabicAnalyzer and exact chain together) identical to Lucene")
+    print(
+        f"news sample: {lines} lines, {tokens} tokens (ArabicAnalyzer and exact chain together) identical to Lucene"
+    )

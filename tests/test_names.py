@@ -28,9 +28,14 @@ from webapp import openapi, pages
 from webapp.errors import BadRequest
 from webapp.services import HISTORY_ROLES, validate_mode
 
-LISTS = {"store.backend": tuple(STORE_BACKENDS), "embedder.backend": tuple(EMBEDDER_BACKENDS),
-         "embedder.precision": EMBEDDER_PRECISIONS, "embedder.device": EMBEDDER_DEVICES,
-         "search.mode": SEARCH_MODES, "search.fusion": FUSION_METHODS}
+LISTS = {
+    "store.backend": tuple(STORE_BACKENDS),
+    "embedder.backend": tuple(EMBEDDER_BACKENDS),
+    "embedder.precision": EMBEDDER_PRECISIONS,
+    "embedder.device": EMBEDDER_DEVICES,
+    "search.mode": SEARCH_MODES,
+    "search.fusion": FUSION_METHODS,
+}
 
 
 @pytest.mark.parametrize("setting", sorted(LISTS))
@@ -82,7 +87,10 @@ def test_errors_list_every_registered_name(tmp_path: Path) -> None:
     settings = load_settings(overrides={"data.dir": str(tmp_path)}, environ={})
     with pytest.raises(EmbedderError) as embedder:
         make_embedder({**settings, "embedder.backend": "bert"})
-    assert str(embedder.value) == f"unknown embedder.backend 'bert'; valid: {', '.join(sorted(EMBEDDER_BACKENDS))}"
+    assert (
+        str(embedder.value)
+        == f"unknown embedder.backend 'bert'; valid: {', '.join(sorted(EMBEDDER_BACKENDS))}"
+    )
     with pytest.raises(UnknownBackendError) as store:
         open_stores({**settings, "store.backend": "mongo"})
     assert str(store.value) == f"unknown store.backend 'mongo'; valid: {', '.join(sorted(STORE_BACKENDS))}"

@@ -55,8 +55,12 @@ class Page(HTMLParser):
         for name, attrs in self.elements:
             if name != tag:
                 continue
-            if all((value in attrs.get(key.rstrip("_").replace("_", "-"), "").split()) if key.endswith("_")
-                   else attrs.get(key.replace("_", "-")) == value for key, value in where.items()):
+            if all(
+                (value in attrs.get(key.rstrip("_").replace("_", "-"), "").split())
+                if key.endswith("_")
+                else attrs.get(key.replace("_", "-")) == value
+                for key, value in where.items()
+            ):
                 found.append(attrs)
         return found
 
@@ -139,8 +143,11 @@ def test_arabic_counts_take_the_grammatical_form() -> None:
 def test_search_urls_keep_the_query_and_reset_the_page() -> None:
     from werkzeug.datastructures import MultiDict
 
-    params = search_params(MultiDict([("q", " حريق "), ("page", "3"), ("source", "RT"), ("source", ""),
-                                      ("mode", ""), ("sort", "date")]))
+    params = search_params(
+        MultiDict(
+            [("q", " حريق "), ("page", "3"), ("source", "RT"), ("source", ""), ("mode", ""), ("sort", "date")]
+        )
+    )
     assert params == {"q": "حريق", "page": "3", "sort": "date", "source": ["RT"]}
     toggled_url = url_query(params, source=toggled(params["source"], "BBC"))
     assert parse_qs(urlsplit(toggled_url).query) == {"q": ["حريق"], "sort": ["date"], "source": ["RT", "BBC"]}
@@ -222,27 +229,33 @@ def summary_text(html: str) -> str:
     return " ".join(re.sub(r"<[^>]+>", "", found.group(1)).split())
 
 
-def test_hybrid_page_shows_the_matches_then_the_related_articles_behind_a_heading(client: FlaskClient) -> None:
+def test_hybrid_page_shows_the_matches_then_the_related_articles_behind_a_heading(
+    client: FlaskClient,
+) -> None:
     api = client.get("/api/v1/search", query_string={"q": QUERY, "size": 50}).get_json()
     assert api["mode"] == "hybrid" and api["total"] and api["related_total"]
     html, page = get_page(client, f"/?q={QUERY}&size=50")
     # «1 مقال واحد يذكر "حريق"، و21 مقالاً ذا صلة»: both counts, the word quoted.
     assert summary_text(html).startswith(
-        f'{matches_phrase(api["total"])} "{QUERY}"، و{related_phrase(api["related_total"])}')
+        f'{matches_phrase(api["total"])} "{QUERY}"، و{related_phrase(api["related_total"])}'
+    )
     before, heading, after = html.partition('id="related-title"')
     assert heading, "related articles sit under their own heading"
     assert f'لا تذكر "<bdi>{QUERY}</bdi>"' in after[:200]
     expected = [f"/articles/{r['article_id']}#p-{r['passage_id']}" for r in api["results"]]
     shown = result_links(page)
     assert shown == expected  # the API's order: every match, then every related article
-    assert result_links(Page(before)) == [href for href, r in zip(expected, api["results"]) if not r["related"]]
+    assert result_links(Page(before)) == [
+        href for href, r in zip(expected, api["results"]) if not r["related"]
+    ]
     # Numbering continues across the two lists.
     starts = [int(ol["start"]) for ol in page.find_all("ol", class_="result-list")]
     assert starts == [1, 1 + api["total"]]
 
 
-def test_a_word_no_article_contains_says_so_before_the_related_articles(client: FlaskClient,
-                                                                       indexed_seeds_dir: Path) -> None:
+def test_a_word_no_article_contains_says_so_before_the_related_articles(
+    client: FlaskClient, indexed_seeds_dir: Path
+) -> None:
     word = "زرافات"
     html, _ = get_page(client, f"/?q={word}")
     api = client.get("/api/v1/search", query_string={"q": word}).get_json()
@@ -253,8 +266,9 @@ def test_a_word_no_article_contains_says_so_before_the_related_articles(client: 
     # With a semantic floor nothing clears, there is nothing related either: the plain empty state.
     from webapp.app import create_app
 
-    app: Flask = create_app(test_config={"data.dir": str(indexed_seeds_dir), "TESTING": True,
-                                         "search.semantic_min_score": 0.999})
+    app: Flask = create_app(
+        test_config={"data.dir": str(indexed_seeds_dir), "TESTING": True, "search.semantic_min_score": 0.999}
+    )
     try:
         strict = app.test_client()
         result = strict.get("/api/v1/search", query_string={"q": word}).get_json()
@@ -274,12 +288,15 @@ def test_no_results_gives_a_helpful_empty_state(client: FlaskClient) -> None:
     assert any(h.startswith("/ask?q=") for h in hrefs), "suggests asking the question"
 
 
-@pytest.mark.parametrize("url, words", [
-    ("/?q=حريق&page=abc", "رقم الصفحة"),
-    ("/?q=حريق&from=2024-05-01&to=2024-01-01", "التاريخ"),
-    ("/?q=حريق&mode=magic", "طريقة البحث"),
-    ("/?q=" + "ا" * 501, "500"),
-])
+@pytest.mark.parametrize(
+    "url, words",
+    [
+        ("/?q=حريق&page=abc", "رقم الصفحة"),
+        ("/?q=حريق&from=2024-05-01&to=2024-01-01", "التاريخ"),
+        ("/?q=حريق&mode=magic", "طريقة البحث"),
+        ("/?q=" + "ا" * 501, "500"),
+    ],
+)
 def test_bad_search_input_is_a_400_page_in_the_site_design(client: FlaskClient, url: str, words: str) -> None:
     _, page = get_page(client, url, status=400)
     assert page.find_all("div", role="alert")
@@ -331,7 +348,10 @@ def test_chat_answers_one_question_without_javascript(client: FlaskClient) -> No
     assert chips, page.text[:500]
     card_ids = {d["id"] for d in page.find_all("details", class_="source-card")}
     assert {c["href"].lstrip("#") for c in chips} <= card_ids
-    assert any(re.match(r"^/articles/[^#]+#p-\d+$", a["href"]) for a in page.find_all("a", class_="source-card__link"))
+    assert any(
+        re.match(r"^/articles/[^#]+#p-\d+$", a["href"])
+        for a in page.find_all("a", class_="source-card__link")
+    )
     assert page.find_all("mark"), "the quoted sentence is highlighted in its passage"
 
 
@@ -380,7 +400,7 @@ def test_hostile_article_text_is_shown_as_text_everywhere(hostile_client: FlaskC
 
 
 def test_hostile_query_is_escaped(client: FlaskClient) -> None:
-    query = "\"><script>alert(1)</script>"
+    query = '"><script>alert(1)</script>'
     html, page = get_page(client, f"/?q={query}")
     assert_inert(html, set())
     assert page.find_all("input", name="q")[0]["value"] == query

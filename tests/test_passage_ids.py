@@ -10,8 +10,17 @@ JS_MAX_SAFE_INTEGER = 2**53 - 1
 def test_passage_ids_are_stable_and_depend_on_article_place_and_text() -> None:
     first = passage_id("a1", 0, "نص الفقرة الأولى")
     assert passage_id("a1", 0, "نص الفقرة الأولى") == first
-    assert len({first, passage_id("a2", 0, "نص الفقرة الأولى"), passage_id("a1", 1, "نص الفقرة الأولى"),
-                passage_id("a1", 0, "نص الفقرة الثانية")}) == 4
+    assert (
+        len(
+            {
+                first,
+                passage_id("a2", 0, "نص الفقرة الأولى"),
+                passage_id("a1", 1, "نص الفقرة الأولى"),
+                passage_id("a1", 0, "نص الفقرة الثانية"),
+            }
+        )
+        == 4
+    )
 
 
 def test_passage_ids_fit_in_a_javascript_number() -> None:

@@ -34,8 +34,16 @@ def write_news_sample(shared_dir: Path, target: Path, count: int, *, skip: int =
             if len(records) >= count:
                 break
             raw = json.loads(line)
-            records.append({"id": f"ant-{number}", "title": raw["title"], "text": raw["text"],
-                            "src": raw["src"], "time": raw["time"], "url": raw["url"]})
+            records.append(
+                {
+                    "id": f"ant-{number}",
+                    "title": raw["title"],
+                    "text": raw["text"],
+                    "src": raw["src"],
+                    "time": raw["time"],
+                    "url": raw["url"],
+                }
+            )
     target.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
     return records
 
@@ -80,7 +88,11 @@ def test_seeds_and_news_keyword_index_then_reindex_adds_nothing(tmp_path, seeds_
     assert again.indexed == 0 and again.unchanged == first.indexed and again.passages == 0
     stores = open_stores(settings)
     counts = stores.counts()
-    assert (counts.articles, counts.passages, counts.keyword) == (first.indexed, first.passages, first.passages)
+    assert (counts.articles, counts.passages, counts.keyword) == (
+        first.indexed,
+        first.passages,
+        first.passages,
+    )
     assert counts.pending_vectors == first.passages  # --no-embed left them for a later run
     assert stores.manifest["generation"] > generation
     assert stores.manifest["counts"]["articles"] == first.indexed
@@ -122,7 +134,9 @@ def test_change_and_delete_reach_all_three_stores(tmp_path, shared_dir):
     assert old_ids - new_ids
     assert not (old_ids - new_ids) & set(stores.vectors.ids().tolist())
     hits = stores.keyword.search(KeywordQuery(terms=tuple(analyze_terms("زرقاليطون"))), 5).hits
-    assert [stores.docs.get_passages([h.passage_id])[h.passage_id].article_id for h in hits] == [records[0]["id"]]
+    assert [stores.docs.get_passages([h.passage_id])[h.passage_id].article_id for h in hits] == [
+        records[0]["id"]
+    ]
     query = stores.embedder.embed_queries(["الكلمة النادرة زرقاليطون"])[0]
     assert stores.vectors.search(query, 3)
     stores.close()
@@ -229,8 +243,10 @@ def test_articles_that_cannot_be_indexed_are_reported_and_the_rest_kept(tmp_path
     assert not isinstance(analyzed[0], str) and "UnicodeEncodeError" in analyzed[1]
 
     passage = StoredPassage(1, "bad", 0, bad.text, 0, len(bad.text))
-    batch = [(good, "h", [StoredPassage.of(Passage("ok", 0, good.text, 0, len(good.text)))], []),
-             (bad, "h", [passage], [])]
+    batch = [
+        (good, "h", [StoredPassage.of(Passage("ok", 0, good.text, 0, len(good.text)))], []),
+        (bad, "h", [passage], []),
+    ]
     problems: list[Problem] = []
     summary = IngestSummary()
     stores = open_stores(settings_for(tmp_path / "data"), writable=True)

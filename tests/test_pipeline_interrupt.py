@@ -24,8 +24,13 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 def start_index(data_dir: Path, *args: str, env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "cli", "index", *args, "--data-dir", str(data_dir), "--quiet"],
-        cwd=REPO_ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, start_new_session=True)
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def wait_for(data_dir: Path, sql: str, at_least: int, process: subprocess.Popen, timeout: float = 240) -> int:
@@ -96,8 +101,13 @@ def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
 
 
 def isnad_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([Path(sys.executable).with_name("isnad"), *args], capture_output=True, text=True,
-                          check=True, timeout=120)
+    return subprocess.run(
+        [Path(sys.executable).with_name("isnad"), *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
 
 
 def isnad_stats(data: Path) -> dict:
@@ -107,8 +117,9 @@ def isnad_stats(data: Path) -> dict:
 EMBED_IN_BATCHES_OF_8 = {"ISNAD_EMBEDDER_BATCH_SIZE": "8"}
 
 
-def interrupted_embedding(tmp_path: Path, shared_dir: Path,
-                          stop: Callable[[subprocess.Popen], None]) -> tuple[Path, Path, subprocess.Popen, int]:
+def interrupted_embedding(
+    tmp_path: Path, shared_dir: Path, stop: Callable[[subprocess.Popen], None]
+) -> tuple[Path, Path, subprocess.Popen, int]:
     """Index 20 news articles, embedding in batches of 8, and `stop` the indexer once a batch is
     committed; returns the input, the data folder, the stopped process and the vectors committed."""
     news = tmp_path / "news.jsonl"

@@ -9,8 +9,13 @@ from pathlib import Path
 
 
 def isnad(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
-                          check=False, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "cli", "--data-dir", str(data_dir), *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_search_prints_results_with_marked_words_and_json(indexed_seeds_dir: Path) -> None:

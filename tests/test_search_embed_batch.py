@@ -21,8 +21,9 @@ class GatedEngine:
     """An engine function whose first call waits for a gate, so later queries pile up meanwhile: a
     stand-in (`vector_of`, failing on `fail_on`) or, given `inner`, the real engine behind the gate."""
 
-    def __init__(self, fail_on: str | None = None,
-                 inner: Callable[[list[str]], np.ndarray] | None = None) -> None:
+    def __init__(
+        self, fail_on: str | None = None, inner: Callable[[list[str]], np.ndarray] | None = None
+    ) -> None:
         self.calls: list[list[str]] = []
         self.gate = threading.Event()
         self.fail_on = fail_on
@@ -39,7 +40,9 @@ class GatedEngine:
         return np.stack([vector_of(t) for t in texts])
 
 
-def run_concurrently(batcher: QueryBatcher, engine: GatedEngine, first: str, others: list[str]) -> dict[str, Any]:
+def run_concurrently(
+    batcher: QueryBatcher, engine: GatedEngine, first: str, others: list[str]
+) -> dict[str, Any]:
     """Embed `first`, then `others` while the first call is held at the gate; results (or errors) by text."""
     results: dict[str, Any] = {}
 

@@ -8,8 +8,10 @@ from retrieval.highlight import best_window, match_spans, merge_spans, render, s
 
 def test_stemmed_query_marks_the_written_word() -> None:
     text = "أطلقت القوات بالصواريخ نحو البحر"
-    assert str(snippet(text, ["صواريخ"], [], analyze, analyze_exact)) == \
-        "أطلقت القوات <mark>بالصواريخ</mark> نحو البحر"
+    assert (
+        str(snippet(text, ["صواريخ"], [], analyze, analyze_exact))
+        == "أطلقت القوات <mark>بالصواريخ</mark> نحو البحر"
+    )
 
 
 def test_everything_else_is_escaped() -> None:

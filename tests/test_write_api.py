@@ -20,15 +20,27 @@ from indexer.pipeline import index_paths
 from indexer.settings import load_settings
 from webapp.services import services_of
 
-SEED = {"id": "seed-1", "title": "افتتاح معرض الكتاب في مدينة النخيل", "source": "وكالة الأنباء",
-        "published": "2024-02-04",
-        "text": "افتتح وزير الثقافة صباح اليوم معرض الكتاب السنوي في مدينة النخيل بمشاركة ثلاثمئة دار نشر."}
-TRAIN = {"id": "train-1", "title": "افتتاح محطة قطار جديدة في مدينة الزيتون", "source": "وكالة الاختبار",
-         "published": "2024-05-01",
-         "text": "افتتحت وزارة النقل صباح اليوم محطة قطار جديدة في مدينة الزيتون تربط الأحياء الشرقية بوسط "
-                 "المدينة.\n\nوقال الوزير إن المحطة ستخدم عشرين ألف راكب يوميا وإن خطا ثانيا سيفتتح العام المقبل."}
-RAIN = {"id": "rain-1", "title": "أمطار غزيرة في الجبال", "source": "وكالة الاختبار",
-        "text": "هطلت أمطار غزيرة على قرى الجبال الغربية ليلة أمس وأغلقت السيول طريقين رئيسيين."}
+SEED = {
+    "id": "seed-1",
+    "title": "افتتاح معرض الكتاب في مدينة النخيل",
+    "source": "وكالة الأنباء",
+    "published": "2024-02-04",
+    "text": "افتتح وزير الثقافة صباح اليوم معرض الكتاب السنوي في مدينة النخيل بمشاركة ثلاثمئة دار نشر.",
+}
+TRAIN = {
+    "id": "train-1",
+    "title": "افتتاح محطة قطار جديدة في مدينة الزيتون",
+    "source": "وكالة الاختبار",
+    "published": "2024-05-01",
+    "text": "افتتحت وزارة النقل صباح اليوم محطة قطار جديدة في مدينة الزيتون تربط الأحياء الشرقية بوسط "
+    "المدينة.\n\nوقال الوزير إن المحطة ستخدم عشرين ألف راكب يوميا وإن خطا ثانيا سيفتتح العام المقبل.",
+}
+RAIN = {
+    "id": "rain-1",
+    "title": "أمطار غزيرة في الجبال",
+    "source": "وكالة الاختبار",
+    "text": "هطلت أمطار غزيرة على قرى الجبال الغربية ليلة أمس وأغلقت السيول طريقين رئيسيين.",
+}
 
 
 def _settings(data_dir: Path, **extra: Any) -> dict[str, Any]:
@@ -91,16 +103,34 @@ def _wait_embedded(client: FlaskClient, timeout: float = 120.0) -> dict[str, Any
 
 
 def test_a_batch_answers_per_item_and_stores_the_good_ones(client: FlaskClient) -> None:
-    response = client.post("/api/v1/articles", json=[TRAIN, {"title": "بلا نص"}, {**RAIN, "date": "أمس"}, 7,
-                                                     {**RAIN, "colour": "red"}, RAIN, {**TRAIN, "title": "نسخة"}])
+    response = client.post(
+        "/api/v1/articles",
+        json=[
+            TRAIN,
+            {"title": "بلا نص"},
+            {**RAIN, "date": "أمس"},
+            7,
+            {**RAIN, "colour": "red"},
+            RAIN,
+            {**TRAIN, "title": "نسخة"},
+        ],
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["errors"] is True
-    got = [(item["position"], item["id"], item["status"], item.get("result") or item["error"]["code"])
-           for item in body["items"]]
-    assert got == [(0, "train-1", 201, "created"), (1, None, 400, "empty_article"), (2, "rain-1", 400, "bad_date"),
-                   (3, None, 400, "bad_item"), (4, "rain-1", 400, "unknown_field"), (5, "rain-1", 201, "created"),
-                   (6, "train-1", 400, "duplicate_id")]
+    got = [
+        (item["position"], item["id"], item["status"], item.get("result") or item["error"]["code"])
+        for item in body["items"]
+    ]
+    assert got == [
+        (0, "train-1", 201, "created"),
+        (1, None, 400, "empty_article"),
+        (2, "rain-1", 400, "bad_date"),
+        (3, None, 400, "bad_item"),
+        (4, "rain-1", 400, "unknown_field"),
+        (5, "rain-1", 201, "created"),
+        (6, "train-1", 400, "duplicate_id"),
+    ]
     assert "'date'" in body["items"][2]["error"]["message"]
     assert "'colour'" in body["items"][4]["error"]["message"]
     # Searchable by keyword as soon as the answer is back; the seed article is still there.
@@ -113,7 +143,9 @@ def test_a_batch_answers_per_item_and_stores_the_good_ones(client: FlaskClient) 
 
 def test_ndjson_bad_lines_are_reported_by_position(client: FlaskClient) -> None:
     lines = [json.dumps(TRAIN, ensure_ascii=False), "{not json", "", json.dumps(RAIN, ensure_ascii=False)]
-    response = client.post("/api/v1/articles", data="\n".join(lines).encode(), content_type="application/x-ndjson")
+    response = client.post(
+        "/api/v1/articles", data="\n".join(lines).encode(), content_type="application/x-ndjson"
+    )
     items = response.get_json()["items"]
     assert [(i["position"], i["status"]) for i in items] == [(0, 201), (1, 400), (2, 201)]
     assert items[1]["error"]["code"] == "malformed_json" and "line 2" in items[1]["error"]["message"]
@@ -121,9 +153,13 @@ def test_ndjson_bad_lines_are_reported_by_position(client: FlaskClient) -> None:
 
 
 def test_stored_like_isnad_index_stores_the_same_record(client: FlaskClient, tmp_path: Path) -> None:
-    record = {"title": "  عنوان\nفي سطرين &quot;مقتبس&quot; ", "content": ["فقرة أولى عن الاقتصاد والنفط &amp; الغاز.",
-                                                                    "فقرة ثانية   عن الأسواق."],
-              "url": "https://example.org/oil", "src": "مصدر", "time": "2018-03-15 10:00"}
+    record = {
+        "title": "  عنوان\nفي سطرين &quot;مقتبس&quot; ",
+        "content": ["فقرة أولى عن الاقتصاد والنفط &amp; الغاز.", "فقرة ثانية   عن الأسواق."],
+        "url": "https://example.org/oil",
+        "src": "مصدر",
+        "time": "2018-03-15 10:00",
+    }
     posted = client.post("/api/v1/articles", json=record).get_json()["items"][0]
     other = tmp_path / "other"
     source = tmp_path / "one.jsonl"
@@ -140,8 +176,12 @@ def test_stored_like_isnad_index_stores_the_same_record(client: FlaskClient, tmp
         stores.close()
     assert posted["id"] == indexed_id  # the id `isnad index` derives from the URL
     article = client.get(f"/api/v1/articles/{indexed_id}").get_json()
-    assert (article["title"], article["text"], article["source"], article["published"]) == \
-        (expected.title, expected.text, expected.source, expected.published)
+    assert (article["title"], article["text"], article["source"], article["published"]) == (
+        expected.title,
+        expected.text,
+        expected.source,
+        expected.published,
+    )
     assert [(p["id"], p["text"]) for p in article["passages"]] == expected_passages
 
 
@@ -164,8 +204,11 @@ def test_put_replaces_and_delete_removes(client: FlaskClient) -> None:
     assert _ids(client, "حديقة") == ["train-1"]
     mismatch = client.put("/api/v1/articles/train-1", json={**TRAIN, "id": "other"})
     assert mismatch.status_code == 400 and mismatch.get_json()["error"]["code"] == "id_mismatch"
-    assert client.delete("/api/v1/articles/train-1").get_json() == {"id": "train-1", "status": 200,
-                                                                   "result": "deleted"}
+    assert client.delete("/api/v1/articles/train-1").get_json() == {
+        "id": "train-1",
+        "status": 200,
+        "result": "deleted",
+    }
     assert _ids(client, "حديقة") == []
     assert client.get("/api/v1/articles/train-1").status_code == 404
     gone = client.delete("/api/v1/articles/train-1")
@@ -205,9 +248,13 @@ def test_isnad_index_and_the_api_take_turns(client: FlaskClient, data_dir: Path,
     client.post("/api/v1/articles", json=TRAIN)
     more = tmp_path / "more.jsonl"
     more.write_text(json.dumps(RAIN, ensure_ascii=False) + "\n", encoding="utf-8")
-    report = index_paths([str(more)], _settings(data_dir), progress=False)  # as `isnad index` beside the server
+    report = index_paths(
+        [str(more)], _settings(data_dir), progress=False
+    )  # as `isnad index` beside the server
     assert report.indexed == 1 and report.unchanged == 0
-    client.post("/api/v1/articles", json={**SEED, "id": "seed-2", "text": SEED["text"] + " وحضر الافتتاح سفراء."})
+    client.post(
+        "/api/v1/articles", json={**SEED, "id": "seed-2", "text": SEED["text"] + " وحضر الافتتاح سفراء."}
+    )
     for query, expected in (("الزيتون", ["train-1"]), ("السيول", ["rain-1"]), ("سفراء", ["seed-2"])):
         assert _ids(client, query) == expected
     report = index_paths([], _settings(data_dir), progress=False)  # finishes what the server left: nothing
@@ -221,7 +268,9 @@ def test_concurrent_writes_of_one_article_are_applied_in_turn(client: FlaskClien
 
     # Eight commits in a row: more than the fixture's one-second wait for the lock (that is the 503 test's).
     client.application.config["ISNAD_SETTINGS"]["writes.lock_wait_seconds"] = 120.0
-    versions = [{**TRAIN, "text": f"نص الخبر في نسخته رقم {n} عن محطة القطار الجديدة نسخة{n}"} for n in range(8)]
+    versions = [
+        {**TRAIN, "text": f"نص الخبر في نسخته رقم {n} عن محطة القطار الجديدة نسخة{n}"} for n in range(8)
+    ]
     results: list[tuple[int, str]] = []
     barrier = threading.Barrier(len(versions))
 

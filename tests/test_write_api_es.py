@@ -23,16 +23,20 @@ def test_writes_are_refused_on_the_engine_backend(engine: Engine, tmp_path: Path
     corpus = tmp_path / "one.jsonl"
     corpus.write_text(json.dumps(ARTICLE, ensure_ascii=False) + "\n", encoding="utf-8")
     alias = f"isnad-test-{uuid.uuid4().hex[:12]}"
-    settings = engine.settings(**{"data.dir": str(tmp_path / "data"), "search.mode": "keyword",
-                                  "elasticsearch.index": alias})
+    settings = engine.settings(
+        **{"data.dir": str(tmp_path / "data"), "search.mode": "keyword", "elasticsearch.index": alias}
+    )
     index_paths([str(corpus)], settings, embed=False, progress=False)
     _, key = KeyStore(settings["data.dir"]).create("write")
     app = create_app({"TESTING": True}, settings=settings)
     try:
         client = app.test_client()
         headers = {"Authorization": f"Bearer {key}"}
-        for method, path in (("POST", "/api/v1/articles"), ("PUT", "/api/v1/articles/es-2"),
-                             ("DELETE", "/api/v1/articles/es-1")):
+        for method, path in (
+            ("POST", "/api/v1/articles"),
+            ("PUT", "/api/v1/articles/es-2"),
+            ("DELETE", "/api/v1/articles/es-1"),
+        ):
             response = client.open(path, method=method, json={"text": "نص"}, headers=headers)
             assert response.status_code == 501, response.get_json()
             error = response.get_json()["error"]

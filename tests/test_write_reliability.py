@@ -22,7 +22,11 @@ from indexer.settings import load_settings
 
 LOAD_SECONDS = 12.0  # bounded: long enough for thousands of interleaved requests on two cores
 WRITERS = READERS = 8
-SEED = {"id": "seed-1", "title": "افتتاح معرض الكتاب", "text": "افتتح وزير الثقافة معرض الكتاب السنوي في المدينة."}
+SEED = {
+    "id": "seed-1",
+    "title": "افتتاح معرض الكتاب",
+    "text": "افتتح وزير الثقافة معرض الكتاب السنوي في المدينة.",
+}
 
 
 def _token(article_id: str) -> str:
@@ -31,9 +35,13 @@ def _token(article_id: str) -> str:
 
 
 def _article(article_id: str) -> dict[str, Any]:
-    return {"id": article_id, "title": f"خبر رقم {article_id}", "source": "وكالة الاختبار",
-            "text": f"أعلنت البلدية اليوم عن مشروع جديد لتحسين الطرق في الأحياء القديمة {_token(article_id)}. "
-                    "وقال المسؤولون إن الأعمال ستبدأ الشهر المقبل وتستمر عاما كاملا."}
+    return {
+        "id": article_id,
+        "title": f"خبر رقم {article_id}",
+        "source": "وكالة الاختبار",
+        "text": f"أعلنت البلدية اليوم عن مشروع جديد لتحسين الطرق في الأحياء القديمة {_token(article_id)}. "
+        "وقال المسؤولون إن الأعمال ستبدأ الشهر المقبل وتستمر عاما كاملا.",
+    }
 
 
 class Client:
@@ -74,8 +82,12 @@ def served_dir(tmp_path: Path) -> tuple[Path, str]:
     corpus = tmp_path / "seed.jsonl"
     corpus.write_text(json.dumps(SEED, ensure_ascii=False) + "\n", encoding="utf-8")
     data_dir = tmp_path / "data"
-    index_paths([str(corpus)], load_settings(overrides={"data.dir": str(data_dir)}, environ={}), embed=False,
-                progress=False)
+    index_paths(
+        [str(corpus)],
+        load_settings(overrides={"data.dir": str(data_dir)}, environ={}),
+        embed=False,
+        progress=False,
+    )
     store = KeyStore(data_dir)
     _, key = store.create("write", "load")
     store.close()
@@ -84,8 +96,12 @@ def served_dir(tmp_path: Path) -> tuple[Path, str]:
 
 def _serve(data_dir: Path, log: str) -> ServedIndex:
     # Writers queue on the write lock; let them wait rather than answer 503 on a busy two-core machine.
-    return ServedIndex(data_dir, extra_args=["--threads", "16"], log_path=data_dir.parent / log,
-                       env={"ISNAD_WRITES_LOCK_WAIT_SECONDS": "120"})
+    return ServedIndex(
+        data_dir,
+        extra_args=["--threads", "16"],
+        log_path=data_dir.parent / log,
+        env={"ISNAD_WRITES_LOCK_WAIT_SECONDS": "120"},
+    )
 
 
 def _check_all_present(server: ServedIndex, acknowledged: list[str]) -> None:
@@ -95,7 +111,10 @@ def _check_all_present(server: ServedIndex, acknowledged: list[str]) -> None:
             status, body = client.request("GET", f"/api/v1/articles/{article_id}")
             assert status == 200, (article_id, body)
             status, body = client.request("GET", _search_path(_token(article_id)))
-            assert status == 200 and [r["article_id"] for r in body["results"]] == [article_id], (article_id, body)
+            assert status == 200 and [r["article_id"] for r in body["results"]] == [article_id], (
+                article_id,
+                body,
+            )
     finally:
         client.close()
 
@@ -123,8 +142,9 @@ def test_eight_writers_and_eight_readers_lose_nothing(served_dir: tuple[Path, st
                     if len(done) != len(ids):
                         failures.append(f"POST items: {body['items']}")
                     if batch % 4 == 3:  # a replacement now and then, through PUT
-                        status, body = client.request("PUT", f"/api/v1/articles/{ids[0]}",
-                                                      {**_article(ids[0]), "title": "عنوان معدل"})
+                        status, body = client.request(
+                            "PUT", f"/api/v1/articles/{ids[0]}", {**_article(ids[0]), "title": "عنوان معدل"}
+                        )
                         if status != 200:
                             failures.append(f"PUT {status}: {body}")
                     with lock:
@@ -185,6 +205,7 @@ def test_kill_9_mid_batch_loses_no_acknowledged_article(served_dir: tuple[Path, 
     stopped = threading.Event()
     server = _serve(data_dir, "killed.log").start()
     try:
+
         def writer() -> None:
             client = Client(server, key)
             batch = 0
@@ -225,6 +246,7 @@ def test_kill_9_mid_batch_loses_no_acknowledged_article(served_dir: tuple[Path, 
             time.sleep(0.2)
         assert stats["counts"]["keyword"] == stats["counts"]["passages"]
         client.close()
-    report = index_paths([], load_settings(overrides={"data.dir": str(data_dir)}, environ={}), embed=False,
-                         progress=False)  # `isnad index` opens the same directory as usual afterwards
+    report = index_paths(
+        [], load_settings(overrides={"data.dir": str(data_dir)}, environ={}), embed=False, progress=False
+    )  # `isnad index` opens the same directory as usual afterwards
     assert report.keyword_caught_up == 0

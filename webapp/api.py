@@ -41,19 +41,24 @@ def ask() -> Any:
     _reject_unknown(NO_PARAMETERS)
     if not request.is_json:
         sent = request.content_type or "no content type"
-        raise UnsupportedMediaType("unsupported_media_type", f"send the question as application/json, not {sent}")
+        raise UnsupportedMediaType(
+            "unsupported_media_type", f"send the question as application/json, not {sent}"
+        )
     body = read_json_body()
     if not isinstance(body, dict):
-        raise BadRequest("malformed_json", "the request body must be a JSON object like {\"question\": \"…\"}")
+        raise BadRequest("malformed_json", 'the request body must be a JSON object like {"question": "…"}')
     unknown = sorted(set(body) - set(ASK_FIELDS))
     if unknown:
-        raise BadRequest("unknown_field", f"unknown field {unknown[0]!r}; valid fields: {', '.join(ASK_FIELDS)}")
+        raise BadRequest(
+            "unknown_field", f"unknown field {unknown[0]!r}; valid fields: {', '.join(ASK_FIELDS)}"
+        )
     if "question" not in body:
         raise BadRequest("empty_query", "'question' is missing")
     mode = body.get("mode")
     if "mode" in body and mode is None:
-        raise BadRequest("unknown_mode", f"'mode' is null; leave it out for the default or give one of: "
-                                         f"{', '.join(MODES)}")
+        raise BadRequest(
+            "unknown_mode", f"'mode' is null; leave it out for the default or give one of: {', '.join(MODES)}"
+        )
     return jsonify(get_services().ask(body["question"], body.get("history"), mode))
 
 
@@ -110,9 +115,12 @@ def _error_response(error: ApiError) -> tuple[Response, int]:
 
 
 def _http_error_code(error: HTTPException) -> str:
-    return {404: "not_found", 405: "method_not_allowed", 415: "unsupported_media_type",
-            413: "request_too_large"}.get(error.code or 500, "bad_request" if (error.code or 500) < 500
-                                          else "internal_error")
+    return {
+        404: "not_found",
+        405: "method_not_allowed",
+        415: "unsupported_media_type",
+        413: "request_too_large",
+    }.get(error.code or 500, "bad_request" if (error.code or 500) < 500 else "internal_error")
 
 
 def init_app(app: Flask) -> None:
@@ -154,7 +162,9 @@ def init_app(app: Flask) -> None:
     def unexpected(error: Exception) -> Any:
         app.logger.exception("unexpected error on %s", request.path)
         if request.path.startswith("/api/"):
-            return _error_response(ApiError("internal_error", "the server failed on this request; it is logged"))
+            return _error_response(
+                ApiError("internal_error", "the server failed on this request; it is logged")
+            )
         return _page_error(500)
 
 

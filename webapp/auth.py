@@ -49,8 +49,12 @@ def presented_key() -> str | None:
         return None
     scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
-        raise ApiError("invalid_key", "the Authorization header must be 'Bearer <key>'", 401,
-                       {"WWW-Authenticate": _challenge("invalid_request")})
+        raise ApiError(
+            "invalid_key",
+            "the Authorization header must be 'Bearer <key>'",
+            401,
+            {"WWW-Authenticate": _challenge("invalid_request")},
+        )
     return value.strip()
 
 
@@ -62,19 +66,30 @@ def authenticate() -> None:
     if presented is None:
         if scope is not None:
             what = "writing articles" if scope == "write" else "this API (auth.reads = key)"
-            raise ApiError("missing_key", f"{what} needs an API key: send 'Authorization: Bearer <key>'; "
-                                          f"make one with `isnad keys create --scope {scope}`", 401,
-                           {"WWW-Authenticate": _challenge(scope=scope)})
+            raise ApiError(
+                "missing_key",
+                f"{what} needs an API key: send 'Authorization: Bearer <key>'; "
+                f"make one with `isnad keys create --scope {scope}`",
+                401,
+                {"WWW-Authenticate": _challenge(scope=scope)},
+            )
         return
     key: ApiKey | None = current_app.extensions[EXTENSION].verify(presented)
     if key is None:
-        raise ApiError("invalid_key", "the API key is not valid (unknown or revoked)", 401,
-                       {"WWW-Authenticate": _challenge("invalid_token")})
+        raise ApiError(
+            "invalid_key",
+            "the API key is not valid (unknown or revoked)",
+            401,
+            {"WWW-Authenticate": _challenge("invalid_token")},
+        )
     g.api_key = key
     if scope is not None and not key.allows(scope):
-        raise ApiError("insufficient_scope", f"the key {key.name!r} has {key.scope} scope; this request needs "
-                                             f"a {scope} key", 403,
-                       {"WWW-Authenticate": _challenge("insufficient_scope", scope)})
+        raise ApiError(
+            "insufficient_scope",
+            f"the key {key.name!r} has {key.scope} scope; this request needs a {scope} key",
+            403,
+            {"WWW-Authenticate": _challenge("insufficient_scope", scope)},
+        )
 
 
 def init_app(app: Flask) -> None:

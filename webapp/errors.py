@@ -15,8 +15,13 @@ class ApiError(Exception):
     status = 500
     code = "internal_error"
 
-    def __init__(self, code: str | None = None, message: str = "", status: int | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        code: str | None = None,
+        message: str = "",
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         if code is not None:
             self.code = code

@@ -61,16 +61,27 @@ def init_app(app: Flask) -> Limiter:
         return response
 
     # Application limits: one budget per key or address over all routes, not one per route.
-    limiter = Limiter(identity, app=app, application_limits=[_limit], application_limits_exempt_when=_exempt,
-                      headers_enabled=True, storage_uri=str(settings["limits.storage"]), strategy="fixed-window")
+    limiter = Limiter(
+        identity,
+        app=app,
+        application_limits=[_limit],
+        application_limits_exempt_when=_exempt,
+        headers_enabled=True,
+        storage_uri=str(settings["limits.storage"]),
+        strategy="fixed-window",
+    )
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(error: RateLimitExceeded) -> Any:
         # Retry-After and the X-RateLimit-* headers are added by the limiter to this response.
         who = "this key" if _claimed_key() else "this address (requests without a key)"
         setting = "limits.per_key" if _claimed_key() else "limits.per_address"
-        limited = ApiError("rate_limited", f"too many requests from {who}: the limit is {error.description} "
-                                           f"({setting}); retry after the time in Retry-After", 429)
+        limited = ApiError(
+            "rate_limited",
+            f"too many requests from {who}: the limit is {error.description} "
+            f"({setting}); retry after the time in Retry-After",
+            429,
+        )
         if not request.path.startswith("/api/"):
             return error
         return jsonify(limited.to_json()), 429

@@ -22,8 +22,9 @@ from webapp.headers import VERSION_PARAMETER, asset_version
 from webapp.services import get_services
 
 # Assets under /assets so they never collide with an app-level /static route.
-bp = Blueprint("pages", __name__, template_folder="templates", static_folder="static",
-               static_url_path="/assets")
+bp = Blueprint(
+    "pages", __name__, template_folder="templates", static_folder="static", static_url_path="/assets"
+)
 
 # The search form's single-valued parameters, in the order they appear in shared URLs.
 SEARCH_FIELDS = ("q", "mode", "from", "to", "sort", "page", "size", "collapse")
@@ -33,8 +34,20 @@ SORT_LABELS = {"relevance": "الأكثر صلة", "date": "الأحدث"}
 SORTS = tuple((sort, SORT_LABELS[sort]) for sort in SEARCH_SORTS)
 
 # Gregorian month names as used across Egyptian and Gulf news sites (Levantine names differ).
-MONTHS = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
-          "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر")
+MONTHS = (
+    "يناير",
+    "فبراير",
+    "مارس",
+    "أبريل",
+    "مايو",
+    "يونيو",
+    "يوليو",
+    "أغسطس",
+    "سبتمبر",
+    "أكتوبر",
+    "نوفمبر",
+    "ديسمبر",
+)
 
 
 # Arabic wording for the errors a reader can cause from the search form, by the service's error code;
@@ -136,8 +149,9 @@ def matches_phrase(n: int) -> str:
 
 def related_phrase(n: int) -> str:
     """'5 مقالات ذات صلة': how many articles are only close in meaning to the query."""
-    return count_phrase(n, "مقال واحد ذو صلة", "مقالان ذوا صلة", "مقالات ذات صلة", "مقالاً ذا صلة",
-                        "مقال ذي صلة")
+    return count_phrase(
+        n, "مقال واحد ذو صلة", "مقالان ذوا صلة", "مقالات ذات صلة", "مقالاً ذا صلة", "مقال ذي صلة"
+    )
 
 
 def sources_phrase(n: int) -> str:
@@ -147,8 +161,14 @@ def sources_phrase(n: int) -> str:
 
 def others_phrase(n: int) -> str:
     """'3 مقالات أخرى عن الحدث': the other articles of a story from the same outlet."""
-    return count_phrase(n, "مقال آخر عن الحدث", "مقالان آخران عن الحدث", "مقالات أخرى عن الحدث",
-                        "مقالاً آخر عن الحدث", "مقال آخر عن الحدث")
+    return count_phrase(
+        n,
+        "مقال آخر عن الحدث",
+        "مقالان آخران عن الحدث",
+        "مقالات أخرى عن الحدث",
+        "مقالاً آخر عن الحدث",
+        "مقال آخر عن الحدث",
+    )
 
 
 TIMELINE_WIDTH = 600  # the chart's own units (the SVG scales to the column)
@@ -168,8 +188,15 @@ def timeline_bars(timeline: Mapping[str, Any]) -> list[dict[str, Any]]:
     bars = []
     for i, bucket in enumerate(buckets):
         height = round((TIMELINE_HEIGHT - 4) * bucket["count"] / top, 2) if bucket["count"] else 0
-        bars.append({**bucket, "x": round(TIMELINE_WIDTH - (i + 1) * slot + gap / 2, 2), "width": round(slot - gap, 2),
-                     "y": round(TIMELINE_HEIGHT - height, 2), "height": height})
+        bars.append(
+            {
+                **bucket,
+                "x": round(TIMELINE_WIDTH - (i + 1) * slot + gap / 2, 2),
+                "width": round(slot - gap, 2),
+                "y": round(TIMELINE_HEIGHT - height, 2),
+                "height": height,
+            }
+        )
     return bars
 
 
@@ -241,8 +268,12 @@ def quote_parts(text: str, quote: str | None, start: int | None, end: int | None
     Offsets are trusted when they point at the quote; otherwise the quote is looked up by value, and
     when it is not found nothing is marked (better no highlight than a wrong one).
     """
-    if (start is not None and end is not None and 0 <= start < end <= len(text)
-            and (not quote or text[start:end].strip() == quote.strip())):
+    if (
+        start is not None
+        and end is not None
+        and 0 <= start < end <= len(text)
+        and (not quote or text[start:end].strip() == quote.strip())
+    ):
         return text[:start], text[start:end], text[end:]
     if quote and quote.strip():
         found = text.find(quote.strip())
@@ -261,7 +292,7 @@ def answer_parts(answer: str) -> list[tuple[str, int | None]]:
     cursor = 0
     for match in CITATION_MARKER.finditer(answer):
         if match.start() > cursor:
-            parts.append((answer[cursor:match.start()], None))
+            parts.append((answer[cursor : match.start()], None))
         parts.append((match.group(0), int(match.group(1))))
         cursor = match.end()
     if cursor < len(answer):
@@ -350,17 +381,29 @@ bp.add_app_template_filter(single_spaced, "single_spaced")
 def search() -> Any:
     """The search page: a GET form whose state lives in the URL, so it works without JavaScript."""
     params = search_params(request.args)
-    context: dict[str, Any] = {"params": params, "modes": MODES, "sorts": SORTS,
-                               "selected_sources": params.get("source", [])}
+    context: dict[str, Any] = {
+        "params": params,
+        "modes": MODES,
+        "sorts": SORTS,
+        "selected_sources": params.get("source", []),
+    }
     if not params.get("q"):
         return render_template("search.html", results=None, **context)
     try:
         results = get_services().search(params)
     except ApiError as error:
-        return render_template("search.html", results=None, error=error_message(error), **context), error.status
+        return render_template(
+            "search.html", results=None, error=error_message(error), **context
+        ), error.status
     pages = results.get("pages") or max(1, math.ceil(results["total"] / max(1, results["size"])))
-    return render_template("search.html", results=results, pages=pages, words=parse_query(params["q"]).positive_text,
-                           window=page_window(results["page"], pages), **context)
+    return render_template(
+        "search.html",
+        results=results,
+        pages=pages,
+        words=parse_query(params["q"]).positive_text,
+        window=page_window(results["page"], pages),
+        **context,
+    )
 
 
 @bp.get("/ask")
@@ -385,8 +428,12 @@ def article(article_id: str) -> Any:
     if found is None:
         abort(404)
     related = get_services().related(article_id)["related"]
-    return render_template("article.html", article=found, related=related,
-                           segments=article_segments(found["text"], found.get("passages", [])))
+    return render_template(
+        "article.html",
+        article=found,
+        related=related,
+        segments=article_segments(found["text"], found.get("passages", [])),
+    )
 
 
 ERROR_TEXT = {
@@ -420,4 +467,8 @@ for _status in ERROR_TEXT:
 @bp.app_context_processor
 def _timeline_constants() -> dict[str, Any]:
     """The chart's sizes and period names, values rather than functions, so context not template globals."""
-    return {"interval_labels": INTERVAL_LABELS, "timeline_width": TIMELINE_WIDTH, "timeline_height": TIMELINE_HEIGHT}
+    return {
+        "interval_labels": INTERVAL_LABELS,
+        "timeline_width": TIMELINE_WIDTH,
+        "timeline_height": TIMELINE_HEIGHT,
+    }

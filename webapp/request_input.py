@@ -24,8 +24,11 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _invalid_utf8(what: str, raw: bytes, error: UnicodeDecodeError) -> BadRequest:
-    return BadRequest("invalid_unicode", f"{what} is not valid UTF-8: byte 0x{raw[error.start]:02x} at byte "
-                                         f"{error.start}; encode text as UTF-8")
+    return BadRequest(
+        "invalid_unicode",
+        f"{what} is not valid UTF-8: byte 0x{raw[error.start]:02x} at byte "
+        f"{error.start}; encode text as UTF-8",
+    )
 
 
 def check_url() -> None:
@@ -55,9 +58,12 @@ def _where(path: list[str | int]) -> str:
 def _check_text(text: str, path: list[str | int], what: str) -> None:
     found = _SURROGATE.search(text)
     if found is not None:
-        raise BadRequest("invalid_unicode", f"{what} {_where(path)!r} holds \\u{ord(found.group()):04x} at "
-                                            f"character {found.start()}, a lone UTF-16 surrogate that is not "
-                                            f"a character; send valid Unicode text")
+        raise BadRequest(
+            "invalid_unicode",
+            f"{what} {_where(path)!r} holds \\u{ord(found.group()):04x} at "
+            f"character {found.start()}, a lone UTF-16 surrogate that is not "
+            f"a character; send valid Unicode text",
+        )
 
 
 def check_tree(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
@@ -72,8 +78,11 @@ def check_tree(value: Any, max_depth: int = MAX_JSON_DEPTH) -> None:
         if not isinstance(item, (dict, list)):
             continue
         if len(path) >= max_depth:
-            raise BadRequest("malformed_json", f"the request body nests deeper than {max_depth} levels "
-                                               f"(at {_where(path)}); no request needs that")
+            raise BadRequest(
+                "malformed_json",
+                f"the request body nests deeper than {max_depth} levels "
+                f"(at {_where(path)}); no request needs that",
+            )
         if isinstance(item, dict):
             for key, child in item.items():
                 _check_text(key, path, "a key in")
@@ -88,14 +97,19 @@ def read_json_body() -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:
-        raise BadRequest("malformed_json", f"the request body is not valid JSON: not UTF-8 (byte "
-                                           f"0x{raw[error.start]:02x} at byte {error.start})") from None
+        raise BadRequest(
+            "malformed_json",
+            f"the request body is not valid JSON: not UTF-8 (byte "
+            f"0x{raw[error.start]:02x} at byte {error.start})",
+        ) from None
     try:
         body = json.loads(text)
     except RecursionError:
         # The C parser gives up with RecursionError on a few thousand nested arrays or objects.
-        raise BadRequest("malformed_json", f"the request body nests deeper than {MAX_JSON_DEPTH} levels; "
-                                           f"no request needs that") from None
+        raise BadRequest(
+            "malformed_json",
+            f"the request body nests deeper than {MAX_JSON_DEPTH} levels; no request needs that",
+        ) from None
     except ValueError as error:
         raise BadRequest("malformed_json", f"the request body is not valid JSON: {error}") from None
     check_tree(body)

@@ -109,7 +109,9 @@ def validate_text(value: Any, name: str, max_chars: int) -> str:
         raise BadRequest("bad_request", f"'{name}' must be a string")
     text = value.strip()
     if len(text) > max_chars:
-        raise BadRequest("query_too_long", f"'{name}' is {len(text)} characters long; the limit is {max_chars}")
+        raise BadRequest(
+            "query_too_long", f"'{name}' is {len(text)} characters long; the limit is {max_chars}"
+        )
     return text
 
 
@@ -119,8 +121,10 @@ def validate_mode(value: Any, default: str) -> str:
     if value is None:
         return default
     if value == "":
-        raise BadRequest("unknown_mode", f"'mode' is empty; leave it out for the default or give one of: "
-                                         f"{', '.join(MODES)}")
+        raise BadRequest(
+            "unknown_mode",
+            f"'mode' is empty; leave it out for the default or give one of: {', '.join(MODES)}",
+        )
     if value not in MODES:
         raise BadRequest("unknown_mode", f"unknown mode {value!r}; valid modes: {', '.join(MODES)}")
     return str(value)
@@ -130,8 +134,10 @@ def validate_search(params: Mapping[str, Any], settings: Mapping[str, Any]) -> S
     """Check a search's parameters (strings, as from a query string; `source` may repeat)."""
     unknown = sorted(set(params) - set(SEARCH_PARAMETERS))
     if unknown:
-        raise BadRequest("unknown_parameter", f"unknown parameter {unknown[0]!r}; valid parameters: "
-                                              f"{', '.join(SEARCH_PARAMETERS)}")
+        raise BadRequest(
+            "unknown_parameter",
+            f"unknown parameter {unknown[0]!r}; valid parameters: {', '.join(SEARCH_PARAMETERS)}",
+        )
     text = validate_text(_single(params, "q"), "q", int(settings["search.max_query_chars"]))
     query = parse_query(text)
     if query.is_empty:
@@ -151,7 +157,9 @@ def validate_search(params: Mapping[str, Any], settings: Mapping[str, Any]) -> S
     if date_from and date_to and parse_datetime(date_from) > parse_datetime(date_to):
         raise BadRequest("bad_date", f"'from' ({date_from}) is after 'to' ({date_to})")
     page = _integer(params, "page", 1, 1, MAX_PAGE)
-    size = _integer(params, "size", int(settings["search.page_size"]), 1, int(settings["search.max_page_size"]))
+    size = _integer(
+        params, "size", int(settings["search.page_size"]), 1, int(settings["search.max_page_size"])
+    )
     how = _single(params, "collapse") or "story"
     if how not in stories.COLLAPSE:
         raise BadRequest("bad_collapse", f"unknown collapse {how!r}; valid: {', '.join(stories.COLLAPSE)}")
@@ -164,7 +172,9 @@ def validate_history(history: Any) -> list[dict[str, str]]:
     if not isinstance(history, list):
         raise BadRequest("bad_history", "'history' must be a list of {role, content} turns")
     if len(history) > MAX_HISTORY_TURNS:
-        raise BadRequest("bad_history", f"'history' has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}")
+        raise BadRequest(
+            "bad_history", f"'history' has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}"
+        )
     turns: list[dict[str, str]] = []
     for i, turn in enumerate(history):
         if not isinstance(turn, dict) or set(turn) - {"role", "content"}:
@@ -175,7 +185,9 @@ def validate_history(history: Any) -> list[dict[str, str]]:
         if not isinstance(content, str):
             raise BadRequest("bad_history", f"history[{i}].content must be a string")
         if len(content) > MAX_TURN_CHARS:
-            raise BadRequest("bad_history", f"history[{i}].content is longer than {MAX_TURN_CHARS} characters")
+            raise BadRequest(
+                "bad_history", f"history[{i}].content is longer than {MAX_TURN_CHARS} characters"
+            )
         turns.append({"role": role, "content": content})
     return turns
 
@@ -231,8 +243,10 @@ class Services:
             self._sources = frozenset(source for source, _ in _pairs(self.stores.sources()))
             unknown = [s for s in sources if s not in self._sources]
         if unknown:
-            raise BadRequest("unknown_source", f"no indexed article has the source {unknown[0]!r}; "
-                                               f"GET /api/v1/stats lists the sources")
+            raise BadRequest(
+                "unknown_source",
+                f"no indexed article has the source {unknown[0]!r}; GET /api/v1/stats lists the sources",
+            )
 
     def warm_up(self) -> None:
         """Load the embedding model now, so the first visitor does not wait for it."""
@@ -255,12 +269,14 @@ class Services:
         if request.sort == "date":
             matches, related = sort_by_date(matches), sort_by_date(related)
         # One result per story (or copy group): its best-ranked article stands for the others.
-        rows = self.groups.rows(c.article.id for c in (*matches, *related)) if request.collapse != "none" else {}
+        rows = (
+            self.groups.rows(c.article.id for c in (*matches, *related)) if request.collapse != "none" else {}
+        )
         collapsed_matches = stories.collapse(matches, _article_id, rows, request.collapse)
         collapsed_related = stories.collapse(related, _article_id, rows, request.collapse)
         entries = collapsed_matches + collapsed_related
         first = (request.page - 1) * request.size
-        shown = entries[first:first + request.size]
+        shown = entries[first : first + request.size]
         page = {c.passage.id: c for c in self.retriever.load([e.lead for e in shown])}
         groups = self._group_fields([e for e in shown if e.lead.passage in page], rows, request.collapse)
         matched = retrieval.matched_articles
@@ -272,16 +288,22 @@ class Services:
             if candidate is None:  # deleted since it was retrieved
                 continue
             article, passage = candidate.article, candidate.passage
-            results.append({
-                **reference(candidate),
-                "score": _round(candidate.score),
-                "related": matched is not None and article.id not in matched,
-                "snippet": str(highlight.snippet(passage.text, terms, phrases, analyze, analyze_exact)),
-                "title_html": str(highlight.render(article.title, highlight.match_spans(
-                    article.title, terms, phrases, analyze, analyze_exact))),
-                **groups.get(article.id, {"story": None, "copies": None, "also": []}),
-                "collapsed": [c.article.id for c in entry.others],
-            })
+            results.append(
+                {
+                    **reference(candidate),
+                    "score": _round(candidate.score),
+                    "related": matched is not None and article.id not in matched,
+                    "snippet": str(highlight.snippet(passage.text, terms, phrases, analyze, analyze_exact)),
+                    "title_html": str(
+                        highlight.render(
+                            article.title,
+                            highlight.match_spans(article.title, terms, phrases, analyze, analyze_exact),
+                        )
+                    ),
+                    **groups.get(article.id, {"story": None, "copies": None, "also": []}),
+                    "collapsed": [c.article.id for c in entry.others],
+                }
+            )
         return {
             "query": request.text,
             "mode": request.mode,
@@ -298,7 +320,9 @@ class Services:
             "facets": {"source": facets, "date": stories.timeline([c.article.published for c in matches])},
         }
 
-    def _group_fields(self, entries: Sequence[Any], rows: Mapping[str, Any], how: str) -> dict[str, dict[str, Any]]:
+    def _group_fields(
+        self, entries: Sequence[Any], rows: Mapping[str, Any], how: str
+    ) -> dict[str, dict[str, Any]]:
         """Per shown article: its story `{id, size, sources}`, its copy group, and the other articles of
         what it stands for (its story, or its copy group), oldest first, each saying whether it matched."""
         leads = [e.lead.article.id for e in entries]
@@ -308,23 +332,41 @@ class Services:
         collapsed = {e.lead.article.id: {c.article.id for c in e.others} for e in entries}
         listed: dict[str, list[Any]] = {}
         for aid, row in known.items():
-            members = by_story.get(row.story or "", []) if how == "story" and row.story else \
-                by_copy.get(row.copy_group, [])
+            members = (
+                by_story.get(row.story or "", [])
+                if how == "story" and row.story
+                else by_copy.get(row.copy_group, [])
+            )
             listed[aid] = [m for m in members if m.article_id != aid]
         titles = self.stores.docs.get_articles({m.article_id for ms in listed.values() for m in ms})
-        shared = {aid: Counter([known[aid].copy_group, *(m.copy_group for m in ms)]) for aid, ms in listed.items()}
+        shared = {
+            aid: Counter([known[aid].copy_group, *(m.copy_group for m in ms)]) for aid, ms in listed.items()
+        }
         fields: dict[str, dict[str, Any]] = {}
         for aid, row in known.items():
             copies = by_copy.get(row.copy_group, [])
             fields[aid] = {
                 "story": stories.story_summary(row.story, by_story.get(row.story or "", [])),
-                "copies": {"id": row.copy_group, "size": len(copies),
-                           "sources": list(dict.fromkeys(m.source for m in copies if m.source))},
-                "also": [{"article_id": m.article_id, "title": titles[m.article_id].title, "source": m.source,
-                          "published": m.published, "url": titles[m.article_id].url, "copy_group": m.copy_group,
-                          # the same copy as the result itself or as another article listed: syndicated text
-                          "copy": shared[aid][m.copy_group] > 1, "matched": m.article_id in collapsed[aid]}
-                         for m in listed[aid] if m.article_id in titles],
+                "copies": {
+                    "id": row.copy_group,
+                    "size": len(copies),
+                    "sources": list(dict.fromkeys(m.source for m in copies if m.source)),
+                },
+                "also": [
+                    {
+                        "article_id": m.article_id,
+                        "title": titles[m.article_id].title,
+                        "source": m.source,
+                        "published": m.published,
+                        "url": titles[m.article_id].url,
+                        "copy_group": m.copy_group,
+                        # the same copy as the result itself or as another article listed: syndicated text
+                        "copy": shared[aid][m.copy_group] > 1,
+                        "matched": m.article_id in collapsed[aid],
+                    }
+                    for m in listed[aid]
+                    if m.article_id in titles
+                ],
             }
         return fields
 
@@ -336,8 +378,9 @@ class Services:
         max_chars = int(self.settings["search.max_query_chars"])
         text = validate_text(question, "question", max_chars)
         # A follow-up borrows earlier turns for retrieval: bounded like a query, so long turns cost nothing extra.
-        turns = follow_up.bounded_history(validate_history(history), text, analyze, compose.question_terms(analyze),
-                                          max_chars)
+        turns = follow_up.bounded_history(
+            validate_history(history), text, analyze, compose.question_terms(analyze), max_chars
+        )
         chosen_mode = validate_mode(mode, str(self.settings["search.mode"]))
         self.refresh()
         result = answers.answer(self.retriever, text, turns, chosen_mode, self.settings, self.groups)
@@ -370,8 +413,10 @@ class Services:
             "author": found.author,
             "category": found.category,
             "text": found.text,
-            "passages": [{"id": p.id, "ordinal": p.ordinal, "text": p.text, "start": p.start, "end": p.end}
-                         for p in passages],
+            "passages": [
+                {"id": p.id, "ordinal": p.ordinal, "text": p.text, "start": p.start, "end": p.end}
+                for p in passages
+            ],
         }
 
     def story(self, story_id: str) -> dict[str, Any]:
@@ -382,11 +427,22 @@ class Services:
         members = [m for m in members if m.article_id in articles]  # deleted meanwhile: left out
         if not members:
             raise NotFound("story_not_found", f"no story with id {story_id!r}")
-        return {**(stories.story_summary(story_id, members) or {}),
-                "first_published": members[0].published, "last_published": members[-1].published,
-                "articles": [{"article_id": m.article_id, "title": articles[m.article_id].title, "source": m.source,
-                              "published": m.published, "url": articles[m.article_id].url,
-                              "copy_group": m.copy_group} for m in members]}
+        return {
+            **(stories.story_summary(story_id, members) or {}),
+            "first_published": members[0].published,
+            "last_published": members[-1].published,
+            "articles": [
+                {
+                    "article_id": m.article_id,
+                    "title": articles[m.article_id].title,
+                    "source": m.source,
+                    "published": m.published,
+                    "url": articles[m.article_id].url,
+                    "copy_group": m.copy_group,
+                }
+                for m in members
+            ],
+        }
 
     def related(self, article_id: str, limit: int = RELATED_LIMIT) -> dict[str, Any]:
         """The closest other articles by passage vectors, its own copy group left out, nearby dates first,
@@ -419,12 +475,24 @@ class Services:
             same_story = bool(own and own.story and other in rows and rows[other].story == own.story)
             ranked.append((stories.related_score(similarity, days), other, similarity, days, same_story))
         ranked.sort(key=lambda item: (-item[0], item[1]))
-        return {"article_id": article_id, "related": [
-            {"article_id": other, "title": articles[other].title, "source": articles[other].source,
-             "published": articles[other].published, "url": articles[other].url, "score": _round(score),
-             "similarity": _round(similarity), "days_apart": days, "same_story": same_story,
-             "why": stories.why_related(similarity, same_story, days)}
-            for score, other, similarity, days, same_story in ranked[:limit]]}
+        return {
+            "article_id": article_id,
+            "related": [
+                {
+                    "article_id": other,
+                    "title": articles[other].title,
+                    "source": articles[other].source,
+                    "published": articles[other].published,
+                    "url": articles[other].url,
+                    "score": _round(score),
+                    "similarity": _round(similarity),
+                    "days_apart": days,
+                    "same_story": same_story,
+                    "why": stories.why_related(similarity, same_story, days),
+                }
+                for score, other, similarity, days, same_story in ranked[:limit]
+            ],
+        }
 
     def _article_vector(self, passage_ids: Sequence[int]) -> Any:
         """The normalised mean of the passages' stored vectors (as stories use), None when none is stored."""
@@ -450,9 +518,20 @@ class Services:
             "counts": data,
             "sources": [{"value": s, "count": n} for s, n in _pairs(sources)],
             "manifest": _plain(self.stores.manifest),
-            "settings": {name: self.settings[name] for name in (
-                "store.backend", "embedder.backend", "search.mode", "search.fusion", "search.rrf_k",
-                "search.keyword_weight", "search.semantic_weight", "search.candidates", "answer.abstain_below")},
+            "settings": {
+                name: self.settings[name]
+                for name in (
+                    "store.backend",
+                    "embedder.backend",
+                    "search.mode",
+                    "search.fusion",
+                    "search.rrf_k",
+                    "search.keyword_weight",
+                    "search.semantic_weight",
+                    "search.candidates",
+                    "answer.abstain_below",
+                )
+            },
             **{name: report() for name, report in self.reporters.items()},
         }
 
@@ -476,13 +555,19 @@ class Services:
         if not isinstance(text, str):
             raise BadRequest("bad_request", "'text' must be a string")
         if len(text) > MAX_ANALYZE_CHARS:
-            raise BadRequest("text_too_long", f"'text' is {len(text)} characters; the limit is {MAX_ANALYZE_CHARS}")
+            raise BadRequest(
+                "text_too_long", f"'text' is {len(text)} characters; the limit is {MAX_ANALYZE_CHARS}"
+            )
 
         def tokens(items: Sequence[Any]) -> list[dict[str, Any]]:
             return [{"term": t.term, "start": t.start, "end": t.end, "position": t.position} for t in items]
 
-        return {"text": text, "analyzer": ANALYZER_VERSION, "tokens": tokens(analyze(text)),
-                "exact": tokens(analyze_exact(text))}
+        return {
+            "text": text,
+            "analyzer": ANALYZER_VERSION,
+            "tokens": tokens(analyze(text)),
+            "exact": tokens(analyze_exact(text)),
+        }
 
 
 def _article_id(candidate: Any) -> str:

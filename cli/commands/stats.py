@@ -11,10 +11,13 @@ from cli.commands import add_common_options
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("stats", help="counts per store, sizes, model and analyzer",
-                                   description="Show what the index holds: articles and passages in the "
-                                               "document store, passages in the keyword and vector indexes, "
-                                               "what is still pending, sizes on disk, and what built it.")
+    parser = subparsers.add_parser(
+        "stats",
+        help="counts per store, sizes, model and analyzer",
+        description="Show what the index holds: articles and passages in the "
+        "document store, passages in the keyword and vector indexes, "
+        "what is still pending, sizes on disk, and what built it.",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_common_options(parser)
     parser.set_defaults(run=run)
@@ -31,8 +34,14 @@ def collect(settings: dict[str, Any]) -> dict[str, Any]:
         return {
             "data_dir": str(settings["data.dir"]),
             "store_backend": settings["store.backend"],
-            "counts": {"articles": counts.articles, "passages": counts.passages, "keyword": counts.keyword,
-                       "vectors": counts.vectors, "pending_vectors": counts.pending_vectors, **counts.extra},
+            "counts": {
+                "articles": counts.articles,
+                "passages": counts.passages,
+                "keyword": counts.keyword,
+                "vectors": counts.vectors,
+                "pending_vectors": counts.pending_vectors,
+                **counts.extra,
+            },
             "consistent": counts.keyword == counts.passages
             and counts.vectors + counts.pending_vectors == counts.passages,
             "sizes_bytes": stores.sizes(),
@@ -69,8 +78,10 @@ def _run_text(run: dict[str, Any]) -> str:
     if status == "failed":
         return f"failed (started {started}); see its message, then run `isnad index` again"
     summary = json.loads(run["summary"] or "{}")
-    return (f"{status} {run['finished'] or started}: read {summary.get('read', 0)}, "
-            f"indexed {summary.get('indexed', 0)}, embedded {summary.get('embedded', 0)}")
+    return (
+        f"{status} {run['finished'] or started}: read {summary.get('read', 0)}, "
+        f"indexed {summary.get('indexed', 0)}, embedded {summary.get('embedded', 0)}"
+    )
 
 
 def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
@@ -86,15 +97,24 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     counts, sizes = stats["counts"], stats["sizes_bytes"]
     lines = [
         f"data directory   {stats['data_dir']} ({stats['store_backend']})",
-        (f"documents        {counts['articles']} articles, {counts['passages']} passages"
-         f"  [{_size(sizes['documents'])}]"),
+        (
+            f"documents        {counts['articles']} articles, {counts['passages']} passages"
+            f"  [{_size(sizes['documents'])}]"
+        ),
         f"keyword index    {counts['keyword']} passages"
-        + (f", {counts['pending_keyword_articles']} articles pending" if counts.get("pending_keyword_articles")
-           else "") + f"  [{_size(sizes['keyword'])}]",
-        (f"vector index     {counts['vectors']} passages ({stats['vector_index'] or 'flat'}),"
-         f" {counts['pending_vectors']} without vectors  [{_size(sizes['vectors'])}]"),
+        + (
+            f", {counts['pending_keyword_articles']} articles pending"
+            if counts.get("pending_keyword_articles")
+            else ""
+        )
+        + f"  [{_size(sizes['keyword'])}]",
+        (
+            f"vector index     {counts['vectors']} passages ({stats['vector_index'] or 'flat'}),"
+            f" {counts['pending_vectors']} without vectors  [{_size(sizes['vectors'])}]"
+        ),
         f"analyzer         {stats['analyzer_version'] or '-'}",
-        f"embedder         {stats['embedder'] or '-'}" + (f" ({stats['dim']} dimensions)" if stats["dim"] else ""),
+        f"embedder         {stats['embedder'] or '-'}"
+        + (f" ({stats['dim']} dimensions)" if stats["dim"] else ""),
         f"updated          {stats['updated'] or 'never'} (generation {stats['generation'] or 0})",
         "sources          " + (", ".join(f"{s['source']} {s['articles']}" for s in stats["sources"]) or "-"),
         f"last run         {_run_text(stats['last_runs'][0]) if stats['last_runs'] else 'none'}",
@@ -102,6 +122,8 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     print("\n".join(lines))
     running = bool(stats["last_runs"]) and stats["last_runs"][0]["status"] == "running"
     if not stats["consistent"] and not running:  # during a run they differ by what it has not yet committed
-        print("isnad stats: the stores disagree (an interrupted run?); run `isnad index` to finish",
-              file=sys.stderr)
+        print(
+            "isnad stats: the stores disagree (an interrupted run?); run `isnad index` to finish",
+            file=sys.stderr,
+        )
     return 0

@@ -53,17 +53,25 @@ def timed(function: Callable[[str], list], articles: list[list[str]]) -> tuple[f
 
 
 def report(name: str, cpu: float, wall: float, tokens: int, lines: int, articles: int) -> None:
-    print(f"{name:24s} {tokens:>11,} tokens {lines:>8,} lines {articles:>7,} articles  "
-          f"{cpu:6.2f} s CPU ({wall:.2f} s wall)  {tokens / cpu:>10,.0f} tokens/s  "
-          f"{lines / cpu:>8,.0f} lines/s  {articles / cpu:>6,.0f} articles/s")
+    print(
+        f"{name:24s} {tokens:>11,} tokens {lines:>8,} lines {articles:>7,} articles  "
+        f"{cpu:6.2f} s CPU ({wall:.2f} s wall)  {tokens / cpu:>10,.0f} tokens/s  "
+        f"{lines / cpu:>8,.0f} lines/s  {articles / cpu:>6,.0f} articles/s"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("news_dir", type=Path, help="folder of *.jsonl.gz news files (e.g. ../shared/corpus/news)")
+    parser.add_argument(
+        "news_dir", type=Path, help="folder of *.jsonl.gz news files (e.g. ../shared/corpus/news)"
+    )
     parser.add_argument("--limit", type=int, default=None, help="read at most N articles (default: all)")
-    parser.add_argument("--prefix", type=int, default=5000,
-                        help="articles for the analyze()/analyze_exact_terms timings (default 5000)")
+    parser.add_argument(
+        "--prefix",
+        type=int,
+        default=5000,
+        help="articles for the analyze()/analyze_exact_terms timings (default 5000)",
+    )
     args = parser.parse_args()
     if not args.news_dir.is_dir():
         parser.error(f"{args.news_dir}: not a directory")
@@ -78,7 +86,9 @@ def main() -> int:
 
     prefix = articles[: args.prefix]
     functions: tuple[tuple[str, Callable[[str], list]], ...] = (
-        ("analyze_exact_terms", analyze_exact_terms), ("analyze (Token objects)", analyze))
+        ("analyze_exact_terms", analyze_exact_terms),
+        ("analyze (Token objects)", analyze),
+    )
     for name, function in functions:
         report(name, *timed(function, prefix), len(prefix))
     return 0

@@ -22,8 +22,11 @@ WIDTH, HEIGHT = 760, 380
 PANEL = 260  # each plot's side, in pixels
 MARGIN_LEFT, MARGIN_TOP = 60, 40
 GAP = 120  # between the two panels
-SERIES = (("right", "#1f6f3f", "right"), ("abstained", "#b5651d", "answerable abstained"),
-          ("unanswerable_abstained", "#3355aa", "unanswerable refused"))
+SERIES = (
+    ("right", "#1f6f3f", "right"),
+    ("abstained", "#b5651d", "answerable abstained"),
+    ("unanswerable_abstained", "#3355aa", "unanswerable refused"),
+)
 
 
 def _x(left: float, value: float, span: float = 1.0) -> float:
@@ -35,19 +38,27 @@ def _y(value: float) -> float:
 
 
 def _axes(left: float, title: str, x_label: str, y_label: str, x_span: float) -> list[str]:
-    parts = [f'<rect x="{left}" y="{MARGIN_TOP}" width="{PANEL}" height="{PANEL}" fill="none" stroke="#888"/>',
-             (f'<text x="{left + PANEL / 2}" y="{MARGIN_TOP - 14}" text-anchor="middle" font-weight="bold">'
-             f'{title}</text>'),
-             f'<text x="{left + PANEL / 2}" y="{MARGIN_TOP + PANEL + 34}" text-anchor="middle">{x_label}</text>',
-             (f'<text x="{left - 42}" y="{MARGIN_TOP + PANEL / 2}" text-anchor="middle" '
-             f'transform="rotate(-90 {left - 42} {MARGIN_TOP + PANEL / 2})">{y_label}</text>')]
+    parts = [
+        f'<rect x="{left}" y="{MARGIN_TOP}" width="{PANEL}" height="{PANEL}" fill="none" stroke="#888"/>',
+        (
+            f'<text x="{left + PANEL / 2}" y="{MARGIN_TOP - 14}" text-anchor="middle" font-weight="bold">'
+            f"{title}</text>"
+        ),
+        f'<text x="{left + PANEL / 2}" y="{MARGIN_TOP + PANEL + 34}" text-anchor="middle">{x_label}</text>',
+        (
+            f'<text x="{left - 42}" y="{MARGIN_TOP + PANEL / 2}" text-anchor="middle" '
+            f'transform="rotate(-90 {left - 42} {MARGIN_TOP + PANEL / 2})">{y_label}</text>'
+        ),
+    ]
     for step in range(6):
         value = step / 5
         y = _y(value)
         x = _x(left, value * x_span, x_span)
-        parts += [f'<line x1="{left}" y1="{y:.1f}" x2="{left + PANEL}" y2="{y:.1f}" stroke="#eee"/>',
-                  f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{int(value * 100)}%</text>',
-                  f'<text x="{x:.1f}" y="{MARGIN_TOP + PANEL + 16}" text-anchor="middle">{value * x_span:.1f}</text>']
+        parts += [
+            f'<line x1="{left}" y1="{y:.1f}" x2="{left + PANEL}" y2="{y:.1f}" stroke="#eee"/>',
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{int(value * 100)}%</text>',
+            f'<text x="{x:.1f}" y="{MARGIN_TOP + PANEL + 16}" text-anchor="middle">{value * x_span:.1f}</text>',
+        ]
     return parts
 
 
@@ -62,29 +73,41 @@ def chart(report: dict[str, Any]) -> str:
     reliability, curve = report["reliability"], report["curve"]
     threshold = float(report["out_of_fold"]["threshold"])
     left, right = MARGIN_LEFT, MARGIN_LEFT + PANEL + GAP
-    parts = [(f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
-             f'font-family="sans-serif" font-size="11">'), '<rect width="100%" height="100%" fill="white"/>']
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}" '
+            f'font-family="sans-serif" font-size="11">'
+        ),
+        '<rect width="100%" height="100%" fill="white"/>',
+    ]
     parts += _axes(left, "calibration (held-out folds)", "best sentence's probability", "answers right", 1.0)
     parts.append(_polyline([(_x(left, 0), _y(0)), (_x(left, 1), _y(1))], "#aaa", dashed=True))
     points = [(_x(left, row["mean_probability"]), _y(row["right"])) for row in reliability]
     parts.append(_polyline(points, "#1f6f3f"))
     for (x, y), row in zip(points, reliability, strict=True):
-        parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{2 + min(row["cases"], 4000) / 800:.1f}" '
-                     f'fill="#1f6f3f"><title>{row["cases"]} cases</title></circle>')
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{2 + min(row["cases"], 4000) / 800:.1f}" '
+            f'fill="#1f6f3f"><title>{row["cases"]} cases</title></circle>'
+        )
     span = 1.0  # the curve stops at 0.9: above it almost every question abstains
     parts += _axes(right, "by threshold (held-out folds)", "abstention threshold", "share of questions", span)
     for key, colour, label in SERIES:
-        parts.append(_polyline([(_x(right, row["threshold"], span), _y(row[key] or 0.0)) for row in curve],
-                               colour))
+        parts.append(
+            _polyline([(_x(right, row["threshold"], span), _y(row[key] or 0.0)) for row in curve], colour)
+        )
     marker = _x(right, threshold, span)
-    parts.append(f'<line x1="{marker:.1f}" y1="{MARGIN_TOP}" x2="{marker:.1f}" y2="{MARGIN_TOP + PANEL}" '
-                 f'stroke="#444" stroke-dasharray="2 3"/>')
+    parts.append(
+        f'<line x1="{marker:.1f}" y1="{MARGIN_TOP}" x2="{marker:.1f}" y2="{MARGIN_TOP + PANEL}" '
+        f'stroke="#444" stroke-dasharray="2 3"/>'
+    )
     parts.append(f'<text x="{marker + 3:.1f}" y="{MARGIN_TOP + 12}">{threshold:.2f}</text>')
     for n, (_, colour, label) in enumerate(SERIES):
         y = MARGIN_TOP + PANEL + 52
         x = right + n * 130 - 100
-        parts += [f'<rect x="{x}" y="{y - 8}" width="10" height="10" fill="{colour}"/>',
-                  f'<text x="{x + 14}" y="{y + 1}">{label}</text>']
+        parts += [
+            f'<rect x="{x}" y="{y - 8}" width="10" height="10" fill="{colour}"/>',
+            f'<text x="{x + 14}" y="{y + 1}">{label}</text>',
+        ]
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

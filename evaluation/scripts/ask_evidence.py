@@ -32,7 +32,9 @@ WARMUP = 10
 
 
 def newest_bench_index() -> Path:
-    built = sorted((PROJECT / ".cache" / "isnad-bench").glob("index-*/complete.json"), key=lambda p: p.stat().st_mtime)
+    built = sorted(
+        (PROJECT / ".cache" / "isnad-bench").glob("index-*/complete.json"), key=lambda p: p.stat().st_mtime
+    )
     if not built:
         raise SystemExit("no benchmark index under .cache/isnad-bench: run `make bench` first")
     return built[-1].parent
@@ -66,15 +68,19 @@ def main() -> int:
             started = time.perf_counter()
             answers.answer(retriever, question, [], "hybrid", settings)
             elapsed = (time.perf_counter() - started) * 1000
-            groups["some evidence embedded now" if embedded_now else "all evidence has vectors"].append(elapsed)
+            groups["some evidence embedded now" if embedded_now else "all evidence has vectors"].append(
+                elapsed
+            )
             fresh_passages += sum(embedded_now)
     finally:
         services.close()
     print(f"{folder.name}: {len(questions)} questions from the embedded articles, hybrid, in process")
     for name, times in groups.items():
         if times:
-            print(f"  {name}: {len(times)} questions, p50 {percentile(times, 50):.1f} ms, "
-                  f"p95 {percentile(times, 95):.1f} ms")
+            print(
+                f"  {name}: {len(times)} questions, p50 {percentile(times, 50):.1f} ms, "
+                f"p95 {percentile(times, 95):.1f} ms"
+            )
     mixed = len(groups["some evidence embedded now"])
     if mixed:
         print(f"  passages embedded at question time: {fresh_passages / mixed:.1f} per such question")

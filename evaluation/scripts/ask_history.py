@@ -32,9 +32,16 @@ def long_turns(services: Services) -> list[dict[str, str]]:
     text = " ".join(a.text for a in articles.values())
     while len(text) < 2 * MAX_TURN_CHARS:
         text += " " + text
-    first, second = text[:MAX_TURN_CHARS].rsplit(" ", 1)[0], text[MAX_TURN_CHARS:2 * MAX_TURN_CHARS].rsplit(" ", 1)[0]
-    return [{"role": "user", "content": first}, {"role": "assistant", "content": "…"},
-            {"role": "user", "content": second}, {"role": "assistant", "content": "…"}]
+    first, second = (
+        text[:MAX_TURN_CHARS].rsplit(" ", 1)[0],
+        text[MAX_TURN_CHARS : 2 * MAX_TURN_CHARS].rsplit(" ", 1)[0],
+    )
+    return [
+        {"role": "user", "content": first},
+        {"role": "assistant", "content": "…"},
+        {"role": "user", "content": second},
+        {"role": "assistant", "content": "…"},
+    ]
 
 
 def timed(call: Callable[[], object], repeats: int) -> list[float]:
@@ -56,15 +63,21 @@ def main() -> int:
     services = Services.open(settings)
     try:
         services.warm_up()
-        short = [{"role": "user", "content": "ما الذي اشتعل في مصفاة النفط بعد هجوم المسيرات؟"},
-                 {"role": "assistant", "content": "…"}]
+        short = [
+            {"role": "user", "content": "ما الذي اشتعل في مصفاة النفط بعد هجوم المسيرات؟"},
+            {"role": "assistant", "content": "…"},
+        ]
         long = long_turns(services)
         mode = str(settings["search.mode"])
         rows = [
             ("ask, short history", timed(lambda: services.ask(FOLLOW_UP, short), args.repeats)),
             ("ask, two 5,000-char user turns", timed(lambda: services.ask(FOLLOW_UP, long), args.repeats)),
-            ("history passed whole (before the bound)",
-             timed(lambda: answers.answer(services.retriever, FOLLOW_UP, long, mode, settings), args.repeats)),
+            (
+                "history passed whole (before the bound)",
+                timed(
+                    lambda: answers.answer(services.retriever, FOLLOW_UP, long, mode, settings), args.repeats
+                ),
+            ),
         ]
         print(f"{'case':<42} {'p50 ms':>8} {'max ms':>8}   ({args.repeats} asks each, {mode} mode)")
         for name, times in rows:

@@ -51,8 +51,12 @@ def detected_pairs(data_dir: Path) -> list[tuple[str, str, float]]:
     groups: dict[str, list[str]] = {}
     for group, article in rows:
         groups.setdefault(group, []).append(article)
-    return [(a, b, 0.0) for members in groups.values() if len(members) > 1
-            for a, b in itertools.combinations(members, 2)]
+    return [
+        (a, b, 0.0)
+        for members in groups.values()
+        if len(members) > 1
+        for a, b in itertools.combinations(members, 2)
+    ]
 
 
 def judge(text_a: str, text_b: str) -> float:
@@ -119,8 +123,13 @@ def baseline_keyword_seconds(sliced: Path, root: Path, workers: int) -> float:
     # Patched where the pipeline looks the names up (analysis runs here for small inputs; spawned workers
     # import their own copy and still fingerprint, off the main process that the keyword phase waits on).
     settings = load_settings(overrides={"data.dir": str(root / "baseline")}, environ={})
-    with patch.object(run, "Grouping", _NoGrouping), patch.object(analysis, "fingerprint_docs", lambda docs: None):
-        return index_paths([str(sliced)], settings, embed=False, progress=False, workers=workers).keyword_seconds
+    with (
+        patch.object(run, "Grouping", _NoGrouping),
+        patch.object(analysis, "fingerprint_docs", lambda docs: None),
+    ):
+        return index_paths(
+            [str(sliced)], settings, embed=False, progress=False, workers=workers
+        ).keyword_seconds
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -130,9 +139,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sample", type=int, default=100, help="detected pairs judged")
     parser.add_argument("--seed", type=int, default=17)
     parser.add_argument("--workers", type=int, default=0, help="analysis processes (default: one per core)")
-    parser.add_argument("--baseline", action="store_true",
-                        help="also index the slice without grouping and compare the keyword phases")
-    parser.add_argument("--timing-sample", type=int, default=2000, help="articles the fingerprint cost is timed on")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also index the slice without grouping and compare the keyword phases",
+    )
+    parser.add_argument(
+        "--timing-sample", type=int, default=2000, help="articles the fingerprint cost is timed on"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="isnad-copies-") as temp:
         root = Path(temp)
@@ -142,10 +156,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = index_paths([str(sliced)], settings, embed=False, progress=False, workers=args.workers)
         pairs = detected_pairs(root / "data")
         with sqlite3.connect(root / "data" / "groups.sqlite") as db:
-            grouped = db.execute("SELECT count(*) FROM (SELECT copy_group FROM groups GROUP BY copy_group "
-                                 "HAVING count(*) > 1)").fetchone()[0]
-            in_groups = db.execute("SELECT count(*) FROM groups WHERE copy_group IN (SELECT copy_group FROM "
-                                   "groups GROUP BY copy_group HAVING count(*) > 1)").fetchone()[0]
+            grouped = db.execute(
+                "SELECT count(*) FROM (SELECT copy_group FROM groups GROUP BY copy_group HAVING count(*) > 1)"
+            ).fetchone()[0]
+            in_groups = db.execute(
+                "SELECT count(*) FROM groups WHERE copy_group IN (SELECT copy_group FROM "
+                "groups GROUP BY copy_group HAVING count(*) > 1)"
+            ).fetchone()[0]
         chosen = random.Random(args.seed).sample(pairs, min(args.sample, len(pairs)))
         with sqlite3.connect(root / "data" / DOCUMENTS_FILE) as db:
             bodies = dict(db.execute("SELECT id, body FROM articles"))
@@ -157,24 +174,39 @@ def main(argv: Sequence[str] | None = None) -> int:
         worker_share = per_article * report.indexed / workers
         copies = sum(r >= COPY_RATIO for r in ratios)
         baseline = baseline_keyword_seconds(sliced, root, args.workers) if args.baseline else None
-        print(json.dumps({
-            "corpus": args.corpus.name, "articles_read": read, "indexed": report.indexed,
-            "keyword_seconds": round(report.keyword_seconds, 2),
-            "grouping_seconds_in_keyword_phase": round(report.grouping_seconds, 2),
-            "fingerprint_ms_per_article": round(per_article * 1000, 3),
-            "analysis_ms_per_article": round(analysis_seconds / max(timed, 1) * 1000, 3),
-            "fingerprint_seconds_over_workers": round(worker_share, 2),
-            "grouping_share_of_keyword_phase": round((report.grouping_seconds + worker_share)
-                                                     / max(report.keyword_seconds, 1e-9), 4),
-            "baseline_keyword_seconds_without_grouping": round(baseline, 2) if baseline is not None else None,
-            "grouping_added_to_keyword_phase": (round(report.keyword_seconds / baseline - 1, 4)
-                                                if baseline else None),
-            "copy_groups": grouped, "articles_in_copy_groups": in_groups, "detected_pairs": len(pairs),
-            "judged": len(chosen), "judged_copies": copies,
-            "precision": round(copies / len(chosen), 3) if chosen else None,
-            "median_ratio": round(sorted(ratios)[len(ratios) // 2], 3) if ratios else None,
-            "lowest_ratios": [round(r, 3) for r in sorted(ratios)[:5]],
-        }, ensure_ascii=False, indent=1))
+        print(
+            json.dumps(
+                {
+                    "corpus": args.corpus.name,
+                    "articles_read": read,
+                    "indexed": report.indexed,
+                    "keyword_seconds": round(report.keyword_seconds, 2),
+                    "grouping_seconds_in_keyword_phase": round(report.grouping_seconds, 2),
+                    "fingerprint_ms_per_article": round(per_article * 1000, 3),
+                    "analysis_ms_per_article": round(analysis_seconds / max(timed, 1) * 1000, 3),
+                    "fingerprint_seconds_over_workers": round(worker_share, 2),
+                    "grouping_share_of_keyword_phase": round(
+                        (report.grouping_seconds + worker_share) / max(report.keyword_seconds, 1e-9), 4
+                    ),
+                    "baseline_keyword_seconds_without_grouping": round(baseline, 2)
+                    if baseline is not None
+                    else None,
+                    "grouping_added_to_keyword_phase": (
+                        round(report.keyword_seconds / baseline - 1, 4) if baseline else None
+                    ),
+                    "copy_groups": grouped,
+                    "articles_in_copy_groups": in_groups,
+                    "detected_pairs": len(pairs),
+                    "judged": len(chosen),
+                    "judged_copies": copies,
+                    "precision": round(copies / len(chosen), 3) if chosen else None,
+                    "median_ratio": round(sorted(ratios)[len(ratios) // 2], 3) if ratios else None,
+                    "lowest_ratios": [round(r, 3) for r in sorted(ratios)[:5]],
+                },
+                ensure_ascii=False,
+                indent=1,
+            )
+        )
     return 0
 
 

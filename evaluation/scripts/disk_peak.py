@@ -51,7 +51,9 @@ def main() -> int:
         with opener(args.corpus, "rt", encoding="utf-8") as lines, news.open("w", encoding="utf-8") as out:
             out.writelines(itertools.islice(lines, args.articles))
         command = [str(ISNAD), "index", str(news), "--quiet", "--data-dir", str(data)]
-        process = subprocess.Popen(command + ([] if args.embed else ["--no-embed"]), stdout=subprocess.DEVNULL)
+        process = subprocess.Popen(
+            command + ([] if args.embed else ["--no-embed"]), stdout=subprocess.DEVNULL
+        )
         peak = peak_wal = 0
         while process.poll() is None:
             total, wal = directory_bytes(data)
@@ -63,10 +65,14 @@ def main() -> int:
         final, _ = directory_bytes(data)
         size = news.stat().st_size
     mib = 2**20
-    print(f"input {size / mib:.1f} MiB ({args.articles} lines), {'with' if args.embed else 'without'} vectors")
+    print(
+        f"input {size / mib:.1f} MiB ({args.articles} lines), {'with' if args.embed else 'without'} vectors"
+    )
     print(f"final index {final / mib:.1f} MiB = {final / size:.2f}x the input")
-    print(f"peak while building {peak / mib:.1f} MiB (write-ahead log up to {peak_wal / mib:.1f} MiB) "
-          f"= {peak / final:.2f}x the final size")
+    print(
+        f"peak while building {peak / mib:.1f} MiB (write-ahead log up to {peak_wal / mib:.1f} MiB) "
+        f"= {peak / final:.2f}x the final size"
+    )
     return 0
 
 

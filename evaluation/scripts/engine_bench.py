@@ -52,9 +52,18 @@ def write_sample(path: Path, count: int, start: int = 0) -> Path:
             if n >= start + count:
                 break
             record = json.loads(raw)
-            lines.append(json.dumps({"id": f"news-{n}", "title": record.get("title") or "",
-                                     "text": record.get("text") or "", "source": record.get("source") or "news",
-                                     "published": record.get("published")}, ensure_ascii=False))
+            lines.append(
+                json.dumps(
+                    {
+                        "id": f"news-{n}",
+                        "title": record.get("title") or "",
+                        "text": record.get("text") or "",
+                        "source": record.get("source") or "news",
+                        "published": record.get("published"),
+                    },
+                    ensure_ascii=False,
+                )
+            )
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -70,8 +79,12 @@ def timed(label: str, settings: dict[str, Any], paths: Sequence[str], *, embed: 
     report = index_paths(list(paths), settings, embed=embed, progress=False)
     seconds = time.perf_counter() - started
     print(f"  {label}: {report.indexed} articles, {report.embedded} embedded in {seconds:.1f} s", flush=True)
-    return {"articles": report.indexed, "embedded": report.embedded, "seconds": round(seconds, 2),
-            "articles_per_s": round(report.indexed / seconds, 1) if seconds else None}
+    return {
+        "articles": report.indexed,
+        "embedded": report.embedded,
+        "seconds": round(seconds, 2),
+        "articles_per_s": round(report.indexed / seconds, 1) if seconds else None,
+    }
 
 
 def latencies(settings: dict[str, Any], asked: list[str], ask_count: int) -> dict[str, Any]:
@@ -89,7 +102,10 @@ def latencies(settings: dict[str, Any], asked: list[str], ask_count: int) -> dic
                 reply = client.get("/api/v1/search", query_string={"q": question, "mode": mode})
                 times.append((time.perf_counter() - started) * 1000)
                 assert reply.status_code == 200, reply.get_json()
-            figures[f"search_{mode}_ms"] = {"p50": rounded(percentile(times, 50)), "p95": rounded(percentile(times, 95))}
+            figures[f"search_{mode}_ms"] = {
+                "p50": rounded(percentile(times, 50)),
+                "p95": rounded(percentile(times, 95)),
+            }
         times = []
         for question in asked[:ask_count]:
             started = time.perf_counter()
@@ -110,9 +126,11 @@ def node_figures(engine: Engine, alias: str) -> dict[str, Any]:
         stats = client.request("GET", f"/{alias}/_stats/store")["_all"]["primaries"]["store"]
     finally:
         client.close()
-    return {"heap_used_mib": round(sum(h["heap_used_in_bytes"] for h in heap) / 2**20, 1),
-            "heap_max_mib": round(sum(h["heap_max_in_bytes"] for h in heap) / 2**20, 1),
-            "index_disk_mib": round(stats["size_in_bytes"] / 2**20, 1)}
+    return {
+        "heap_used_mib": round(sum(h["heap_used_in_bytes"] for h in heap) / 2**20, 1),
+        "heap_max_mib": round(sum(h["heap_max_in_bytes"] for h in heap) / 2**20, 1),
+        "index_disk_mib": round(stats["size_in_bytes"] / 2**20, 1),
+    }
 
 
 def directory_mib(path: Path) -> float:
@@ -121,10 +139,18 @@ def directory_mib(path: Path) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--articles", type=int, default=3000, help="articles indexed keyword-only (default 3000)")
-    parser.add_argument("--embed-articles", type=int, default=300,
-                        help="articles indexed with embeddings, then moved to the engine (default 300)")
-    parser.add_argument("--queries", type=int, default=100, help="ARCD questions per search mode (default 100)")
+    parser.add_argument(
+        "--articles", type=int, default=3000, help="articles indexed keyword-only (default 3000)"
+    )
+    parser.add_argument(
+        "--embed-articles",
+        type=int,
+        default=300,
+        help="articles indexed with embeddings, then moved to the engine (default 300)",
+    )
+    parser.add_argument(
+        "--queries", type=int, default=100, help="ARCD questions per search mode (default 100)"
+    )
     parser.add_argument("--asks", type=int, default=30, help="questions asked (default 30)")
     parser.add_argument("--url", help="an engine already running (default: ISNAD_ES_URL, else start one)")
     parser.add_argument("--out", type=Path, help="write the JSON report here")
@@ -148,27 +174,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         alias, fresh_alias = (f"isnad-bench-{uuid.uuid4().hex[:8]}" for _ in range(2))
         keyword_sample = write_sample(work / "keyword.jsonl", args.articles)
         embed_sample = write_sample(work / "embed.jsonl", args.embed_articles, start=args.articles)
-        embedded = load_settings(overrides={"store.backend": "embedded", "data.dir": str(work / "embedded")},
-                                 environ={})
-        report: dict[str, Any] = {"engine": {"backend": engine.backend, "version": engine.version},
-                                  "articles": args.articles, "embed_articles": args.embed_articles,
-                                  "queries": args.queries, "asks": args.asks}
+        embedded = load_settings(
+            overrides={"store.backend": "embedded", "data.dir": str(work / "embedded")}, environ={}
+        )
+        report: dict[str, Any] = {
+            "engine": {"backend": engine.backend, "version": engine.version},
+            "articles": args.articles,
+            "embed_articles": args.embed_articles,
+            "queries": args.queries,
+            "asks": args.asks,
+        }
         try:
             print("indexing", flush=True)
             # Embedded first with embeddings (an embedding run embeds every passage still without a vector,
             # so the keyword-only articles come after it and stay unembedded on both sides).
-            report["embedded_embed_index"] = timed("embedded, with embeddings", embedded, [str(embed_sample)],
-                                                   embed=True)
-            report["embedded_keyword_index"] = timed("embedded, keyword only", embedded, [str(keyword_sample)],
-                                                     embed=False)
-            fresh = engine.settings(**{"data.dir": str(work / "fresh-ledger"), "elasticsearch.index": fresh_alias})
-            report["engine_keyword_index"] = timed(f"{engine.backend}, keyword only", fresh, [str(keyword_sample)],
-                                                   embed=False)
+            report["embedded_embed_index"] = timed(
+                "embedded, with embeddings", embedded, [str(embed_sample)], embed=True
+            )
+            report["embedded_keyword_index"] = timed(
+                "embedded, keyword only", embedded, [str(keyword_sample)], embed=False
+            )
+            fresh = engine.settings(
+                **{"data.dir": str(work / "fresh-ledger"), "elasticsearch.index": fresh_alias}
+            )
+            report["engine_keyword_index"] = timed(
+                f"{engine.backend}, keyword only", fresh, [str(keyword_sample)], embed=False
+            )
             moved_dir = work / "moved"
             shutil.copytree(work / "embedded", moved_dir)
             moved = engine.settings(**{"data.dir": str(moved_dir), "elasticsearch.index": alias})
-            report["engine_move"] = timed(f"moved into {engine.backend} (vectors from the ledger)", moved, [],
-                                          embed=False)
+            report["engine_move"] = timed(
+                f"moved into {engine.backend} (vectors from the ledger)", moved, [], embed=False
+            )
             client = engine.client()
             try:  # a move reads no files, so the run's own count is 0: count what arrived
                 report["engine_move"]["articles"] = client.count(alias, {"term": {"doc_type": "article"}})
@@ -182,7 +219,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             asked = questions(args.queries)
             print("querying", flush=True)
             report["embedded_latency"] = latencies(embedded, asked, args.asks)
-            report["engine_latency"] = latencies(engine.settings(**{"elasticsearch.index": alias}), asked, args.asks)
+            report["engine_latency"] = latencies(
+                engine.settings(**{"elasticsearch.index": alias}), asked, args.asks
+            )
         finally:
             for name in (alias, fresh_alias):
                 drop_indices(engine, name)

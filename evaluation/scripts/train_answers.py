@@ -89,15 +89,18 @@ class SentenceVectors:
 
     def ensure(self, texts: Sequence[str]) -> None:
         missing = sorted({t for t in texts if t not in self.vectors})
-        for start in tqdm(range(0, len(missing), 32), desc="embedding sentences", unit="batch",
-                          disable=not missing):
-            chunk = missing[start:start + 32]
+        for start in tqdm(
+            range(0, len(missing), 32), desc="embedding sentences", unit="batch", disable=not missing
+        ):
+            chunk = missing[start : start + 32]
             for text, vector in zip(chunk, self.services.retriever.embed_passages(chunk), strict=True):
                 self.vectors[text] = vector
         if missing:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             texts_all = list(self.vectors)
-            np.savez(self.path, texts=np.array(texts_all), vectors=np.stack([self.vectors[t] for t in texts_all]))
+            np.savez(
+                self.path, texts=np.array(texts_all), vectors=np.stack([self.vectors[t] for t in texts_all])
+            )
 
 
 def fit(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> answer_model.Stage:
@@ -118,22 +121,31 @@ def best_of(case: Case, cheap: answer_model.Stage, embed_best: int) -> list[int]
 
 def full_rows(case: Case, chosen: Sequence[int], vectors: SentenceVectors) -> np.ndarray:
     query = case.found.query_vector
-    similarities = [float(vectors.vectors[case.found.sentences[i].text] @ query) if query is not None else 0.0
-                    for i in chosen]
+    similarities = [
+        float(vectors.vectors[case.found.sentences[i].text] @ query) if query is not None else 0.0
+        for i in chosen
+    ]
     ranking = evidence.with_gaps(case.found.features)
     rows = evidence.with_sentence([ranking[i] for i in chosen], similarities)
     return np.asarray(rows, dtype=np.float64).reshape(len(chosen), len(evidence.FULL_FEATURES))
 
 
-def fit_stages(train: list[Case], vectors: SentenceVectors, embed_best: int) -> tuple[answer_model.Stage,
-                                                                                        answer_model.Stage]:
+def fit_stages(
+    train: list[Case], vectors: SentenceVectors, embed_best: int
+) -> tuple[answer_model.Stage, answer_model.Stage]:
     usable = [c for c in train if c.found.sentences]
-    cheap = fit(np.concatenate([np.asarray(evidence.with_gaps(c.found.features)) for c in usable]),
-                np.concatenate([c.labels for c in usable]), evidence.RANKING_FEATURES)
+    cheap = fit(
+        np.concatenate([np.asarray(evidence.with_gaps(c.found.features)) for c in usable]),
+        np.concatenate([c.labels for c in usable]),
+        evidence.RANKING_FEATURES,
+    )
     picked = [(c, best_of(c, cheap, embed_best)) for c in usable]
     vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
-    full = fit(np.concatenate([full_rows(c, chosen, vectors) for c, chosen in picked]),
-               np.concatenate([c.labels[chosen] for c, chosen in picked]), evidence.FULL_FEATURES)
+    full = fit(
+        np.concatenate([full_rows(c, chosen, vectors) for c, chosen in picked]),
+        np.concatenate([c.labels[chosen] for c, chosen in picked]),
+        evidence.FULL_FEATURES,
+    )
     return cheap, full
 
 
@@ -151,18 +163,32 @@ class Outcome:
 def outcome(case: Case, scored: dict[int, float], picks: list[int]) -> Outcome:
     """The case's best score and whether the sentences picked for its answer contain a gold answer text."""
     text = " ".join(case.found.sentences[i].text for i in picks)
-    return Outcome(case, max(scored.values()), contains_answer(text, case.question.answers), len(picks),
-                   any(case.labels[i] for i in scored))
+    return Outcome(
+        case,
+        max(scored.values()),
+        contains_answer(text, case.question.answers),
+        len(picks),
+        any(case.labels[i] for i in scored),
+    )
 
 
-def predict(cases: list[Case], cheap: answer_model.Stage, full: answer_model.Stage, vectors: SentenceVectors,
-            embed_best: int, max_sentences: int) -> list[Outcome]:
+def predict(
+    cases: list[Case],
+    cheap: answer_model.Stage,
+    full: answer_model.Stage,
+    vectors: SentenceVectors,
+    embed_best: int,
+    max_sentences: int,
+) -> list[Outcome]:
     outcomes = []
     if embed_best <= 0:  # features only: every candidate scored by the first stage
         for case in cases:
             scored = dict(enumerate(cheap.probability(evidence.with_gaps(case.found.features)).tolist()))
-            outcomes.append(outcome(case, scored, answers.pick(case.found, scored, max_sentences)) if scored
-                            else Outcome(case, 0.0, False))
+            outcomes.append(
+                outcome(case, scored, answers.pick(case.found, scored, max_sentences))
+                if scored
+                else Outcome(case, 0.0, False)
+            )
         return outcomes
     picked = [(c, best_of(c, cheap, embed_best)) for c in cases]
     vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
@@ -189,10 +215,13 @@ def predict_baseline(cases: list[Case], max_sentences: int) -> list[Outcome]:
         if not case.found.features:
             outcomes.append(Outcome(case, 0.0, False))
             continue
-        scored = {i: r[similarity] + BASELINE["overlap"] * r[overlap] + BASELINE["cue"] * r[answers.TYPE_FOUND]
-                  for i, r in enumerate(case.found.features)}
-        outcomes.append(outcome(case, scored, answers.pick(case.found, scored, max_sentences,
-                                                           margin=BASELINE["margin"])))
+        scored = {
+            i: r[similarity] + BASELINE["overlap"] * r[overlap] + BASELINE["cue"] * r[answers.TYPE_FOUND]
+            for i, r in enumerate(case.found.features)
+        }
+        outcomes.append(
+            outcome(case, scored, answers.pick(case.found, scored, max_sentences, margin=BASELINE["margin"]))
+        )
     return outcomes
 
 
@@ -212,8 +241,10 @@ def rates(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
     unanswerable = [o for o in outcomes if o.case.variant != "present" and not o.case.answerable]
     right = sum(1 for o in answerable if o.probability >= threshold and o.right)
     abstained = sum(1 for o in answerable if o.probability < threshold)
-    refused = {v: sum(1 for o in unanswerable if o.case.variant == v and o.probability < threshold)
-               for v in VARIANTS[1:]}
+    refused = {
+        v: sum(1 for o in unanswerable if o.case.variant == v and o.probability < threshold)
+        for v in VARIANTS[1:]
+    }
     kinds = {v: sum(1 for o in unanswerable if o.case.variant == v) for v in VARIANTS[1:]}
     return {
         "threshold": float(threshold),
@@ -232,9 +263,15 @@ MISS_KINDS = (
     ("right", "right (answered, gold answer in the composed answer)"),
     ("right_abstained", "right sentence picked but abstained (threshold)"),
     ("wrong_scored", "wrong sentence picked; one holding the answer was re-scored (second stage)"),
-    ("wrong_unscored", "wrong sentence picked; those holding the answer ranked below the re-scored ones (first stage)"),
+    (
+        "wrong_unscored",
+        "wrong sentence picked; those holding the answer ranked below the re-scored ones (first stage)",
+    ),
     ("no_sentence", "gold article among the evidence passages, no candidate sentence holds the answer text"),
-    ("not_retrieved", "no candidate holds the answer, gold article not among the evidence passages (retrieval)"),
+    (
+        "not_retrieved",
+        "no candidate holds the answer, gold article not among the evidence passages (retrieval)",
+    ),
 )
 
 
@@ -251,16 +288,30 @@ def errors(outcomes: list[Outcome], threshold: float, abstention: float = 0.10) 
     (a question can be right only if a candidate sentence holds its answer); and the best the model does
     when it may abstain on at most `abstention` of the answerable questions."""
     answerable = [o for o in outcomes if o.case.variant == "present"]
-    groups = {"all": answerable, **{d: [o for o in answerable if o.case.dataset == d]
-                                    for d in sorted({o.case.dataset for o in answerable})}}
+    groups = {
+        "all": answerable,
+        **{
+            d: [o for o in answerable if o.case.dataset == d]
+            for d in sorted({o.case.dataset for o in answerable})
+        },
+    }
     table = {}
     for name, group in groups.items():
         kinds = [miss_kind(o, threshold) for o in group]
-        table[name] = {"answerable": len(group), **{k: share(kinds.count(k), len(group)) for k, _ in MISS_KINDS},
-                       "candidate_ceiling": share(sum(o.case.answerable for o in group), len(group)),
-                       "picked_right": share(sum(o.right for o in group), len(group))}
-    capped = next((rates(outcomes, t) for t in THRESHOLDS[::-1] if (rates(outcomes, t)["abstained"] or 0.0)
-                   <= abstention), rates(outcomes, 0.0))
+        table[name] = {
+            "answerable": len(group),
+            **{k: share(kinds.count(k), len(group)) for k, _ in MISS_KINDS},
+            "candidate_ceiling": share(sum(o.case.answerable for o in group), len(group)),
+            "picked_right": share(sum(o.right for o in group), len(group)),
+        }
+    capped = next(
+        (
+            rates(outcomes, t)
+            for t in THRESHOLDS[::-1]
+            if (rates(outcomes, t)["abstained"] or 0.0) <= abstention
+        ),
+        rates(outcomes, 0.0),
+    )
     return {"threshold": threshold, "by_set": table, "at_abstention": {"abstention": abstention, **capped}}
 
 
@@ -283,11 +334,19 @@ def reliability(outcomes: list[Outcome], bins: int = 10) -> list[dict[str, Any]]
     table = []
     for b in range(bins):
         low, high = b / bins, (b + 1) / bins
-        inside = [o for o in outcomes if low <= o.probability < high or (b == bins - 1 and o.probability == 1.0)]
+        inside = [
+            o for o in outcomes if low <= o.probability < high or (b == bins - 1 and o.probability == 1.0)
+        ]
         if inside:
-            table.append({"from": low, "to": high, "cases": len(inside),
-                          "mean_probability": float(np.mean([o.probability for o in inside])),
-                          "right": sum(o.right for o in inside) / len(inside)})
+            table.append(
+                {
+                    "from": low,
+                    "to": high,
+                    "cases": len(inside),
+                    "mean_probability": float(np.mean([o.probability for o in inside])),
+                    "right": sum(o.right for o in inside) / len(inside),
+                }
+            )
     return table
 
 
@@ -296,8 +355,10 @@ def percent(value: float | None) -> str:
 
 
 def table_row(name: str, trained_on: str, r: dict[str, Any]) -> str:
-    return (f"| {name} | {trained_on} | {r['threshold']:.2f} | {r['answerable']} | {percent(r['right'])} | "
-            f"{percent(r['abstained'])} | {r['unanswerable']} | {percent(r['unanswerable_abstained'])} |")
+    return (
+        f"| {name} | {trained_on} | {r['threshold']:.2f} | {r['answerable']} | {percent(r['right'])} | "
+        f"{percent(r['abstained'])} | {r['unanswerable']} | {percent(r['unanswerable_abstained'])} |"
+    )
 
 
 def print_errors(diagnosis: dict[str, Any]) -> None:
@@ -305,13 +366,18 @@ def print_errors(diagnosis: dict[str, Any]) -> None:
     print(f"\nwhere the answerable questions go (out of fold, threshold {diagnosis['threshold']:.2f}):")
     print("| outcome | " + " | ".join(sets) + " |")
     print("|---|" + "---:|" * len(sets))
-    for key, label in (*MISS_KINDS, ("picked_right", "picked right before abstention"),
-                       ("candidate_ceiling", "ceiling: a candidate sentence holds the answer")):
+    for key, label in (
+        *MISS_KINDS,
+        ("picked_right", "picked right before abstention"),
+        ("candidate_ceiling", "ceiling: a candidate sentence holds the answer"),
+    ):
         print(f"| {label} | " + " | ".join(percent(diagnosis["by_set"][s][key]) for s in sets) + " |")
     capped = diagnosis["at_abstention"]
-    print(f"at most {capped['abstention']:.0%} of answerable abstained (threshold {capped['threshold']:.2f}): "
-          f"right {percent(capped['right'])}, abstained {percent(capped['abstained'])}, unanswerable refused "
-          f"{percent(capped['unanswerable_abstained'])}")
+    print(
+        f"at most {capped['abstention']:.0%} of answerable abstained (threshold {capped['threshold']:.2f}): "
+        f"right {percent(capped['right'])}, abstained {percent(capped['abstained'])}, unanswerable refused "
+        f"{percent(capped['unanswerable_abstained'])}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -322,22 +388,34 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--mode", default="hybrid")
     parser.add_argument("--out", type=Path, default=answer_model.MODEL_FILE)
     parser.add_argument("--report", type=Path, default=PROJECT / "eval-out" / "answer-training.json")
-    parser.add_argument("--embed-sentences", type=int, default=None,
-                        help="sentences re-scored with their own embedding (default: answer.embed_sentences; "
-                             "0 scores by features only, as that setting does)")
-    parser.add_argument("--passages", type=int, default=None,
-                        help="evidence passages per question (default: answer.passages)")
+    parser.add_argument(
+        "--embed-sentences",
+        type=int,
+        default=None,
+        help="sentences re-scored with their own embedding (default: answer.embed_sentences; "
+        "0 scores by features only, as that setting does)",
+    )
+    parser.add_argument(
+        "--passages", type=int, default=None, help="evidence passages per question (default: answer.passages)"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
     settings = load_settings()
-    embed_best = int(settings["answer.embed_sentences"] if args.embed_sentences is None else args.embed_sentences)
+    embed_best = int(
+        settings["answer.embed_sentences"] if args.embed_sentences is None else args.embed_sentences
+    )
     fitted_best = max(embed_best, 1)  # the second stage is fitted even when unused, so the file is complete
     max_sentences = int(settings["answer.max_sentences"])
     qa_files = [args.shared / "eval" / name for name in QA_FILES]
-    options = EvalOptions(qa_files=qa_files, distractors=args.shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
-                          distractor_limit=args.distractor_limit, modes=(args.mode,), ask_modes=(args.mode,),
-                          max_questions=args.max_questions)
+    options = EvalOptions(
+        qa_files=qa_files,
+        distractors=args.shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
+        distractor_limit=args.distractor_limit,
+        modes=(args.mode,),
+        ask_modes=(args.mode,),
+        max_questions=args.max_questions,
+    )
     qa = restrict(load_qa_files(qa_files), args.max_questions)
     data_dir = build_eval_index(options, settings, qa)
     run_settings = {**settings, "data.dir": str(data_dir)}
@@ -361,9 +439,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             threshold = choose_threshold(predict(train, cheap, full, vectors, embed_best, max_sentences))
             held = predict(test, cheap, full, vectors, embed_best, max_sentences)
             out_of_fold.extend(held)
-            folds.append({"held_out": held_out, "trained_on": [d for d in datasets if d != held_out],
-                          **rates(held, threshold),
-                          "baseline": rates(predict_baseline(test, max_sentences), BASELINE["threshold"])})
+            folds.append(
+                {
+                    "held_out": held_out,
+                    "trained_on": [d for d in datasets if d != held_out],
+                    **rates(held, threshold),
+                    "baseline": rates(predict_baseline(test, max_sentences), BASELINE["threshold"]),
+                }
+            )
         cheap, full = fit_stages(cases, vectors, fitted_best)
         threshold = choose_threshold(out_of_fold)
     finally:
@@ -375,10 +458,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     model: dict[str, Any] = {
         "version": f"answers-lr2-{digest}",
         **weights,
-        "trained": {"qa_files": list(QA_FILES), "distractor_limit": args.distractor_limit,
-                    "max_questions": args.max_questions, "mode": args.mode, "embed_sentences": embed_best,
-                    "regularization": REGULARIZATION, "cases": len(cases),
-                    "passages": int(run_settings["answer.passages"])},
+        "trained": {
+            "qa_files": list(QA_FILES),
+            "distractor_limit": args.distractor_limit,
+            "max_questions": args.max_questions,
+            "mode": args.mode,
+            "embed_sentences": embed_best,
+            "regularization": REGULARIZATION,
+            "cases": len(cases),
+            "passages": int(run_settings["answer.passages"]),
+        },
         "folds": folds,
         "out_of_fold": rates(out_of_fold, threshold),
         "baseline": {"scorer": BASELINE, **rates(baseline, BASELINE["threshold"])},
@@ -388,12 +477,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     args.report.parent.mkdir(parents=True, exist_ok=True)
     diagnosis = errors(out_of_fold, threshold)
-    args.report.write_text(json.dumps({**model, "errors": diagnosis, "reliability": reliability(out_of_fold), "curve": curve(out_of_fold),
-                                       "seconds": round(time.perf_counter() - started, 1)},
-                                      ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    args.report.write_text(
+        json.dumps(
+            {
+                **model,
+                "errors": diagnosis,
+                "reliability": reliability(out_of_fold),
+                "curve": curve(out_of_fold),
+                "seconds": round(time.perf_counter() - started, 1),
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
 
-    print(f"\nanswer model {model['version']} → {args.out} (threshold {threshold:.2f}, from out-of-fold probabilities)")
-    print("| held-out set | trained on | threshold | answerable | right | abstained | unanswerable | abstained |")
+    print(
+        f"\nanswer model {model['version']} → {args.out} (threshold {threshold:.2f}, from out-of-fold probabilities)"
+    )
+    print(
+        "| held-out set | trained on | threshold | answerable | right | abstained | unanswerable | abstained |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for fold in folds:
         print(table_row(fold["held_out"], ", ".join(fold["trained_on"]), fold))
@@ -402,22 +507,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fold in folds:
         print(table_row(fold["held_out"], "–", fold["baseline"]))
     print(table_row("all", "–", model["baseline"]))
-    print(table_row(f"all, refusing ≥ {UNANSWERABLE_REFUSED:.0%} of unanswerable", "–",
-                    model["baseline_equal_refusal"]))
-    print("\nunanswerable questions refused, by kind (held out): gold paragraph not indexed | answer sentences removed")
+    print(
+        table_row(
+            f"all, refusing ≥ {UNANSWERABLE_REFUSED:.0%} of unanswerable",
+            "–",
+            model["baseline_equal_refusal"],
+        )
+    )
+    print(
+        "\nunanswerable questions refused, by kind (held out): gold paragraph not indexed | answer sentences removed"
+    )
     for fold in [*folds, {"held_out": "all (out of fold)", **model["out_of_fold"]}]:
-        print(f"  {fold['held_out']}: {percent(fold['unanswerable_absent_abstained'])} of "
-              f"{fold['unanswerable_absent']} | {percent(fold['unanswerable_removed_abstained'])} of "
-              f"{fold['unanswerable_removed']}")
+        print(
+            f"  {fold['held_out']}: {percent(fold['unanswerable_absent_abstained'])} of "
+            f"{fold['unanswerable_absent']} | {percent(fold['unanswerable_removed_abstained'])} of "
+            f"{fold['unanswerable_removed']}"
+        )
     print_errors(diagnosis)
     print("\nthreshold curve (out of fold): threshold → right, answerable abstained, unanswerable abstained")
     for row in curve(out_of_fold):
-        print(f"  {row['threshold']:.2f}: {percent(row['right'])}  {percent(row['abstained'])}  "
-              f"{percent(row['unanswerable_abstained'])}")
+        print(
+            f"  {row['threshold']:.2f}: {percent(row['right'])}  {percent(row['abstained'])}  "
+            f"{percent(row['unanswerable_abstained'])}"
+        )
     print("\nreliability (out of fold): probability bin → cases, mean probability, share right")
     for row in reliability(out_of_fold):
-        print(f"  {row['from']:.1f}–{row['to']:.1f}: {row['cases']:5d}  {row['mean_probability']:.3f}  "
-              f"{100 * row['right']:.1f}%")
+        print(
+            f"  {row['from']:.1f}–{row['to']:.1f}: {row['cases']:5d}  {row['mean_probability']:.3f}  "
+            f"{100 * row['right']:.1f}%"
+        )
     return 0
 
 

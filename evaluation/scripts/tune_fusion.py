@@ -75,9 +75,16 @@ class Gathered:
 
 def _lists_path(folder: Path, settings: dict[str, Any], depth: int) -> Path:
     """Cached beside the index, keyed by what changes the lists (the index build, scoring, model)."""
-    parts: dict[str, Any] = {"format": FORMAT, "depth": depth, "built": json.loads((folder / "complete.json").read_text())["built"],
-             **{k: settings[k] for k in ("search.title_weight", "embedder.backend", "embedder.model",
-                                         "embedder.precision") if k in settings}}
+    parts: dict[str, Any] = {
+        "format": FORMAT,
+        "depth": depth,
+        "built": json.loads((folder / "complete.json").read_text())["built"],
+        **{
+            k: settings[k]
+            for k in ("search.title_weight", "embedder.backend", "embedder.model", "embedder.precision")
+            if k in settings
+        },
+    }
     key = hashlib.blake2b(json.dumps(parts, sort_keys=True).encode(), digest_size=6).hexdigest()
     return folder / f"fusion-lists-{key}.json.gz"
 
@@ -89,8 +96,9 @@ def wide_retriever(stores: Any, settings: dict[str, Any], depth: int) -> Retriev
     return Retriever(stores, wide, analyze, analyze_exact)
 
 
-def question_lists(retriever: Retriever, text: str, articles: dict[int, ArticleRef]
-                   ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+def question_lists(
+    retriever: Retriever, text: str, articles: dict[int, ArticleRef]
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """A query's keyword and dense lists as hybrid search fuses them, recording each passage's article."""
     query = parse_query(text)
     lists = []
@@ -101,8 +109,14 @@ def question_lists(retriever: Retriever, text: str, articles: dict[int, ArticleR
     return lists[0], lists[1]
 
 
-def gather(data_dir: Path, settings: dict[str, Any], questions: Sequence[Question], depth: int,
-           cache_root: Path, log: Any) -> tuple[list[Gathered], dict[int, ArticleRef]]:
+def gather(
+    data_dir: Path,
+    settings: dict[str, Any],
+    questions: Sequence[Question],
+    depth: int,
+    cache_root: Path,
+    log: Any,
+) -> tuple[list[Gathered], dict[int, ArticleRef]]:
     """Every question's keyword and dense lists from the index (the retriever's own code), and Lucene's."""
     path = _lists_path(data_dir.parent, settings, depth)
     if path.is_file():
@@ -118,7 +132,9 @@ def gather(data_dir: Path, settings: dict[str, Any], questions: Sequence[Questio
     try:
         for n, question in enumerate(questions, start=1):
             keyword, semantic = question_lists(retriever, question.text, articles)
-            gathered.append(Gathered(question.dataset, question.id, question.gold_article_id, keyword, semantic, []))
+            gathered.append(
+                Gathered(question.dataset, question.id, question.gold_article_id, keyword, semantic, [])
+            )
             if n % 200 == 0:
                 log(f"gathered {n}/{len(questions)} questions, {time.perf_counter() - started:.0f} s")
     finally:
@@ -127,8 +143,12 @@ def gather(data_dir: Path, settings: dict[str, Any], questions: Sequence[Questio
     from evaluation.indexing import all_articles
 
     corpus = all_articles({**settings, "data.dir": str(data_dir)})
-    rankings = lucene_rankings(lucene_command(cache_root), ((a.id, a.title, a.text) for a in corpus.values()),
-                               [q.text for q in questions], depth=PEER_DEPTH)
+    rankings = lucene_rankings(
+        lucene_command(cache_root),
+        ((a.id, a.title, a.text) for a in corpus.values()),
+        [q.text for q in questions],
+        depth=PEER_DEPTH,
+    )
     for item, ranking in zip(gathered, rankings, strict=True):
         item.lucene = ranking
     _write_lists(path, gathered, articles)
@@ -139,18 +159,32 @@ def gather(data_dir: Path, settings: dict[str, Any], questions: Sequence[Questio
 def _write_lists(path: Path, gathered: Sequence[Gathered], articles: dict[int, ArticleRef]) -> None:
     partial = path.with_name(path.name + ".partial")
     with gzip.open(partial, "wt", encoding="utf-8", compresslevel=3) as handle:
-        json.dump({"format": FORMAT, "questions": [asdict(g) for g in gathered],
-                   "articles": {str(pid): [a.id, a.source, a.published] for pid, a in articles.items()}},
-                  handle, ensure_ascii=False)
+        json.dump(
+            {
+                "format": FORMAT,
+                "questions": [asdict(g) for g in gathered],
+                "articles": {str(pid): [a.id, a.source, a.published] for pid, a in articles.items()},
+            },
+            handle,
+            ensure_ascii=False,
+        )
     partial.replace(path)
 
 
 def _read_lists(path: Path) -> tuple[list[Gathered], dict[int, ArticleRef]]:
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         data = json.load(handle)
-    gathered = [Gathered(q["dataset"], q["question_id"], q["gold"], [(int(p), float(s)) for p, s in q["keyword"]],
-                         [(int(p), float(s)) for p, s in q["semantic"]], list(q["lucene"]))
-                for q in data["questions"]]
+    gathered = [
+        Gathered(
+            q["dataset"],
+            q["question_id"],
+            q["gold"],
+            [(int(p), float(s)) for p, s in q["keyword"]],
+            [(int(p), float(s)) for p, s in q["semantic"]],
+            list(q["lucene"]),
+        )
+        for q in data["questions"]
+    ]
     articles = {int(pid): ArticleRef(*ref) for pid, ref in data["articles"].items()}
     return gathered, articles
 
@@ -169,7 +203,9 @@ class Prepared:
     prefix: dict[int, int]  # depth -> keyword passages that decide the first page (see _prefix)
 
 
-def _prefix(keyword: Sequence[Hit], semantic: Sequence[Hit], depth: int, article_of: dict[int, ArticleRef]) -> int:
+def _prefix(
+    keyword: Sequence[Hit], semantic: Sequence[Hit], depth: int, article_of: dict[int, ArticleRef]
+) -> int:
     """How many keyword passages decide the first page when `depth` of each list are fused.
 
     Keyword matches beyond the fused depth follow the fused passages in keyword order, and matching
@@ -188,8 +224,9 @@ def _prefix(keyword: Sequence[Hit], semantic: Sequence[Hit], depth: int, article
     return len(keyword)
 
 
-def prepare(gathered: Sequence[Gathered], article_of: dict[int, ArticleRef], floor: float,
-            depths: Iterable[int]) -> list[Prepared]:
+def prepare(
+    gathered: Sequence[Gathered], article_of: dict[int, ArticleRef], floor: float, depths: Iterable[int]
+) -> list[Prepared]:
     prepared = []
     depths = tuple(depths)
     for item in gathered:
@@ -205,7 +242,9 @@ def prepare(gathered: Sequence[Gathered], article_of: dict[int, ArticleRef], flo
     return prepared
 
 
-def _article_ids(hits: Sequence[Hit], article_of: dict[int, ArticleRef], matched: frozenset[str] | None) -> list[str]:
+def _article_ids(
+    hits: Sequence[Hit], article_of: dict[int, ArticleRef], matched: frozenset[str] | None
+) -> list[str]:
     """The search page's article order: best passage per article, matches before related articles.
 
     Only the passages up to the one bringing the RESULTS-th matching article can reach the first page
@@ -224,20 +263,24 @@ def _article_ids(hits: Sequence[Hit], article_of: dict[int, ArticleRef], matched
     return [c.article.id for c in (*matches, *related)[:RESULTS]]
 
 
-def hybrid_page(p: Prepared, params: FusionParams, article_of: dict[int, ArticleRef], floor: float) -> list[str]:
+def hybrid_page(
+    p: Prepared, params: FusionParams, article_of: dict[int, ArticleRef], floor: float
+) -> list[str]:
     """The article ids of hybrid search's first page for this question with these fusion settings."""
-    semantic = [h for h in p.semantic[:params.depth] if h.score >= floor]
-    fused = hybrid(p.keyword[:p.prefix[params.depth]], semantic, params)
+    semantic = [h for h in p.semantic[: params.depth] if h.score >= floor]
+    fused = hybrid(p.keyword[: p.prefix[params.depth]], semantic, params)
     return _article_ids(fused, article_of, p.matched)
 
 
-def rank_hybrid(prepared: Sequence[Prepared], params: FusionParams, article_of: dict[int, ArticleRef],
-                floor: float) -> list[int | None]:
+def rank_hybrid(
+    prepared: Sequence[Prepared], params: FusionParams, article_of: dict[int, ArticleRef], floor: float
+) -> list[int | None]:
     return [gold_rank(hybrid_page(p, params, article_of, floor), p.item.gold) for p in prepared]
 
 
-def rank_single(prepared: Sequence[Prepared], mode: str, article_of: dict[int, ArticleRef], floor: float,
-                depth: int) -> list[int | None]:
+def rank_single(
+    prepared: Sequence[Prepared], mode: str, article_of: dict[int, ArticleRef], floor: float, depth: int
+) -> list[int | None]:
     """Keyword mode (every match) or semantic mode (`depth` dense passages above the floor)."""
     ranks = []
     for p in prepared:
@@ -246,8 +289,9 @@ def rank_single(prepared: Sequence[Prepared], mode: str, article_of: dict[int, A
     return ranks
 
 
-def rank_lucene(prepared: Sequence[Prepared], article_of: dict[int, ArticleRef], fuse_e5: bool,
-                depth: int) -> list[int | None]:
+def rank_lucene(
+    prepared: Sequence[Prepared], article_of: dict[int, ArticleRef], fuse_e5: bool, depth: int
+) -> list[int | None]:
     """Lucene's articles, or RRF (k 60) of Lucene's articles and e5's articles by best passage (no floor)."""
     ranks = []
     for p in prepared:
@@ -262,10 +306,14 @@ def rank_lucene(prepared: Sequence[Prepared], article_of: dict[int, ArticleRef],
     return ranks
 
 
-def figures(prepared: Sequence[Prepared], ranks: Sequence[int | None], datasets: Sequence[str]) -> dict[str, dict]:
+def figures(
+    prepared: Sequence[Prepared], ranks: Sequence[int | None], datasets: Sequence[str]
+) -> dict[str, dict]:
     """R@1/5/10 and MRR@10 per dataset and over all questions."""
-    outcomes = [Outcome(p.item.dataset, "x", p.item.question_id, False, rank, False, True, False, False)
-                for p, rank in zip(prepared, ranks, strict=True)]
+    outcomes = [
+        Outcome(p.item.dataset, "x", p.item.question_id, False, rank, False, True, False, False)
+        for p, rank in zip(prepared, ranks, strict=True)
+    ]
     keys = ("recall@1", "recall@5", "recall@10", "mrr@10")
     out = {}
     for dataset in (*datasets, "all"):
@@ -279,10 +327,19 @@ def figures(prepared: Sequence[Prepared], ranks: Sequence[int | None], datasets:
 
 
 def grid(depths: Sequence[int]) -> list[FusionParams]:
-    settings = [FusionParams("rrf", depth, k, weight, 1.0)
-                for depth in depths for k in RRF_KS for weight in RRF_KEYWORD_WEIGHTS]
-    settings += [FusionParams(method, depth, 60, alpha, round(1 - alpha, 2))
-                 for method in METHODS if method != "rrf" for depth in depths for alpha in ALPHAS]
+    settings = [
+        FusionParams("rrf", depth, k, weight, 1.0)
+        for depth in depths
+        for k in RRF_KS
+        for weight in RRF_KEYWORD_WEIGHTS
+    ]
+    settings += [
+        FusionParams(method, depth, 60, alpha, round(1 - alpha, 2))
+        for method in METHODS
+        if method != "rrf"
+        for depth in depths
+        for alpha in ALPHAS
+    ]
     return settings
 
 
@@ -293,19 +350,29 @@ def describe(params: FusionParams) -> str:
     return f"{params.method} α {alpha:.2g}, depth {params.depth}"
 
 
-def folds(swept: list[tuple[FusionParams, dict]], baselines: dict[str, dict], datasets: Sequence[str]) -> list[dict]:
+def folds(
+    swept: list[tuple[FusionParams, dict]], baselines: dict[str, dict], datasets: Sequence[str]
+) -> list[dict]:
     """For each held-out set and family: the setting with the best mean objective on the other two."""
     rows = []
     for held_out in datasets:
         training = [d for d in datasets if d != held_out]
         for name, result in baselines.items():
-            rows.append({"held_out": held_out, "system": name, "setting": "–", "train": None,
-                         **result[held_out]})
+            rows.append(
+                {"held_out": held_out, "system": name, "setting": "–", "train": None, **result[held_out]}
+            )
         for method in METHODS:
             family = [(params, result) for params, result in swept if params.method == method]
             params, result = max(family, key=lambda pr: _mean(pr[1], training))  # first of equals: grid order
-            rows.append({"held_out": held_out, "system": f"hybrid {method}", "setting": describe(params),
-                         "train": round(_mean(result, training), 4), **result[held_out]})
+            rows.append(
+                {
+                    "held_out": held_out,
+                    "system": f"hybrid {method}",
+                    "setting": describe(params),
+                    "train": round(_mean(result, training), 4),
+                    **result[held_out],
+                }
+            )
     return rows
 
 
@@ -315,16 +382,20 @@ def _mean(result: dict, datasets: Sequence[str]) -> float:
 
 def winner(fold_rows: list[dict], datasets: Sequence[str]) -> str:
     """The family with the best held-out objective averaged over the folds."""
+
     def held_out_mean(method: str) -> float:
         values = [r[OBJECTIVE] for r in fold_rows if r["system"] == f"hybrid {method}"]
         return sum(values) / len(values)
+
     return max(METHODS, key=held_out_mean)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=PROJECT_ROOT.parent / "shared")
-    parser.add_argument("--distractors", type=int, default=10000, help="news distractor articles (default 10000)")
+    parser.add_argument(
+        "--distractors", type=int, default=10000, help="news distractor articles (default 10000)"
+    )
     parser.add_argument("--titles", choices=("keep", "neutral"), default="keep")
     parser.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
     args = parser.parse_args()
@@ -334,9 +405,15 @@ def main() -> int:
 
     settings = load_settings()
     qa_files = [args.shared / "eval" / name for name in QA_FILES]
-    options = EvalOptions(qa_files=qa_files, distractors=args.shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
-                          distractor_limit=args.distractors, modes=("keyword", "semantic", "hybrid"), ask_modes=(),
-                          titles=args.titles, log=log)
+    options = EvalOptions(
+        qa_files=qa_files,
+        distractors=args.shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
+        distractor_limit=args.distractors,
+        modes=("keyword", "semantic", "hybrid"),
+        ask_modes=(),
+        titles=args.titles,
+        log=log,
+    )
     qa = load_qa_files(qa_files)
     data_dir = build_eval_index(options, settings, qa)
     run_settings = {**settings, "data.dir": str(data_dir)}
@@ -351,12 +428,19 @@ def main() -> int:
         prepared = prepare(gathered, article_of, floor, (*DEPTHS, current.depth))
     candidates = int(settings["search.candidates"])
     baselines = {
-        "keyword": figures(prepared, rank_single(prepared, "keyword", article_of, floor, candidates), datasets),
-        "semantic": figures(prepared, rank_single(prepared, "semantic", article_of, floor, candidates), datasets),
-        f"hybrid now ({describe(current)})":
-            figures(prepared, rank_hybrid(prepared, current, article_of, floor), datasets),
+        "keyword": figures(
+            prepared, rank_single(prepared, "keyword", article_of, floor, candidates), datasets
+        ),
+        "semantic": figures(
+            prepared, rank_single(prepared, "semantic", article_of, floor, candidates), datasets
+        ),
+        f"hybrid now ({describe(current)})": figures(
+            prepared, rank_hybrid(prepared, current, article_of, floor), datasets
+        ),
         "lucene": figures(prepared, rank_lucene(prepared, article_of, False, candidates), datasets),
-        "RRF(lucene, e5) k 60": figures(prepared, rank_lucene(prepared, article_of, True, candidates), datasets),
+        "RRF(lucene, e5) k 60": figures(
+            prepared, rank_lucene(prepared, article_of, True, candidates), datasets
+        ),
     }
     started = time.perf_counter()
     settings_grid = grid(DEPTHS)
@@ -369,28 +453,74 @@ def main() -> int:
     best_method = winner(fold_rows, datasets)
     family = [(p, r) for p, r in swept if p.method == best_method]
     chosen, chosen_result = max(family, key=lambda pr: _mean(pr[1], datasets))
-    summary_rows = [{"system": name, "setting": "–", **result[d], "dataset": d}
-                    for name, result in baselines.items() for d in (*datasets, "all")]
-    summary_rows += [{"system": f"hybrid {best_method} (chosen)", "setting": describe(chosen), **chosen_result[d],
-                      "dataset": d} for d in (*datasets, "all")]
+    summary_rows = [
+        {"system": name, "setting": "–", **result[d], "dataset": d}
+        for name, result in baselines.items()
+        for d in (*datasets, "all")
+    ]
+    summary_rows += [
+        {
+            "system": f"hybrid {best_method} (chosen)",
+            "setting": describe(chosen),
+            **chosen_result[d],
+            "dataset": d,
+        }
+        for d in (*datasets, "all")
+    ]
 
-    columns = (("recall@1", "R@1", percent), ("recall@5", "R@5", percent), ("recall@10", "R@10", percent),
-               ("mrr@10", "MRR@10", decimal))
+    columns = (
+        ("recall@1", "R@1", percent),
+        ("recall@5", "R@5", percent),
+        ("recall@10", "R@10", percent),
+        ("mrr@10", "MRR@10", decimal),
+    )
     number = lambda v: "–" if v is None else f"{v:.4f}"
-    print(f"{len(gathered)} questions, {args.distractors} distractors, titles {args.titles}, "
-          f"{len(settings_grid)} fusion settings; folds tuned on mean {OBJECTIVE} of the other two sets\n")
-    print(markdown_table(fold_rows, (("held_out", "held out", text), ("system", "system", text),
-                                     ("setting", "setting (tuned on the other two)", text),
-                                     ("train", f"train {OBJECTIVE}", number), *columns)))
+    print(
+        f"{len(gathered)} questions, {args.distractors} distractors, titles {args.titles}, "
+        f"{len(settings_grid)} fusion settings; folds tuned on mean {OBJECTIVE} of the other two sets\n"
+    )
+    print(
+        markdown_table(
+            fold_rows,
+            (
+                ("held_out", "held out", text),
+                ("system", "system", text),
+                ("setting", "setting (tuned on the other two)", text),
+                ("train", f"train {OBJECTIVE}", number),
+                *columns,
+            ),
+        )
+    )
     print(f"\nwinner over the folds: {best_method}; tuned on all three sets: {describe(chosen)}\n")
-    print(markdown_table(summary_rows, (("dataset", "dataset", text), ("system", "system", text),
-                                        ("setting", "setting", text), *columns)))
+    print(
+        markdown_table(
+            summary_rows,
+            (
+                ("dataset", "dataset", text),
+                ("system", "system", text),
+                ("setting", "setting", text),
+                *columns,
+            ),
+        )
+    )
     if args.out:
-        write_json(args.out, {"command": " ".join(sys.argv), "distractors": args.distractors, "titles": args.titles,
-                              "objective": OBJECTIVE, "index": str(data_dir), "questions": len(gathered),
-                              "winner": best_method, "chosen": asdict(chosen), "folds": fold_rows,
-                              "summary": summary_rows, "baselines": baselines,
-                              "sweep": [{"params": asdict(p), "results": r} for p, r in swept]})
+        write_json(
+            args.out,
+            {
+                "command": " ".join(sys.argv),
+                "distractors": args.distractors,
+                "titles": args.titles,
+                "objective": OBJECTIVE,
+                "index": str(data_dir),
+                "questions": len(gathered),
+                "winner": best_method,
+                "chosen": asdict(chosen),
+                "folds": fold_rows,
+                "summary": summary_rows,
+                "baselines": baselines,
+                "sweep": [{"params": asdict(p), "results": r} for p, r in swept],
+            },
+        )
     return 0
 
 

@@ -36,16 +36,29 @@ def measure(shared: Path, weights: tuple[float, ...], distractors: int) -> list[
     rows: list[dict[str, Any]] = []
     for titles in TITLES:
         for n, weight in enumerate(weights):
-            options = EvalOptions(qa_files=[shared / "eval" / name for name in QA_FILES],
-                                  distractors=shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
-                                  distractor_limit=distractors, modes=("keyword",), ask_modes=(),
-                                  titles=titles, peers=("lucene",) if n == 0 else (), log=lambda _: None)
+            options = EvalOptions(
+                qa_files=[shared / "eval" / name for name in QA_FILES],
+                distractors=shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
+                distractor_limit=distractors,
+                modes=("keyword",),
+                ask_modes=(),
+                titles=titles,
+                peers=("lucene",) if n == 0 else (),
+                log=lambda _: None,
+            )
             report = run_eval(options, {**settings, "search.title_weight": weight})
             for row in report["results"]:
                 system = "lucene" if row["mode"] == "lucene" else "keyword"
-                rows.append({"titles": titles, "system": system, "title_weight": None if system == "lucene" else weight,
-                             "dataset": row["dataset"], "questions": row["questions"],
-                             **{k: row[k] for k in ("recall@1", "recall@5", "recall@10", "mrr@10")}})
+                rows.append(
+                    {
+                        "titles": titles,
+                        "system": system,
+                        "title_weight": None if system == "lucene" else weight,
+                        "dataset": row["dataset"],
+                        "questions": row["questions"],
+                        **{k: row[k] for k in ("recall@1", "recall@5", "recall@10", "mrr@10")},
+                    }
+                )
             print(f"measured titles={titles} title_weight={weight}", file=sys.stderr, flush=True)
     return rows
 
@@ -67,10 +80,17 @@ def folds(rows: list[dict[str, Any]], weights: tuple[float, ...]) -> list[dict[s
         for titles in TITLES:
             row = keyword[(titles, best, held_out)]
             peer = lucene[(titles, held_out)]
-            out.append({"held_out": held_out, "trained_on": " + ".join(training), "title_weight": best,
-                        "train_mean_mrr": round(score(best), 4), "titles": titles,
-                        **{k: row[k] for k in ("recall@1", "recall@5", "mrr@10")},
-                        **{f"lucene_{k}": peer[k] for k in ("recall@1", "recall@5", "mrr@10")}})
+            out.append(
+                {
+                    "held_out": held_out,
+                    "trained_on": " + ".join(training),
+                    "title_weight": best,
+                    "train_mean_mrr": round(score(best), 4),
+                    "titles": titles,
+                    **{k: row[k] for k in ("recall@1", "recall@5", "mrr@10")},
+                    **{f"lucene_{k}": peer[k] for k in ("recall@1", "recall@5", "mrr@10")},
+                }
+            )
     return out
 
 
@@ -85,20 +105,50 @@ def main() -> int:
     rows = measure(args.shared, weights, args.distractors)
     fold_rows = folds(rows, weights)
     number = lambda v: "–" if v is None else f"{v:g}"
-    print(markdown_table(rows, (("titles", "titles", text), ("system", "system", text),
-                                ("title_weight", "title weight", number), ("dataset", "dataset", text),
-                                ("recall@1", "R@1", percent), ("recall@5", "R@5", percent),
-                                ("recall@10", "R@10", percent), ("mrr@10", "MRR@10", decimal))))
+    print(
+        markdown_table(
+            rows,
+            (
+                ("titles", "titles", text),
+                ("system", "system", text),
+                ("title_weight", "title weight", number),
+                ("dataset", "dataset", text),
+                ("recall@1", "R@1", percent),
+                ("recall@5", "R@5", percent),
+                ("recall@10", "R@10", percent),
+                ("mrr@10", "MRR@10", decimal),
+            ),
+        )
+    )
     print()
-    print(markdown_table(fold_rows, (("held_out", "held out", text), ("trained_on", "tuned on", text),
-                                     ("title_weight", "chosen weight", number), ("titles", "titles", text),
-                                     ("recall@1", "R@1", percent), ("recall@5", "R@5", percent),
-                                     ("mrr@10", "MRR@10", decimal), ("lucene_recall@1", "Lucene R@1", percent),
-                                     ("lucene_recall@5", "Lucene R@5", percent),
-                                     ("lucene_mrr@10", "Lucene MRR@10", decimal))))
+    print(
+        markdown_table(
+            fold_rows,
+            (
+                ("held_out", "held out", text),
+                ("trained_on", "tuned on", text),
+                ("title_weight", "chosen weight", number),
+                ("titles", "titles", text),
+                ("recall@1", "R@1", percent),
+                ("recall@5", "R@5", percent),
+                ("mrr@10", "MRR@10", decimal),
+                ("lucene_recall@1", "Lucene R@1", percent),
+                ("lucene_recall@5", "Lucene R@5", percent),
+                ("lucene_mrr@10", "Lucene MRR@10", decimal),
+            ),
+        )
+    )
     if args.out:
-        write_json(args.out, {"command": " ".join(sys.argv), "objective": OBJECTIVE, "grid": list(weights),
-                              "rows": rows, "folds": fold_rows})
+        write_json(
+            args.out,
+            {
+                "command": " ".join(sys.argv),
+                "objective": OBJECTIVE,
+                "grid": list(weights),
+                "rows": rows,
+                "folds": fold_rows,
+            },
+        )
     return 0
 
 

@@ -1,8 +1,8 @@
 """Arabic text analysis identical to Lucene 8's ArabicAnalyzer, with character offsets into the original text.
 
-    analyze(text)        -> list[Token]  the full chain (what the keyword index stores)
-    analyze_exact(text)  -> list[Token]  no stop words, no stemming (quoted phrases)
-    analyze_terms(text), analyze_exact_terms(text) -> list[str]  the same terms, fast, for indexing
+analyze(text)        -> list[Token]  the full chain (what the keyword index stores)
+analyze_exact(text)  -> list[Token]  no stop words, no stemming (quoted phrases)
+analyze_terms(text), analyze_exact_terms(text) -> list[str]  the same terms, fast, for indexing
 """
 
 from __future__ import annotations

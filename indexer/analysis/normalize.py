@@ -56,18 +56,24 @@ def fold_digits(term: str) -> str:
 # alef maqsura ى -> yeh ي, teh marbuta ة -> heh ه; tatweel and the eight harakat (fathatan .. sukun) removed.
 # Superscript alef (U+0670), hamza above/below (U+0654/5) and presentation forms are left as they are.
 ARABIC_NORMALIZATION: dict[int, str | None] = {
-    0x0622: "\u0627", 0x0623: "\u0627", 0x0625: "\u0627",  # آ أ إ -> ا
+    0x0622: "\u0627",
+    0x0623: "\u0627",
+    0x0625: "\u0627",  # آ أ إ -> ا
     0x0649: "\u064a",  # ى -> ي
     0x0629: "\u0647",  # ة -> ه
     0x0640: None,  # tatweel
-    **{code: None for code in range(0x064B, 0x0653)},  # fathatan, dammatan, kasratan, fatha, damma, kasra, shadda, sukun
+    **{
+        code: None for code in range(0x064B, 0x0653)
+    },  # fathatan, dammatan, kasratan, fatha, damma, kasra, shadda, sukun
 }
 
 
 # The same table as replacements and one pattern of removals: str.replace on an absent character costs
 # almost nothing, where translate() pays a dictionary lookup for every character.
 _REPLACEMENTS = tuple((chr(code), new) for code, new in ARABIC_NORMALIZATION.items() if new is not None)
-_REMOVED = re.compile("[" + "".join(chr(code) for code, new in ARABIC_NORMALIZATION.items() if new is None) + "]")
+_REMOVED = re.compile(
+    "[" + "".join(chr(code) for code, new in ARABIC_NORMALIZATION.items() if new is None) + "]"
+)
 
 
 def normalize_arabic(term: str) -> str:

@@ -23,7 +23,7 @@ def stem_arabic(term: str) -> str:
 def _strip_prefix(term: str) -> str:
     for prefix in PREFIXES:
         if term.startswith(prefix) and len(term) >= (4 if len(prefix) == 1 else len(prefix) + 2):
-            return term[len(prefix):]
+            return term[len(prefix) :]
     return term
 
 

@@ -33,9 +33,20 @@ BMP = ((0, 0xFFFF),)
 # modifier symbols and Armenian punctuation became ALetter or MidLetter in Unicode 11, a Sharada mark
 # Extend). Found by running every code point through Lucene (see tests/test_lucene_parity.py).
 WORD_BREAK_CHANGED_SINCE_UNICODE_9: Ranges = (  # Other in Unicode 9: never part of a word
-    (0x02C2, 0x02C5), (0x02D2, 0x02D6), (0x02DE, 0x02DF), (0x02E5, 0x02EB), (0x02ED, 0x02ED),
-    (0x02EF, 0x02FF), (0x055A, 0x055C), (0x055E, 0x055F), (0x058A, 0x058A),
-    (0xA708, 0xA716), (0xA720, 0xA721), (0xA789, 0xA78A), (0xAB5B, 0xAB5B), (0x111C9, 0x111C9),
+    (0x02C2, 0x02C5),
+    (0x02D2, 0x02D6),
+    (0x02DE, 0x02DF),
+    (0x02E5, 0x02EB),
+    (0x02ED, 0x02ED),
+    (0x02EF, 0x02FF),
+    (0x055A, 0x055C),
+    (0x055E, 0x055F),
+    (0x058A, 0x058A),
+    (0xA708, 0xA716),
+    (0xA720, 0xA721),
+    (0xA789, 0xA78A),
+    (0xAB5B, 0xAB5B),
+    (0x111C9, 0x111C9),
 )
 UNICODE_9_MID_LETTER: Ranges = ((0x02D7, 0x02D7),)  # ALetter today
 UNICODE_9_EXTEND: Ranges = ((0x1CF2, 0x1CF3),)  # ALetter today
@@ -103,7 +114,9 @@ def _build(plane: Ranges) -> re.Pattern[str]:
     # and keeps a final "'" (WB7a-c; the look-behinds, tried only after the quote matched, allow up to two
     # points between the Hebrew letter and the quote).
     def after_hebrew(quote: str) -> str:
-        return "(?:" + "|".join(f"(?<={cls(u.HEBREW_LETTER)}{cls(extend) * n}{quote})" for n in range(3)) + ")"
+        return (
+            "(?:" + "|".join(f"(?<={cls(u.HEBREW_LETTER)}{cls(extend) * n}{quote})" for n in range(3)) + ")"
+        )
 
     double_quote, single_quote = cls(u.DOUBLE_QUOTE), cls(u.SINGLE_QUOTE)
     mid_letter = cls(u.MID_LETTER, UNICODE_9_MID_LETTER, u.MID_NUM_LET, u.SINGLE_QUOTE) + ext
@@ -153,11 +166,24 @@ def _build(plane: Ranges) -> re.Pattern[str]:
     # A look-ahead on every possible first character lets the scan skip spaces and punctuation with one
     # table lookup instead of trying each alternative.
     first = cls(
-        letter, u.NUMERIC, u.KATAKANA, u.EXTEND_NUM_LET, u.REGIONAL_INDICATOR, ((0x23, 0x23), (0x2A, 0x2A), (0x200D, 0x200D)),
-        u.EMOJI_MODIFIER_BASE, u.EXTENDED_PICTOGRAPHIC, u.EMOJI_MODIFIER, LUCENE_EXTRA_PICTOGRAPHS, u.COMPLEX_CONTEXT,
-        u.HAN, u.HIRAGANA, unicode_9=False,
+        letter,
+        u.NUMERIC,
+        u.KATAKANA,
+        u.EXTEND_NUM_LET,
+        u.REGIONAL_INDICATOR,
+        ((0x23, 0x23), (0x2A, 0x2A), (0x200D, 0x200D)),
+        u.EMOJI_MODIFIER_BASE,
+        u.EXTENDED_PICTOGRAPHIC,
+        u.EMOJI_MODIFIER,
+        LUCENE_EXTRA_PICTOGRAPHS,
+        u.COMPLEX_CONTEXT,
+        u.HAN,
+        u.HIRAGANA,
+        unicode_9=False,
     )
-    return re.compile(f"(?={first})(?:{plain_word}|{letter_emoji}|{word}|{emoji}|{south_east_asian}|{ideograph}|{hiragana})")
+    return re.compile(
+        f"(?={first})(?:{plain_word}|{letter_emoji}|{word}|{emoji}|{south_east_asian}|{ideograph}|{hiragana})"
+    )
 
 
 TOKEN_PATTERN = _build(((0, 0x10FFFF),))

@@ -88,8 +88,13 @@ class _Redirects(urllib.request.HTTPRedirectHandler):
 
 # Only the HTTP handlers: no file:, ftp: or data: URLs can be opened through this opener.
 _OPENER = urllib.request.OpenerDirector()
-for _handler in (urllib.request.HTTPHandler(), urllib.request.HTTPSHandler(), _Redirects(),
-                 urllib.request.HTTPDefaultErrorHandler(), urllib.request.HTTPErrorProcessor()):
+for _handler in (
+    urllib.request.HTTPHandler(),
+    urllib.request.HTTPSHandler(),
+    _Redirects(),
+    urllib.request.HTTPDefaultErrorHandler(),
+    urllib.request.HTTPErrorProcessor(),
+):
     _OPENER.add_handler(_handler)
 
 
@@ -127,8 +132,16 @@ def _read_capped(handle: Any, url: str, max_bytes: int, gzipped: bool) -> bytes:
     return b"".join(parts)
 
 
-def get(url: str, *, timeout: float, max_bytes: int, user_agent: str, etag: str | None = None,
-        modified: str | None = None, accept: str = "*/*") -> Response:
+def get(
+    url: str,
+    *,
+    timeout: float,
+    max_bytes: int,
+    user_agent: str,
+    etag: str | None = None,
+    modified: str | None = None,
+    accept: str = "*/*",
+) -> Response:
     """GET `url`, conditionally when `etag` / `modified` come from an earlier answer (then a 304 is a
     Response with not_modified). Raises FetchError for anything else that is not a 2xx body."""
     problem = check_url(url)
@@ -144,13 +157,18 @@ def get(url: str, *, timeout: float, max_bytes: int, user_agent: str, etag: str 
         with _OPENER.open(request, timeout=timeout) as handle:
             gzipped = handle.headers.get("Content-Encoding", "").strip().lower() == "gzip"
             body = _read_capped(handle, url, max_bytes, gzipped)
-            return Response(handle.geturl(), handle.status, body,
-                            {name.lower(): value for name, value in handle.headers.items()})
+            return Response(
+                handle.geturl(),
+                handle.status,
+                body,
+                {name.lower(): value for name, value in handle.headers.items()},
+            )
     except urllib.error.HTTPError as error:
         if error.code == 304:
             return Response(url, 304, b"", {name.lower(): value for name, value in error.headers.items()})
-        raise FetchError(f"{url}: HTTP {error.code} {error.reason}",
-                         _retry_after(error.headers.get("Retry-After"))) from None
+        raise FetchError(
+            f"{url}: HTTP {error.code} {error.reason}", _retry_after(error.headers.get("Retry-After"))
+        ) from None
     except FetchError:
         raise
     except TimeoutError:

@@ -11,7 +11,9 @@ from indexer.ingest.encoding import DecodeError, decode
 from indexer.models import Article
 
 # What a news page may be served as; anything else (a PDF, an image, a video) is not read.
-HTML_TYPES = frozenset({"", "text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain"})
+HTML_TYPES = frozenset(
+    {"", "text/html", "application/xhtml+xml", "application/xml", "text/xml", "text/plain"}
+)
 
 
 class PageError(IsnadError):
@@ -41,14 +43,18 @@ def article_id(link: str) -> str:
     return stable_id(link)
 
 
-def page_article(response: Response, link: str, *, title: str, published: str | None,
-                 source: str | None) -> Article:
+def page_article(
+    response: Response, link: str, *, title: str, published: str | None, source: str | None
+) -> Article:
     """The article of an item's page; the feed's title, date and name fill what the page lacks."""
     text = page_text(response)
     try:
-        article = article_from_html(text, article_id(link), link,
-                                    {"title": title or None, "published": published, "source": source,
-                                     "url": link})
+        article = article_from_html(
+            text,
+            article_id(link),
+            link,
+            {"title": title or None, "published": published, "source": source, "url": link},
+        )
     except (ValueError, RecursionError, MemoryError) as error:  # trafilatura giving up on an odd page
         raise PageError(f"the page cannot be read ({type(error).__name__}: {error})") from None
     if article is None or not article.text.strip():

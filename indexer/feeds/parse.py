@@ -39,8 +39,13 @@ class Feed:
     items: list[FeedItem]
 
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
 _XML_DECLARATION = re.compile(rb"""^\s*<\?xml[^>]*?\bencoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _HTML_START = re.compile(r"\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
 
@@ -49,7 +54,9 @@ def _codec(name: str, where: str) -> str:
     try:
         return codecs.lookup(name).name
     except LookupError:
-        raise FeedFormatError(f"{where} declares the encoding {name!r}, which is not one Python knows") from None
+        raise FeedFormatError(
+            f"{where} declares the encoding {name!r}, which is not one Python knows"
+        ) from None
 
 
 def declared_encoding(data: bytes, charset: str | None) -> tuple[str, str | None]:
@@ -62,8 +69,10 @@ def declared_encoding(data: bytes, charset: str | None) -> tuple[str, str | None
     in_document = _codec(match.group(1).decode("ascii"), "the XML declaration") if match else None
     in_header = _codec(charset, "the Content-Type header") if charset else None
     if in_document and in_header and in_document != in_header:
-        raise FeedFormatError(f"wrong declared encoding: the server says {charset} (Content-Type) but the "
-                              f"document's XML declaration says {match.group(1).decode('ascii') if match else ''}")
+        raise FeedFormatError(
+            f"wrong declared encoding: the server says {charset} (Content-Type) but the "
+            f"document's XML declaration says {match.group(1).decode('ascii') if match else ''}"
+        )
     if in_header:
         return in_header, "the Content-Type header"
     if in_document:
@@ -78,12 +87,18 @@ def _check_encoding(data: bytes, encoding: str, declared_by: str | None) -> str:
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
         if error.end >= len(data) and "end of data" in error.reason:
-            raise FeedFormatError(f"the document ends in the middle of a character at line {line} "
-                                  "(truncated?)") from None
-        how = (f"is declared {encoding} by {declared_by}" if declared_by
-               else "declares no encoding, so it must be UTF-8")
-        raise FeedFormatError(f"wrong declared encoding: the document {how}, but byte {error.start} "
-                              f"(line {line}) is not {encoding}") from None
+            raise FeedFormatError(
+                f"the document ends in the middle of a character at line {line} (truncated?)"
+            ) from None
+        how = (
+            f"is declared {encoding} by {declared_by}"
+            if declared_by
+            else "declares no encoding, so it must be UTF-8"
+        )
+        raise FeedFormatError(
+            f"wrong declared encoding: the document {how}, but byte {error.start} "
+            f"(line {line}) is not {encoding}"
+        ) from None
 
 
 def _iso(parsed: Any) -> str | None:
@@ -105,8 +120,15 @@ def _field(entry: Any, name: str) -> Any:
 def _digest(entry: Any) -> str:
     digest = hashlib.blake2b(digest_size=16)
     contents = [part.get("value", "") for part in _field(entry, "content") or []]
-    for value in (_field(entry, "id"), _field(entry, "link"), _field(entry, "title"), _field(entry, "summary"),
-                  *contents, _field(entry, "updated"), _field(entry, "published")):
+    for value in (
+        _field(entry, "id"),
+        _field(entry, "link"),
+        _field(entry, "title"),
+        _field(entry, "summary"),
+        *contents,
+        _field(entry, "updated"),
+        _field(entry, "published"),
+    ):
         digest.update(str(value or "").encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     return digest.hexdigest()
@@ -128,7 +150,9 @@ def _syntax_error(error: Any, text: str) -> FeedFormatError:
     column = error.getColumnNumber() if hasattr(error, "getColumnNumber") else None
     where = f" at line {line}, column {column}" if line else ""
     last_line = text.rstrip().count("\n") + 1
-    if message == "no element found" or (message == "unclosed token" and line is not None and line >= last_line):
+    if message == "no element found" or (
+        message == "unclosed token" and line is not None and line >= last_line
+    ):
         hint = "; the document ends before its last element is closed (truncated?)"
     elif _HTML_START.match(text):
         hint = "; it is an HTML page, not an RSS or Atom feed"
@@ -157,8 +181,10 @@ def parse_feed(data: bytes, url: str, charset: str | None = None) -> Feed:
             raise FeedFormatError(f"feedparser could not read it ({type(error).__name__}: {error})")
     version = parsed.get("version") or ""
     if not version:
-        root = re.search(r"<([A-Za-z_][\w:.-]*)", re.sub(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", "", text,
-                                                       flags=re.DOTALL))
+        root = re.search(
+            r"<([A-Za-z_][\w:.-]*)",
+            re.sub(r"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^>]*>", "", text, flags=re.DOTALL),
+        )
         what = f"its root element is <{root.group(1)}>" if root else "no root element"
         raise FeedFormatError(f"not an RSS or Atom feed ({what})")
     base = parsed.get("href") or url

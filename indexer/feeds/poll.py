@@ -52,10 +52,15 @@ class WatchOptions:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any], **changes: Any) -> WatchOptions:
-        options = cls(timeout=settings["feeds.timeout"], max_bytes=settings["feeds.max_bytes"],
-                      user_agent=settings["feeds.user_agent"] or default_user_agent(),
-                      backoff_initial=settings["feeds.backoff_initial"], backoff_max=settings["feeds.backoff_max"],
-                      item_attempts=max(1, settings["feeds.item_attempts"]), interval=settings["feeds.interval"])
+        options = cls(
+            timeout=settings["feeds.timeout"],
+            max_bytes=settings["feeds.max_bytes"],
+            user_agent=settings["feeds.user_agent"] or default_user_agent(),
+            backoff_initial=settings["feeds.backoff_initial"],
+            backoff_max=settings["feeds.backoff_max"],
+            item_attempts=max(1, settings["feeds.item_attempts"]),
+            interval=settings["feeds.interval"],
+        )
         return dataclasses.replace(options, **changes)
 
 
@@ -90,8 +95,13 @@ class _Candidate:
 class Watcher:
     """Polls a list of feeds into one data directory, logging every item it stores or fails on."""
 
-    def __init__(self, settings: dict[str, Any], urls: Sequence[str], options: WatchOptions,
-                 log: Callable[[Event], None]):
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        urls: Sequence[str],
+        options: WatchOptions,
+        log: Callable[[Event], None],
+    ):
         self.settings = settings
         self.urls = list(dict.fromkeys(urls))
         self.options = options
@@ -107,22 +117,43 @@ class Watcher:
         at = now()
         due = state.backing_off(at)
         if due is not None and not self.options.force:
-            self.log(Event("backing-off", url, detail=f"after {state.failures} failed "
-                           f"poll{'s' * (state.failures != 1)} ({state.last_error}); next try at "
-                           f"{due:%Y-%m-%d %H:%M:%S} UTC (--force tries now)"))
+            self.log(
+                Event(
+                    "backing-off",
+                    url,
+                    detail=f"after {state.failures} failed "
+                    f"poll{'s' * (state.failures != 1)} ({state.last_error}); next try at "
+                    f"{due:%Y-%m-%d %H:%M:%S} UTC (--force tries now)",
+                )
+            )
             return FeedOutcome("backing-off")
         try:
-            response = fetch.get(url, timeout=self.options.timeout, max_bytes=self.options.max_bytes,
-                                 user_agent=self.options.user_agent, etag=state.etag, modified=state.modified,
-                                 accept=FEED_ACCEPT)
-            feed = None if response.not_modified else parse_feed(response.body, response.url, response.charset)
+            response = fetch.get(
+                url,
+                timeout=self.options.timeout,
+                max_bytes=self.options.max_bytes,
+                user_agent=self.options.user_agent,
+                etag=state.etag,
+                modified=state.modified,
+                accept=FEED_ACCEPT,
+            )
+            feed = (
+                None if response.not_modified else parse_feed(response.body, response.url, response.charset)
+            )
         except (fetch.FetchError, FeedFormatError) as error:
             retry_after = getattr(error, "retry_after", None)
-            delay = state.record_failure(_reason(error, url), at, self.options.backoff_initial,
-                                         self.options.backoff_max, retry_after)
+            delay = state.record_failure(
+                _reason(error, url), at, self.options.backoff_initial, self.options.backoff_max, retry_after
+            )
             save_state(self.data_dir, state)
-            self.log(Event("feed-failed", url, detail=f"{_reason(error, url)}; next try in {_duration(delay)} "
-                           f"(failure {state.failures})"))
+            self.log(
+                Event(
+                    "feed-failed",
+                    url,
+                    detail=f"{_reason(error, url)}; next try in {_duration(delay)} "
+                    f"(failure {state.failures})",
+                )
+            )
             return FeedOutcome("failed")
         if feed is not None:
             state.title = feed.title or state.title  # the articles' source where a page names none
@@ -132,7 +163,7 @@ class Watcher:
         for start in range(0, len(firsts), ITEMS_PER_BATCH):
             # A big feed is stored and recorded a batch at a time, so an interrupted first poll of a feed
             # with hundreds of items keeps what it had done.
-            self._store_batch(url, state, firsts[start:start + ITEMS_PER_BATCH], at, counts)
+            self._store_batch(url, state, firsts[start : start + ITEMS_PER_BATCH], at, counts)
         self._settle_same_links(url, state, candidates, at, counts)
         state.record_success(at)
         if feed is not None:
@@ -145,15 +176,25 @@ class Watcher:
         save_state(self.data_dir, state)
         if feed is None:
             retried = sum(counts.values())
-            self.log(Event("not-modified", url, detail="304 not modified" +
-                           (f"; retried {retried} pending item{'s' * (retried != 1)}: {_counts(counts)}"
-                            if retried else "")))
+            self.log(
+                Event(
+                    "not-modified",
+                    url,
+                    detail="304 not modified"
+                    + (
+                        f"; retried {retried} pending item{'s' * (retried != 1)}: {_counts(counts)}"
+                        if retried
+                        else ""
+                    ),
+                )
+            )
             return FeedOutcome("not-modified", counts)
         self.log(Event("feed-done", url, detail=f"{len(feed.items)} items: {_counts(counts)}"))
         return FeedOutcome("ok", counts)
 
-    def _store_batch(self, url: str, state: FeedState, batch: list[_Candidate], at: datetime,
-                     counts: dict[str, int]) -> None:
+    def _store_batch(
+        self, url: str, state: FeedState, batch: list[_Candidate], at: datetime, counts: dict[str, int]
+    ) -> None:
         """Fetch the pages of a batch of items, store their articles, record each in the state and save it."""
         self._fetch_pages(url, state, batch)
         committed: dict[str, str] = {}
@@ -176,8 +217,9 @@ class Watcher:
                 # Already failing (a full disk): that error is the one to report, and an unsaved state
                 # only means fetching these items again.
 
-    def _settle_same_links(self, url: str, state: FeedState, candidates: list[_Candidate], at: datetime,
-                           counts: dict[str, int]) -> None:
+    def _settle_same_links(
+        self, url: str, state: FeedState, candidates: list[_Candidate], at: datetime, counts: dict[str, int]
+    ) -> None:
         """Items whose link an earlier item of the feed already has share that item's fate."""
         by_key = {c.key: c for c in candidates}
         for candidate in candidates:
@@ -186,13 +228,26 @@ class Watcher:
             first = state.items.get(by_key[candidate.same_as].key)
             status = first.status if first is not None else "pending"
             state.items[candidate.key] = self._item_state(
-                candidate.item, status, candidate.old, at, article_id=first.article_id if first else None,
-                attempts=first.attempts if first else 0, error=first.error if first else None)
+                candidate.item,
+                status,
+                candidate.old,
+                at,
+                article_id=first.article_id if first else None,
+                attempts=first.attempts if first else 0,
+                error=first.error if first else None,
+            )
             if status == "indexed":
                 counts["unchanged"] += 1
-                self.log(Event("unchanged", url, candidate.item.link, candidate.item.title,
-                               f"same link as item {candidate.same_as}: indexed once, as "
-                               f"{first.article_id if first else '?'}"))
+                self.log(
+                    Event(
+                        "unchanged",
+                        url,
+                        candidate.item.link,
+                        candidate.item.title,
+                        f"same link as item {candidate.same_as}: indexed once, as "
+                        f"{first.article_id if first else '?'}",
+                    )
+                )
 
     def _candidates(self, state: FeedState, items: list[FeedItem] | None, at: datetime) -> list[_Candidate]:
         """Items to fetch: new or changed in the feed, and those left pending by an earlier poll (also
@@ -211,7 +266,9 @@ class Watcher:
             chosen[item.key] = _Candidate(item.key, item, old)
         for key, old in state.items.items():
             if old.status == "pending" and key not in chosen:
-                chosen[key] = _Candidate(key, FeedItem(key, old.link, old.title, old.published, old.digest), old)
+                chosen[key] = _Candidate(
+                    key, FeedItem(key, old.link, old.title, old.published, old.digest), old
+                )
         links: dict[str, str] = {}
         for candidate in chosen.values():
             link = candidate.item.link
@@ -234,16 +291,26 @@ class Watcher:
                 candidate.error = f"{link}: {problem}"
                 continue
             try:
-                response = fetch.get(link, timeout=self.options.timeout, max_bytes=self.options.max_bytes,
-                                     user_agent=self.options.user_agent, accept=PAGE_ACCEPT)
-                candidate.article = page_article(response, link, title=candidate.item.title,
-                                                 published=candidate.item.published,
-                                                 source=state.title or None)
+                response = fetch.get(
+                    link,
+                    timeout=self.options.timeout,
+                    max_bytes=self.options.max_bytes,
+                    user_agent=self.options.user_agent,
+                    accept=PAGE_ACCEPT,
+                )
+                candidate.article = page_article(
+                    response,
+                    link,
+                    title=candidate.item.title,
+                    published=candidate.item.published,
+                    source=state.title or None,
+                )
             except (fetch.FetchError, PageError) as error:
                 candidate.error = _reason(error, link)
 
-    def _store(self, url: str, articles: list[Article], committed: dict[str, str],
-               problems: dict[str, Problem]) -> str | None:
+    def _store(
+        self, url: str, articles: list[Article], committed: dict[str, str], problems: dict[str, Problem]
+    ) -> str | None:
         """Index the articles through the pipeline (keyword phase; vectors follow after the round),
         filling `committed` (outcome by article id, as each is committed) and `problems` (by origin).
         Returns why nothing could be written when the data directory is busy, else None."""
@@ -260,9 +327,18 @@ class Watcher:
             problems[problem.origin] = problem
 
         try:
-            report = self._when_unlocked(lambda: index_paths(
-                [], self.settings, embed=False, progress=False, on_problem=on_problem, articles=articles,
-                sources=[f"feed {url}"], on_article=on_article))
+            report = self._when_unlocked(
+                lambda: index_paths(
+                    [],
+                    self.settings,
+                    embed=False,
+                    progress=False,
+                    on_problem=on_problem,
+                    articles=articles,
+                    sources=[f"feed {url}"],
+                    on_article=on_article,
+                )
+            )
         except StoreBusyError as error:
             return str(error)
         finally:
@@ -272,14 +348,28 @@ class Watcher:
             self.log(Event("message", url, detail=message))
         return None
 
-    def _settle(self, url: str, state: FeedState, candidates: list[_Candidate], outcomes: dict[str, str],
-                problems: dict[str, Problem], busy: str | None, at: datetime, counts: dict[str, int],
-                complete: bool) -> None:
+    def _settle(
+        self,
+        url: str,
+        state: FeedState,
+        candidates: list[_Candidate],
+        outcomes: dict[str, str],
+        problems: dict[str, Problem],
+        busy: str | None,
+        at: datetime,
+        counts: dict[str, int],
+        complete: bool,
+    ) -> None:
         """Record each candidate in the state and log it. Items whose fate is unknown because the run
         stopped before the pipeline got to them are left as they were: the next run meets them again."""
         if busy:
-            self.log(Event("store-busy", url, detail=f"{busy}; the new items are kept and fetched again on the "
-                           "next poll"))
+            self.log(
+                Event(
+                    "store-busy",
+                    url,
+                    detail=f"{busy}; the new items are kept and fetched again on the next poll",
+                )
+            )
         for candidate in candidates:
             item, old = candidate.item, candidate.old
             article = candidate.article
@@ -293,21 +383,33 @@ class Watcher:
                     # Not written (the data directory was busy): fetched again on the next poll, without
                     # counting as a failed attempt.
                     state.items[candidate.key] = self._item_state(
-                        item, "pending", old, at, attempts=old.attempts if old else 0,
-                        error="not stored: " + (busy or "the indexer did not take it"))
+                        item,
+                        "pending",
+                        old,
+                        at,
+                        attempts=old.attempts if old else 0,
+                        error="not stored: " + (busy or "the indexer did not take it"),
+                    )
                     continue
                 else:
                     continue  # stopped before the pipeline reached it: nothing recorded
             if error is not None:
                 attempts = (old.attempts if old else 0) + 1
                 gave_up = attempts >= self.options.item_attempts
-                state.items[candidate.key] = self._item_state(item, "failed" if gave_up else "pending", old, at,
-                                                              attempts=attempts, error=error)
+                state.items[candidate.key] = self._item_state(
+                    item, "failed" if gave_up else "pending", old, at, attempts=attempts, error=error
+                )
                 counts["failed"] += 1
                 tries = f"attempt {attempts} of {self.options.item_attempts}"
-                self.log(Event("item-given-up" if gave_up else "item-failed", url, item.link or item.key,
-                               item.title, f"{error}; {tries}, " + ("given up" if gave_up else
-                                                                     "tried again on the next poll")))
+                self.log(
+                    Event(
+                        "item-given-up" if gave_up else "item-failed",
+                        url,
+                        item.link or item.key,
+                        item.title,
+                        f"{error}; {tries}, " + ("given up" if gave_up else "tried again on the next poll"),
+                    )
+                )
                 continue
             assert article is not None and outcome is not None
             state.items[candidate.key] = self._item_state(item, "indexed", old, at, article_id=article.id)
@@ -316,19 +418,37 @@ class Watcher:
             elif outcome == "replaced":
                 kind, detail = "changed", f"re-indexed as {article.id} (the page's article had changed)"
             elif old is not None and old.digest != item.digest and old.status == "indexed":
-                kind, detail = "unchanged", (f"changed in the feed, but its article {article.id} is the same: "
-                                             "nothing to re-index")
+                kind, detail = (
+                    "unchanged",
+                    (f"changed in the feed, but its article {article.id} is the same: nothing to re-index"),
+                )
             else:
                 kind, detail = "unchanged", f"already indexed as {article.id}"
             counts[kind] += 1
             self.log(Event(kind, url, item.link, article.title or item.title, detail))
 
     @staticmethod
-    def _item_state(item: FeedItem, status: str, old: ItemState | None, at: datetime, *, attempts: int = 0,
-                    error: str | None = None, article_id: str | None = None) -> ItemState:
-        return ItemState(link=item.link, digest=item.digest, status=status, title=item.title,
-                         published=item.published, article_id=article_id or (old.article_id if old else None),
-                         attempts=attempts, error=error, seen=at.isoformat())
+    def _item_state(
+        item: FeedItem,
+        status: str,
+        old: ItemState | None,
+        at: datetime,
+        *,
+        attempts: int = 0,
+        error: str | None = None,
+        article_id: str | None = None,
+    ) -> ItemState:
+        return ItemState(
+            link=item.link,
+            digest=item.digest,
+            status=status,
+            title=item.title,
+            published=item.published,
+            article_id=article_id or (old.article_id if old else None),
+            attempts=attempts,
+            error=error,
+            seen=at.isoformat(),
+        )
 
     # -- rounds -----------------------------------------------------------------------------------------
 
@@ -344,15 +464,29 @@ class Watcher:
             return 0  # nothing was ever stored here: do not create an empty index
         report = IndexReport()
         try:
-            self._when_unlocked(lambda: index_paths([], self.settings, embed=True, progress=False, report=report,
-                                                    sources=["isnad watch: embeddings"]))
+            self._when_unlocked(
+                lambda: index_paths(
+                    [],
+                    self.settings,
+                    embed=True,
+                    progress=False,
+                    report=report,
+                    sources=["isnad watch: embeddings"],
+                )
+            )
         except StoreBusyError as error:
             self.log(Event("store-busy", "", detail=f"{error}; embedding waits for the next round"))
             return 0
         self.stored_since_embedding = False
         if report.embedded:
-            self.log(Event("embedded", "", detail=f"embedded {report.embedded} passages"
-                           + (f", {report.pending_vectors} still pending" if report.pending_vectors else "")))
+            self.log(
+                Event(
+                    "embedded",
+                    "",
+                    detail=f"embedded {report.embedded} passages"
+                    + (f", {report.pending_vectors} still pending" if report.pending_vectors else ""),
+                )
+            )
         return report.embedded
 
     def _when_unlocked(self, write: Callable[[], Any]) -> Any:

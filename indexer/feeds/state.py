@@ -19,7 +19,7 @@ FEEDS_DIR = "feeds"
 LOCK_FILE = "watch.lock"
 STATE_VERSION = 1
 FORGET_AFTER_DAYS = 90  # items gone from the feed this long are forgotten (an old one coming back is
-                        # fetched again and found unchanged by the indexer: nothing is indexed twice)
+# fetched again and found unchanged by the indexer: nothing is indexed twice)
 
 
 class WatchBusyError(IsnadError):
@@ -72,8 +72,9 @@ class FeedState:
         due = _time(self.next_retry)
         return due if due is not None and due > at else None
 
-    def record_failure(self, error: str, at: datetime, initial: float, longest: float,
-                       retry_after: float | None = None) -> float:
+    def record_failure(
+        self, error: str, at: datetime, initial: float, longest: float, retry_after: float | None = None
+    ) -> float:
         """Count a failed poll and set the next try: initial x 2^(failures-1), at most `longest`, never
         sooner than the server's Retry-After (up to `longest`). Returns the delay in seconds."""
         self.failures += 1
@@ -94,8 +95,11 @@ class FeedState:
     def forget_old(self, at: datetime) -> None:
         """Drop items no poll has listed for FORGET_AFTER_DAYS, so the file does not grow for ever."""
         horizon = at - timedelta(days=FORGET_AFTER_DAYS)
-        self.items = {key: item for key, item in self.items.items()
-                      if item.status == "pending" or (_time(item.seen) or at) >= horizon}
+        self.items = {
+            key: item
+            for key, item in self.items.items()
+            if item.status == "pending" or (_time(item.seen) or at) >= horizon
+        }
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
@@ -122,13 +126,17 @@ def load_state(data_dir: Path, url: str) -> FeedState:
     except FileNotFoundError:
         return FeedState(url)
     except (OSError, ValueError) as error:
-        raise StateError(f"cannot read the state of feed {url} ({path}): {error}; move the file away to "
-                         "start that feed afresh (its articles stay indexed and are not duplicated)") from None
+        raise StateError(
+            f"cannot read the state of feed {url} ({path}): {error}; move the file away to "
+            "start that feed afresh (its articles stay indexed and are not duplicated)"
+        ) from None
     try:
         state = FeedState.from_json(data)
     except (TypeError, AttributeError) as error:
-        raise StateError(f"the state of feed {url} ({path}) is not in the expected form ({error}); move "
-                         "it away to start that feed afresh") from None
+        raise StateError(
+            f"the state of feed {url} ({path}) is not in the expected form ({error}); move "
+            "it away to start that feed afresh"
+        ) from None
     if state.url != url:
         raise StateError(f"{path} holds the state of {state.url}, not {url}")
     return state
@@ -166,6 +174,8 @@ def take_watch_lock(data_dir: Path) -> IO[str]:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.close()
-        raise WatchBusyError(f"another `isnad watch` is already following feeds into {data_dir}; stop it "
-                             "first, or give this one another --data-dir") from None
+        raise WatchBusyError(
+            f"another `isnad watch` is already following feeds into {data_dir}; stop it "
+            "first, or give this one another --data-dir"
+        ) from None
     return handle

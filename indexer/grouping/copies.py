@@ -24,8 +24,9 @@ class NewArticle:
     passages: tuple[int, ...]
 
 
-def assign_copies(store: GroupStore, articles: Sequence[NewArticle], threshold: float,
-                  replaced: Sequence[str] = ()) -> dict[str, str]:
+def assign_copies(
+    store: GroupStore, articles: Sequence[NewArticle], threshold: float, replaced: Sequence[str] = ()
+) -> dict[str, str]:
     """Add a batch to the grouping ledger, each article joining the copy group of its most similar stored
     (or earlier in the batch) article above `threshold`; returns each article's copy group."""
     keys = {a.article_id: list(a.bands) for a in articles}
@@ -38,7 +39,9 @@ def assign_copies(store: GroupStore, articles: Sequence[NewArticle], threshold: 
     assigned: dict[str, str] = {}
     added = []
     for article in articles:
-        group, similarity = _best_match(article, keys[article.article_id], matches, batch_bands, known, threshold)
+        group, similarity = _best_match(
+            article, keys[article.article_id], matches, batch_bands, known, threshold
+        )
         group = group or article.article_id
         assigned[article.article_id] = group
         known[article.article_id] = (article.signature, group)
@@ -48,14 +51,34 @@ def assign_copies(store: GroupStore, articles: Sequence[NewArticle], threshold: 
     with store.transaction() as tx:
         if replaced:
             tx.forget(list(replaced))
-        tx.add_many([(a.article_id, a.source, a.published, a.published_ts, a.signature, a.terms, a.passages,
-                      group, similarity, a.bands) for a, group, similarity in added])
+        tx.add_many(
+            [
+                (
+                    a.article_id,
+                    a.source,
+                    a.published,
+                    a.published_ts,
+                    a.signature,
+                    a.terms,
+                    a.passages,
+                    group,
+                    similarity,
+                    a.bands,
+                )
+                for a, group, similarity in added
+            ]
+        )
     return assigned
 
 
-def _best_match(article: NewArticle, keys: list[int], matches: dict[int, list[str]],
-                batch_bands: dict[int, list[str]], known: dict[str, tuple[bytes, str]],
-                threshold: float) -> tuple[str | None, float]:
+def _best_match(
+    article: NewArticle,
+    keys: list[int],
+    matches: dict[int, list[str]],
+    batch_bands: dict[int, list[str]],
+    known: dict[str, tuple[bytes, str]],
+    threshold: float,
+) -> tuple[str | None, float]:
     best: tuple[float, str] | None = None
     seen: set[str] = set()
     for key in keys:

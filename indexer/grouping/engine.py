@@ -10,7 +10,10 @@ from indexer.grouping.store import GroupRow, GroupStore
 from indexer.stores.es import queries
 
 GROUP = "group"  # doc_type of group documents
-FIELDS = {"copy_group": {"type": "keyword"}, "story": {"type": "keyword"}}  # also in config/elasticsearch/index.json
+FIELDS = {
+    "copy_group": {"type": "keyword"},
+    "story": {"type": "keyword"},
+}  # also in config/elasticsearch/index.json
 SEND_CHUNK = 1000
 _MEMBERS_LIMIT = 500  # articles listed per story: far above any real story, bounded for a hostile id
 
@@ -20,14 +23,25 @@ def group_doc_id(article_id: str) -> str:
 
 
 def group_source(row: GroupRow) -> dict[str, Any]:
-    return {"doc_type": GROUP, "article_id": row.article_id, "copy_group": row.copy_group, "story": row.story,
-            "source": row.source, "published": queries.normalized_published(row.published),
-            "article": {"published": row.published}}
+    return {
+        "doc_type": GROUP,
+        "article_id": row.article_id,
+        "copy_group": row.copy_group,
+        "story": row.story,
+        "source": row.source,
+        "published": queries.normalized_published(row.published),
+        "article": {"published": row.published},
+    }
 
 
 def row_from_source(source: dict[str, Any]) -> GroupRow:
-    return GroupRow(source["article_id"], source.get("source"), (source.get("article") or {}).get("published"),
-                    source["copy_group"], source.get("story"))
+    return GroupRow(
+        source["article_id"],
+        source.get("source"),
+        (source.get("article") or {}).get("published"),
+        source["copy_group"],
+        source.get("story"),
+    )
 
 
 def ensure_fields(backend: Any, index: str) -> None:
@@ -50,7 +64,9 @@ def publish(store: GroupStore, backend: Any, deleted: Sequence[str] = ()) -> int
             tx.mark_all_unsent()
     sent = 0
     while rows := store.unsent(SEND_CHUNK):
-        backend.bulk(queries.index_operation(index, group_doc_id(r.article_id), group_source(r)) for r in rows)
+        backend.bulk(
+            queries.index_operation(index, group_doc_id(r.article_id), group_source(r)) for r in rows
+        )
         with store.transaction() as tx:
             tx.mark_sent([r.article_id for r in rows])
         sent += len(rows)
@@ -68,8 +84,9 @@ class EngineGroups:
         ids = [group_doc_id(a) for a in dict.fromkeys(article_ids)]
         if not ids:
             return {}
-        found = self.backend.mget(ids, ("article_id", "copy_group", "story", "source", "article"),
-                                  self.backend.read_index())
+        found = self.backend.mget(
+            ids, ("article_id", "copy_group", "story", "source", "article"), self.backend.read_index()
+        )
         return {row.article_id: row for row in map(row_from_source, found.values())}
 
     def members(self, column: str, values: Iterable[str]) -> dict[str, list[GroupRow]]:
@@ -78,9 +95,12 @@ class EngineGroups:
         wanted = list(dict.fromkeys(values))
         if not wanted:
             return {}
-        body = {"size": _MEMBERS_LIMIT * len(wanted), "track_total_hits": False,
-                "query": {"bool": {"filter": [{"term": {"doc_type": GROUP}}, {"terms": {column: wanted}}]}},
-                "sort": [{"published": {"order": "asc", "missing": "_first"}}, {"article_id": "asc"}]}
+        body = {
+            "size": _MEMBERS_LIMIT * len(wanted),
+            "track_total_hits": False,
+            "query": {"bool": {"filter": [{"term": {"doc_type": GROUP}}, {"terms": {column: wanted}}]}},
+            "sort": [{"published": {"order": "asc", "missing": "_first"}}, {"article_id": "asc"}],
+        }
         with self.backend.errors("reading groups"):
             response = self.backend.client.search(self.backend.read_index(), body)
         groups: dict[str, list[GroupRow]] = {}

@@ -53,8 +53,9 @@ class Fingerprint:
 def _band_layout() -> tuple[np.ndarray, np.ndarray]:
     """(index of each band's rows, per-row multipliers) for vectorised band keys."""
     rows = np.arange(BANDS * ROWS, dtype=np.int64).reshape(BANDS, ROWS)  # MinHashLSH's hashranges, in order
-    multipliers = np.array([pow(0x9E3779B97F4A7C15, i + 1, 1 << 64) for i in range(rows.shape[1])],
-                           dtype=np.uint64)
+    multipliers = np.array(
+        [pow(0x9E3779B97F4A7C15, i + 1, 1 << 64) for i in range(rows.shape[1])], dtype=np.uint64
+    )
     return rows, multipliers
 
 
@@ -98,7 +99,9 @@ def shingle_hashes(words: Sequence[str], size: int = SHINGLE) -> np.ndarray:
     if len(words) >= size:
         combined = hashes[: len(words) - size + 1].copy()
         for offset in range(1, size):  # polynomial rolling combination, vectorised over all shingles
-            combined = (combined * np.uint64(1_000_003) + hashes[offset: len(words) - size + 1 + offset]) & _MASK
+            combined = (
+                combined * np.uint64(1_000_003) + hashes[offset : len(words) - size + 1 + offset]
+            ) & _MASK
         hashes = combined
     return hashes
 
@@ -118,7 +121,9 @@ def signature(words: Sequence[str]) -> bytes:
     return np.minimum(minhash.hashvalues, (mixed * a + b).min(axis=0)).astype("<u4").tobytes()
 
 
-def key_terms(title_terms: Sequence[str], body_terms: Sequence[str], limit: int = KEY_TERMS) -> tuple[str, ...]:
+def key_terms(
+    title_terms: Sequence[str], body_terms: Sequence[str], limit: int = KEY_TERMS
+) -> tuple[str, ...]:
     """The most frequent content stems of the title and lead (title words weighted up), ties by the term."""
     counts: Counter[str] = Counter(body_terms)
     for term in title_terms:
@@ -128,7 +133,9 @@ def key_terms(title_terms: Sequence[str], body_terms: Sequence[str], limit: int 
     return tuple(itertools.islice((t for t, _ in ranked if len(t) > 1 and not t.isdigit()), limit))
 
 
-def fingerprint(title: str, title_exact: str, texts: Sequence[str], texts_exact: Sequence[str]) -> Fingerprint:
+def fingerprint(
+    title: str, title_exact: str, texts: Sequence[str], texts_exact: Sequence[str]
+) -> Fingerprint:
     """An article's fingerprint from its analyzed title and passages (space-joined analyzer output)."""
     words = title_exact.split()
     for text in texts_exact:

@@ -25,7 +25,9 @@ def fingerprint_docs(docs: Sequence[Any]) -> Fingerprint:
     """An article's fingerprint from its keyword documents (analyzer output; runs in the workers)."""
     if not docs:
         return fingerprint("", "", (), ())
-    return fingerprint(docs[0].title, docs[0].title_exact, [d.text for d in docs], [d.text_exact for d in docs])
+    return fingerprint(
+        docs[0].title, docs[0].title_exact, [d.text for d in docs], [d.text_exact for d in docs]
+    )
 
 
 class Grouping:
@@ -47,16 +49,28 @@ class Grouping:
         self._replaced: set[str] = set()
         self.deleted: list[str] = []  # forgotten this run: the engine's group documents go too
 
-    def add(self, items: Iterable[tuple[Article, Sequence[Any], Fingerprint]], replaced: Iterable[str]) -> None:
+    def add(
+        self, items: Iterable[tuple[Article, Sequence[Any], Fingerprint]], replaced: Iterable[str]
+    ) -> None:
         """Copy groups for a batch just written: (article, its stored passages, its fingerprint).
 
         Kept until FLUSH_ARTICLES are waiting (or `flush`): one transaction and one pass over many
         articles cost a fraction of one per analysis batch. A run stopped before its flush leaves those
         articles ungrouped, and the next run's `backfill` groups them from the store.
         """
-        self._waiting.extend(NewArticle(a.id, a.source, a.published, to_epoch(a.published), fp.signature, fp.bands,
-                                        fp.terms, tuple(p.id for p in passages[:LEAD_PASSAGES]))
-                             for a, passages, fp in items)
+        self._waiting.extend(
+            NewArticle(
+                a.id,
+                a.source,
+                a.published,
+                to_epoch(a.published),
+                fp.signature,
+                fp.bands,
+                fp.terms,
+                tuple(p.id for p in passages[:LEAD_PASSAGES]),
+            )
+            for a, passages, fp in items
+        )
         self._replaced.update(replaced)
         if len(self._waiting) >= FLUSH_ARTICLES:
             self.flush()
@@ -79,9 +93,14 @@ class Grouping:
         grouped = self.store.rows(stored)
         missing = [a for a in stored if a not in grouped]
         for start in range(0, len(missing), BACKFILL_BATCH):
-            loaded = ledger.load_for_keyword(missing[start:start + BACKFILL_BATCH])
-            self.add(((article, passages, fingerprint_docs(prepare_docs(article, passages)))
-                      for article, _, passages in loaded), ())
+            loaded = ledger.load_for_keyword(missing[start : start + BACKFILL_BATCH])
+            self.add(
+                (
+                    (article, passages, fingerprint_docs(prepare_docs(article, passages)))
+                    for article, _, passages in loaded
+                ),
+                (),
+            )
         self.flush()
         return len(missing)
 

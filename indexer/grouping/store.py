@@ -71,7 +71,7 @@ class StoryCandidate:
 
 def _chunks(values: Sequence, size: int = 500) -> Iterator[Sequence]:
     for i in range(0, len(values), size):
-        yield values[i:i + size]
+        yield values[i : i + size]
 
 
 class GroupStore:
@@ -82,8 +82,13 @@ class GroupStore:
         self._lock = threading.RLock()
         if readonly:
             # A reader never creates the file: an index built before grouping simply has no groups.
-            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False,
-                                       isolation_level=None, timeout=30)
+            self._db = sqlite3.connect(
+                f"file:{self.path}?mode=ro",
+                uri=True,
+                check_same_thread=False,
+                isolation_level=None,
+                timeout=30,
+            )
         else:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             # A rollback journal, not WAL: a run that changes no group (finishing embeddings) then adds no
@@ -122,8 +127,11 @@ class GroupStore:
         found: dict[str, GroupRow] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))
-            for row in self._query("SELECT article_id, source, published, copy_group, story FROM groups "
-                                   f"WHERE article_id IN ({marks})", chunk):
+            for row in self._query(
+                "SELECT article_id, source, published, copy_group, story FROM groups "
+                f"WHERE article_id IN ({marks})",
+                chunk,
+            ):
                 found[row[0]] = GroupRow(*row)
         return found
 
@@ -134,8 +142,11 @@ class GroupStore:
         groups: dict[str, list[GroupRow]] = {}
         for chunk in _chunks(list(dict.fromkeys(values))):
             marks = ",".join("?" * len(chunk))
-            for row in self._query(f"SELECT article_id, source, published, copy_group, story FROM groups "
-                                   f"WHERE {column} IN ({marks}) ORDER BY published_ts, article_id", chunk):
+            for row in self._query(
+                f"SELECT article_id, source, published, copy_group, story FROM groups "
+                f"WHERE {column} IN ({marks}) ORDER BY published_ts, article_id",
+                chunk,
+            ):
                 record = GroupRow(*row)
                 groups.setdefault(getattr(record, column), []).append(record)
         return groups
@@ -146,7 +157,8 @@ class GroupStore:
         for chunk in _chunks(list(dict.fromkeys(article_ids))):
             marks = ",".join("?" * len(chunk))
             for article_id, signature, group in self._query(
-                    f"SELECT article_id, signature, copy_group FROM groups WHERE article_id IN ({marks})", chunk):
+                f"SELECT article_id, signature, copy_group FROM groups WHERE article_id IN ({marks})", chunk
+            ):
                 found[article_id] = (signature, group)
         return found
 
@@ -157,7 +169,9 @@ class GroupStore:
         found: dict[int, list[str]] = {}
         for chunk in _chunks(list(dict.fromkeys(keys))):  # one statement per 500 keys, not one per key
             marks = ",".join("?" * len(chunk))
-            for key, article_id in self._query(f"SELECT key, article_id FROM bands WHERE key IN ({marks})", chunk):
+            for key, article_id in self._query(
+                f"SELECT key, article_id FROM bands WHERE key IN ({marks})", chunk
+            ):
                 sharing = found.setdefault(key, [])
                 if len(sharing) < limit:
                     sharing.append(article_id)
@@ -178,23 +192,42 @@ class GroupStore:
 
     def story_pending(self) -> list[StoryCandidate]:
         """Articles waiting for a story, in date order (undated first), then by id."""
-        return [self._candidate(row) for row in self._query(
-            f"SELECT {_CANDIDATE_COLUMNS} FROM groups WHERE story IS NULL ORDER BY published_ts, article_id")]
+        return [
+            self._candidate(row)
+            for row in self._query(
+                f"SELECT {_CANDIDATE_COLUMNS} FROM groups WHERE story IS NULL ORDER BY published_ts, article_id"
+            )
+        ]
 
     def story_neighbours(self, low: int, high: int) -> list[StoryCandidate]:
         """Articles with a story dated within [low, high]."""
-        rows = self._query(f"SELECT {_CANDIDATE_COLUMNS} FROM groups WHERE story IS NOT NULL AND "
-                           "published_ts BETWEEN ? AND ?", (low, high))
+        rows = self._query(
+            f"SELECT {_CANDIDATE_COLUMNS} FROM groups WHERE story IS NOT NULL AND "
+            "published_ts BETWEEN ? AND ?",
+            (low, high),
+        )
         return [self._candidate(row) for row in rows]
 
     @staticmethod
     def _candidate(row: tuple) -> StoryCandidate:
-        return StoryCandidate(row[0], int(row[1]), tuple(row[2].split()), tuple(int(p) for p in row[3].split()),
-                              row[4], row[5], row[6])
+        return StoryCandidate(
+            row[0],
+            int(row[1]),
+            tuple(row[2].split()),
+            tuple(int(p) for p in row[3].split()),
+            row[4],
+            row[5],
+            row[6],
+        )
 
     def unsent(self, limit: int) -> list[GroupRow]:
-        return [GroupRow(*row) for row in self._query(
-            "SELECT article_id, source, published, copy_group, story FROM groups WHERE sent = 0 LIMIT ?", (limit,))]
+        return [
+            GroupRow(*row)
+            for row in self._query(
+                "SELECT article_id, source, published, copy_group, story FROM groups WHERE sent = 0 LIMIT ?",
+                (limit,),
+            )
+        ]
 
     def close(self) -> None:
         with self._lock:
@@ -231,30 +264,56 @@ class _Transaction:
             marks = ",".join("?" * len(chunk))
             # Terms are counted once an article has its story (see `count_terms`).
             for article_id, terms, bands, story in self.db.execute(
-                    f"SELECT article_id, terms, bands, story FROM groups WHERE article_id IN ({marks})", chunk).fetchall():
+                f"SELECT article_id, terms, bands, story FROM groups WHERE article_id IN ({marks})", chunk
+            ).fetchall():
                 if story is not None:
-                    self.db.executemany("UPDATE term_df SET df = df - 1 WHERE term = ?", [(t,) for t in terms.split()])
-                self.db.executemany("DELETE FROM bands WHERE key = ? AND article_id = ?",
-                                    [(int(key), article_id) for key in bands.split()])
+                    self.db.executemany(
+                        "UPDATE term_df SET df = df - 1 WHERE term = ?", [(t,) for t in terms.split()]
+                    )
+                self.db.executemany(
+                    "DELETE FROM bands WHERE key = ? AND article_id = ?",
+                    [(int(key), article_id) for key in bands.split()],
+                )
             self.db.execute(f"DELETE FROM groups WHERE article_id IN ({marks})", chunk)
 
     def add_many(self, rows: Sequence[tuple]) -> None:
         """Insert articles: (id, source, published, published_ts, signature, terms, passages, copy group,
         similarity, band keys) each; two statements for the whole batch."""
-        self.db.executemany("INSERT OR REPLACE INTO groups (article_id, source, published, published_ts, signature, "
-                            "terms, passages, bands, copy_group, similarity) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                            [(r[0], r[1], r[2], r[3], r[4], " ".join(r[5]), " ".join(str(p) for p in r[6]),
-                              " ".join(str(k) for k in r[9]), r[7], r[8]) for r in rows])
-        self.db.executemany("INSERT OR IGNORE INTO bands VALUES (?, ?)", [(key, r[0]) for r in rows for key in r[9]])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO groups (article_id, source, published, published_ts, signature, "
+            "terms, passages, bands, copy_group, similarity) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    r[4],
+                    " ".join(r[5]),
+                    " ".join(str(p) for p in r[6]),
+                    " ".join(str(k) for k in r[9]),
+                    r[7],
+                    r[8],
+                )
+                for r in rows
+            ],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO bands VALUES (?, ?)", [(key, r[0]) for r in rows for key in r[9]]
+        )
 
     def count_terms(self, counts: dict[str, int]) -> None:
         """Add articles' key terms to the document frequencies (each article counted once per term)."""
-        self.db.executemany("INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
-                            list(counts.items()))
+        self.db.executemany(
+            "INSERT INTO term_df VALUES (?, ?) ON CONFLICT(term) DO UPDATE SET df = df + excluded.df",
+            list(counts.items()),
+        )
 
     def set_story(self, article_id: str, story: str, vector: bytes) -> None:
-        self.db.execute("UPDATE groups SET story = ?, vector = ?, sent = 0 WHERE article_id = ?",
-                        (story, vector, article_id))
+        self.db.execute(
+            "UPDATE groups SET story = ?, vector = ?, sent = 0 WHERE article_id = ?",
+            (story, vector, article_id),
+        )
 
     def mark_sent(self, article_ids: Sequence[str], sent: bool = True) -> None:
         for chunk in _chunks(list(article_ids)):

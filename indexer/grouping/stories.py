@@ -30,9 +30,13 @@ class StoryRules:
 
     @classmethod
     def from_settings(cls, settings: dict[str, Any]) -> StoryRules:
-        return cls(float(settings["stories.window_days"]), float(settings["stories.min_similarity"]),
-                   int(settings["stories.min_shared_terms"]), float(settings["stories.rare_fraction"]),
-                   int(settings["stories.rare_min_df"]))
+        return cls(
+            float(settings["stories.window_days"]),
+            float(settings["stories.min_similarity"]),
+            int(settings["stories.min_shared_terms"]),
+            float(settings["stories.rare_fraction"]),
+            int(settings["stories.rare_min_df"]),
+        )
 
 
 def story_id(first_article: str) -> str:
@@ -99,13 +103,21 @@ def assign_stories(store: GroupStore, embeddings: Any, dim: int, rules: StoryRul
         return 0
     dated = [c.published_ts for c, _ in ready if c.published_ts != UNDATED]
     window = int(rules.window_days * DAY)
-    neighbours = store.story_neighbours(min(dated, default=0) - window, max(dated, default=0) + window) if dated else []
+    neighbours = (
+        store.story_neighbours(min(dated, default=0) - window, max(dated, default=0) + window)
+        if dated
+        else []
+    )
     pool = _Pool(len(neighbours) + len(ready), dim)
     story_of_copy: dict[str, str] = {}
     for neighbour in neighbours:
         if neighbour.vector is not None and neighbour.story is not None:
-            pool.add(neighbour.published_ts, np.frombuffer(neighbour.vector, dtype=np.float32),
-                     frozenset(neighbour.terms), neighbour.story)
+            pool.add(
+                neighbour.published_ts,
+                np.frombuffer(neighbour.vector, dtype=np.float32),
+                frozenset(neighbour.terms),
+                neighbour.story,
+            )
             story_of_copy.setdefault(neighbour.copy_group, neighbour.story)
     with store.transaction() as tx:
         # Key terms count towards document frequencies once their article is in a story: counted here,
@@ -115,7 +127,9 @@ def assign_stories(store: GroupStore, embeddings: Any, dim: int, rules: StoryRul
         limit = max(float(rules.rare_min_df), rules.rare_fraction * store.count_with_story() + len(ready))
         for candidate, vector in ready:
             rare = frozenset(t for t in candidate.terms if frequencies.get(t, 0) <= limit)
-            story = story_of_copy.get(candidate.copy_group) or pool.best(candidate.published_ts, vector, rare, rules)
+            story = story_of_copy.get(candidate.copy_group) or pool.best(
+                candidate.published_ts, vector, rare, rules
+            )
             story = story or story_id(candidate.article_id)
             story_of_copy.setdefault(candidate.copy_group, story)
             pool.add(candidate.published_ts, vector, frozenset(candidate.terms), story)

@@ -83,8 +83,12 @@ MAX_LINE_NOTES = 20  # repaired lines reported one by one per file; beyond that,
 
 
 def _guessed_note(path: Path, encoding: str) -> Problem:
-    return Problem(str(path), "encoding guessed",
-                   f"read as {encoding}: the bytes are not UTF-8 and there is no byte-order mark", skipped=False)
+    return Problem(
+        str(path),
+        "encoding guessed",
+        f"read as {encoding}: the bytes are not UTF-8 and there is no byte-order mark",
+        skipped=False,
+    )
 
 
 def _repaired_note(path: Path, decoded: files.Decoded) -> Iterator[Problem]:
@@ -92,9 +96,12 @@ def _repaired_note(path: Path, decoded: files.Decoded) -> Iterator[Problem]:
     if decoded.replaced_bytes:
         lines = decoded.repaired_lines
         shown = ", ".join(map(str, lines[:10])) + (f" and {len(lines) - 10} more" if len(lines) > 10 else "")
-        yield Problem(f"{path}:{lines[0]}", "invalid utf-8",
-                      f"{_bytes(decoded.replaced_bytes)} replaced with U+FFFD, on line{'s' * (len(lines) > 1)} "
-                      f"{shown}", skipped=False)
+        yield Problem(
+            f"{path}:{lines[0]}",
+            "invalid utf-8",
+            f"{_bytes(decoded.replaced_bytes)} replaced with U+FFFD, on line{'s' * (len(lines) > 1)} {shown}",
+            skipped=False,
+        )
 
 
 def _bytes(count: int) -> str:
@@ -115,14 +122,22 @@ def _read_jsonl(path: Path) -> Iterator[_Item]:
         for number, replaced in lines.repaired:
             reported += 1
             if reported <= MAX_LINE_NOTES:
-                yield Problem(f"{path}:{number}", "invalid utf-8",
-                              f"{_bytes(replaced)} replaced with U+FFFD; the rest of the line is kept", skipped=False)
+                yield Problem(
+                    f"{path}:{number}",
+                    "invalid utf-8",
+                    f"{_bytes(replaced)} replaced with U+FFFD; the rest of the line is kept",
+                    skipped=False,
+                )
         lines.repaired.clear()
         found += 1
         yield item
     if reported > MAX_LINE_NOTES:
-        yield Problem(str(path), "invalid utf-8", f"{reported - MAX_LINE_NOTES} more lines had invalid bytes "
-                      "replaced with U+FFFD", skipped=False)
+        yield Problem(
+            str(path),
+            "invalid utf-8",
+            f"{reported - MAX_LINE_NOTES} more lines had invalid bytes replaced with U+FFFD",
+            skipped=False,
+        )
     if not found:
         yield _empty_file(path)
 
@@ -193,7 +208,9 @@ def _read_html(path: Path, text: str | None = None) -> Iterator[_Item]:
     yield _Read(_article(fields, stable_id(fields["url"] or path.name), str(path)), _fallback_id(path, ""))
 
 
-def article_from_html(text: str, article_id: str, origin: str, defaults: dict[str, str | None]) -> Article | None:
+def article_from_html(
+    text: str, article_id: str, origin: str, defaults: dict[str, str | None]
+) -> Article | None:
     """An article from a web page fetched by URL (a feed item), read like an .html file: trafilatura's main
     text, title and date; `defaults` fill the fields the page does not give (the feed's title, date, link).
     None when the page has no main text."""

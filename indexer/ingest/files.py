@@ -162,6 +162,14 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str | None]]:
 
 
 __all__ = [
-    "READ_ERRORS", "DecodeError", "Decoded", "Lines", "expand", "iter_lines", "kind_of", "open_binary",
-    "read_decoded", "read_text",
+    "READ_ERRORS",
+    "DecodeError",
+    "Decoded",
+    "Lines",
+    "expand",
+    "iter_lines",
+    "kind_of",
+    "open_binary",
+    "read_decoded",
+    "read_text",
 ]

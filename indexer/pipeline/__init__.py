@@ -25,5 +25,17 @@ from indexer.pipeline.maintenance import DryRunArticle, delete_articles, dry_run
 from indexer.pipeline.report import IndexReport
 from indexer.pipeline.run import index_paths
 
-__all__ = ["DryRunArticle", "IndexReport", "analyze_articles", "content_hash", "delete_articles", "dry_run",
-           "embed_pending", "expand", "index_paths", "prepare_keyword", "store_batch", "write_embeddings"]
+__all__ = [
+    "DryRunArticle",
+    "IndexReport",
+    "analyze_articles",
+    "content_hash",
+    "delete_articles",
+    "dry_run",
+    "embed_pending",
+    "expand",
+    "index_paths",
+    "prepare_keyword",
+    "store_batch",
+    "write_embeddings",
+]

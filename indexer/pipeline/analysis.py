@@ -25,16 +25,24 @@ Analyzed = tuple[list[tuple[int, int, int]], tuple[str, str], list[tuple[str, st
 def content_hash(article: Article, min_words: int, max_words: int) -> str:
     """Fingerprint of everything that decides an article's stored form (not where it was read)."""
     digest = hashlib.blake2b(digest_size=16)
-    for value in (article.title, article.text, article.source, article.published, article.url,
-                  article.author, article.category):
+    for value in (
+        article.title,
+        article.text,
+        article.source,
+        article.published,
+        article.url,
+        article.author,
+        article.category,
+    ):
         digest.update((value or "").encode("utf-8", "surrogatepass"))
         digest.update(b"\x00")
     digest.update(f"{min_words}:{max_words}:{HASH_VERSION}".encode())
     return digest.hexdigest()
 
 
-def analyze_articles(items: Sequence[tuple[Article, str]], min_words: int,
-                     max_words: int) -> list[Analyzed | str]:
+def analyze_articles(
+    items: Sequence[tuple[Article, str]], min_words: int, max_words: int
+) -> list[Analyzed | str]:
     """Split and analyze articles (runs in worker processes). Pure. An article that cannot be
     processed (e.g. text with unencodable characters) yields the reason instead, so one bad
     article never stops a run."""
@@ -47,19 +55,29 @@ def analyze_articles(items: Sequence[tuple[Article, str]], min_words: int,
             analyzed.append(f"{type(error).__name__}: {error}")
             continue
         title = (docs[0].title, docs[0].title_exact) if docs else ("", "")
-        analyzed.append(([(p.id, p.start, p.end) for p in passages], title,
-                         [(d.text, d.text_exact) for d in docs], fingerprint_docs(docs)))
+        analyzed.append(
+            (
+                [(p.id, p.start, p.end) for p in passages],
+                title,
+                [(d.text, d.text_exact) for d in docs],
+                fingerprint_docs(docs),
+            )
+        )
     return analyzed
 
 
 def expand(article: Article, analyzed: Analyzed) -> tuple[list[StoredPassage], list[KeywordDoc]]:
     """The stored passages and keyword documents of an article from a worker's compact answer."""
     spans, (title, title_exact), texts, _ = analyzed
-    passages = [StoredPassage(pid, article.id, ordinal, article.text[start:end], start, end)
-                for ordinal, (pid, start, end) in enumerate(spans)]
+    passages = [
+        StoredPassage(pid, article.id, ordinal, article.text[start:end], start, end)
+        for ordinal, (pid, start, end) in enumerate(spans)
+    ]
     source, published = article.source or "", to_epoch(article.published)
-    docs = [KeywordDoc(p.id, article.id, source, published, text, text_exact, title, title_exact)
-            for p, (text, text_exact) in zip(passages, texts, strict=True)]
+    docs = [
+        KeywordDoc(p.id, article.id, source, published, text, text_exact, title, title_exact)
+        for p, (text, text_exact) in zip(passages, texts, strict=True)
+    ]
     return passages, docs
 
 

@@ -40,8 +40,10 @@ def embed_pending(stores: Stores, batch_size: int, report: IndexReport, *, progr
         return
     embedder = stores.embedder
     if embedder.dim != stores.vectors.dim:
-        raise ValueError(f"embedder {embedder.name} gives {embedder.dim} dimensions, the vector index "
-                         f"holds {stores.vectors.dim}; re-embed with --reembed")
+        raise ValueError(
+            f"embedder {embedder.name} gives {embedder.dim} dimensions, the vector index "
+            f"holds {stores.vectors.dim}; re-embed with --reembed"
+        )
     bar = tqdm(total=total, desc="embedding", unit=" passages", disable=not progress, dynamic_ncols=True)
     last_manifest = last_save = time.monotonic()
     after: int | None = None

@@ -106,8 +106,15 @@ def _catch_up_keyword(stores: Stores, writer: KeywordWriter, workers: Workers, r
     writer.commit()
 
 
-def _new_articles(articles: Iterable[Article], stores: Stores, report: IndexReport, settings: dict[str, Any],
-                  replaced_ids: set[str], bar: tqdm, on_article: ArticleOutcome | None = None) -> Iterator[tuple]:
+def _new_articles(
+    articles: Iterable[Article],
+    stores: Stores,
+    report: IndexReport,
+    settings: dict[str, Any],
+    replaced_ids: set[str],
+    bar: tqdm,
+    on_article: ArticleOutcome | None = None,
+) -> Iterator[tuple]:
     """Worker tasks for articles that are new or changed; unchanged ones are counted and dropped."""
     min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
     for batch in batched(articles, ANALYSIS_BATCH):
@@ -129,17 +136,35 @@ def _new_articles(articles: Iterable[Article], stores: Stores, report: IndexRepo
             yield (todo, min_words, max_words)
 
 
-def keyword_phase(paths: Sequence[str], walked: Sequence[Entry], settings: dict[str, Any], stores: Stores,
-                  pool: Workers, reader: BackgroundReader | None, report: IndexReport, summary: IngestSummary,
-                  problem: Callable[[Problem], None], progress: bool, grouping: Grouping,
-                  extra: Iterable[Article] = (), on_article: ArticleOutcome | None = None) -> None:
+def keyword_phase(
+    paths: Sequence[str],
+    walked: Sequence[Entry],
+    settings: dict[str, Any],
+    stores: Stores,
+    pool: Workers,
+    reader: BackgroundReader | None,
+    report: IndexReport,
+    summary: IngestSummary,
+    problem: Callable[[Problem], None],
+    progress: bool,
+    grouping: Grouping,
+    extra: Iterable[Article] = (),
+    on_article: ArticleOutcome | None = None,
+) -> None:
     started = time.monotonic()
     # An estimate of the articles to come gives the bars an ETA (JSON lines: one per line).
     expected = estimate_articles(walked) if progress and paths else None
-    reading = tqdm(desc="reading", unit=" articles", total=expected, disable=not progress, position=0,
-                   dynamic_ncols=True)
-    indexing = tqdm(desc="keyword index", unit=" articles", total=expected, disable=not progress, position=1,
-                    dynamic_ncols=True)
+    reading = tqdm(
+        desc="reading", unit=" articles", total=expected, disable=not progress, position=0, dynamic_ncols=True
+    )
+    indexing = tqdm(
+        desc="keyword index",
+        unit=" articles",
+        total=expected,
+        disable=not progress,
+        position=1,
+        dynamic_ncols=True,
+    )
     writer = KeywordWriter(stores, indexing)
     failed = False
     read_so_far = [0]  # articles the readers handed over (the bars count nothing when disabled)
@@ -172,7 +197,9 @@ def keyword_phase(paths: Sequence[str], walked: Sequence[Entry], settings: dict[
                     summary.skip("no passages")
             stored = store_batch(stores, [item for item in prepared if item[2]], problem, summary)
             grouping_started = time.monotonic()
-            grouped = [(a, passages, prints[a.id]) for a, _, passages, _ in prepared if passages and a.id in stored]
+            grouped = [
+                (a, passages, prints[a.id]) for a, _, passages, _ in prepared if passages and a.id in stored
+            ]
             grouping.add(grouped, [a.id for a, _, _ in grouped if a.id in replaced_ids])
             report.grouping_seconds += time.monotonic() - grouping_started
             for article, digest, passages, docs in prepared:
@@ -204,8 +231,12 @@ def keyword_phase(paths: Sequence[str], walked: Sequence[Entry], settings: dict[
         report.keyword_seconds = time.monotonic() - started
 
 
-def store_batch(stores: Stores, prepared: list[tuple[Article, str, list[StoredPassage], list[KeywordDoc]]],
-           problem: Callable[[Problem], None], summary: IngestSummary) -> set[str]:
+def store_batch(
+    stores: Stores,
+    prepared: list[tuple[Article, str, list[StoredPassage], list[KeywordDoc]]],
+    problem: Callable[[Problem], None],
+    summary: IngestSummary,
+) -> set[str]:
     """Write a batch in one transaction; if the database refuses it (text it cannot encode), write
     article by article so that only the offending ones are skipped, each reported. Returns the ids
     stored."""

@@ -51,11 +51,22 @@ class DryRunArticle:
     origin: str
 
 
-def dry_run(paths: Sequence[str], settings: dict[str, Any], summary: IngestSummary,
-            on_problem: Callable[[Problem], None]) -> Iterator[DryRunArticle]:
+def dry_run(
+    paths: Sequence[str],
+    settings: dict[str, Any],
+    summary: IngestSummary,
+    on_problem: Callable[[Problem], None],
+) -> Iterator[DryRunArticle]:
     """Read and split without writing anything: what `index` would store, article by article."""
     min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
     for article in iter_articles(paths, summary, on_problem):
         passages = split_passages(article, min_words, max_words)
-        yield DryRunArticle(article.id, article.title, article.source, article.published, len(passages),
-                            passages[0].text if passages else "", article.origin)
+        yield DryRunArticle(
+            article.id,
+            article.title,
+            article.source,
+            article.published,
+            len(passages),
+            passages[0].text if passages else "",
+            article.origin,
+        )

@@ -15,7 +15,9 @@ class IndexReport:
     replaced: int = 0  # of those, articles that were already indexed with other content
     unchanged: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
-    noted: dict[str, int] = field(default_factory=dict)  # input used with a note (encoding guessed, bytes replaced)
+    noted: dict[str, int] = field(
+        default_factory=dict
+    )  # input used with a note (encoding guessed, bytes replaced)
     problems: int = 0
     passages: int = 0  # passages written this run
     keyword_caught_up: int = 0  # articles re-indexed from the document store (interrupted runs)

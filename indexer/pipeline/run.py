@@ -77,8 +77,21 @@ def index_paths(
         reserve.hold()
         run_id = require_ledger(stores).log_start([str(p) for p in paths] + list(sources))
         grouping = Grouping(settings)
-        keyword_phase(paths, walked, settings, stores, pool, reader, report, summary, problem, progress, grouping,
-                       articles, on_article)
+        keyword_phase(
+            paths,
+            walked,
+            settings,
+            stores,
+            pool,
+            reader,
+            report,
+            summary,
+            problem,
+            progress,
+            grouping,
+            articles,
+            on_article,
+        )
         pool.close()
         if embed:
             embed_pending(stores, settings["embedder.batch_size"], report, progress=progress)
@@ -92,8 +105,9 @@ def index_paths(
         failing = error
         if is_disk_full(error, data_dir):
             # One message for the whole run, not one per article; what was committed stays.
-            raise DiskFullError(disk_full_message(data_dir, _written_by(error), input_bytes(walked),
-                                                  vectors=embed)) from error
+            raise DiskFullError(
+                disk_full_message(data_dir, _written_by(error), input_bytes(walked), vectors=embed)
+            ) from error
         raise
     finally:
         pool.close(terminate=True)
@@ -110,8 +124,14 @@ def index_paths(
     return report
 
 
-def _finish_run(stores: Stores, run_id: int | None, status: str, report: IndexReport,
-                failing: BaseException | None, reserve: SpaceReserve) -> None:
+def _finish_run(
+    stores: Stores,
+    run_id: int | None,
+    status: str,
+    report: IndexReport,
+    failing: BaseException | None,
+    reserve: SpaceReserve,
+) -> None:
     """Record how the run ended and close the stores. After a failure (a full disk) these may fail
     again; the first error is the one to report, so later ones are dropped, and a log row left
     "running" shows as interrupted once the process is gone."""

@@ -112,8 +112,9 @@ class BackgroundReader:
     def __init__(self, walked: Sequence[Entry]):
         context = process_context()
         self.messages = context.Queue(maxsize=32)  # bounded: reading never runs far ahead of writing
-        self.process = context.Process(target=_read_worker, daemon=True,
-                                       args=(list(walked), self.messages, os.getpid()))
+        self.process = context.Process(
+            target=_read_worker, daemon=True, args=(list(walked), self.messages, os.getpid())
+        )
         self.process.start()
 
     def articles(self, summary: IngestSummary, problem: Callable[[Problem], None]) -> Iterator[Article]:
@@ -125,15 +126,18 @@ class BackgroundReader:
         self.process.join()
 
 
-def _drain(reader: Any, messages: Any, summary: IngestSummary,
-           problem: Callable[[Problem], None]) -> Iterator[Article]:
+def _drain(
+    reader: Any, messages: Any, summary: IngestSummary, problem: Callable[[Problem], None]
+) -> Iterator[Article]:
     try:
         while True:
             try:
                 kind, payload = messages.get(timeout=1.0)
             except queue.Empty:
                 if not reader.is_alive():
-                    raise RuntimeError(f"the reading process stopped unexpectedly (exit code {reader.exitcode})")
+                    raise RuntimeError(
+                        f"the reading process stopped unexpectedly (exit code {reader.exitcode})"
+                    )
                 continue
             if kind == "articles":
                 yield from payload
@@ -188,8 +192,12 @@ def input_bytes(walked: Sequence[Entry]) -> int:
     return total
 
 
-def read_articles(walked: Sequence[Entry], summary: IngestSummary, problem: Callable[[Problem], None],
-                  reader: BackgroundReader | None = None) -> Iterator[Article]:
+def read_articles(
+    walked: Sequence[Entry],
+    summary: IngestSummary,
+    problem: Callable[[Problem], None],
+    reader: BackgroundReader | None = None,
+) -> Iterator[Article]:
     """Articles from the walked files: from the background reader when one was started for them."""
     if reader is not None:
         return reader.articles(summary, problem)

@@ -15,8 +15,9 @@ if TYPE_CHECKING:  # numpy and the protocols load only where stores are opened
 __all__ = ["STORE_BACKENDS", "IndexMismatchError", "NoIndexError", "UnknownBackendError", "open_stores"]
 
 
-def open_stores(settings: dict[str, Any], *, writable: bool = False, check: bool = True,
-                reembed: bool = False) -> Stores:
+def open_stores(
+    settings: dict[str, Any], *, writable: bool = False, check: bool = True, reembed: bool = False
+) -> Stores:
     """Open the stores named by `store.backend` for `data.dir`.
 
     Readers (writable=False) are cheap to keep for a process's lifetime and safe to share between

@@ -73,8 +73,9 @@ class DataDirectory:
     the directory's write lock, released by `close()`.
     """
 
-    def __init__(self, settings: dict[str, Any], *, writable: bool, check: bool,
-                 held_back: HeldBack | None = None) -> None:
+    def __init__(
+        self, settings: dict[str, Any], *, writable: bool, check: bool, held_back: HeldBack | None = None
+    ) -> None:
         self.settings = settings
         self.path = Path(settings["data.dir"])
         self.writable = writable
@@ -108,8 +109,10 @@ class DataDirectory:
                     break
                 time.sleep(0.05)
         handle.close()
-        raise StoreBusyError(f"another `isnad index`, `isnad delete` or `isnad watch` is writing to "
-                             f"{self.path}; wait for it to finish") from None
+        raise StoreBusyError(
+            f"another `isnad index`, `isnad delete` or `isnad watch` is writing to "
+            f"{self.path}; wait for it to finish"
+        ) from None
 
     def release_write_lock(self) -> None:
         if self._lock_handle is not None:
@@ -118,8 +121,13 @@ class DataDirectory:
 
     def check_compatible(self) -> None:
         """Refuse (IndexMismatchError) an index built with another analyzer, schema or model."""
-        check_compatible(self.manifest, self.path, analyzer_version=analyzer_version(),
-                         keyword_schema=SCHEMA_VERSION, embedder_name=expected_name(self.settings))
+        check_compatible(
+            self.manifest,
+            self.path,
+            analyzer_version=analyzer_version(),
+            keyword_schema=SCHEMA_VERSION,
+            embedder_name=expected_name(self.settings),
+        )
 
     def prepare_for_writing(self, reembed: bool) -> None:
         """Reset what the configuration invalidates: the keyword index after an analyzer or schema
@@ -130,15 +138,18 @@ class DataDirectory:
         if (built_with and built_with != current) or (schema is not None and schema != SCHEMA_VERSION):
             TantivyKeywordIndex.wipe(self.path / KEYWORD_DIR)
             self.ledger.reset_keyword_state()
-            self.messages.append(f"keyword index rebuilt: analyzer {built_with} -> {current}, "
-                                 f"schema {schema} -> {SCHEMA_VERSION}")
+            self.messages.append(
+                f"keyword index rebuilt: analyzer {built_with} -> {current}, "
+                f"schema {schema} -> {SCHEMA_VERSION}"
+            )
         model = self.manifest.get("embedder")
         wanted = expected_name(self.settings)
         if reembed or (model and model != wanted):
             if not reembed and self.docs.count_embeddings():
                 raise IndexMismatchError(
                     f"the vectors in {self.path} were made with {model}, but the configured embedder is "
-                    f"{wanted}; pass --reembed to replace them, or configure the same embedder")
+                    f"{wanted}; pass --reembed to replace them, or configure the same embedder"
+                )
             self.ledger.clear_embeddings()
             (self.path / VECTORS_FILE).unlink(missing_ok=True)
             if reembed:
@@ -150,25 +161,43 @@ class DataDirectory:
         """The ledger's counts beside the keyword and vector indexes' own."""
         passages = self.docs.count_passages()
         return StoreCounts(
-            articles=self.docs.count_articles(), passages=passages, keyword=keyword, vectors=vectors,
+            articles=self.docs.count_articles(),
+            passages=passages,
+            keyword=keyword,
+            vectors=vectors,
             pending_vectors=passages - self.docs.count_embeddings(),
-            extra={"pending_keyword_articles": self.ledger.count_keyword_pending()})
+            extra={"pending_keyword_articles": self.ledger.count_keyword_pending()},
+        )
 
     def sizes(self, vector_bytes: int) -> dict[str, int]:
         """Bytes on disk per store (SQLite counts its write-ahead log too)."""
-        sqlite_bytes = sum(dir_size(self.path / name) for name in
-                           (DOCUMENTS_FILE, DOCUMENTS_FILE + "-wal", DOCUMENTS_FILE + "-shm")
-                           if (self.path / name).exists())
-        return {"documents": sqlite_bytes, "keyword": dir_size(self.path / KEYWORD_DIR), "vectors": vector_bytes}
+        sqlite_bytes = sum(
+            dir_size(self.path / name)
+            for name in (DOCUMENTS_FILE, DOCUMENTS_FILE + "-wal", DOCUMENTS_FILE + "-shm")
+            if (self.path / name).exists()
+        )
+        return {
+            "documents": sqlite_bytes,
+            "keyword": dir_size(self.path / KEYWORD_DIR),
+            "vectors": vector_bytes,
+        }
 
     def write_manifest(self, counts: StoreCounts, vector_index: str, dim: int) -> None:
         """Record versions, model and counts; bumps the generation readers watch."""
         manifest = dict(self.manifest)
         manifest.update(
-            analyzer_version=analyzer_version(), keyword_schema=SCHEMA_VERSION, store_backend="embedded",
+            analyzer_version=analyzer_version(),
+            keyword_schema=SCHEMA_VERSION,
+            store_backend="embedded",
             vector_index=vector_index,
-            counts={"articles": counts.articles, "passages": counts.passages, "keyword": counts.keyword,
-                    "vectors": counts.vectors, "pending_vectors": counts.pending_vectors})
+            counts={
+                "articles": counts.articles,
+                "passages": counts.passages,
+                "keyword": counts.keyword,
+                "vectors": counts.vectors,
+                "pending_vectors": counts.pending_vectors,
+            },
+        )
         if self.docs.count_embeddings():
             manifest.update(embedder=expected_name(self.settings), dim=dim)
         self.manifest = write_manifest(self.path, manifest)

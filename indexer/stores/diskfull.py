@@ -59,7 +59,8 @@ def is_disk_full(error: BaseException, data_dir: Path | None = None) -> bool:
         if any(words in str(current).lower() for words in _MESSAGES):
             return True
         io_error = (code is not None and code & 0xFF == sqlite3.SQLITE_IOERR) or (
-            isinstance(current, OSError) and current.errno == errno.EIO)
+            isinstance(current, OSError) and current.errno == errno.EIO
+        )
         if io_error and data_dir is not None and _free_bytes(data_dir) < _NEARLY_FULL_BYTES:
             return True
         current = current.__cause__ or current.__context__
@@ -95,15 +96,20 @@ def disk_full_message(data_dir: Path, writing: str, input_bytes: int, *, vectors
     except OSError:
         room = "free space unknown"
     held = _held(data_dir)
-    need = (f"; for these {_mib(input_bytes)} of input allow about {_mib(build_needs(input_bytes, vectors=vectors))}"
-            if input_bytes else "")
-    return (f"no space left on device while writing {writing} in {data_dir} ({room}; the data directory holds "
-            f"{_mib(held)}). Building an index takes the finished index's size and, while it runs, room for "
-            "SQLite's write-ahead log, which holds recent batches again until they are checkpointed: up to "
-            f"{EXTRA_PER_INDEX_BYTE:g}x the final size more for a small index, about {EXTRA_AT_MOST >> 20} MiB "
-            f"more for a large one{need}. "
-            "Free some space or choose another --data-dir, then run the same command again: everything "
-            "committed so far is kept.")
+    need = (
+        f"; for these {_mib(input_bytes)} of input allow about {_mib(build_needs(input_bytes, vectors=vectors))}"
+        if input_bytes
+        else ""
+    )
+    return (
+        f"no space left on device while writing {writing} in {data_dir} ({room}; the data directory holds "
+        f"{_mib(held)}). Building an index takes the finished index's size and, while it runs, room for "
+        "SQLite's write-ahead log, which holds recent batches again until they are checkpointed: up to "
+        f"{EXTRA_PER_INDEX_BYTE:g}x the final size more for a small index, about {EXTRA_AT_MOST >> 20} MiB "
+        f"more for a large one{need}. "
+        "Free some space or choose another --data-dir, then run the same command again: everything "
+        "committed so far is kept."
+    )
 
 
 # Room kept back during a run so that, when the disk fills, the run log can still record how it ended:

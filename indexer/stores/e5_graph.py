@@ -50,10 +50,13 @@ class _Builder:
         self.initializers.append(self.numpy_helper.from_array(np.ascontiguousarray(array), name))
         return name
 
-    def node(self, op: str, inputs: list[str], outputs: int = 1, domain: str = "", **attributes: Any) -> list[str]:
+    def node(
+        self, op: str, inputs: list[str], outputs: int = 1, domain: str = "", **attributes: Any
+    ) -> list[str]:
         names = [self.name(op.lower()) for _ in range(outputs)]
-        self.nodes.append(self.helper.make_node(op, inputs, names, name=names[0], domain=domain or None,
-                                                **attributes))
+        self.nodes.append(
+            self.helper.make_node(op, inputs, names, name=names[0], domain=domain or None, **attributes)
+        )
         return names
 
     def matmul(self, x: str, tensor: str, rows: int, cols: int) -> str:
@@ -61,8 +64,16 @@ class _Builder:
         if self.kind == "q4":
             scales, codes = self.model.q4_blocks(tensor, rows, cols)
             packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8)
-            return self.node("MatMulNBits", [x, self.constant("w4", packed), self.constant("scale", scales)],
-                             domain=MICROSOFT, K=cols, N=rows, bits=4, block_size=BLOCK, accuracy_level=4)[0]
+            return self.node(
+                "MatMulNBits",
+                [x, self.constant("w4", packed), self.constant("scale", scales)],
+                domain=MICROSOFT,
+                K=cols,
+                N=rows,
+                bits=4,
+                block_size=BLOCK,
+                accuracy_level=4,
+            )[0]
         weight = self.model.dequantized(tensor, rows, cols).T
         return self.node("MatMul", [x, self.constant("w", weight)])[0]
 
@@ -73,9 +84,16 @@ class _Builder:
             scales = np.concatenate([p[0] for p in parts])
             codes = np.concatenate([p[1] for p in parts])
             packed = (codes[..., 0::2] | (codes[..., 1::2] << 4)).astype(np.uint8)
-            return self.node("MatMulNBits", [x, self.constant("w4", packed), self.constant("scale", scales)],
-                             domain=MICROSOFT, K=cols, N=rows * len(tensors), bits=4, block_size=BLOCK,
-                             accuracy_level=4)[0]
+            return self.node(
+                "MatMulNBits",
+                [x, self.constant("w4", packed), self.constant("scale", scales)],
+                domain=MICROSOFT,
+                K=cols,
+                N=rows * len(tensors),
+                bits=4,
+                block_size=BLOCK,
+                accuracy_level=4,
+            )[0]
         weight = np.concatenate([self.model.dequantized(t, rows, cols) for t in tensors]).T
         return self.node("MatMul", [x, self.constant("w", weight)])[0]
 
@@ -90,43 +108,84 @@ def build_graph(model: E5File, kind: str = "q4") -> Any:
     s = model.shape
     fp = model.fp32
     mask_int = b.node("Cast", ["mask"], to=TensorProto.INT32)[0]
-    x = b.node("LayerNormalization", ["embeddings", b.constant("ln_w", fp("emb.ln.w")),
-                                      b.constant("ln_b", fp("emb.ln.b"))], axis=-1, epsilon=s.eps)[0]
+    x = b.node(
+        "LayerNormalization",
+        ["embeddings", b.constant("ln_w", fp("emb.ln.w")), b.constant("ln_b", fp("emb.ln.b"))],
+        axis=-1,
+        epsilon=s.eps,
+    )[0]
     for layer in range(s.layers):
+
         def t(part: str, layer: int = layer) -> str:
             return f"l{layer}.{part}"
 
         qkv = b.concatenated_matmul(x, [t("q.w"), t("k.w"), t("v.w")], s.hidden, s.hidden)
         qkv_bias = np.concatenate([fp(t("q.b")), fp(t("k.b")), fp(t("v.b"))])
-        q, k, v = b.node("Split", [qkv, b.constant("split", np.array([s.hidden] * 3, dtype=np.int64))],
-                         outputs=3, axis=-1)
-        context = b.node("MultiHeadAttention", [q, k, v, b.constant("qkv_b", qkv_bias), mask_int],
-                         domain=MICROSOFT, num_heads=s.heads)[0]
+        q, k, v = b.node(
+            "Split", [qkv, b.constant("split", np.array([s.hidden] * 3, dtype=np.int64))], outputs=3, axis=-1
+        )
+        context = b.node(
+            "MultiHeadAttention",
+            [q, k, v, b.constant("qkv_b", qkv_bias), mask_int],
+            domain=MICROSOFT,
+            num_heads=s.heads,
+        )[0]
         attended = b.matmul(context, t("ao.w"), *model.matrix_shape("ao"))
-        x = b.node("SkipLayerNormalization", [attended, x, b.constant("g", fp(t("aln.w"))),
-                                              b.constant("b", fp(t("aln.b"))), b.constant("bias", fp(t("ao.b")))],
-                   domain=MICROSOFT, epsilon=s.eps)[0]
+        x = b.node(
+            "SkipLayerNormalization",
+            [
+                attended,
+                x,
+                b.constant("g", fp(t("aln.w"))),
+                b.constant("b", fp(t("aln.b"))),
+                b.constant("bias", fp(t("ao.b"))),
+            ],
+            domain=MICROSOFT,
+            epsilon=s.eps,
+        )[0]
         widened = b.matmul(x, t("fi.w"), *model.matrix_shape("fi"))
         activated = b.node("BiasGelu", [widened, b.constant("fi_b", fp(t("fi.b")))], domain=MICROSOFT)[0]
         narrowed = b.matmul(activated, t("fo.w"), *model.matrix_shape("fo"))
-        x = b.node("SkipLayerNormalization", [narrowed, x, b.constant("g", fp(t("oln.w"))),
-                                              b.constant("b", fp(t("oln.b"))), b.constant("bias", fp(t("fo.b")))],
-                   domain=MICROSOFT, epsilon=s.eps)[0]
+        x = b.node(
+            "SkipLayerNormalization",
+            [
+                narrowed,
+                x,
+                b.constant("g", fp(t("oln.w"))),
+                b.constant("b", fp(t("oln.b"))),
+                b.constant("bias", fp(t("fo.b"))),
+            ],
+            domain=MICROSOFT,
+            epsilon=s.eps,
+        )[0]
     # Mean over the real tokens: sum(x * mask) / sum(mask).
-    weights = b.node("Unsqueeze", [b.node("Cast", ["mask"], to=TensorProto.FLOAT)[0],
-                                   b.constant("axis", np.array([-1], dtype=np.int64))])[0]
+    weights = b.node(
+        "Unsqueeze",
+        [
+            b.node("Cast", ["mask"], to=TensorProto.FLOAT)[0],
+            b.constant("axis", np.array([-1], dtype=np.int64)),
+        ],
+    )[0]
     axis = b.constant("axis", np.array([1], dtype=np.int64))
     total = b.node("ReduceSum", [b.node("Mul", [x, weights])[0], axis], keepdims=0)[0]
     count = b.node("ReduceSum", [weights, axis], keepdims=0)[0]
     b.nodes.append(helper.make_node("Div", [total, count], ["pooled"]))
     graph = helper.make_graph(
-        b.nodes, f"multilingual-e5-small-{kind}",
-        [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", s.hidden]),
-         helper.make_tensor_value_info("mask", TensorProto.INT64, ["batch", "tokens"])],
+        b.nodes,
+        f"multilingual-e5-small-{kind}",
+        [
+            helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", "tokens", s.hidden]),
+            helper.make_tensor_value_info("mask", TensorProto.INT64, ["batch", "tokens"]),
+        ],
         [helper.make_tensor_value_info("pooled", TensorProto.FLOAT, ["batch", s.hidden])],
-        b.initializers)
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MICROSOFT, 1)],
-                             producer_name="isnad", ir_version=8)
+        b.initializers,
+    )
+    return helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid(MICROSOFT, 1)],
+        producer_name="isnad",
+        ir_version=8,
+    )
 
 
 def quantize_int8(fp32_path: str, int8_path: str) -> None:
@@ -145,17 +204,30 @@ def quantize_int8(fp32_path: str, int8_path: str) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     graph = onnx.load(fp32_path).graph
-    shapes = {init.name: tuple(numpy_helper.to_array(init).shape) for init in graph.initializer
-              if len(init.dims) == 2}
-    narrowing = [node.name for node in graph.node if node.op_type == "MatMul"
-                 and shapes.get(node.input[1], (0, 0))[0] > shapes.get(node.input[1], (0, 0))[1]]
+    shapes = {
+        init.name: tuple(numpy_helper.to_array(init).shape)
+        for init in graph.initializer
+        if len(init.dims) == 2
+    }
+    narrowing = [
+        node.name
+        for node in graph.node
+        if node.op_type == "MatMul"
+        and shapes.get(node.input[1], (0, 0))[0] > shapes.get(node.input[1], (0, 0))[1]
+    ]
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)  # the quantizer advises a pre-processing step on the root logger
     try:
         # Shape inference cannot see through the com.microsoft nodes: every tensor here is float32.
-        quantize_dynamic(fp32_path, int8_path, weight_type=QuantType.QInt8, per_channel=True,
-                         op_types_to_quantize=["MatMul"], nodes_to_exclude=narrowing,
-                         extra_options={"DefaultTensorType": TensorProto.FLOAT})
+        quantize_dynamic(
+            fp32_path,
+            int8_path,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+            nodes_to_exclude=narrowing,
+            extra_options={"DefaultTensorType": TensorProto.FLOAT},
+        )
     finally:
         root.setLevel(level)

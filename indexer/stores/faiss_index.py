@@ -78,7 +78,9 @@ class FaissVectorIndex:
         else:
             index = faiss.read_index(str(self.path))
             if index.d != self.dim:
-                raise ValueError(f"{self.path}: vectors have dimension {index.d}, the embedder gives {self.dim}")
+                raise ValueError(
+                    f"{self.path}: vectors have dimension {index.d}, the embedder gives {self.dim}"
+                )
         self._loaded_stamp = stamp
         return index
 
@@ -175,8 +177,11 @@ class FaissVectorIndex:
         if selector is not None:
             params.sel = selector
         scores, ids = index.search(vector, limit_asked, params=params)
-        hits = [Hit(int(pid), float(score)) for pid, score in zip(ids[0], scores[0], strict=True)
-                if pid >= 0 and int(pid) not in hidden]
+        hits = [
+            Hit(int(pid), float(score))
+            for pid, score in zip(ids[0], scores[0], strict=True)
+            if pid >= 0 and int(pid) not in hidden
+        ]
         return hits[:limit]
 
     @staticmethod
@@ -252,6 +257,6 @@ def sync_vectors(vectors: VectorIndex, ledger: IndexLedger, batch: int = 4096) -
     missing = np.setdiff1d(in_store, in_index, assume_unique=True)
     vectors.delete(extra.tolist())
     for start in range(0, len(missing), batch):
-        ids, found = ledger.get_embeddings(missing[start:start + batch].tolist(), vectors.dim)
+        ids, found = ledger.get_embeddings(missing[start : start + batch].tolist(), vectors.dim)
         vectors.add(ids, found)
     return len(missing), len(extra)

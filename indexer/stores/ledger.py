@@ -46,14 +46,16 @@ class IndexLedger:
         items = []
         for chunk in chunks(list(article_ids)):
             for row in self.db.query(
-                    f"SELECT {ARTICLE_COLUMNS}, content_hash FROM articles WHERE id IN ({marks(chunk)})", chunk):
+                f"SELECT {ARTICLE_COLUMNS}, content_hash FROM articles WHERE id IN ({marks(chunk)})", chunk
+            ):
                 items.append((article_from_row(row), row[9], self.docs.article_passages(row[0])))
         return items
 
     def count_keyword_indexed_passages(self) -> int:
         """Passages of articles marked as committed to the keyword index."""
-        return self.db.count("SELECT count(*) FROM passages p JOIN articles a ON a.id = p.article_id"
-                             " WHERE a.keyword_state = 1")
+        return self.db.count(
+            "SELECT count(*) FROM passages p JOIN articles a ON a.id = p.article_id WHERE a.keyword_state = 1"
+        )
 
     def count_keyword_pending(self) -> int:
         return self.db.count("SELECT count(*) FROM articles WHERE keyword_state = 0")
@@ -62,19 +64,24 @@ class IndexLedger:
         """Mark (article id, content hash) pairs as in the keyword index; a hash that changed since
         (the article was replaced meanwhile) stays pending, and so does an article held back."""
         held = self._held_back() if self._held_back is not None else set()
-        self.db.write_many("UPDATE articles SET keyword_state = 1 WHERE id = ? AND content_hash = ?",
-                           ((a, h) for a, h in items if a not in held))
+        self.db.write_many(
+            "UPDATE articles SET keyword_state = 1 WHERE id = ? AND content_hash = ?",
+            ((a, h) for a, h in items if a not in held),
+        )
 
     def pending_keyword_deletes(self) -> list[str]:
         return [row[0] for row in self.db.query("SELECT article_id FROM pending_keyword_deletes")]
 
     def clear_keyword_deletes(self, article_ids: Iterable[str]) -> None:
-        self.db.write_many("DELETE FROM pending_keyword_deletes WHERE article_id = ?", ((a,) for a in article_ids))
+        self.db.write_many(
+            "DELETE FROM pending_keyword_deletes WHERE article_id = ?", ((a,) for a in article_ids)
+        )
 
     def reset_keyword_state(self) -> None:
         """Mark every article pending, for a keyword index rebuilt from scratch."""
-        self.db.write([("UPDATE articles SET keyword_state = 0", ()),
-                       ("DELETE FROM pending_keyword_deletes", ())])
+        self.db.write(
+            [("UPDATE articles SET keyword_state = 0", ()), ("DELETE FROM pending_keyword_deletes", ())]
+        )
 
     # -- embeddings -------------------------------------------------------------------------------
 
@@ -85,18 +92,23 @@ class IndexLedger:
             " FROM passages p JOIN articles a ON a.id = p.article_id"
             " LEFT JOIN embeddings e ON e.passage_id = p.id"
             " WHERE e.passage_id IS NULL AND p.id > ? ORDER BY p.id LIMIT ?",
-            (-1 if after is None else after, limit))
+            (-1 if after is None else after, limit),
+        )
         return [(row[0], row[1]) for row in rows]
 
     def count_to_embed(self) -> int:
-        return self.db.count("SELECT count(*) FROM passages p LEFT JOIN embeddings e"
-                             " ON e.passage_id = p.id WHERE e.passage_id IS NULL")
+        return self.db.count(
+            "SELECT count(*) FROM passages p LEFT JOIN embeddings e"
+            " ON e.passage_id = p.id WHERE e.passage_id IS NULL"
+        )
 
     def put_embeddings(self, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Commit one batch of vectors; passages deleted meanwhile are skipped."""
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        self.db.write_many("INSERT OR REPLACE INTO embeddings SELECT id, ? FROM passages WHERE id = ?",
-                           ((vectors[i].tobytes(), int(pid)) for i, pid in enumerate(ids)))
+        self.db.write_many(
+            "INSERT OR REPLACE INTO embeddings SELECT id, ? FROM passages WHERE id = ?",
+            ((vectors[i].tobytes(), int(pid)) for i, pid in enumerate(ids)),
+        )
 
     def embedding_ids(self) -> np.ndarray:
         rows = self.db.query("SELECT passage_id FROM embeddings")
@@ -132,26 +144,39 @@ class IndexLedger:
             db.execute("UPDATE ingest_log SET status = 'interrupted' WHERE status = 'running'")
             cursor = db.execute(
                 "INSERT INTO ingest_log (started, paths, status, pid, host, process_started)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (now(), "\n".join(paths), "running", pid, host, started))
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (now(), "\n".join(paths), "running", pid, host, started),
+            )
             return int(cursor.lastrowid or 0)
 
     def log_finish(self, run_id: int, status: str, summary: str) -> None:
-        self.db.write([("UPDATE ingest_log SET finished = ?, status = ?, summary = ? WHERE id = ?",
-                        (now(), status, summary, run_id))])
+        self.db.write(
+            [
+                (
+                    "UPDATE ingest_log SET finished = ?, status = ?, summary = ? WHERE id = ?",
+                    (now(), status, summary, run_id),
+                )
+            ]
+        )
 
     def last_runs(self, limit: int = 5) -> list[dict[str, object]]:
         """The latest runs, newest first; a run marked running whose process is gone shows as interrupted."""
         keys = ["id", "started", "finished", "paths", "status", "summary"]
         process = self._has_run_process_columns()
         columns = keys + ["pid", "host", "process_started"] if process else keys
-        rows = self.db.query(f"SELECT {', '.join(columns)} FROM ingest_log ORDER BY id DESC LIMIT ?", (limit,))
+        rows = self.db.query(
+            f"SELECT {', '.join(columns)} FROM ingest_log ORDER BY id DESC LIMIT ?", (limit,)
+        )
         runs = []
         for row in rows:
             run: dict[str, object] = dict(zip(columns, row, strict=True))
             if process:
                 pid, host, started = run.pop("pid"), run.pop("host"), run.pop("process_started")
-                alive = is_alive(pid if isinstance(pid, int) else None, host if isinstance(host, str) else None,
-                                 started if isinstance(started, str) else None)
+                alive = is_alive(
+                    pid if isinstance(pid, int) else None,
+                    host if isinstance(host, str) else None,
+                    started if isinstance(started, str) else None,
+                )
                 if run["status"] == "running" and alive is False:
                     run["status"] = "interrupted"
                 run["pid"] = pid

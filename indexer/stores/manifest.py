@@ -35,8 +35,10 @@ def holds_index(data_dir: str | Path) -> bool:
 
 
 def no_index_message(data_dir: str | Path) -> str:
-    return (f"no index in {data_dir}: check --data-dir (or ISNAD_DATA_DIR, data.dir), or build one there "
-            "with `isnad index PATH...`")
+    return (
+        f"no index in {data_dir}: check --data-dir (or ISNAD_DATA_DIR, data.dir), or build one there "
+        "with `isnad index PATH...`"
+    )
 
 
 def package_version() -> str:
@@ -58,7 +60,9 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
     try:
         manifest = json.loads(text)
     except json.JSONDecodeError as error:
-        raise IndexMismatchError(f"{path}: unreadable manifest ({error}); re-index into a new --data-dir") from None
+        raise IndexMismatchError(
+            f"{path}: unreadable manifest ({error}); re-index into a new --data-dir"
+        ) from None
     if not isinstance(manifest, dict):
         raise IndexMismatchError(f"{path}: manifest is not a JSON object")
     return manifest
@@ -67,9 +71,13 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
 def write_manifest(data_dir: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Write `manifest` with the next generation, atomically; returns what was written."""
     path = Path(data_dir) / MANIFEST_NAME
-    written = dict(manifest, format=FORMAT, generation=int(manifest.get("generation", 0)) + 1,
-                   isnad_version=package_version(),
-                   updated=datetime.now(UTC).isoformat(timespec="seconds"))
+    written = dict(
+        manifest,
+        format=FORMAT,
+        generation=int(manifest.get("generation", 0)) + 1,
+        isnad_version=package_version(),
+        updated=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
     temporary = path.with_name(path.name + ".tmp")
     try:
         with open(temporary, "w", encoding="utf-8") as handle:
@@ -92,8 +100,14 @@ def manifest_stamp(data_dir: str | Path) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def check_compatible(manifest: dict[str, Any], data_dir: str | Path, *, analyzer_version: str,
-                     keyword_schema: int, embedder_name: str) -> None:
+def check_compatible(
+    manifest: dict[str, Any],
+    data_dir: str | Path,
+    *,
+    analyzer_version: str,
+    keyword_schema: int,
+    embedder_name: str,
+) -> None:
     """Refuse an index built with another analyzer, keyword schema or model, saying how to fix it."""
     if not manifest:
         return
@@ -102,15 +116,18 @@ def check_compatible(manifest: dict[str, Any], data_dir: str | Path, *, analyzer
         raise IndexMismatchError(
             f"the index in {data_dir} was built with analyzer version {built_with}, but this Isnad analyzes "
             f"queries with {analyzer_version}; run `isnad index --data-dir {data_dir}` to rebuild the "
-            "keyword index (articles are kept)")
+            "keyword index (articles are kept)"
+        )
     schema = manifest.get("keyword_schema")
     if schema is not None and schema != keyword_schema:
         raise IndexMismatchError(
             f"the keyword index in {data_dir} has schema {schema}, this Isnad expects {keyword_schema}; "
-            f"run `isnad index --data-dir {data_dir}` to rebuild it")
+            f"run `isnad index --data-dir {data_dir}` to rebuild it"
+        )
     model = manifest.get("embedder")
     if model and model != embedder_name:
         raise IndexMismatchError(
             f"the vectors in {data_dir} were made with {model}, but the configured embedder is "
             f"{embedder_name}; set embedder.backend/embedder.model to match, or re-embed with "
-            f"`isnad index --reembed --data-dir {data_dir}`")
+            f"`isnad index --reembed --data-dir {data_dir}`"
+        )

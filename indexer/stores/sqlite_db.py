@@ -69,7 +69,7 @@ def now() -> str:
 def chunks(values: Sequence[Any], size: int = 500) -> Iterator[Sequence[Any]]:
     """Slices of `values`: SQLite limits bound parameters per statement, so large id lists go in parts."""
     for i in range(0, len(values), size):
-        yield values[i:i + size]
+        yield values[i : i + size]
 
 
 def marks(values: Sequence[Any]) -> str:
@@ -99,7 +99,9 @@ class SQLiteDatabase:
         self._db.execute("PRAGMA cache_size=-65536")  # 64 MiB page cache
         with self._lock:
             self._db.executescript(_SCHEMA)
-            self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            self._db.execute(
+                "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+            )
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -145,7 +147,8 @@ class SQLiteDatabase:
         blobs: list[bytes] = []
         for chunk in chunks([int(i) for i in ids]):
             for pid, blob in self.query(
-                    f"SELECT passage_id, vector FROM embeddings WHERE passage_id IN ({marks(chunk)})", chunk):
+                f"SELECT passage_id, vector FROM embeddings WHERE passage_id IN ({marks(chunk)})", chunk
+            ):
                 found_ids.append(pid)
                 blobs.append(blob)
         vectors = np.frombuffer(b"".join(blobs), dtype=np.float32).reshape(len(blobs), dim)

@@ -25,8 +25,17 @@ ARTICLE_COLUMNS = "id, title, body, source, published, url, author, category, or
 
 def article_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Article:
     """An article from the first columns of a row selecting ARTICLE_COLUMNS."""
-    return Article(id=row[0], title=row[1], text=row[2], source=row[3], published=row[4], url=row[5],
-                   author=row[6], category=row[7], origin=row[8])
+    return Article(
+        id=row[0],
+        title=row[1],
+        text=row[2],
+        source=row[3],
+        published=row[4],
+        url=row[5],
+        author=row[6],
+        category=row[7],
+        origin=row[8],
+    )
 
 
 # A passage's text is its article's body between its offsets (SQLite's substr counts characters,
@@ -65,7 +74,8 @@ class SQLiteDocumentStore:
         found: dict[str, str] = {}
         for chunk in chunks(ids):
             for article_id, digest in self.db.query(
-                    f"SELECT id, content_hash FROM articles WHERE id IN ({marks(chunk)})", chunk):
+                f"SELECT id, content_hash FROM articles WHERE id IN ({marks(chunk)})", chunk
+            ):
                 found[article_id] = digest
         return found
 
@@ -92,15 +102,40 @@ class SQLiteDocumentStore:
             db.executemany(
                 f"INSERT OR REPLACE INTO articles ({ARTICLE_COLUMNS}, content_hash, keyword_state,"
                 " indexed_at, published_ts) VALUES (?,?,?,?,?,?,?,?,?,?,0,?,?)",
-                [(article.id, article.title, article.text, article.source, article.published,
-                  article.url, article.author, article.category, article.origin, digest, stamp,
-                  to_epoch(article.published)) for article, digest, _ in items])
+                [
+                    (
+                        article.id,
+                        article.title,
+                        article.text,
+                        article.source,
+                        article.published,
+                        article.url,
+                        article.author,
+                        article.category,
+                        article.origin,
+                        digest,
+                        stamp,
+                        to_epoch(article.published),
+                    )
+                    for article, digest, _ in items
+                ],
+            )
             db.executemany(
                 'INSERT OR REPLACE INTO passages (id, article_id, ordinal, text, start, "end")'
                 " VALUES (?,?,?,?,?,?)",
-                [(p.id, p.article_id, p.ordinal,
-                  None if article.text[p.start:p.end] == p.text else p.text, p.start, p.end)
-                 for article, _, passages in items for p in passages])
+                [
+                    (
+                        p.id,
+                        p.article_id,
+                        p.ordinal,
+                        None if article.text[p.start : p.end] == p.text else p.text,
+                        p.start,
+                        p.end,
+                    )
+                    for article, _, passages in items
+                    for p in passages
+                ],
+            )
 
     @staticmethod
     def _existing_passages(db: sqlite3.Connection, article_ids: Sequence[str]) -> dict[str, set[int]]:
@@ -110,7 +145,8 @@ class SQLiteDocumentStore:
             for (article_id,) in db.execute(f"SELECT id FROM articles WHERE id IN ({marks(chunk)})", chunk):
                 found[article_id] = set()
             for pid, article_id in db.execute(
-                    f"SELECT id, article_id FROM passages WHERE article_id IN ({marks(chunk)})", chunk):
+                f"SELECT id, article_id FROM passages WHERE article_id IN ({marks(chunk)})", chunk
+            ):
                 found.setdefault(article_id, set()).add(pid)
         return found
 
@@ -121,21 +157,32 @@ class SQLiteDocumentStore:
         with self.db.transaction() as db:
             for chunk in chunks(ids):
                 where = marks(chunk)
-                present = [row[0] for row in db.execute(f"SELECT id FROM articles WHERE id IN ({where})", chunk)]
-                removed += [row[0] for row in db.execute(
-                    f"SELECT id FROM passages WHERE article_id IN ({where})", chunk)]
-                db.execute(f"DELETE FROM embeddings WHERE passage_id IN "
-                           f"(SELECT id FROM passages WHERE article_id IN ({where}))", chunk)
+                present = [
+                    row[0] for row in db.execute(f"SELECT id FROM articles WHERE id IN ({where})", chunk)
+                ]
+                removed += [
+                    row[0]
+                    for row in db.execute(f"SELECT id FROM passages WHERE article_id IN ({where})", chunk)
+                ]
+                db.execute(
+                    f"DELETE FROM embeddings WHERE passage_id IN "
+                    f"(SELECT id FROM passages WHERE article_id IN ({where}))",
+                    chunk,
+                )
                 db.execute(f"DELETE FROM passages WHERE article_id IN ({where})", chunk)
                 db.execute(f"DELETE FROM articles WHERE id IN ({where})", chunk)
-                db.executemany("INSERT OR IGNORE INTO pending_keyword_deletes VALUES (?)", [(a,) for a in present])
+                db.executemany(
+                    "INSERT OR IGNORE INTO pending_keyword_deletes VALUES (?)", [(a,) for a in present]
+                )
         return removed
 
     def get_articles(self, article_ids: Iterable[str]) -> dict[str, Article]:
         ids = list(dict.fromkeys(article_ids))
         found: dict[str, Article] = {}
         for chunk in chunks(ids):
-            for row in self.db.query(f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks(chunk)})", chunk):
+            for row in self.db.query(
+                f"SELECT {ARTICLE_COLUMNS} FROM articles WHERE id IN ({marks(chunk)})", chunk
+            ):
                 found[row[0]] = article_from_row(row)
         return found
 
@@ -156,7 +203,8 @@ class SQLiteDocumentStore:
         found: dict[int, ArticleRef] = {}
         for chunk in chunks(ids):
             for pid, article_id, source, published in self.db.query(
-                    f"{PASSAGE_ARTICLES_SELECT} WHERE p.id IN ({marks(chunk)})", chunk):
+                f"{PASSAGE_ARTICLES_SELECT} WHERE p.id IN ({marks(chunk)})", chunk
+            ):
                 ref = refs.get(article_id)
                 if ref is None:
                     ref = refs[article_id] = ArticleRef(article_id, source, published)
@@ -178,12 +226,15 @@ class SQLiteDocumentStore:
 
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its article count, largest first (articles without a source are left out)."""
-        rows = self.db.query("SELECT source, count(*) FROM articles WHERE source IS NOT NULL"
-                             " GROUP BY source ORDER BY count(*) DESC, source")
+        rows = self.db.query(
+            "SELECT source, count(*) FROM articles WHERE source IS NOT NULL"
+            " GROUP BY source ORDER BY count(*) DESC, source"
+        )
         return [(source, int(n)) for source, n in rows]
 
-    def passage_ids_matching(self, sources: Sequence[str] = (), date_from: str | None = None,
-                             date_to: str | None = None) -> set[int]:
+    def passage_ids_matching(
+        self, sources: Sequence[str] = (), date_from: str | None = None, date_to: str | None = None
+    ) -> set[int]:
         """Passage ids of articles from any of `sources` and published within [date_from, date_to]
         (inclusive; a bare date_to covers its day): the `allowed` set for filtered semantic search."""
         where: list[str] = []

@@ -31,7 +31,9 @@ from indexer.stores.dates import query_bounds, to_epoch
 
 BM25_K1 = 1.2  # tantivy's constant (tantivy::query::bm25), the same as Lucene's default
 LUCENE_SCALE = 1.0 / (BM25_K1 + 1.0)
-SCHEMA_VERSION = 2  # 2: title terms in `text`. Bump when fields change; the indexer then rebuilds the keyword index
+SCHEMA_VERSION = (
+    2  # 2: title terms in `text`. Bump when fields change; the indexer then rebuilds the keyword index
+)
 WRITER_HEAP_BYTES = 256_000_000  # tantivy flushes a segment when its heap fills; larger = fewer merges
 WRITER_THREADS = 1  # analysis, not tantivy, is the bottleneck: leave the other core to the analysis pool
 
@@ -145,14 +147,21 @@ class TantivyKeywordIndex:
     def add_prepared(self, docs: Iterable[KeywordDoc]) -> None:
         writer = self._writer_handle()
         for doc in docs:
-            writer.add_document(tantivy.Document(
-                passage_id=doc.passage_id, article_id=doc.article_id, source=doc.source,
-                # The title's terms join the passage's in the one scored field: a headline word adds to
-                # the term's frequency and the field's length there, instead of a score of its own on a
-                # short field that outweighed the passage (README "Quality": chosen on ../shared data).
-                published=doc.published, text=f"{doc.title} {doc.text}" if doc.title else doc.text,
-                text_exact=doc.text_exact,
-                title=doc.title, title_exact=doc.title_exact))
+            writer.add_document(
+                tantivy.Document(
+                    passage_id=doc.passage_id,
+                    article_id=doc.article_id,
+                    source=doc.source,
+                    # The title's terms join the passage's in the one scored field: a headline word adds to
+                    # the term's frequency and the field's length there, instead of a score of its own on a
+                    # short field that outweighed the passage (README "Quality": chosen on ../shared data).
+                    published=doc.published,
+                    text=f"{doc.title} {doc.text}" if doc.title else doc.text,
+                    text_exact=doc.text_exact,
+                    title=doc.title,
+                    title_exact=doc.title_exact,
+                )
+            )
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
         """Delete every passage of the articles (uncommitted). Deletes apply to documents added
@@ -195,8 +204,9 @@ class TantivyKeywordIndex:
             # tantivy 0.27's top-docs collector panics on a limit of 0: collect one and keep the count.
             return KeywordResult([], int(searcher.search(full, 1, count=True).count or 0))  # type: ignore[attr-defined]
         if query.sort == "date":
-            result = searcher.search(full, limit, count=True, order_by_field="published",
-                                     order=tantivy.Order.Desc)
+            result = searcher.search(
+                full, limit, count=True, order_by_field="published", order=tantivy.Order.Desc
+            )
             ids = self._passage_ids(searcher, [address for _, address in result.hits])
             scores = self._scores_of(searcher, matcher, ids)
             hits = [Hit(pid, scores.get(pid, 0.0)) for pid in ids]
@@ -204,8 +214,10 @@ class TantivyKeywordIndex:
             result = searcher.search(full, limit, count=True)
             ids = self._passage_ids(searcher, [address for _, address in result.hits])
             scored = matcher is not None
-            hits = [Hit(pid, float(score) * LUCENE_SCALE if scored else 0.0)
-                    for pid, (score, _) in zip(ids, result.hits, strict=True)]
+            hits = [
+                Hit(pid, float(score) * LUCENE_SCALE if scored else 0.0)
+                for pid, (score, _) in zip(ids, result.hits, strict=True)
+            ]
         return KeywordResult(hits, int(result.count or 0))  # type: ignore[attr-defined]
 
     def _matcher(self, query: KeywordQuery) -> tantivy.Query | None:
@@ -221,11 +233,19 @@ class TantivyKeywordIndex:
             if not words:
                 continue
             if len(words) == 1:
-                options = [tantivy.Query.term_query(schema, f, words[0]) for f in ("text_exact", "title_exact")]
+                options = [
+                    tantivy.Query.term_query(schema, f, words[0]) for f in ("text_exact", "title_exact")
+                ]
             else:
-                options = [tantivy.Query.phrase_query(schema, f, words) for f in ("text_exact", "title_exact")]
-            clauses.append((tantivy.Occur.Must, tantivy.Query.boolean_query(
-                [(tantivy.Occur.Should, option) for option in options])))
+                options = [
+                    tantivy.Query.phrase_query(schema, f, words) for f in ("text_exact", "title_exact")
+                ]
+            clauses.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.boolean_query([(tantivy.Occur.Should, option) for option in options]),
+                )
+            )
         for term, count in Counter(query.terms).items():
             # A repeated word weighs as many times as it occurs (Lucene sums duplicate clauses the same way);
             # the title's score is scaled by title_weight, 0 keeping title-only matches at score 0.
@@ -248,33 +268,59 @@ class TantivyKeywordIndex:
             for field_name in ("text", "title"):
                 filters.append((tantivy.Occur.MustNot, tantivy.Query.term_query(schema, field_name, term)))
         if query.sources:
-            filters.append((tantivy.Occur.Must, tantivy.Query.const_score_query(
-                tantivy.Query.term_set_query(schema, "source", list(query.sources)), 0.0)))
+            filters.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.const_score_query(
+                        tantivy.Query.term_set_query(schema, "source", list(query.sources)), 0.0
+                    ),
+                )
+            )
         bounds = query_bounds(query.date_from, query.date_to)
         if bounds:
-            filters.append((tantivy.Occur.Must, tantivy.Query.const_score_query(tantivy.Query.range_query(
-                schema, "published", tantivy.FieldType.Integer, bounds[0], bounds[1]), 0.0)))
+            filters.append(
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.const_score_query(
+                        tantivy.Query.range_query(
+                            schema, "published", tantivy.FieldType.Integer, bounds[0], bounds[1]
+                        ),
+                        0.0,
+                    ),
+                )
+            )
         return filters
 
     @staticmethod
-    def _combine(matcher: tantivy.Query | None,
-                 filters: list[tuple[tantivy.Occur, tantivy.Query]]) -> tantivy.Query:
-        base = matcher if matcher is not None else tantivy.Query.const_score_query(
-            tantivy.Query.all_query(), 0.0)
+    def _combine(
+        matcher: tantivy.Query | None, filters: list[tuple[tantivy.Occur, tantivy.Query]]
+    ) -> tantivy.Query:
+        base = (
+            matcher
+            if matcher is not None
+            else tantivy.Query.const_score_query(tantivy.Query.all_query(), 0.0)
+        )
         if not filters:
             return base
         return tantivy.Query.boolean_query([(tantivy.Occur.Must, base), *filters])
 
-    def _scores_of(self, searcher: tantivy.Searcher, matcher: tantivy.Query | None,
-                   ids: list[int]) -> dict[int, float]:
+    def _scores_of(
+        self, searcher: tantivy.Searcher, matcher: tantivy.Query | None, ids: list[int]
+    ) -> dict[int, float]:
         """BM25 scores of the given passages for the matcher (used when results are sorted by date)."""
         if matcher is None or not ids:
             return {}
-        restricted = tantivy.Query.boolean_query([
-            (tantivy.Occur.Must, matcher),
-            (tantivy.Occur.Must, tantivy.Query.const_score_query(
-                tantivy.Query.term_set_query(self.schema, "passage_id", ids), 0.0)),
-        ])
+        restricted = tantivy.Query.boolean_query(
+            [
+                (tantivy.Occur.Must, matcher),
+                (
+                    tantivy.Occur.Must,
+                    tantivy.Query.const_score_query(
+                        tantivy.Query.term_set_query(self.schema, "passage_id", ids), 0.0
+                    ),
+                ),
+            ]
+        )
         result = searcher.search(restricted, len(ids), count=False)
         found = self._passage_ids(searcher, [address for _, address in result.hits])
         return {pid: float(score) * LUCENE_SCALE for pid, (score, _) in zip(found, result.hits, strict=True)}

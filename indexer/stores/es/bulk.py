@@ -128,8 +128,9 @@ class BulkWriter:
                 response = self.client.bulk([line for op in pending for line in op])
             except EngineApiError as error:
                 if not is_retryable(error.status) or last_try:
-                    raise ElasticsearchUnavailable(self._gave_up(f"HTTP {error.status}: {error.message}",
-                                                                 attempt)) from None
+                    raise ElasticsearchUnavailable(
+                        self._gave_up(f"HTTP {error.status}: {error.message}", attempt)
+                    ) from None
                 report.retries += 1
                 self.sleep(backoff_delay(attempt, self.backoff_base, self.backoff_cap))
                 continue

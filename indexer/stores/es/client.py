@@ -24,8 +24,10 @@ from indexer.stores.es.errors import (
 )
 
 REQUEST_TIMEOUT_S = 30.0
-START_HINT = ("start it (`docker compose up -d elasticsearch`, or `make engine-node` for a local OpenSearch "
-              "node) or point ISNAD_ES_URL at a running server")
+START_HINT = (
+    "start it (`docker compose up -d elasticsearch`, or `make engine-node` for a local OpenSearch "
+    "node) or point ISNAD_ES_URL at a running server"
+)
 # The OpenSearch majors opensearch-py 3 speaks to (its compatibility table).
 OPENSEARCH_MAJORS = (1, 2, 3)
 
@@ -65,7 +67,8 @@ def client_from_settings(settings: Mapping[str, Any]) -> EngineClient:
         extra, package = ("opensearch", "opensearch-py") if opensearch else ("es", "elasticsearch")
         raise ElasticsearchStoreError(
             f"store.backend = {settings.get('store.backend')!r} needs the {package} client: "
-            f"pip install -e '.[{extra}]'") from None
+            f"pip install -e '.[{extra}]'"
+        ) from None
     except ValueError as error:  # the clients reject malformed URLs at construction
         raise ElasticsearchStoreError(
             f"elasticsearch.url {display_url(url)!r} is not a valid URL: {error}"
@@ -75,11 +78,18 @@ def client_from_settings(settings: Mapping[str, Any]) -> EngineClient:
 def _elasticsearch_client(settings: Mapping[str, Any]) -> ElasticsearchEngine:
     from elasticsearch import Elasticsearch
 
-    options: dict[str, Any] = {"request_timeout": REQUEST_TIMEOUT_S, "max_retries": 2, "retry_on_timeout": True}
+    options: dict[str, Any] = {
+        "request_timeout": REQUEST_TIMEOUT_S,
+        "max_retries": 2,
+        "retry_on_timeout": True,
+    }
     if settings.get("elasticsearch.api_key"):
         options["api_key"] = settings["elasticsearch.api_key"]
     elif settings.get("elasticsearch.username"):
-        options["basic_auth"] = (settings["elasticsearch.username"], settings.get("elasticsearch.password", ""))
+        options["basic_auth"] = (
+            settings["elasticsearch.username"],
+            settings.get("elasticsearch.password", ""),
+        )
     return ElasticsearchEngine(Elasticsearch(settings["elasticsearch.url"], **options))
 
 
@@ -88,7 +98,10 @@ def _opensearch_client(settings: Mapping[str, Any]) -> OpenSearchEngine:
     if settings.get("elasticsearch.api_key"):
         options["headers"] = {"authorization": f"ApiKey {settings['elasticsearch.api_key']}"}
     elif settings.get("elasticsearch.username"):
-        options["http_auth"] = (settings["elasticsearch.username"], settings.get("elasticsearch.password", ""))
+        options["http_auth"] = (
+            settings["elasticsearch.username"],
+            settings.get("elasticsearch.password", ""),
+        )
     return OpenSearchEngine.connect(settings["elasticsearch.url"], **options)
 
 
@@ -100,8 +113,13 @@ def major(version: str) -> int:
     return int(head)
 
 
-def check_version(server_version: str, url: str, client_version: str | None = None,
-                  distribution: str | None = None, engine: str = "elasticsearch") -> None:
+def check_version(
+    server_version: str,
+    url: str,
+    client_version: str | None = None,
+    distribution: str | None = None,
+    engine: str = "elasticsearch",
+) -> None:
     """Refuse a server the installed client cannot speak to: requests would fail in odd ways.
 
     Elasticsearch's client speaks to its own major only; opensearch-py 3 to OpenSearch 1 to 3. A server
@@ -112,16 +130,19 @@ def check_version(server_version: str, url: str, client_version: str | None = No
         if distribution != "opensearch":
             raise ElasticsearchVersionMismatch(
                 f"the server at {where} is Elasticsearch {server_version}, not OpenSearch: set "
-                "store.backend = 'elasticsearch' (ISNAD_STORE=elasticsearch)")
+                "store.backend = 'elasticsearch' (ISNAD_STORE=elasticsearch)"
+            )
         if major(server_version) not in OPENSEARCH_MAJORS:
             raise ElasticsearchVersionMismatch(
                 f"OpenSearch at {where} is version {server_version}; the installed opensearch-py speaks to "
-                f"OpenSearch {', '.join(map(str, OPENSEARCH_MAJORS))}.x")
+                f"OpenSearch {', '.join(map(str, OPENSEARCH_MAJORS))}.x"
+            )
         return
     if distribution == "opensearch":
         raise ElasticsearchVersionMismatch(
             f"the server at {where} is OpenSearch {server_version}, not Elasticsearch: set "
-            "store.backend = 'opensearch' (ISNAD_STORE=opensearch) and install the [opensearch] extra")
+            "store.backend = 'opensearch' (ISNAD_STORE=opensearch) and install the [opensearch] extra"
+        )
     client_version = client_version or CLIENT_VERSION
     if major(server_version) != major(client_version):
         raise ElasticsearchVersionMismatch(
@@ -138,8 +159,9 @@ def server_info(client: EngineClient, url: str) -> dict[str, Any]:
     try:
         body = client.info()
     except EngineUnreachable as error:
-        raise ElasticsearchUnavailable(f"cannot reach {name} at {display_url(url)} ({error.message}): {START_HINT}"
-                                       ) from None
+        raise ElasticsearchUnavailable(
+            f"cannot reach {name} at {display_url(url)} ({error.message}): {START_HINT}"
+        ) from None
     except EngineApiError as error:
         if error.status in (401, 403):
             raise ElasticsearchUnavailable(
@@ -164,8 +186,12 @@ def connect(settings: Mapping[str, Any]) -> tuple[EngineClient, dict[str, Any]]:
     client = client_from_settings(settings)
     try:
         info = server_info(client, url)
-        check_version(info["version"]["number"], url, distribution=info["version"].get("distribution"),
-                      engine=client.backend)
+        check_version(
+            info["version"]["number"],
+            url,
+            distribution=info["version"].get("distribution"),
+            engine=client.backend,
+        )
     except ElasticsearchStoreError:
         client.close()
         raise

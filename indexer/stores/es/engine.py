@@ -53,8 +53,15 @@ class EngineClient:
     product = "the search engine"  # the engine's name in messages
     backend = ""  # the store.backend value that selects it
 
-    def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                body: Any = None, ndjson_body: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        ndjson_body: bool = False,
+    ) -> Any:
         """Send one request; returns the JSON body or raises EngineApiError / EngineUnreachable."""
         raise NotImplementedError
 
@@ -103,11 +110,18 @@ class EngineClient:
 
     def delete_by_query(self, index: str, query: Mapping[str, Any]) -> dict[str, Any]:
         """Delete what matches; version conflicts (a document changed meanwhile) do not stop it."""
-        return dict(self.request("POST", _path(index, "_delete_by_query"),
-                                 params={"conflicts": "proceed", "refresh": "false"}, body={"query": query}))
+        return dict(
+            self.request(
+                "POST",
+                _path(index, "_delete_by_query"),
+                params={"conflicts": "proceed", "refresh": "false"},
+                body={"query": query},
+            )
+        )
 
-    def mget(self, index: str, ids: Sequence[str], fields: Sequence[str], *,
-             realtime: bool = True) -> list[dict[str, Any]]:
+    def mget(
+        self, index: str, ids: Sequence[str], fields: Sequence[str], *, realtime: bool = True
+    ) -> list[dict[str, Any]]:
         """One answer per id, with `found` and, when found, the listed source fields.
 
         `realtime=False` reads what searches see (the last refresh), which is about twice as fast: the
@@ -119,7 +133,9 @@ class EngineClient:
         response = self.request("POST", _path(index, "_mget"), params=params, body={"ids": list(ids)})
         return list(response["docs"])
 
-    def search(self, index: str, body: Mapping[str, Any], *, search_type: str | None = None) -> dict[str, Any]:
+    def search(
+        self, index: str, body: Mapping[str, Any], *, search_type: str | None = None
+    ) -> dict[str, Any]:
         params = {"search_type": search_type} if search_type else None
         return dict(self.request("POST", _path(index, "_search"), params=params, body=dict(body)))
 
@@ -143,8 +159,15 @@ class ElasticsearchEngine(EngineClient):
     def __init__(self, client: Any) -> None:
         self.client = client  # elasticsearch.Elasticsearch
 
-    def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                body: Any = None, ndjson_body: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        ndjson_body: bool = False,
+    ) -> Any:
         import elastic_transport
         from elasticsearch import ApiError
 
@@ -157,7 +180,8 @@ class ElasticsearchEngine(EngineClient):
                 # another major rejects that with an unhelpful 400, and GET / is how we tell which
                 # version answered.
                 meta, payload = self.client.transport.perform_request(
-                    "GET", "/", headers={"accept": "application/json"}, max_retries=0)
+                    "GET", "/", headers={"accept": "application/json"}, max_retries=0
+                )
                 if meta.status >= 400:
                     raise EngineApiError(meta.status, payload, str(payload)[:200])
                 return payload
@@ -191,15 +215,23 @@ class OpenSearchEngine(EngineClient):
 
         return cls(OpenSearch([url], **options), {"url": url, **options})
 
-    def request(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                body: Any = None, ndjson_body: bool = False) -> Any:
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Any = None,
+        ndjson_body: bool = False,
+    ) -> Any:
         from opensearchpy import ConnectionError as OpenSearchConnectionError
         from opensearchpy import TransportError
 
         headers = {"content-type": "application/x-ndjson"} if ndjson_body else None
         try:
-            return self.client.transport.perform_request(method, path, params=dict(params or {}), body=body,
-                                                         headers=headers)
+            return self.client.transport.perform_request(
+                method, path, params=dict(params or {}), body=body, headers=headers
+            )
         except OpenSearchConnectionError as error:  # a TransportError whose status is 'N/A'
             raise EngineUnreachable(str(error.info or error.error)) from None
         except TransportError as error:

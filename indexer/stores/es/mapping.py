@@ -34,7 +34,9 @@ def _register(section: dict[str, Any], step: Mapping[str, Any]) -> str:
     """Add a step's definition under its name, refusing two different definitions for one name."""
     name = _component_name(step)
     if section.setdefault(name, dict(step)) != dict(step):
-        raise ValueError(f"two different {step['type']!r} steps in the analysis chains; give them distinct types")
+        raise ValueError(
+            f"two different {step['type']!r} steps in the analysis chains; give them distinct types"
+        )
     return name
 
 
@@ -109,7 +111,9 @@ def regenerate(path: Path = INDEX_FILE) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Regenerate the analysis section of the ES index definition.")
+    parser = argparse.ArgumentParser(
+        description="Regenerate the analysis section of the ES index definition."
+    )
     parser.add_argument("--check", action="store_true", help="only report whether the file is up to date")
     args = parser.parse_args(argv)
     text = regenerate()
@@ -117,7 +121,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{INDEX_FILE}: up to date")
         return 0
     if args.check:
-        print(f"{INDEX_FILE}: analysis differs from indexer.analysis; run python -m indexer.stores.es.mapping")
+        print(
+            f"{INDEX_FILE}: analysis differs from indexer.analysis; run python -m indexer.stores.es.mapping"
+        )
         return 1
     INDEX_FILE.write_text(text, encoding="utf-8")
     print(f"{INDEX_FILE}: analysis regenerated")

@@ -104,9 +104,15 @@ def article_source(article: Article, content_hash: str) -> dict[str, Any]:
 def article_from_source(source: dict[str, Any]) -> Article:
     record = source["article"]
     return Article(
-        id=record["id"], title=record["title"], text=record["text"], source=record.get("source"),
-        published=record.get("published"), url=record.get("url"), author=record.get("author"),
-        category=record.get("category"), origin=record.get("origin") or "",
+        id=record["id"],
+        title=record["title"],
+        text=record["text"],
+        source=record.get("source"),
+        published=record.get("published"),
+        url=record.get("url"),
+        author=record.get("author"),
+        category=record.get("category"),
+        origin=record.get("origin") or "",
     )
 
 
@@ -122,8 +128,12 @@ def article_ref_from_source(source: dict[str, Any]) -> ArticleRef:
 
 def passage_from_source(source: dict[str, Any]) -> StoredPassage:
     return StoredPassage(
-        id=int(source["passage_id"]), article_id=source["article_id"], ordinal=int(source["ordinal"]),
-        text=source["text"], start=int(source["start"]), end=int(source["end"]),
+        id=int(source["passage_id"]),
+        article_id=source["article_id"],
+        ordinal=int(source["ordinal"]),
+        text=source["text"],
+        start=int(source["start"]),
+        end=int(source["end"]),
     )
 
 
@@ -174,20 +184,35 @@ def _term_clauses(terms: Sequence[str], title_weight: float = 0.0) -> list[dict[
     """
     joined = " ".join(terms)
     clauses: list[dict[str, Any]] = [
-        {"match": {SCORED_FIELD: {"query": joined, "analyzer": "whitespace", "operator": "or"}}}]
+        {"match": {SCORED_FIELD: {"query": joined, "analyzer": "whitespace", "operator": "or"}}}
+    ]
     if title_weight:
-        clauses.append({"match": {"title": {"query": joined, "analyzer": "whitespace", "operator": "or",
-                                            "boost": title_weight}}})
+        clauses.append(
+            {
+                "match": {
+                    "title": {
+                        "query": joined,
+                        "analyzer": "whitespace",
+                        "operator": "or",
+                        "boost": title_weight,
+                    }
+                }
+            }
+        )
     return clauses
 
 
 def _phrase_clause(phrase: Sequence[str]) -> dict[str, Any]:
     """One exact phrase, its words adjacent and in order, in the passage text or in the title."""
     joined = " ".join(phrase)
-    return {"bool": {"should": [
-        {"match_phrase": {field: {"query": joined, "analyzer": "whitespace", "slop": 0}}}
-        for field in EXACT_FIELDS
-    ]}}
+    return {
+        "bool": {
+            "should": [
+                {"match_phrase": {field: {"query": joined, "analyzer": "whitespace", "slop": 0}}}
+                for field in EXACT_FIELDS
+            ]
+        }
+    }
 
 
 def bool_query(query: KeywordQuery) -> dict[str, Any]:
@@ -269,8 +294,13 @@ def facets_body(query: KeywordQuery, size: int = 50) -> dict[str, Any]:
     Facets describe the other choices, so the query's own source filter is left out.
     """
     unfiltered = KeywordQuery(
-        terms=query.terms, phrases=query.phrases, excluded=query.excluded,
-        date_from=query.date_from, date_to=query.date_to, sort="relevance", title_weight=query.title_weight,
+        terms=query.terms,
+        phrases=query.phrases,
+        excluded=query.excluded,
+        date_from=query.date_from,
+        date_to=query.date_to,
+        sort="relevance",
+        title_weight=query.title_weight,
     )
     return {
         "query": bool_query(unfiltered),
@@ -295,7 +325,9 @@ def facets_from_response(response: dict[str, Any]) -> list[tuple[str, int]]:
 
 def passages_of_articles(article_ids: Iterable[str]) -> dict[str, Any]:
     """Query for every passage of the given articles (used to find and delete them)."""
-    return {"bool": {"filter": [{"term": {"doc_type": PASSAGE}}, {"terms": {"article_id": list(article_ids)}}]}}
+    return {
+        "bool": {"filter": [{"term": {"doc_type": PASSAGE}}, {"terms": {"article_id": list(article_ids)}}]}
+    }
 
 
 def stale_passages(article_ids: Iterable[str], keep_passage_ids: Iterable[int]) -> dict[str, Any]:

@@ -63,7 +63,7 @@ def check_index_name(name: str) -> str:
 
 def _chunks(values: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
-        yield values[start:start + size]
+        yield values[start : start + size]
 
 
 def _index_missing(error: EngineApiError) -> bool:
@@ -297,8 +297,13 @@ class ElasticsearchBackend:
         failures, self.failures = self.failures, []
         return failures
 
-    def passage_operations(self, index: str, passages: Iterable[StoredPassage], articles: Mapping[str, Article],
-                           vectors: Mapping[int, list[float]] | None = None) -> list[Operation]:
+    def passage_operations(
+        self,
+        index: str,
+        passages: Iterable[StoredPassage],
+        articles: Mapping[str, Article],
+        vectors: Mapping[int, list[float]] | None = None,
+    ) -> list[Operation]:
         """Index operations for passage documents, each with its vector when `vectors` has one."""
         operations: list[Operation] = []
         for p in passages:
@@ -327,14 +332,24 @@ class ElasticsearchBackend:
                     found[doc["_id"]] = doc["_source"]
         return found
 
-    def search_all(self, query: dict[str, Any], index: str, fields: Sequence[str] = (),
-                   sort: Sequence[Any] = ({"passage_id": "asc"},)) -> Iterator[dict[str, Any]]:
+    def search_all(
+        self,
+        query: dict[str, Any],
+        index: str,
+        fields: Sequence[str] = (),
+        sort: Sequence[Any] = ({"passage_id": "asc"},),
+    ) -> Iterator[dict[str, Any]]:
         """Every hit of a query with the given source fields (none: ids only), page by page with
         search_after, so there is no 10,000-hit window."""
         after: list[Any] | None = None
         while True:
-            body: dict[str, Any] = {"query": query, "size": PAGE, "sort": list(sort), "track_total_hits": False,
-                                    "_source": {"includes": list(fields)} if fields else False}
+            body: dict[str, Any] = {
+                "query": query,
+                "size": PAGE,
+                "sort": list(sort),
+                "track_total_hits": False,
+                "_source": {"includes": list(fields)} if fields else False,
+            }
             if after is not None:
                 body["search_after"] = after
             with self.errors("searching"):
@@ -356,8 +371,12 @@ class ElasticsearchBackend:
 
     def health(self) -> dict[str, Any]:
         """What /api/v1/health reports for this backend; never raises, says what is wrong instead."""
-        report: dict[str, Any] = {"backend": self.client.backend, "url": display_url(self.url), "alias": self.alias,
-                                  "ok": False}
+        report: dict[str, Any] = {
+            "backend": self.client.backend,
+            "url": display_url(self.url),
+            "alias": self.alias,
+            "ok": False,
+        }
         try:
             with self.errors("checking health"):
                 cluster = self.client.cluster_health()
@@ -367,8 +386,10 @@ class ElasticsearchBackend:
             indices = self.aliased_indices()
             report["index"] = indices[0] if indices else None
             if not indices:
-                report["error"] = (f"no index {self.alias!r} yet: index articles with `isnad index PATH` "
-                                   f"and ISNAD_STORE={self.client.backend}")
+                report["error"] = (
+                    f"no index {self.alias!r} yet: index articles with `isnad index PATH` "
+                    f"and ISNAD_STORE={self.client.backend}"
+                )
                 return report
             report["articles"] = self.count(queries.ARTICLE)
             report["passages"] = self.count(queries.PASSAGE)
@@ -398,8 +419,10 @@ class ElasticsearchDocumentStore:
         index = self.backend.read_index()
         if index == self.backend.alias and self.backend.live_index() is None:
             return {}  # nothing indexed yet
-        return {source["article_id"]: source["hash"] for source in
-                self.backend.mget(ids, ("article_id", "hash"), index).values()}
+        return {
+            source["article_id"]: source["hash"]
+            for source in self.backend.mget(ids, ("article_id", "hash"), index).values()
+        }
 
     def put_articles(self, items: Sequence[tuple[Article, str, list[StoredPassage]]]) -> None:
         """Write passages, drop the passages a re-cut left behind, then the articles with their hashes.
@@ -420,9 +443,12 @@ class ElasticsearchDocumentStore:
         for chunk in _chunks(written, DELETE_CHUNK):
             backend.delete_passages_where(
                 queries.stale_passages([a.id for a, _, _ in chunk], [p.id for _, _, g in chunk for p in g]),
-                "removing replaced passages")
-        backend.bulk(queries.index_operation(index, queries.article_doc_id(a.id), queries.article_source(a, h))
-                     for a, h, _ in written)
+                "removing replaced passages",
+            )
+        backend.bulk(
+            queries.index_operation(index, queries.article_doc_id(a.id), queries.article_source(a, h))
+            for a, h, _ in written
+        )
         backend.note_written(p.id for _, _, group in written for p in group)
 
     def delete_articles(self, article_ids: Iterable[str]) -> list[int]:
@@ -433,24 +459,29 @@ class ElasticsearchDocumentStore:
         backend = self.backend
         index = backend.write_index()
         backend.refresh()
-        removed = [int(hit["_id"].removeprefix("p:")) for chunk in _chunks(ids, DELETE_CHUNK)
-                   for hit in backend.search_all(queries.passages_of_articles(chunk), index)]
+        removed = [
+            int(hit["_id"].removeprefix("p:"))
+            for chunk in _chunks(ids, DELETE_CHUNK)
+            for hit in backend.search_all(queries.passages_of_articles(chunk), index)
+        ]
         for chunk in _chunks(ids, DELETE_CHUNK):
             backend.delete_passages_where(queries.passages_of_articles(chunk), "deleting passages")
         backend.bulk(queries.delete_operation(index, queries.article_doc_id(a)) for a in ids)
         return removed
 
     def get_articles(self, article_ids: Iterable[str]) -> dict[str, Article]:
-        sources = self.backend.mget([queries.article_doc_id(a) for a in article_ids], ("article",),
-                                    self.backend.read_index())
+        sources = self.backend.mget(
+            [queries.article_doc_id(a) for a in article_ids], ("article",), self.backend.read_index()
+        )
         articles = (queries.article_from_source(source) for source in sources.values())
         return {article.id: article for article in articles}
 
     def get_passages(self, passage_ids: Iterable[int]) -> dict[int, StoredPassage]:
         """Passages by id; ids no longer stored are absent, as in SQLite."""
         fields = ("passage_id", "article_id", "ordinal", "text", "start", "end")
-        sources = self.backend.mget([queries.passage_doc_id(int(i)) for i in passage_ids], fields,
-                                    self.backend.read_index())
+        sources = self.backend.mget(
+            [queries.passage_doc_id(int(i)) for i in passage_ids], fields, self.backend.read_index()
+        )
         passages = (queries.passage_from_source(source) for source in sources.values())
         return {passage.id: passage for passage in passages}
 
@@ -460,28 +491,41 @@ class ElasticsearchDocumentStore:
         index = self.backend.read_index()
         article_of: dict[int, str] = {}
         for chunk in _chunks(sorted({int(i) for i in passage_ids}), MGET_CHUNK):
-            body = {"size": len(chunk), "_source": False, "track_total_hits": False,
-                    "docvalue_fields": ["passage_id", "article_id"], "query": {"terms": {"passage_id": chunk}}}
+            body = {
+                "size": len(chunk),
+                "_source": False,
+                "track_total_hits": False,
+                "docvalue_fields": ["passage_id", "article_id"],
+                "query": {"terms": {"passage_id": chunk}},
+            }
             with self.backend.errors("reading passages"):
                 response = self.backend.client.search(index, body)
             for hit in response["hits"]["hits"]:
                 article_of[int(hit["fields"]["passage_id"][0])] = hit["fields"]["article_id"][0]
-        records = self.backend.mget([queries.article_doc_id(a) for a in set(article_of.values())],
-                                    queries.ARTICLE_REF_FIELDS, index)
+        records = self.backend.mget(
+            [queries.article_doc_id(a) for a in set(article_of.values())], queries.ARTICLE_REF_FIELDS, index
+        )
         refs = {ref.id: ref for ref in map(queries.article_ref_from_source, records.values())}
         return {pid: refs[article] for pid, article in article_of.items() if article in refs}
 
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         fields = ["passage_id", "article_id", "ordinal", "text", "start", "end"]
-        hits = self.backend.search_all(queries.passages_of_articles([article_id]), self.backend.read_index(),
-                                       fields=fields, sort=({"ordinal": "asc"}, {"passage_id": "asc"}))
+        hits = self.backend.search_all(
+            queries.passages_of_articles([article_id]),
+            self.backend.read_index(),
+            fields=fields,
+            sort=({"ordinal": "asc"}, {"passage_id": "asc"}),
+        )
         return [queries.passage_from_source(hit["_source"]) for hit in hits]
 
-    def passage_ids_matching(self, sources: Sequence[str] = (), date_from: str | None = None,
-                             date_to: str | None = None) -> set[int]:
+    def passage_ids_matching(
+        self, sources: Sequence[str] = (), date_from: str | None = None, date_to: str | None = None
+    ) -> set[int]:
         """Passage ids whose article is from any of `sources` and within the dates: FAISS's allowed set."""
         query = queries.bool_query(KeywordQuery(sources=tuple(sources), date_from=date_from, date_to=date_to))
-        return {queries.passage_id_of(hit["_id"]) for hit in self.backend.search_all(query, self.backend.alias)}
+        return {
+            queries.passage_id_of(hit["_id"]) for hit in self.backend.search_all(query, self.backend.alias)
+        }
 
     def sources(self) -> list[tuple[str, int]]:
         """Each source with its article count, largest first, as SQLite's `sources()`."""
@@ -490,8 +534,9 @@ class ElasticsearchDocumentStore:
         return queries.facets_from_response(response)
 
     def article_ids(self) -> list[str]:
-        hits = self.backend.search_all({"term": {"doc_type": queries.ARTICLE}}, self.backend.read_index(),
-                                       sort=({"article_id": "asc"},))
+        hits = self.backend.search_all(
+            {"term": {"doc_type": queries.ARTICLE}}, self.backend.read_index(), sort=({"article_id": "asc"},)
+        )
         return [hit["_id"].removeprefix(queries.article_doc_id("")) for hit in hits]
 
     def get_embeddings(self, ids: Sequence[int], dim: int) -> tuple[np.ndarray, np.ndarray]:
@@ -531,8 +576,10 @@ class ElasticsearchKeywordIndex:
     def add_prepared(self, docs: Iterable[KeywordDoc]) -> None:
         """Refused: the engine analyzes passages itself, from their text (`add`); the indexer's
         PipelineKeywordIndex reads that text from its ledger."""
-        raise ElasticsearchStoreError("the engine's keyword index takes passages with their text, not "
-                                      "analyzer output: open the stores for writing to index")
+        raise ElasticsearchStoreError(
+            "the engine's keyword index takes passages with their text, not "
+            "analyzer output: open the stores for writing to index"
+        )
 
     def delete_articles(self, article_ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(article_ids))
@@ -558,8 +605,10 @@ class ElasticsearchKeywordIndex:
         search_type = "dfs_query_then_fetch" if self.backend.shards > 1 else None
         with self.backend.errors("searching"):
             response = self.backend.client.search(self.backend.alias, body, search_type=search_type)
-        hits = [Hit(queries.passage_id_of(hit["_id"]), float(hit.get("_score") or 0.0) / self.scale)
-                for hit in response["hits"]["hits"]]
+        hits = [
+            Hit(queries.passage_id_of(hit["_id"]), float(hit.get("_score") or 0.0) / self.scale)
+            for hit in response["hits"]["hits"]
+        ]
         return KeywordResult(hits, int(response["hits"]["total"]["value"]))
 
     def facets(self, query: KeywordQuery, size: int = 50) -> list[tuple[str, int]]:

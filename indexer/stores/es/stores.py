@@ -115,25 +115,33 @@ class PipelineKeywordIndex:
             hashes = self.docs.article_hashes(added)
             passages = self.docs.get_passages(pid for ids in added.values() for pid in ids)
             live = [p for p in passages.values() if p.article_id in articles]
-            refused = backend.bulk(backend.passage_operations(index, live, articles,
-                                                              self._vectors([p.id for p in live])))
+            refused = backend.bulk(
+                backend.passage_operations(index, live, articles, self._vectors([p.id for p in live]))
+            )
             failed = self._report_refused(live, refused, backend.take_failures())
             # A refused article gets no article document (that holds its hash) and keeps its old passages:
             # it stays pending in the ledger, and the next run sends it again.
-            backend.bulk(queries.index_operation(index, queries.article_doc_id(a), queries.article_source(
-                articles[a], hashes[a])) for a in added if a in articles and a in hashes and a not in failed)
+            backend.bulk(
+                queries.index_operation(
+                    index, queries.article_doc_id(a), queries.article_source(articles[a], hashes[a])
+                )
+                for a in added
+                if a in articles and a in hashes and a not in failed
+            )
         replaced = [a for a in deleted if a in added and not self.refusals.pending(a)]
         if replaced:
             backend.delete_passages_where(
                 queries.stale_passages(replaced, [pid for a in replaced for pid in added[a]]),
-                "removing replaced passages")
+                "removing replaced passages",
+            )
         gone = sorted(deleted - set(added))
         if gone:
             backend.delete_passages_where(queries.passages_of_articles(gone), "deleting passages")
             backend.bulk(queries.delete_operation(index, queries.article_doc_id(a)) for a in gone)
 
-    def _report_refused(self, passages: list[StoredPassage], refused: set[str],
-                        failures: list[BulkFailure]) -> set[str]:
+    def _report_refused(
+        self, passages: list[StoredPassage], refused: set[str], failures: list[BulkFailure]
+    ) -> set[str]:
         """Name each refused article with the engine's reason; the others are indexed as usual."""
         if not refused:
             return set()
@@ -143,8 +151,12 @@ class PipelineKeywordIndex:
             if failure.doc_id in article_of:
                 reasons.setdefault(article_of[failure.doc_id], f"HTTP {failure.status}: {failure.reason}")
         for article_id, reason in sorted(reasons.items()):
-            log.warning("%s refused article %s (%s); it stays pending and the next `isnad index` tries it "
-                        "again", self.backend.product, article_id, reason[:300])
+            log.warning(
+                "%s refused article %s (%s); it stays pending and the next `isnad index` tries it again",
+                self.backend.product,
+                article_id,
+                reason[:300],
+            )
         self.refusals.add(reasons)
         return set(reasons)
 
@@ -153,7 +165,9 @@ class PipelineKeywordIndex:
         if self.backend.dim is None or not passage_ids:
             return {}
         ids, vectors = self.docs.get_embeddings(passage_ids, self.backend.dim)
-        return {int(pid): [float(x) for x in vector] for pid, vector in zip(ids.tolist(), vectors, strict=True)}
+        return {
+            int(pid): [float(x) for x in vector] for pid, vector in zip(ids.tolist(), vectors, strict=True)
+        }
 
     def commit(self) -> None:
         self.flush()
@@ -221,8 +235,11 @@ class ElasticsearchStores:
         meta = index_meta(backend, live) if live is not None else {}
         stale_analysis = live is not None and meta.get("analyzer_version") != analyzer_version()
         # An index from before passages carried vectors, or with another model's, cannot take these.
-        stale_vectors = live is not None and not stale_analysis and (
-            meta.get("dim"), meta.get("embedder")) != (backend.dim, backend.embedder_name)
+        stale_vectors = (
+            live is not None
+            and not stale_analysis
+            and (meta.get("dim"), meta.get("embedder")) != (backend.dim, backend.embedder_name)
+        )
         missing = self.docs.count_passages() > 0 and (live is None or self.keyword.count() == 0)
         if stale_analysis or stale_vectors or missing:
             for name in unfinished:  # partial rebuilds analyzed otherwise: start afresh
@@ -230,10 +247,17 @@ class ElasticsearchStores:
                     backend.client.delete_index(name)
             backend.begin_rebuild(resume=False)
             self.ledger.reset_keyword_state()
-            reason = ("was analyzed with another analyzer" if stale_analysis else
-                      "holds no vectors of the configured model" if stale_vectors else "lacks the indexed articles")
-            self.messages.append(f"Elasticsearch index {backend.alias!r} {reason}: rebuilding it from "
-                                 f"{self.data_dir} into {backend.read_index()}")
+            reason = (
+                "was analyzed with another analyzer"
+                if stale_analysis
+                else "holds no vectors of the configured model"
+                if stale_vectors
+                else "lacks the indexed articles"
+            )
+            self.messages.append(
+                f"Elasticsearch index {backend.alias!r} {reason}: rebuilding it from "
+                f"{self.data_dir} into {backend.read_index()}"
+            )
 
     def _index_analyzer(self, index: str) -> str | None:
         version = index_meta(self.backend, index).get("analyzer_version")
@@ -321,14 +345,19 @@ class EngineReaderStores:
             if live is None and check:
                 raise ElasticsearchIndexMissing(
                     f"{self.backend.product} at {self.backend.url} has no index {self.backend.alias!r}: index "
-                    f"articles first with `isnad index PATH` and ISNAD_STORE={self.backend.client.backend}")
+                    f"articles first with `isnad index PATH` and ISNAD_STORE={self.backend.client.backend}"
+                )
             meta = index_meta(self.backend, live) if live else {}
             if check:
                 self._check(meta)
             self.backend.dim = int(meta["dim"]) if meta.get("dim") else vector_dim(settings)
             self.backend.embedder_name = meta.get("embedder") or expected_name(settings)
-            self.manifest: dict[str, Any] = {**meta, "store_backend": self.backend.client.backend,
-                                             "index": live, "vector_index": EngineVectorIndex.kind}
+            self.manifest: dict[str, Any] = {
+                **meta,
+                "store_backend": self.backend.client.backend,
+                "index": live,
+                "vector_index": EngineVectorIndex.kind,
+            }
             self.vectors = EngineVectorIndex(self.backend, self.backend.dim)
             self.keyword = ElasticsearchKeywordIndex(self.backend)
             self.docs = ElasticsearchDocumentStore(self.backend, self.vectors)
@@ -342,12 +371,14 @@ class EngineReaderStores:
         if recorded is not None and str(recorded) != wanted:
             raise IndexMismatchError(
                 f"index {self.backend.alias!r} was analyzed with analyzer {recorded}, this server analyzes "
-                f"queries with {wanted}: run `isnad index` with this version to rebuild it")
+                f"queries with {wanted}: run `isnad index` with this version to rebuild it"
+            )
         model = meta.get("embedder")
         if model and model != expected_name(self.settings):
             raise IndexMismatchError(
                 f"the vectors in index {self.backend.alias!r} were made with {model}, but the configured "
-                f"embedder is {expected_name(self.settings)}: configure the same embedder")
+                f"embedder is {expected_name(self.settings)}: configure the same embedder"
+            )
 
     @property
     def embedder(self) -> Embedder:
@@ -356,8 +387,13 @@ class EngineReaderStores:
     def counts(self) -> StoreCounts:
         passages = self.docs.count_passages()
         vectors = self.vectors.count()
-        return StoreCounts(articles=self.docs.count_articles(), passages=passages, keyword=passages,
-                           vectors=vectors, pending_vectors=passages - vectors)
+        return StoreCounts(
+            articles=self.docs.count_articles(),
+            passages=passages,
+            keyword=passages,
+            vectors=vectors,
+            pending_vectors=passages - vectors,
+        )
 
     def sources(self) -> list[tuple[str, int]]:
         return self.docs.sources()
@@ -379,10 +415,10 @@ class EngineReaderStores:
         self.backend.close()
 
 
-def open_elasticsearch(settings: dict[str, Any], *, writable: bool = False, check: bool = True,
-                       reembed: bool = False) -> ElasticsearchStores | EngineReaderStores:
+def open_elasticsearch(
+    settings: dict[str, Any], *, writable: bool = False, check: bool = True, reembed: bool = False
+) -> ElasticsearchStores | EngineReaderStores:
     """The indexer's stores when writing (a local ledger), else an app server's (the engine alone)."""
     if writable:
         return ElasticsearchStores(settings, check=check, reembed=reembed)
     return EngineReaderStores(settings, check=check)
-

@@ -31,11 +31,23 @@ HNSW_EF_CONSTRUCTION = 100
 def vector_field(engine: str, dim: int) -> dict[str, Any]:
     """The mapping of the passage `embedding` field for `engine` ("opensearch" or "elasticsearch")."""
     if engine == "opensearch":
-        return {"type": "knn_vector", "dimension": dim,
-                "method": {"name": "hnsw", "engine": "lucene", "space_type": "cosinesimil",
-                           "parameters": {"m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}}}
-    return {"type": "dense_vector", "dims": dim, "index": True, "similarity": "cosine",
-            "index_options": {"type": "int8_hnsw", "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION}}
+        return {
+            "type": "knn_vector",
+            "dimension": dim,
+            "method": {
+                "name": "hnsw",
+                "engine": "lucene",
+                "space_type": "cosinesimil",
+                "parameters": {"m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION},
+            },
+        }
+    return {
+        "type": "dense_vector",
+        "dims": dim,
+        "index": True,
+        "similarity": "cosine",
+        "index_options": {"type": "int8_hnsw", "m": HNSW_M, "ef_construction": HNSW_EF_CONSTRUCTION},
+    }
 
 
 def index_settings(engine: str) -> dict[str, Any]:
@@ -43,7 +55,9 @@ def index_settings(engine: str) -> dict[str, Any]:
     return {"knn": True} if engine == "opensearch" else {}
 
 
-def knn_query(engine: str, vector: list[float], k: int, filter_query: Mapping[str, Any] | None) -> dict[str, Any]:
+def knn_query(
+    engine: str, vector: list[float], k: int, filter_query: Mapping[str, Any] | None
+) -> dict[str, Any]:
     """A search body for the k nearest passages to `vector` among those `filter_query` admits."""
     if engine == "opensearch":
         clause: dict[str, Any] = {"vector": vector, "k": k}
@@ -86,9 +100,13 @@ class EngineVectorIndex:
         if not len(ids):
             return
         index = self.backend.write_index()
-        operations = [[{"update": {"_index": index, "_id": queries.passage_doc_id(int(pid))}},
-                       {"doc": {FIELD: [float(x) for x in vector]}}]
-                      for pid, vector in zip(np.asarray(ids).tolist(), np.asarray(vectors), strict=True)]
+        operations = [
+            [
+                {"update": {"_index": index, "_id": queries.passage_doc_id(int(pid))}},
+                {"doc": {FIELD: [float(x) for x in vector]}},
+            ]
+            for pid, vector in zip(np.asarray(ids).tolist(), np.asarray(vectors), strict=True)
+        ]
         self.backend.bulk(operations, missing_ok=True)
 
     def delete(self, ids: Iterable[int]) -> None:
@@ -110,8 +128,10 @@ class EngineVectorIndex:
         body = knn_query(self.backend.client.backend, vector, k, filter_query)
         with self.backend.errors("searching vectors"):
             response = self.backend.client.search(self.backend.alias, body)
-        hits = [Hit(queries.passage_id_of(hit["_id"]), cosine(float(hit["_score"])))
-                for hit in response["hits"]["hits"]]
+        hits = [
+            Hit(queries.passage_id_of(hit["_id"]), cosine(float(hit["_score"])))
+            for hit in response["hits"]["hits"]
+        ]
         if after is not None:
             hits = [hit for hit in hits if hit.passage_id in after]
         return hits[:limit]
@@ -127,13 +147,16 @@ class EngineVectorIndex:
 
     def get(self, ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(ids found with a vector, their vectors): the stored embeddings, for answers and the ledger's role."""
-        sources = self.backend.mget([queries.passage_doc_id(int(i)) for i in ids], ("passage_id", FIELD),
-                                    self.backend.read_index())
+        sources = self.backend.mget(
+            [queries.passage_doc_id(int(i)) for i in ids], ("passage_id", FIELD), self.backend.read_index()
+        )
         found = [(int(s["passage_id"]), s[FIELD]) for s in sources.values() if s.get(FIELD)]
         if not found:
             return np.zeros(0, dtype=np.int64), np.zeros((0, self.dim), dtype=np.float32)
-        return (np.array([pid for pid, _ in found], dtype=np.int64),
-                np.array([vector for _, vector in found], dtype=np.float32))
+        return (
+            np.array([pid for pid, _ in found], dtype=np.int64),
+            np.array([vector for _, vector in found], dtype=np.float32),
+        )
 
     # FAISS's file management has no counterpart: the engine persists and refreshes by itself.
     def needs_rebuild(self) -> bool:
