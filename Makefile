@@ -87,6 +87,7 @@ train-answers: install-dev
 
 # ruff, then mypy: retrieval/ and indexer/stores/ under --strict's flags (pyproject.toml [tool.mypy]), the rest typed as written.
 lint: install-dev
+	$(BIN)/ruff format --check .
 	$(BIN)/ruff check indexer retrieval webapp evaluation cli tests
 	$(BIN)/mypy indexer retrieval webapp evaluation cli
 
