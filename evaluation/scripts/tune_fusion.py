@@ -41,7 +41,7 @@ from evaluation.squad import Question, load_qa_files
 from indexer.analysis import analyze, analyze_exact
 from indexer.models import Hit
 from indexer.settings import PROJECT_ROOT, load_settings
-from indexer.stores.base import ArticleRef
+from indexer.stores.base import ArticleRef, Stores
 from retrieval.fusion import METHODS, FusionParams, hybrid, rrf
 from retrieval.query import parse_query
 from retrieval.search import Candidate, Filters, Retriever, group_by_article, split_related
@@ -89,7 +89,7 @@ def _lists_path(folder: Path, settings: dict[str, Any], depth: int) -> Path:
     return folder / f"fusion-lists-{key}.json.gz"
 
 
-def wide_retriever(stores: Any, settings: dict[str, Any], depth: int) -> Retriever:
+def wide_retriever(stores: Stores, settings: dict[str, Any], depth: int) -> Retriever:
     """The product's retriever fetching `depth` dense passages and keeping those below the semantic floor:
     the floor is applied offline, where it decides what the dense list admits."""
     wide = {**settings, "search.candidates": depth, "search.semantic_min_score": -1.0}

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from indexer.grouping.store import GroupRow, GroupStore
+from indexer.stores.base import Stores
 
 
 class Groups(Protocol):
@@ -44,10 +45,10 @@ class LocalGroups:
             self._store.close()
 
 
-def open_groups(stores: Any, settings: dict[str, Any]) -> Groups:
+def open_groups(stores: Stores, settings: dict[str, Any]) -> Groups:
     """The groups of opened stores: the engine's for an app server without a data directory."""
-    if getattr(stores, "backend", None) is not None:  # scale-out, reader or indexer: the engine is the truth
+    if stores.engine is not None:  # scale-out, reader or indexer: the engine is the truth
         from indexer.grouping.engine import EngineGroups
 
-        return EngineGroups(stores.backend)
+        return EngineGroups(stores.engine)
     return LocalGroups(settings["data.dir"])

@@ -13,6 +13,7 @@ from indexer.grouping.fingerprint import FINGERPRINT_VERSION, LEAD_PASSAGES, Fin
 from indexer.grouping.store import GroupStore
 from indexer.grouping.stories import StoryRules, assign_stories
 from indexer.models import Article
+from indexer.stores.base import Stores
 from indexer.stores.dates import to_epoch
 from indexer.stores.ledger import IndexLedger
 
@@ -104,16 +105,16 @@ class Grouping:
         self.flush()
         return len(missing)
 
-    def finish(self, stores: Any, *, with_stories: bool) -> None:
+    def finish(self, stores: Stores, *, with_stories: bool) -> None:
         """Stories for articles whose vectors are committed, then the engine told (scale-out)."""
         if with_stories:
-            dim = int(getattr(stores.vectors, "dim", 0) or 0)
+            dim = stores.vectors.dim
             if dim:
                 self.assigned_stories = assign_stories(self.store, stores.docs, dim, self.rules)
-        if getattr(stores, "backend", None) is not None:  # scale-out: app servers read groups from the engine
+        if stores.engine is not None:  # scale-out: app servers read groups from the engine
             from indexer.grouping.engine import publish
 
-            publish(self.store, stores.backend, self.deleted)
+            publish(self.store, stores.engine, self.deleted)
             self.deleted = []
 
     def close(self) -> None:

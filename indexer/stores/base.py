@@ -16,6 +16,7 @@ import numpy as np
 from indexer.models import Article, Hit, Passage
 
 if TYPE_CHECKING:
+    from indexer.stores.es.store import ElasticsearchBackend
     from indexer.stores.ledger import IndexLedger
     from indexer.stores.tantivy_index import KeywordDoc
 
@@ -222,6 +223,11 @@ class Stores(Protocol):
 
     def health(self) -> dict[str, Any] | None:
         """The engine's report (cluster, version, index), or None where there is no engine to ask."""
+        ...
+
+    @property
+    def engine(self) -> ElasticsearchBackend | None:
+        """The search engine holding the index (scale-out), or None for the embedded stores."""
         ...
 
     def write_manifest(self) -> None: ...

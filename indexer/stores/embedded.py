@@ -99,6 +99,10 @@ class EmbeddedStores:
     def health(self) -> None:
         return None  # nothing beyond this machine to ask
 
+    @property
+    def engine(self) -> None:
+        return None
+
     def write_manifest(self) -> None:
         """Record versions, model and counts; bumps the generation readers watch."""
         self.local.write_manifest(self.counts(), self.vectors.kind, self.vectors.dim)

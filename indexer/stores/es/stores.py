@@ -309,6 +309,10 @@ class ElasticsearchStores:
     def health(self) -> dict[str, Any]:
         return self.backend.health()
 
+    @property
+    def engine(self) -> ElasticsearchBackend:
+        return self.backend
+
     def close(self) -> None:
         try:
             self.keyword.close()
@@ -410,6 +414,10 @@ class EngineReaderStores:
 
     def health(self) -> dict[str, Any]:
         return self.backend.health()
+
+    @property
+    def engine(self) -> ElasticsearchBackend:
+        return self.backend
 
     def close(self) -> None:
         self.backend.close()
