@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
 from es_server import engine  # noqa: F401  (the session's search-engine node, for `es`-marked tests)
+
+# A shell starts background jobs with SIGINT ignored, and children inherit that: then the Ctrl-C tests'
+# SIGINT would never reach the commands they start. A handler (unlike "ignore") is reset by exec, so the
+# children get the default that a terminal gives them.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
