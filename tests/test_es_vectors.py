@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from es_server import Engine, drop_indices
+from test_es_api import NEWS as API_NEWS
 
 from indexer.settings import load_settings
 from webapp.services import services_of
@@ -23,27 +24,7 @@ from webapp.services import services_of
 pytestmark = pytest.mark.es
 
 NEWS = [
-    {
-        "id": "bbc-1",
-        "title": "قمة الرياض الاقتصادية",
-        "source": "bbc",
-        "published": "2018-02-18T10:00:00Z",
-        "text": "انعقدت القمة الاقتصادية في الرياض بحضور قادة الخليج.\n\nوناقش القادة أسعار النفط والاستثمار.",
-    },
-    {
-        "id": "cnn-2",
-        "title": "مباراة الهلال والنصر",
-        "source": "cnn",
-        "published": "2018-02-19T20:00:00Z",
-        "text": "فاز الهلال على النصر في مباراة مثيرة في الرياض.\n\nوسجل المهاجم هدفين في الشوط الثاني.",
-    },
-    {
-        "id": "f24-3",
-        "title": "أسعار النفط",
-        "source": "france24",
-        "published": "2018-02-17T08:00:00Z",
-        "text": "ارتفعت أسعار النفط بعد قرار أوبك خفض الإنتاج.\n\nوقال محللون إن الأسواق تترقب القمة المقبلة.",
-    },
+    *API_NEWS,  # the three articles the API tests index, and one more
     {
         "id": "bbc-4",
         "title": "أمطار غزيرة في جدة",
