@@ -72,7 +72,7 @@ bench: install
 	$(BIN)/python -m evaluation.scripts.ingest_speed $(SHARED)/corpus/news
 	$(BIN)/python -m evaluation.scripts.copy_precision $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000
 	$(BIN)/isnad bench --corpus $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 \
-	  --embed-articles 10000 --queries 200 --clients 8 --out eval-out/bench.json
+	  --queries 200 --clients 8 --out eval-out/bench.json
 
 eval: install
 	$(BIN)/isnad eval --qa $(SHARED)/eval/arcd.json --qa $(SHARED)/eval/tydiqa-goldp-dev-arabic.json \

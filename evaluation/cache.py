@@ -32,13 +32,32 @@ def file_fingerprint(path: Path) -> dict[str, object]:
 
 def index_identity(settings: dict[str, Any]) -> dict[str, object]:
     """What, besides the inputs, decides the content of an index."""
-    return {
+    identity: dict[str, object] = {
         "analyzer": ANALYZER_VERSION,
         "store": settings["store.backend"],
         "embedder": settings["embedder.backend"],
         "model": settings["embedder.model"],
         "passages": [settings["passages.min_words"], settings["passages.max_words"]],
     }
+    # The onnx graphs' vectors differ slightly by precision; the default is left out of the key so the
+    # caches built before the setting existed (all fp32) keep their folders.
+    if settings["embedder.backend"] == "onnx" and settings["embedder.precision"] != "fp32":
+        identity["precision"] = settings["embedder.precision"]
+    return identity
+
+
+def recorded_identity(folder: Path) -> dict[str, Any]:
+    """The inputs a cache folder was built from: complete.json's once finished, else inputs.json (eval
+    distractor folders write it first); empty when neither is readable."""
+    for name, key in ((COMPLETE, "inputs"), ("inputs.json", None)):
+        try:
+            recorded = json.loads((folder / name).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        found = recorded.get(key, {}) if key else recorded
+        if isinstance(found, dict):
+            return found
+    return {}
 
 
 def cache_key(parts: Mapping[str, object]) -> str:

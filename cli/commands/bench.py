@@ -48,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--embed-articles",
         metavar="K",
         type=int,
-        default=10000,
-        help="articles whose passages are embedded for the semantic path (default 10000)",
+        default=None,
+        help="articles whose passages are embedded for the semantic path (default: all of them)",
     )
     parser.add_argument(
         "--time-limit",
@@ -120,7 +120,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         if getattr(args, name) < 1:
             print(f"isnad bench: --{name} must be at least 1", file=sys.stderr)
             return 2
-    if args.embed_articles < 0:
+    if args.embed_articles is not None and args.embed_articles < 0:
         print("isnad bench: --embed-articles must be 0 or more", file=sys.stderr)
         return 2
     options = BenchOptions(
@@ -128,7 +128,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         articles=args.articles,
         queries=args.queries,
         clients=args.clients,
-        embed_articles=min(args.embed_articles, args.articles),
+        embed_articles=args.articles if args.embed_articles is None else min(args.embed_articles, args.articles),
         out=args.out,
         time_limit=args.time_limit,
         command=shlex.join(["isnad", *sys.argv[1:]]),
