@@ -87,9 +87,13 @@ class E5Tokenizer:
         return rows
 
     def _split_unknown(self, text: str) -> list[int]:
+        # The piece strings line up with the ids; an unknown piece's string is the characters it covers.
+        # (Plain ids and strings: sentencepiece 0.2.3 dropped the "immutable_proto" output 0.2.0 had.)
+        ids: list[int] = self._processor.encode(text)
+        pieces: list[str] = self._processor.encode(text, out_type=str)
         split: list[int] = []
-        for piece in self._processor.encode(text, out_type="immutable_proto").pieces:
-            split.extend([piece.id] * max(len(piece.surface), 1) if piece.id == self.unk else [piece.id])
+        for piece_id, piece in zip(ids, pieces, strict=True):
+            split.extend([piece_id] * max(len(piece), 1) if piece_id == self.unk else [piece_id])
         return split
 
     def token_count(self, text: str, is_query: bool = False) -> int:
