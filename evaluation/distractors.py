@@ -12,6 +12,7 @@ import heapq
 import json
 from collections.abc import Iterable
 from dataclasses import replace
+from itertools import islice
 from pathlib import Path
 
 from indexer.models import Article
@@ -75,3 +76,10 @@ def write_jsonl(articles: Iterable[Article], path: Path) -> int:
             count += 1
     partial.replace(path)
     return count
+
+
+def write_corpus_slice(articles: Iterable[Article], path: Path, count: int, start: int = 0) -> Path:
+    """Articles `start` to `start + count` of a corpus (as read, in file order) written as JSON lines:
+    a contiguous slice, for runs that want a set of articles another slice does not overlap."""
+    write_jsonl(islice(articles, start, start + count), path)
+    return path

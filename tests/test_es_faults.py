@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from es_server import Engine, LocalNode, describe, drop_indices
 
+from evaluation.distractors import write_corpus_slice
+from evaluation.indexing import read_articles
 from webapp.services import services_of
 
 pytestmark = pytest.mark.es
@@ -105,28 +107,8 @@ KILL_ARTICLES = 3000  # enough that indexing is still writing when the node dies
 
 
 def _news_corpus(shared: Path, path: Path, count: int) -> Path:
-    import gzip
-
-    lines = []
-    with gzip.open(shared / "corpus" / "news" / "ant_multisource.jsonl.gz", "rt", encoding="utf-8") as handle:
-        for n, raw in enumerate(handle):
-            if n >= count:
-                break
-            record = json.loads(raw)
-            lines.append(
-                json.dumps(
-                    {
-                        "id": f"news-{n}",
-                        "title": record.get("title") or "",
-                        "text": record.get("text") or "",
-                        "source": record.get("source") or "news",
-                        "published": record.get("published"),
-                    },
-                    ensure_ascii=False,
-                )
-            )
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    corpus = shared / "corpus" / "news" / "ant_multisource.jsonl.gz"
+    return write_corpus_slice(read_articles(corpus), path, count)
 
 
 def test_a_node_killed_mid_bulk_then_restarted_ends_with_every_article_once(

@@ -13,7 +13,6 @@ asked of both through the app, one at a time, in process.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import shutil
@@ -30,6 +29,8 @@ sys.path.insert(0, str(PROJECT / "tests"))  # the node launcher the engine tests
 
 from es_server import Engine, LocalNode, describe, drop_indices
 
+from evaluation import indexing
+from evaluation.distractors import write_corpus_slice
 from evaluation.loadgen import percentile
 from evaluation.metrics import MODES
 from indexer.pipeline import index_paths
@@ -44,28 +45,8 @@ def rounded(milliseconds: float | None) -> float | None:
 
 
 def write_sample(path: Path, count: int, start: int = 0) -> Path:
-    lines = []
-    with gzip.open(SHARED / "corpus" / "news" / "ant_multisource.jsonl.gz", "rt", encoding="utf-8") as handle:
-        for n, raw in enumerate(handle):
-            if n < start:
-                continue
-            if n >= start + count:
-                break
-            record = json.loads(raw)
-            lines.append(
-                json.dumps(
-                    {
-                        "id": f"news-{n}",
-                        "title": record.get("title") or "",
-                        "text": record.get("text") or "",
-                        "source": record.get("source") or "news",
-                        "published": record.get("published"),
-                    },
-                    ensure_ascii=False,
-                )
-            )
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
+    corpus = SHARED / "corpus" / "news" / "ant_multisource.jsonl.gz"
+    return write_corpus_slice(indexing.read_articles(corpus), path, count, start)
 
 
 def questions(count: int) -> list[str]:
