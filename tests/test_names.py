@@ -24,9 +24,11 @@ from indexer.stores.registry import (
     UnknownBackendError,
 )
 from retrieval.search import SORTS
-from webapp import openapi, pages
+from webapp import pages
+from webapp.app import create_app
 from webapp.errors import BadRequest
-from webapp.services import HISTORY_ROLES, validate_mode
+from webapp.inputs import HISTORY_ROLES, SearchQuery, parse
+from webapp.services import services_of
 
 LISTS = {
     "store.backend": tuple(STORE_BACKENDS),
@@ -65,16 +67,19 @@ def test_the_search_page_labels_every_mode_in_order() -> None:
     assert tuple(value for value, _ in pages.SORTS) == SORTS
 
 
-def test_the_openapi_document_lists_the_names_the_code_accepts() -> None:
-    text = openapi.document()
-    assert openapi.NAMES_KEY not in text
-    document = json.loads(text)
+def test_the_openapi_document_lists_the_names_the_code_accepts(indexed_seeds_dir: Path) -> None:
+    app = create_app({"data.dir": str(indexed_seeds_dir), "TESTING": True})
+    try:
+        document = json.loads(app.test_client().get("/api/v1/openapi.json").get_data(as_text=True))
+    finally:
+        services_of(app).close()
     parameters = {p["name"]: p["schema"] for p in document["paths"]["/search"]["get"]["parameters"]}
     schemas = document["components"]["schemas"]
-    health = document["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    health_ref = document["paths"]["/health"]["get"]["responses"]["200"]["content"]["application/json"]
+    health = schemas[health_ref["schema"]["$ref"].rsplit("/", 1)[1]]
     assert parameters["mode"]["enum"] == list(SEARCH_MODES)
     assert schemas["SearchResponse"]["properties"]["mode"]["enum"] == list(SEARCH_MODES)
-    assert schemas["AskRequest"]["properties"]["mode"]["enum"] == list(SEARCH_MODES)
+    assert schemas["AskBody"]["properties"]["mode"]["enum"] == list(SEARCH_MODES)
     assert health["properties"]["backend"]["enum"] == list(STORE_BACKENDS)
     assert parameters["sort"]["enum"] == list(SORTS)
     assert schemas["Turn"]["properties"]["role"]["enum"] == list(HISTORY_ROLES)
@@ -82,7 +87,7 @@ def test_the_openapi_document_lists_the_names_the_code_accepts() -> None:
 
 def test_errors_list_every_registered_name(tmp_path: Path) -> None:
     with pytest.raises(BadRequest) as mode:
-        validate_mode("fuzzy", "hybrid")
+        parse(SearchQuery, {"q": "بوتين", "mode": "fuzzy"})
     assert mode.value.message.endswith(", ".join(SEARCH_MODES))
     settings = load_settings(overrides={"data.dir": str(tmp_path)}, environ={})
     with pytest.raises(EmbedderError) as embedder:

@@ -8,104 +8,152 @@ from flask import Blueprint, Flask, Response, abort, current_app, jsonify, reque
 from werkzeug.exceptions import HTTPException
 
 from indexer.errors import IsnadError
-from retrieval.search import MODES
-from webapp import openapi as openapi_document
-from webapp.errors import ApiError, BadRequest, ServiceUnavailable, UnsupportedMediaType
-from webapp.request_input import read_json_body
+from webapp import outputs
+from webapp.errors import ApiError, ServiceUnavailable
+from webapp.inputs import AnalyzeQuery, AskBody, NoParameters, SearchQuery
 from webapp.services import get_services
+from webapp.spec import READ_SECURITY, answers, context, document, json_body, spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-ASK_FIELDS = ("question", "history", "mode")
-NO_PARAMETERS: tuple[str, ...] = ()
-
-
-def _reject_unknown(allowed: tuple[str, ...]) -> None:
-    unknown = sorted(set(request.args) - set(allowed))
-    if unknown:
-        valid = ", ".join(allowed) if allowed else "none"
-        raise BadRequest("unknown_parameter", f"unknown parameter {unknown[0]!r}; valid parameters: {valid}")
+NOT_FOUND = ("article_not_found",)
 
 
 @bp.get("/search")
+@spec.validate(
+    query=SearchQuery,
+    resp=answers(
+        {200: outputs.SearchResponse},
+        {
+            400: (
+                "empty_query",
+                "query_too_long",
+                "unknown_parameter",
+                "repeated_parameter",
+                "unknown_mode",
+                "bad_sort",
+                "bad_date",
+                "bad_page",
+                "bad_size",
+                "bad_collapse",
+                "unknown_source",
+            )
+        },
+    ),
+    security=READ_SECURITY,
+)
 def search() -> Any:
-    params: dict[str, Any] = {name: request.args.getlist(name) for name in request.args}
-    for name, values in params.items():
-        if name != "source":
-            params[name] = values if len(values) > 1 else values[0]
-    return jsonify(get_services().search(params))
+    """Search articles by keywords and meaning.
+
+    Ranked articles (one per story by default) with highlighted snippets, source and date facets.
+    """
+    return jsonify(get_services().search(context().query))
 
 
 @bp.post("/ask")
+@json_body(AskBody, "the question")
+@spec.validate(
+    query=NoParameters,
+    json=AskBody,
+    resp=answers(
+        {200: outputs.AskResponse},
+        {
+            400: (
+                "malformed_json",
+                "unknown_parameter",
+                "unknown_field",
+                "empty_query",
+                "query_too_long",
+                "bad_request",
+                "bad_history",
+                "unknown_mode",
+            ),
+            413: ("request_too_large",),
+            415: ("unsupported_media_type",),
+        },
+    ),
+    security=READ_SECURITY,
+)
 def ask() -> Any:
-    _reject_unknown(NO_PARAMETERS)
-    if not request.is_json:
-        sent = request.content_type or "no content type"
-        raise UnsupportedMediaType(
-            "unsupported_media_type", f"send the question as application/json, not {sent}"
-        )
-    body = read_json_body()
-    if not isinstance(body, dict):
-        raise BadRequest("malformed_json", 'the request body must be a JSON object like {"question": "…"}')
-    unknown = sorted(set(body) - set(ASK_FIELDS))
-    if unknown:
-        raise BadRequest(
-            "unknown_field", f"unknown field {unknown[0]!r}; valid fields: {', '.join(ASK_FIELDS)}"
-        )
-    if "question" not in body:
-        raise BadRequest("empty_query", "'question' is missing")
-    mode = body.get("mode")
-    if "mode" in body and mode is None:
-        raise BadRequest(
-            "unknown_mode", f"'mode' is null; leave it out for the default or give one of: {', '.join(MODES)}"
-        )
-    return jsonify(get_services().ask(body["question"], body.get("history"), mode))
+    """Ask a question: a short answer whose every sentence cites a passage [n], or an abstention."""
+    return jsonify(get_services().answer(context().json))
 
 
 @bp.get("/articles/<path:article_id>")
+@spec.validate(
+    query=NoParameters,
+    resp=answers({200: outputs.Article}, {400: ("unknown_parameter",), 404: NOT_FOUND}),
+    security=READ_SECURITY,
+)
 def article(article_id: str) -> Any:
-    _reject_unknown(NO_PARAMETERS)
+    """One article in full, with its passages (offsets into its text)."""
     return jsonify(get_services().require_article(article_id))
 
 
 @bp.get("/articles/<path:article_id>/related")
+@spec.validate(
+    query=NoParameters,
+    resp=answers({200: outputs.Related}, {400: ("unknown_parameter",), 404: NOT_FOUND}),
+    security=READ_SECURITY,
+)
 def related(article_id: str) -> Any:
-    _reject_unknown(NO_PARAMETERS)
+    """The closest other articles by meaning, its own copy group left out, saying why each is listed."""
     return jsonify(get_services().related(article_id))
 
 
 @bp.get("/stories/<story_id>")
+@spec.validate(
+    query=NoParameters,
+    resp=answers({200: outputs.Story}, {400: ("unknown_parameter",), 404: ("story_not_found",)}),
+    security=READ_SECURITY,
+)
 def story(story_id: str) -> Any:
-    _reject_unknown(NO_PARAMETERS)
+    """A story: the articles of several outlets about one event, by date, each with its copy group."""
     return jsonify(get_services().story(story_id))
 
 
 @bp.get("/analyze")
+@spec.validate(
+    query=AnalyzeQuery,
+    resp=answers(
+        {200: outputs.AnalyzeResponse},
+        {400: ("empty_text", "text_too_long", "repeated_parameter", "unknown_parameter")},
+    ),
+    security=READ_SECURITY,
+)
 def analyze() -> Any:
-    _reject_unknown(("text",))
-    texts = request.args.getlist("text")
-    if len(texts) > 1:
-        raise BadRequest("repeated_parameter", f"parameter 'text' may be given only once, got {len(texts)}")
-    return jsonify(get_services().analyze(texts[0] if texts else None))
+    """What the analyzer makes of a text: the indexed terms and the exact (phrase) terms, with offsets."""
+    return jsonify(get_services().analyze(context().query.text))
 
 
 @bp.get("/health")
+@spec.validate(
+    query=NoParameters,
+    resp=answers({200: outputs.Health, 503: outputs.Health}, {400: ("unknown_parameter",)}),
+    security=[{}],
+)
 def health() -> Any:
-    _reject_unknown(NO_PARAMETERS)
+    """Whether the stores answer (503 when not: a load balancer takes the instance out of rotation)."""
     report = get_services().health()
     # 503 lets a load balancer or compose healthcheck take an instance whose store is down out of rotation.
     return jsonify(report), (200 if report["status"] == "ok" else 503)
 
 
 @bp.get("/stats")
+@spec.validate(
+    query=NoParameters,
+    resp=answers({200: outputs.Stats}, {400: ("unknown_parameter",)}),
+    security=READ_SECURITY,
+)
 def stats() -> Any:
-    _reject_unknown(NO_PARAMETERS)
+    """Counts per store, the sources with their article counts, the index manifest, background embedding."""
     return jsonify(get_services().stats())
 
 
 @bp.get("/openapi.json")
+@spec.validate(resp=answers({200: outputs.OpenApiDocument}), security=[{}])
 def openapi() -> Response:
-    return Response(openapi_document.document(), mimetype="application/json")
+    """This document."""
+    return Response(document(), mimetype="application/json")
 
 
 def _error_response(error: ApiError) -> tuple[Response, int]:

@@ -1,7 +1,8 @@
-"""The operations both faces offer — search, ask, article, stats, analyze — with their input validation.
+"""The operations both faces offer — search, ask, article, stats, analyze — over validated input.
 
-The JSON API and the HTML pages call these same methods, so they accept the same input and fail with
-the same `ApiError`s. Heavy objects (stores, embedder) are built once per app and shared by requests.
+The JSON API and the HTML pages call these same methods, so they accept the same input (the models of
+`webapp.inputs`) and fail with the same `ApiError`s. Heavy objects (stores, embedder) are built once per
+app and shared by requests.
 """
 
 from __future__ import annotations
@@ -21,12 +22,9 @@ from indexer.grouping.fingerprint import LEAD_PASSAGES
 from indexer.grouping.lookup import open_groups
 from indexer.grouping.stories import article_vector
 from indexer.stores.base import Stores
-from indexer.stores.dates import parse_datetime
 from retrieval import answers, compose, follow_up, highlight, stories
 from retrieval.query import ParsedQuery, parse_query
 from retrieval.search import (
-    MODES,
-    SORTS,
     Filters,
     Retriever,
     group_by_article,
@@ -36,16 +34,11 @@ from retrieval.search import (
     split_related,
 )
 from webapp.errors import BadRequest, NotFound
+from webapp.inputs import HISTORY_ROLES, MAX_TURN_CHARS, AnalyzeQuery, AskBody, SearchQuery, parse
 
-SEARCH_PARAMETERS = ("q", "mode", "source", "from", "to", "sort", "page", "size", "collapse")
 RELATED_LIMIT = 6  # related articles listed
 RELATED_CANDIDATES = 60  # nearest passages read to find them (several per article, its own among them)
 COUNTED = {"story": "stories", "copy": "copy groups", "none": "articles"}  # what `total` counts per collapse
-HISTORY_ROLES = ("user", "assistant")
-MAX_HISTORY_TURNS = 20
-MAX_TURN_CHARS = 5000  # an earlier answer quotes up to three sentences; this is far above that
-MAX_ANALYZE_CHARS = 10_000
-MAX_PAGE = 1000  # deeper pages hold nothing: candidates per list are a few hundred
 REFRESH_INTERVAL = 0.5  # seconds between checks for a finished re-index (each check is a stat())
 
 
@@ -61,135 +54,21 @@ class SearchRequest:
     collapse: str = "story"
 
 
-def _single(params: Mapping[str, Any], name: str) -> str | None:
-    """One string parameter; a list (repeated in a query string) must hold a single value."""
-    value = params.get(name)
-    if isinstance(value, (list, tuple)):
-        values = [v for v in value if v not in (None, "")]
-        if len(values) > 1:
-            raise BadRequest("repeated_parameter", f"parameter '{name}' may be given only once")
-        value = values[0] if values else None
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
-    return value or None
-
-
-def _integer(params: Mapping[str, Any], name: str, default: int, low: int, high: int) -> int:
-    raw = _single(params, name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadRequest(f"bad_{name}", f"'{name}' must be a whole number, got {raw!r}") from None
-    if not low <= value <= high:
-        raise BadRequest(f"bad_{name}", f"'{name}' must be between {low} and {high}, got {value}")
-    return value
-
-
-def _date(params: Mapping[str, Any], name: str) -> str | None:
-    raw = _single(params, name)
-    if raw is None:
-        return None
-    try:
-        parse_datetime(raw)
-    except ValueError:
-        raise BadRequest("bad_date", f"'{name}' must be a date like 2018-03-15, got {raw!r}") from None
-    return raw
-
-
-def validate_text(value: Any, name: str, max_chars: int) -> str:
-    """A non-empty query or question within the length limit."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise BadRequest("empty_query", f"'{name}' is empty: type some words to search for")
-    if not isinstance(value, str):
-        raise BadRequest("bad_request", f"'{name}' must be a string")
-    text = value.strip()
-    if len(text) > max_chars:
-        raise BadRequest(
-            "query_too_long", f"'{name}' is {len(text)} characters long; the limit is {max_chars}"
-        )
-    return text
-
-
-def validate_mode(value: Any, default: str) -> str:
-    """The mode asked for; None means none was given (the default). A blank or null mode given
-    explicitly is a mistake, not a request for the default."""
-    if value is None:
-        return default
-    if value == "":
-        raise BadRequest(
-            "unknown_mode",
-            f"'mode' is empty; leave it out for the default or give one of: {', '.join(MODES)}",
-        )
-    if value not in MODES:
-        raise BadRequest("unknown_mode", f"unknown mode {value!r}; valid modes: {', '.join(MODES)}")
-    return str(value)
-
-
-def validate_search(params: Mapping[str, Any], settings: Mapping[str, Any]) -> SearchRequest:
-    """Check a search's parameters (strings, as from a query string; `source` may repeat)."""
-    unknown = sorted(set(params) - set(SEARCH_PARAMETERS))
-    if unknown:
-        raise BadRequest(
-            "unknown_parameter",
-            f"unknown parameter {unknown[0]!r}; valid parameters: {', '.join(SEARCH_PARAMETERS)}",
-        )
-    text = validate_text(_single(params, "q"), "q", int(settings["search.max_query_chars"]))
-    query = parse_query(text)
+def search_request(given: SearchQuery, settings: Mapping[str, Any]) -> SearchRequest:
+    """A validated search with the settings' defaults filled in and its query parsed."""
+    query = parse_query(given.q)
     if query.is_empty:
         raise BadRequest("empty_query", "the query only excludes words; add a word or phrase to search for")
-    given_mode = _single(params, "mode")
-    if given_mode is None and "mode" in params:  # `mode=` in a query string: given, but blank
-        given_mode = ""
-    mode = validate_mode(given_mode, str(settings["search.mode"]))
-    sort = _single(params, "sort") or "relevance"
-    if sort not in SORTS:
-        raise BadRequest("bad_sort", f"unknown sort {sort!r}; valid sorts: {', '.join(SORTS)}")
-    raw_sources = params.get("source") or []
-    if isinstance(raw_sources, str):
-        raw_sources = [raw_sources]
-    sources = tuple(dict.fromkeys(s.strip() for s in raw_sources if isinstance(s, str) and s.strip()))
-    date_from, date_to = _date(params, "from"), _date(params, "to")
-    if date_from and date_to and parse_datetime(date_from) > parse_datetime(date_to):
-        raise BadRequest("bad_date", f"'from' ({date_from}) is after 'to' ({date_to})")
-    page = _integer(params, "page", 1, 1, MAX_PAGE)
-    size = _integer(
-        params, "size", int(settings["search.page_size"]), 1, int(settings["search.max_page_size"])
+    return SearchRequest(
+        given.q,
+        query,
+        given.mode or str(settings["search.mode"]),
+        Filters(tuple(given.source), given.date_from, given.date_to),
+        given.sort,
+        given.page,
+        given.size or int(settings["search.page_size"]),
+        given.collapse,
     )
-    how = _single(params, "collapse") or "story"
-    if how not in stories.COLLAPSE:
-        raise BadRequest("bad_collapse", f"unknown collapse {how!r}; valid: {', '.join(stories.COLLAPSE)}")
-    return SearchRequest(text, query, mode, Filters(sources, date_from, date_to), sort, page, size, how)
-
-
-def validate_history(history: Any) -> list[dict[str, str]]:
-    if history is None:
-        return []
-    if not isinstance(history, list):
-        raise BadRequest("bad_history", "'history' must be a list of {role, content} turns")
-    if len(history) > MAX_HISTORY_TURNS:
-        raise BadRequest(
-            "bad_history", f"'history' has {len(history)} turns; the limit is {MAX_HISTORY_TURNS}"
-        )
-    turns: list[dict[str, str]] = []
-    for i, turn in enumerate(history):
-        if not isinstance(turn, dict) or set(turn) - {"role", "content"}:
-            raise BadRequest("bad_history", f"history[{i}] must be an object with only 'role' and 'content'")
-        role, content = turn.get("role"), turn.get("content")
-        if role not in HISTORY_ROLES:
-            raise BadRequest("bad_history", f"history[{i}].role must be 'user' or 'assistant', got {role!r}")
-        if not isinstance(content, str):
-            raise BadRequest("bad_history", f"history[{i}].content must be a string")
-        if len(content) > MAX_TURN_CHARS:
-            raise BadRequest(
-                "bad_history", f"history[{i}].content is longer than {MAX_TURN_CHARS} characters"
-            )
-        turns.append({"role": role, "content": content})
-    return turns
 
 
 class Services:
@@ -254,10 +133,12 @@ class Services:
 
     # -- search --------------------------------------------------------------------------------------
 
-    def search(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """A page of articles for a query; see the API's /search for the shape of the result."""
+    def search(self, params: Mapping[str, Any] | SearchQuery) -> dict[str, Any]:
+        """A page of articles for a query (parameters as from a query string, or already validated);
+        see the API's /search for the shape of the result."""
         started = time.perf_counter()
-        request = validate_search(params, self.settings)
+        given = params if isinstance(params, SearchQuery) else parse(SearchQuery, params, self.settings)
+        request = search_request(given, self.settings)
         self.refresh()
         self.require_sources(request.filters.sources)
         retrieval = self.retriever.retrieve(request.query, request.mode, request.filters)
@@ -373,15 +254,24 @@ class Services:
     # -- ask -----------------------------------------------------------------------------------------
 
     def ask(self, question: Any, history: Any = None, mode: Any = None) -> dict[str, Any]:
-        """A short answer of cited sentences, or the abstention; see the API's /ask."""
+        """A short answer of cited sentences, or the abstention; see the API's /ask. None for history or
+        mode means none given."""
+        body: dict[str, Any] = {"question": question}
+        if history is not None:
+            body["history"] = history
+        if mode is not None:
+            body["mode"] = mode
+        return self.answer(parse(AskBody, body, self.settings))
+
+    def answer(self, body: AskBody) -> dict[str, Any]:
+        """`ask` for a validated body."""
         started = time.perf_counter()
         max_chars = int(self.settings["search.max_query_chars"])
-        text = validate_text(question, "question", max_chars)
+        text = body.question
+        history = [turn.model_dump() for turn in body.history or []]
         # A follow-up borrows earlier turns for retrieval: bounded like a query, so long turns cost nothing extra.
-        turns = follow_up.bounded_history(
-            validate_history(history), text, analyze, compose.question_terms(analyze), max_chars
-        )
-        chosen_mode = validate_mode(mode, str(self.settings["search.mode"]))
+        turns = follow_up.bounded_history(history, text, analyze, compose.question_terms(analyze), max_chars)
+        chosen_mode = body.mode or str(self.settings["search.mode"])
         self.refresh()
         result = answers.answer(self.retriever, text, turns, chosen_mode, self.settings, self.groups)
         return {
@@ -550,14 +440,7 @@ class Services:
 
     def analyze(self, text: Any) -> dict[str, Any]:
         """What the analyzer makes of a text: the indexed terms and the exact (phrase) terms, with offsets."""
-        if text is None or (isinstance(text, str) and not text):
-            raise BadRequest("empty_text", "'text' is empty: give some text to analyze")
-        if not isinstance(text, str):
-            raise BadRequest("bad_request", "'text' must be a string")
-        if len(text) > MAX_ANALYZE_CHARS:
-            raise BadRequest(
-                "text_too_long", f"'text' is {len(text)} characters; the limit is {MAX_ANALYZE_CHARS}"
-            )
+        text = parse(AnalyzeQuery, {} if text is None else {"text": text}).text
 
         def tokens(items: Sequence[Any]) -> list[dict[str, Any]]:
             return [{"term": t.term, "start": t.start, "end": t.end, "position": t.position} for t in items]
@@ -598,6 +481,9 @@ def _round(value: float) -> float:
 def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
+
+# Named here before webapp.inputs held them; scripts and tests import them from the services.
+__all__ = ["HISTORY_ROLES", "MAX_TURN_CHARS", "Services", "bind", "get_services", "services_of"]
 
 EXTENSION = "isnad"  # the key create_app files an app's services under in app.extensions
 

@@ -17,9 +17,12 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from indexer.ingest.records import RecordError, record_article
 from indexer.live_embedder import BackgroundEmbedder
 from indexer.live_writer import ArticleWriter, Outcome, Prepared, WritesBusyError, WritesUnsupportedError
+from webapp import outputs
 from webapp.errors import ApiError, BadRequest, NotFound, UnsupportedMediaType
+from webapp.inputs import ArticleBatch, ArticleInput, parse
 from webapp.request_input import check_tree, read_json_body
 from webapp.services import Services, services_of
+from webapp.spec import WRITE_SECURITY, answers, json_body, spec
 
 bp = Blueprint("write_api", __name__, url_prefix="/api/v1")
 
@@ -133,6 +136,32 @@ def _item_json(position: int | None, outcome: Outcome) -> dict[str, Any]:
     return item
 
 
+def _check_item(record: dict[str, Any]) -> None:
+    """The item's fields by the ArticleInput model (the document's), as a RecordError of this item."""
+    try:
+        parse(ArticleInput, record)
+    except ApiError as error:
+        raise RecordError(error.code, error.message) from None
+
+
+WRITE_ERRORS: dict[int, tuple[str, ...]] = {
+    401: ("missing_key", "invalid_key"),
+    403: ("insufficient_scope",),
+    413: ("request_too_large",),
+    501: ("writes_unsupported",),
+    503: ("store_busy",),
+}
+ITEM_ERRORS = (
+    "bad_item",
+    "unknown_field",
+    "bad_field",
+    "bad_id",
+    "bad_date",
+    "empty_article",
+    "duplicate_id",
+)
+
+
 def _store(writer: ArticleWriter, records: list[tuple[int, Any]], url_id: str | None = None) -> list[Outcome]:
     """Validate, prepare and store the records; one outcome per record, in order."""
     outcomes: list[Outcome | None] = [None] * len(records)
@@ -145,6 +174,8 @@ def _store(writer: ArticleWriter, records: list[tuple[int, Any]], url_id: str | 
         try:
             if isinstance(record, RecordError):
                 raise record
+            if isinstance(record, dict):
+                _check_item(record)
             article = record_article(record, f"api#{position}", url_id)
             article_id = article.id
             if article.id in where:
@@ -188,7 +219,26 @@ def _too_large(_: RequestEntityTooLarge) -> Any:
 
 
 @bp.post("/articles")
+@spec.validate(
+    json=ArticleBatch,
+    skip_validation=True,  # each item is validated on its own (ArticleInput), to answer per item
+    resp=answers(
+        {200: outputs.WriteResponse},
+        {
+            400: ("malformed_json", "empty_batch", "batch_too_large"),
+            415: ("unsupported_media_type",),
+            **WRITE_ERRORS,
+        },
+    ),
+    security=WRITE_SECURITY,
+)
 def post_articles() -> Any:
+    """Store articles: one JSON object, a JSON array, or NDJSON (application/x-ndjson).
+
+    Like Elasticsearch's _bulk, the answer is per item (`items[i]`, by position): a bad item is reported
+    with its error and the others are stored. A stored article is searchable by keyword before the answer
+    returns, and by meaning once the background worker has embedded it (GET /stats, `writes`).
+    """
     started = time.perf_counter()
     records = _batch_items()
     limit = int(current_app.config["ISNAD_SETTINGS"]["writes.max_items"])
@@ -211,23 +261,34 @@ def post_articles() -> Any:
 
 
 @bp.put("/articles/<path:article_id>")
+@json_body(ArticleInput, "the article", 'the body must be one article object like {"title": …, "text": …}')
+@spec.validate(
+    json=ArticleInput,
+    resp=answers(
+        {200: outputs.WriteItem, 201: outputs.WriteItem},
+        {
+            400: ("malformed_json", "id_mismatch", *ITEM_ERRORS),
+            415: ("unsupported_media_type",),
+            **WRITE_ERRORS,
+        },
+    ),
+    security=WRITE_SECURITY,
+)
 def put_article(article_id: str) -> Any:
-    if not request.is_json:
-        sent = request.content_type or "no content type"
-        raise UnsupportedMediaType(
-            "unsupported_media_type", f"send the article as application/json, not {sent}"
-        )
-    body = read_json_body()
-    if not isinstance(body, dict):
-        raise BadRequest("malformed_json", 'the body must be one article object like {"title": …, "text": …}')
-    (outcome,) = _store(writes().get(), [(0, body)], article_id)
+    """Store or replace the article with this id (201 when new); the body may repeat the id."""
+    (outcome,) = _store(writes().get(), [(0, read_json_body())], article_id)
     if outcome.error is not None:
         raise ApiError(outcome.error.code, outcome.error.message, outcome.status)
     return jsonify(_item_json(None, outcome)), outcome.status
 
 
 @bp.delete("/articles/<path:article_id>")
+@spec.validate(
+    resp=answers({200: outputs.WriteItem}, {404: ("article_not_found",), **WRITE_ERRORS}),
+    security=WRITE_SECURITY,
+)
 def delete_article(article_id: str) -> Any:
+    """Remove the article with this id from every store."""
     try:
         deleted, _ = writes().get().delete([article_id])
     except WritesBusyError as error:
