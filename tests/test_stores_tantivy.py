@@ -188,3 +188,31 @@ def test_prepare_docs_and_add_use_the_arabic_analyzer(index):
     # A differently written form of the same word finds it through stemming and normalization.
     query = KeywordQuery(terms=tuple(analyze_terms("انتخابات")))
     assert [h.passage_id for h in index.search(query, 5).hits] == [42]
+
+
+def test_close_lets_the_merges_of_its_commit_finish(tmp_path):
+    # Eight segments (one per commit, each its own writer, as the write API does per batch) make tantivy's
+    # merge policy merge them when the eighth is committed, on its own threads. close() must wait for that
+    # merge: one left running when the writer goes can end after the next writer has committed and bring a
+    # replaced article's old passages back (tantivy_index.close). So the next reader sees one segment.
+    path = tmp_path / "keyword"
+    pid = 0
+    for batch in range(8):
+        keyword = TantivyKeywordIndex(path)
+        if batch == 0:
+            keyword.add_prepared([doc(1, "a0-0", "خبر قديم")])
+        if batch == 7:
+            keyword.delete_articles(["a0-0"])  # replaced in the commit that starts the merge
+            keyword.add_prepared([doc(1, "a0-0", "خبر معدل")])
+        for n in range(300):
+            pid += 1
+            keyword.add_prepared([doc(pid + 1, f"a{batch}-{n + 1}", f"خبر رقم {pid}")])
+        keyword.commit()
+        keyword.close()
+    reader = TantivyKeywordIndex(path)
+    searcher = reader._index.searcher()
+    assert searcher.num_segments == 1
+    assert reader.count() == 8 * 300 + 1
+    assert [h.passage_id for h in reader.search(KeywordQuery(terms=analyze_terms("معدل")), 10).hits] == [1]
+    assert reader.search(KeywordQuery(terms=analyze_terms("قديم")), 10).hits == []
+    reader.close()

@@ -293,3 +293,27 @@ def test_concurrent_writes_of_one_article_are_applied_in_turn(client: FlaskClien
     assert len(found) == 1 and f"نسخة{found[0]}" in stored  # the keyword index holds the stored version only
     counts = client.get("/api/v1/stats").get_json()["counts"]
     assert counts["keyword"] == counts["passages"]
+
+
+def test_replacements_batch_after_batch_keep_one_keyword_document_per_passage(client: FlaskClient) -> None:
+    # A writer per batch, and a merge every few commits: the load test once counted a replaced article's
+    # old passage beside its new one (a title-only PUT keeps the passage ids). Checked after every batch.
+    def article(n: int, title: str) -> dict[str, Any]:
+        return {**RAIN, "id": f"r-{n}", "title": title, "text": f"{RAIN['text']} رقم{n}"}
+
+    for batch in range(12):
+        ids = range(3 * batch, 3 * batch + 3)
+        body = client.post("/api/v1/articles", json=[article(n, "أمطار") for n in ids]).get_json()
+        assert [item["status"] for item in body["items"]] == [201] * 3
+        earlier = 3 * (batch // 2)
+        replaced = client.put(f"/api/v1/articles/r-{earlier}", json=article(earlier, f"عنوان {batch}"))
+        assert replaced.status_code == 200, replaced.get_json()
+        counts = client.get("/api/v1/stats").get_json()["counts"]
+        assert counts["keyword"] == counts["passages"] == counts["articles"], (batch, counts)
+    gone = client.delete("/api/v1/articles/r-0")
+    assert gone.status_code == 200
+    again = client.put("/api/v1/articles/r-0", json=article(0, "من جديد"))
+    assert again.status_code == 201 and again.get_json()["result"] == "created"
+    counts = client.get("/api/v1/stats").get_json()["counts"]
+    assert counts["keyword"] == counts["passages"] == counts["articles"] == 37
+    assert _ids(client, "رقم0") == ["r-0"]

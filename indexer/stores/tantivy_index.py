@@ -121,6 +121,7 @@ class TantivyKeywordIndex:
         self.schema = build_schema()
         self._index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
         self._writer: tantivy.IndexWriter | None = None
+        self._uncommitted = False  # adds or deletes since the last commit
         self._lock = threading.Lock()
 
     @staticmethod
@@ -146,6 +147,7 @@ class TantivyKeywordIndex:
 
     def add_prepared(self, docs: Iterable[KeywordDoc]) -> None:
         writer = self._writer_handle()
+        self._uncommitted = True
         for doc in docs:
             writer.add_document(
                 tantivy.Document(
@@ -167,20 +169,24 @@ class TantivyKeywordIndex:
         """Delete every passage of the articles (uncommitted). Deletes apply to documents added
         before them, so delete-then-add of one article in one commit replaces it."""
         writer = self._writer_handle()
+        self._uncommitted = True
         for article_id in article_ids:
             writer.delete_documents_by_term("article_id", article_id)
 
     def delete_all(self) -> None:
         self._writer_handle().delete_all_documents()
+        self._uncommitted = True
 
     def commit(self) -> None:
         if self._writer is not None:
             self._writer.commit()
+            self._uncommitted = False
             self._index.reload()
 
     def rollback(self) -> None:
         if self._writer is not None:
             self._writer.rollback()
+            self._uncommitted = False
 
     # -- reading ------------------------------------------------------------------------------------
 
@@ -333,7 +339,25 @@ class TantivyKeywordIndex:
         return [int(v) for v in searcher.fast_field_values("passage_id", addresses)]  # type: ignore[arg-type]
 
     def close(self) -> None:
+        """Drop the writer once its background merges have ended: uncommitted work is discarded (it is
+        re-derived from SQLite next run), committed work stays.
+
+        Why wait: a commit starts merges on tantivy's own threads, and a merge still running when its
+        writer is dropped can end after the next writer of the directory has committed. Then meta.json
+        lists a merged segment built from the segments as they were before that commit's deletes, and a
+        replaced article's old passages come back (keyword documents outnumber passages), or it lists a
+        file a later clean-up removed. The write API opens a writer per batch, so a next writer comes at
+        once; tests/test_stores_tantivy.py repeats that cycle."""
         with self._lock:
-            if self._writer is not None:
-                self._writer.rollback()  # uncommitted work is re-derived from SQLite next run
-                self._writer = None
+            writer, self._writer = self._writer, None
+            if writer is None:
+                return
+            if self._uncommitted:
+                # rollback drops the unwritten segment in memory; wait_merging_threads alone would first
+                # write it to disk (slow, and it needs room a full disk does not have).
+                writer.rollback()
+                self._uncommitted = False
+            try:
+                writer.wait_merging_threads()  # consumes the writer
+            except ValueError:
+                pass  # a merge that failed (a full disk) leaves the segments it read as they were
