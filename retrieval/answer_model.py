@@ -1,9 +1,10 @@
 """The learned answer-sentence model: logistic weights read from a small versioned JSON file, numpy only.
 
-Two stages, both logistic regressions over standardized features (trained by `make train-answers`,
+Three logistic regressions over standardized features (trained by `make train-answers`,
 `evaluation/scripts/train_answers.py`): the first ranks every candidate sentence with features that cost nothing,
-the second re-scores the best few with their own embedding as well. Its output is the probability that
-the sentence holds the answer, calibrated on held-out folds; the answer abstains below `threshold`.
+the second re-scores the best few with their own embedding as well; its output is the probability that
+the sentence holds the answer, calibrated on held-out folds, and the answer abstains below `threshold`.
+The third says how likely the sentence next to the best one holds the answer, so the answer can quote both.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from indexer.errors import IsnadError
-from retrieval.evidence import FULL_FEATURES, RANKING_FEATURES
+from retrieval.evidence import FULL_FEATURES, NEIGHBOUR_FEATURES, RANKING_FEATURES
 
 MODEL_FILE = Path(__file__).with_name("answer_model.json")
 
@@ -57,6 +58,7 @@ class AnswerModel:
     version: str
     cheap: Stage  # over RANKING_FEATURES, for every candidate
     full: Stage  # over FULL_FEATURES, for the best few with their sentence vectors
+    neighbour: Stage  # over NEIGHBOUR_FEATURES, for the sentences next to the best one
     threshold: float  # answer when the best probability reaches this
 
 
@@ -81,6 +83,7 @@ def parse(data: dict[str, Any], path: Path = MODEL_FILE) -> AnswerModel:
             str(data["version"]),
             _stage(data["cheap"], RANKING_FEATURES, path),
             _stage(data["full"], FULL_FEATURES, path),
+            _stage(data["neighbour"], NEIGHBOUR_FEATURES, path),
             float(data["threshold"]),
         )
     except (KeyError, TypeError, ValueError) as error:

@@ -3,7 +3,9 @@
 Every sentence of an answer is copied from a passage returned with it, followed by that passage's
 marker [n]. Candidate sentences are described by evidence features and scored by the learned answer
 model (answer_model.py); when the best one's probability of holding the answer is below the calibrated
-threshold, the answer abstains instead of guessing.
+threshold, the answer abstains instead of guessing. The best sentence is quoted together with the one just
+before or after it when the model says that neighbour likely holds the answer (it often does: a passage's
+lead names the subject, the next sentence the fact).
 """
 
 from __future__ import annotations
@@ -131,8 +133,9 @@ def gather(
                 end,
                 c.passage.text[start:end],
                 frozenset(t.term for t in analyze(c.passage.text[start:end])),
+                index,
             )
-            for start, end in split_sentences(c.passage.text)
+            for index, (start, end) in enumerate(split_sentences(c.passage.text))
         ]
         for rank, c in enumerate(passages)
     ]
@@ -177,19 +180,28 @@ def sentence_similarities(retriever: Retriever, found: Candidates, indices: Sequ
     return [float(v) for v in vectors @ found.query_vector]
 
 
+@dataclass(frozen=True, slots=True)
+class Scores:
+    """A question's candidates scored: the first stage's probability for every one, the last stage's for
+    those it scored (all of them when no sentence is embedded)."""
+
+    ranking: np.ndarray
+    final: dict[int, float]
+
+
 def probabilities(
     retriever: Retriever, found: Candidates, model: answer_model.AnswerModel, embed_best: int
-) -> dict[int, float]:
-    """Sentence index → probability that it holds the answer, for the `embed_best` best by cheap features
-    (re-scored with their own embedding) or for all of them by cheap features when `embed_best` is 0."""
+) -> Scores:
+    """The probability that each sentence holds the answer: the `embed_best` best by cheap features are
+    re-scored with their own embedding; with `embed_best` 0 every sentence keeps its cheap-feature one."""
     rows = evidence.with_gaps(found.features)
     cheap = model.cheap.probability(rows)
     if embed_best <= 0:
-        return {i: float(p) for i, p in enumerate(cheap)}
+        return Scores(cheap, {i: float(p) for i, p in enumerate(cheap)})
     best = sorted(range(len(cheap)), key=lambda i: -cheap[i])[:embed_best]
     similarities = sentence_similarities(retriever, found, best)
     full = model.full.probability(evidence.with_sentence([rows[i] for i in best], similarities))
-    return {i: float(p) for i, p in zip(best, full, strict=True)}
+    return Scores(cheap, {i: float(p) for i, p in zip(best, full, strict=True)})
 
 
 def pick(
@@ -214,6 +226,80 @@ def pick(
     return [order[j] for j in chosen]
 
 
+def neighbour_rows(
+    found: Candidates, ranking: np.ndarray, best: int, best_probability: float
+) -> list[tuple[int, list[float]]]:
+    """The candidate sentences just before and after sentence `best` in its passage, with their
+    NEIGHBOUR_FEATURES rows (a neighbour too short or too long to be a candidate is not offered)."""
+    here = found.sentences[best]
+    return [
+        (
+            j,
+            evidence.neighbour_features(
+                found.features[j],
+                found.features[best],
+                float(ranking[j]),
+                best_probability,
+                other.index > here.index,
+            ),
+        )
+        for j, other in enumerate(found.sentences)
+        if other.passage == here.passage and abs(other.index - here.index) == 1
+    ]
+
+
+def neighbour_of(
+    found: Candidates, scores: Scores, best: int, model: answer_model.AnswerModel
+) -> tuple[int, float] | None:
+    """The neighbour of sentence `best` most likely to hold the answer, and that probability."""
+    rows = neighbour_rows(found, scores.ranking, best, scores.final[best])
+    if not rows:
+        return None
+    chance = model.neighbour.probability([row for _, row in rows])
+    k = int(np.argmax(chance))
+    return rows[k][0], float(chance[k])
+
+
+def quotes(
+    found: Candidates,
+    scores: Scores,
+    model: answer_model.AnswerModel,
+    max_sentences: int,
+    floor: float = float("-inf"),
+    margin: float = ANSWER_MARGIN,
+    neighbours: bool = True,
+) -> list[list[int]]:
+    """The answer's quotes, the best first: each the indices of sentences quoted together, in reading order.
+
+    The best sentence is quoted with its neighbour when the neighbour model gives that the rule any added
+    sentence meets (at least `floor`, within `margin` of the best); the pair counts as two of the
+    `max_sentences`, the rest are single sentences from other passages (`pick`)."""
+    chosen = pick(found, scores.final, max_sentences, margin=margin, floor=floor)
+    if not chosen:
+        return []
+    best = chosen[0]
+    near = neighbour_of(found, scores, best, model) if neighbours and max_sentences >= 2 else None
+    if near is None or near[1] < floor or near[1] < scores.final[best] - margin:
+        return [[i] for i in chosen]
+    pair = sorted((best, near[0]), key=lambda i: found.sentences[i].index)
+    neighbour = found.sentences[near[0]]
+    rest = [
+        [i]
+        for i in chosen[1:]
+        if compose.jaccard(found.sentences[i].terms, neighbour.terms) < compose.DUPLICATE_JACCARD
+    ]
+    return [pair, *rest[: max_sentences - 2]]
+
+
+def quoted(found: Candidates, quote: Sequence[int]) -> compose.Sentence:
+    """One quote as a sentence of its passage: adjacent sentences joined with the text between them, verbatim."""
+    first, last = found.sentences[quote[0]], found.sentences[quote[-1]]
+    if len(quote) == 1:
+        return first
+    text = found.passages[first.passage].passage.text[first.start : last.end]
+    return compose.Sentence(first.passage, first.start, last.end, text, first.terms | last.terms, first.index)
+
+
 def answer(
     retriever: Retriever,
     question: str,
@@ -228,17 +314,17 @@ def answer(
     found = gather(retriever, question, history, mode, settings, groups)
     if not found.sentences:
         return Answer(compose.ABSTAIN_TEXT, False, 0.0, [], found.context, model.version)
-    scored = probabilities(retriever, found, model, int(settings["answer.embed_sentences"]))
+    scores = probabilities(retriever, found, model, int(settings["answer.embed_sentences"]))
     threshold = float(settings["answer.abstain_below"]) or model.threshold
-    chosen = pick(found, scored, int(settings["answer.max_sentences"]), floor=threshold)
-    evidence_score = scored[chosen[0]] if chosen else 0.0
+    chosen = quotes(found, scores, model, int(settings["answer.max_sentences"]), floor=threshold)
+    evidence_score = max(scores.final.values())
     if not chosen or evidence_score < threshold:
         return Answer(compose.ABSTAIN_TEXT, False, evidence_score, [], found.context, model.version)
 
     citations: list[dict[str, Any]] = []
     parts: list[str] = []
-    for n, index in enumerate(chosen, start=1):
-        sentence = found.sentences[index]
+    for n, quote in enumerate(chosen, start=1):
+        sentence = quoted(found, quote)
         candidate = found.passages[sentence.passage]
         parts.append(f"{sentence.text} [{n}]")
         citations.append(citation(n, candidate, sentence, evidence.type_spans(sentence.text, found.kind)))

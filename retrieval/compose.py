@@ -160,6 +160,7 @@ class Sentence:
     end: int
     text: str
     terms: frozenset[str]
+    index: int = 0  # among its passage's sentences (usable or not): neighbours differ by one
 
 
 def usable(text: str, terms: frozenset[str]) -> bool:

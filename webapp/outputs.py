@@ -146,7 +146,10 @@ class CopyOf(Out):
 class Citation(Reference):
     n: int = Field(description="The marker [n] in the answer.")
     text: str = Field(description="The whole cited passage.")
-    quote: str = Field(description="The sentence of the answer taken from this passage.")
+    quote: str = Field(
+        description="The sentence of the answer taken from this passage, verbatim; or two adjacent sentences "
+        "with the text between them, when the one after (or before) the best sentence likely holds the answer."
+    )
     quote_start: int = Field(description="Start of quote in text (the passage).")
     quote_end: int = Field(description="End of quote in text (exclusive).")
     passage_start: int = Field(description="Start of the passage in the article's text.")

@@ -130,9 +130,21 @@ def full_rows(case: Case, chosen: Sequence[int], vectors: SentenceVectors) -> np
     return np.asarray(rows, dtype=np.float64).reshape(len(chosen), len(evidence.FULL_FEATURES))
 
 
-def fit_stages(
-    train: list[Case], vectors: SentenceVectors, embed_best: int
-) -> tuple[answer_model.Stage, answer_model.Stage]:
+def neighbour_data(scored: list[tuple[Case, answers.Scores]]) -> tuple[np.ndarray, np.ndarray]:
+    """NEIGHBOUR_FEATURES rows of the best sentence's neighbours, labelled by whether each holds the answer."""
+    rows: list[list[float]] = []
+    labels: list[int] = []
+    for case, scores in scored:
+        best = max(scores.final, key=lambda i: scores.final[i])
+        for j, row in answers.neighbour_rows(case.found, scores.ranking, best, scores.final[best]):
+            rows.append(row)
+            labels.append(int(case.labels[j]))
+    matrix = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(evidence.NEIGHBOUR_FEATURES))
+    return matrix, np.asarray(labels)
+
+
+def fit_stages(train: list[Case], vectors: SentenceVectors, embed_best: int) -> answer_model.AnswerModel:
+    """All three stages fitted on `train` (the threshold is chosen afterwards; 0 here)."""
     usable = [c for c in train if c.found.sentences]
     cheap = fit(
         np.concatenate([np.asarray(evidence.with_gaps(c.found.features)) for c in usable]),
@@ -146,7 +158,17 @@ def fit_stages(
         np.concatenate([c.labels[chosen] for c, chosen in picked]),
         evidence.FULL_FEATURES,
     )
-    return cheap, full
+    # The neighbour model learns from what the first two stages pick on the same training cases.
+    staged = answer_model.AnswerModel("", cheap, full, unfitted_neighbour(), 0.0)
+    rows, labels = neighbour_data([(c, s) for c, s in score(usable, staged, vectors, embed_best) if s])
+    neighbour = fit(rows, labels, evidence.NEIGHBOUR_FEATURES)
+    return answer_model.AnswerModel("", cheap, full, neighbour, 0.0)
+
+
+def unfitted_neighbour() -> answer_model.Stage:
+    """A neighbour stage not yet fitted (scoring does not use it)."""
+    size = len(evidence.NEIGHBOUR_FEATURES)
+    return answer_model.Stage(evidence.NEIGHBOUR_FEATURES, np.zeros(size), np.ones(size), np.zeros(size), 0.0)
 
 
 @dataclass(slots=True)
@@ -158,47 +180,77 @@ class Outcome:
     right: bool  # the composed answer (before abstention) contains a gold answer text
     sentences: int = 0  # in the composed answer
     scored_holds: bool = False  # a sentence the last stage scored contains a gold answer text
+    words: int = 0  # in the composed answer
+    joined: bool = False  # the best sentence is quoted with its neighbour
 
 
-def outcome(case: Case, scored: dict[int, float], picks: list[int]) -> Outcome:
-    """The case's best score and whether the sentences picked for its answer contain a gold answer text."""
-    text = " ".join(case.found.sentences[i].text for i in picks)
-    return Outcome(
-        case,
-        max(scored.values()),
-        contains_answer(text, case.question.answers),
-        len(picks),
-        any(case.labels[i] for i in scored),
-    )
+def score(
+    cases: list[Case], model: answer_model.AnswerModel, vectors: SentenceVectors, embed_best: int
+) -> list[tuple[Case, answers.Scores | None]]:
+    """Each case's scores as `answers.probabilities` makes them (None without candidates)."""
+    if embed_best <= 0:  # features only: every candidate scored by the first stage
+        return [
+            (c, answers.Scores(p, dict(enumerate(p.tolist()))) if len(p) else None)
+            for c in cases
+            for p in [model.cheap.probability(evidence.with_gaps(c.found.features))]
+        ]
+    picked = [(c, best_of(c, model.cheap, embed_best)) for c in cases]
+    vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
+    scored: list[tuple[Case, answers.Scores | None]] = []
+    for case, chosen in picked:
+        if not chosen:
+            scored.append((case, None))
+            continue
+        ranking = model.cheap.probability(evidence.with_gaps(case.found.features))
+        final = model.full.probability(full_rows(case, chosen, vectors)).tolist()
+        scored.append((case, answers.Scores(ranking, dict(zip(chosen, final, strict=True)))))
+    return scored
+
+
+def compose_all(
+    scored: list[tuple[Case, answers.Scores | None]],
+    model: answer_model.AnswerModel,
+    max_sentences: int,
+    floor: float,
+    neighbours: bool = True,
+) -> list[Outcome]:
+    """The answer `answers.answer` composes for each case at threshold `floor`, and whether it is right."""
+    outcomes = []
+    for case, scores in scored:
+        if scores is None:
+            outcomes.append(Outcome(case, 0.0, False))
+            continue
+        chosen = answers.quotes(case.found, scores, model, max_sentences, floor=floor, neighbours=neighbours)
+        text = " ".join(answers.quoted(case.found, quote).text for quote in chosen)
+        outcomes.append(
+            Outcome(
+                case,
+                max(scores.final.values()),
+                contains_answer(text, case.question.answers),
+                sum(len(quote) for quote in chosen),
+                any(case.labels[i] for i in scores.final),
+                len(text.split()),
+                bool(chosen) and len(chosen[0]) > 1,
+            )
+        )
+    return outcomes
 
 
 def predict(
     cases: list[Case],
-    cheap: answer_model.Stage,
-    full: answer_model.Stage,
+    model: answer_model.AnswerModel,
     vectors: SentenceVectors,
     embed_best: int,
     max_sentences: int,
-) -> list[Outcome]:
-    outcomes = []
-    if embed_best <= 0:  # features only: every candidate scored by the first stage
-        for case in cases:
-            scored = dict(enumerate(cheap.probability(evidence.with_gaps(case.found.features)).tolist()))
-            outcomes.append(
-                outcome(case, scored, answers.pick(case.found, scored, max_sentences))
-                if scored
-                else Outcome(case, 0.0, False)
-            )
-        return outcomes
-    picked = [(c, best_of(c, cheap, embed_best)) for c in cases]
-    vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
-    for case, chosen in picked:
-        if not chosen:
-            outcomes.append(Outcome(case, 0.0, False))
-            continue
-        scored = dict(zip(chosen, full.probability(full_rows(case, chosen, vectors)).tolist(), strict=True))
-        outcomes.append(outcome(case, scored, answers.pick(case.found, scored, max_sentences)))
-    return outcomes
+    threshold: float | None = None,
+    neighbours: bool = True,
+) -> tuple[list[Outcome], float]:
+    """The cases answered as the app would; the threshold, when not given, is chosen on these cases'
+    best probabilities (which do not depend on it), then the answers are composed with it."""
+    scored = score(cases, model, vectors, embed_best)
+    if threshold is None:
+        threshold = choose_threshold(compose_all(scored, model, max_sentences, float("-inf"), False))
+    return compose_all(scored, model, max_sentences, threshold, neighbours), threshold
 
 
 # The hand-tuned scorer this model replaces, for a side-by-side baseline on the same cases: the passage's
@@ -219,10 +271,44 @@ def predict_baseline(cases: list[Case], max_sentences: int) -> list[Outcome]:
             i: r[similarity] + BASELINE["overlap"] * r[overlap] + BASELINE["cue"] * r[answers.TYPE_FOUND]
             for i, r in enumerate(case.found.features)
         }
+        picks = answers.pick(case.found, scored, max_sentences, margin=BASELINE["margin"])
+        text = " ".join(case.found.sentences[i].text for i in picks)
         outcomes.append(
-            outcome(case, scored, answers.pick(case.found, scored, max_sentences, margin=BASELINE["margin"]))
+            Outcome(
+                case,
+                max(scored.values()),
+                contains_answer(text, case.question.answers),
+                len(picks),
+                words=len(text.split()),
+            )
         )
     return outcomes
+
+
+def compose_oof(
+    scored: list[tuple[Case, answers.Scores | None]],
+    models: list[answer_model.AnswerModel],
+    max_sentences: int,
+    floor: float,
+    neighbours: bool,
+) -> list[Outcome]:
+    """Out-of-fold cases composed, each with the model of the fold that held it out."""
+    return [
+        compose_all([pair], model, max_sentences, floor, neighbours)[0]
+        for pair, model in zip(scored, models, strict=True)
+    ]
+
+
+def lengths(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
+    """How long the answers given to answerable questions are: words and sentences on average, and the
+    share whose best sentence is quoted with its neighbour (longer answers hold the gold text more often,
+    so "right" is read with these)."""
+    given = [o for o in outcomes if o.case.variant == "present" and o.probability >= threshold]
+    return {
+        "answer_words": float(np.mean([o.words for o in given])) if given else None,
+        "answer_sentences": float(np.mean([o.sentences for o in given])) if given else None,
+        "neighbour_joined": share(sum(o.joined for o in given), len(given)),
+    }
 
 
 def sentences_per_answer(outcomes: list[Outcome]) -> float:
@@ -431,32 +517,46 @@ def main(argv: Sequence[str] | None = None) -> int:
         vectors = SentenceVectors(services, data_dir.parent / f"sentence-vectors-{args.mode}.npz")
         datasets = sorted({c.dataset for c in cases})
         folds: list[dict[str, Any]] = []
-        out_of_fold: list[Outcome] = []
+        oof_models: list[answer_model.AnswerModel] = []
+        oof_scores: list[tuple[Case, answers.Scores | None]] = []
         for held_out in datasets:
             train = [c for c in cases if c.dataset != held_out]
             test = [c for c in cases if c.dataset == held_out]
-            cheap, full = fit_stages(train, vectors, fitted_best)
-            threshold = choose_threshold(predict(train, cheap, full, vectors, embed_best, max_sentences))
-            held = predict(test, cheap, full, vectors, embed_best, max_sentences)
-            out_of_fold.extend(held)
+            fitted = fit_stages(train, vectors, fitted_best)
+            _, threshold = predict(train, fitted, vectors, embed_best, max_sentences)
+            scored = score(test, fitted, vectors, embed_best)
+            held = compose_all(scored, fitted, max_sentences, threshold)
+            # Folds' models differ; each held-out case keeps the one that did not see it.
+            oof_scores.extend((c, s) for c, s in scored)
+            oof_models.extend([fitted] * len(scored))
             folds.append(
                 {
                     "held_out": held_out,
                     "trained_on": [d for d in datasets if d != held_out],
                     **rates(held, threshold),
+                    **lengths(held, threshold),
                     "baseline": rates(predict_baseline(test, max_sentences), BASELINE["threshold"]),
                 }
             )
-        cheap, full = fit_stages(cases, vectors, fitted_best)
-        threshold = choose_threshold(out_of_fold)
+        # The pooled threshold is chosen on the out-of-fold probabilities (which do not depend on it); the
+        # out-of-fold answers are then composed with it, as the shipped model will compose them.
+        threshold = choose_threshold(compose_oof(oof_scores, oof_models, max_sentences, float("-inf"), False))
+        out_of_fold = compose_oof(oof_scores, oof_models, max_sentences, threshold, True)
+        single = compose_oof(oof_scores, oof_models, max_sentences, threshold, False)
+        fitted = fit_stages(cases, vectors, fitted_best)
     finally:
         services.close()
 
     baseline = predict_baseline(cases, max_sentences)
-    weights = {"cheap": cheap.to_json(), "full": full.to_json(), "threshold": threshold}
+    weights = {
+        "cheap": fitted.cheap.to_json(),
+        "full": fitted.full.to_json(),
+        "neighbour": fitted.neighbour.to_json(),
+        "threshold": threshold,
+    }
     digest = hashlib.blake2b(json.dumps(weights, sort_keys=True).encode(), digest_size=4).hexdigest()
     model: dict[str, Any] = {
-        "version": f"answers-lr2-{digest}",
+        "version": f"answers-lr3-{digest}",
         **weights,
         "trained": {
             "qa_files": list(QA_FILES),
@@ -469,7 +569,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "passages": int(run_settings["answer.passages"]),
         },
         "folds": folds,
-        "out_of_fold": rates(out_of_fold, threshold),
+        "out_of_fold": {**rates(out_of_fold, threshold), **lengths(out_of_fold, threshold)},
+        # The same out-of-fold scores with the best sentence always quoted alone (no neighbour joined).
+        "out_of_fold_single": {**rates(single, threshold), **lengths(single, threshold)},
         "baseline": {"scorer": BASELINE, **rates(baseline, BASELINE["threshold"])},
         # The same scorer at the threshold that refuses as many unanswerable questions as the model's does.
         "baseline_equal_refusal": rates(baseline, choose_threshold(baseline)),
@@ -503,6 +605,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fold in folds:
         print(table_row(fold["held_out"], ", ".join(fold["trained_on"]), fold))
     print(table_row("all (out of fold)", "the other two", model["out_of_fold"]))
+    print(
+        "\nanswers given to answerable questions (held out): words and sentences on average, best sentence "
+        "quoted with its neighbour"
+    )
+    for name, r in [
+        *((f["held_out"], f) for f in folds),
+        ("all (out of fold)", model["out_of_fold"]),
+        ("all, neighbour never joined", model["out_of_fold_single"]),
+    ]:
+        print(
+            f"  {name}: {r['answer_words'] or 0:.1f} words, {r['answer_sentences'] or 0:.2f} sentences, "
+            f"{percent(r['neighbour_joined'])} joined"
+            + (f"; right {percent(r['right'])}" if name.startswith("all, ") else "")
+        )
     print("\nthe hand-tuned scorer it replaces, same cases (no training, so every set is held out):")
     for fold in folds:
         print(table_row(fold["held_out"], "–", fold["baseline"]))
