@@ -347,7 +347,7 @@ def rates(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
 # Where the answerable questions end up, in the order a fix would have to address them.
 MISS_KINDS = (
     ("right", "right (answered, gold answer in the composed answer)"),
-    ("right_abstained", "right sentence picked but abstained (threshold)"),
+    ("right_abstained", "right answer composed but abstained (threshold)"),
     ("wrong_scored", "wrong sentence picked; one holding the answer was re-scored (second stage)"),
     (
         "wrong_unscored",
@@ -454,7 +454,7 @@ def print_errors(diagnosis: dict[str, Any]) -> None:
     print("|---|" + "---:|" * len(sets))
     for key, label in (
         *MISS_KINDS,
-        ("picked_right", "picked right before abstention"),
+        ("picked_right", "answer right, before abstention"),
         ("candidate_ceiling", "ceiling: a candidate sentence holds the answer"),
     ):
         print(f"| {label} | " + " | ".join(percent(diagnosis["by_set"][s][key]) for s in sets) + " |")
