@@ -49,11 +49,12 @@ Log = Callable[[str], None]
 WARMUP_REQUESTS = 10
 
 # The figures the issue holds us to (30,000 articles, this 2-core machine): (stage, figure, limit, kind).
+# What a 2-core machine should give with the onnx embedder (a query embeds in under 10 ms).
 TARGETS: dict[str, tuple[str, float, str]] = {
     "search keyword": ("p95_ms", 20, "max"),
-    "search hybrid": ("p95_ms", 50, "max"),
-    "ask hybrid": ("p95_ms", 150, "max"),
-    "search hybrid concurrent": ("requests_per_s", 50, "min"),
+    "search hybrid": ("p95_ms", 35, "max"),
+    "ask hybrid": ("p95_ms", 80, "max"),
+    "search hybrid concurrent": ("requests_per_s", 60, "min"),
 }
 UNITS = {"p95_ms": ("p95", " ms"), "requests_per_s": ("throughput", " req/s")}
 SERVER_MEMORY_TARGET_MIB = 2048
