@@ -57,6 +57,7 @@ class EmbeddingBenchOptions:
     qa_files: list[Path] = field(default_factory=list)
     questions: int = 1000
     engines: Sequence[str] = DEFAULT_ENGINES
+    query_sessions: bool = False  # also time the onnx graphs under other session settings (query_sessions.py)
     command: str = ""
     log: Log = print
 
@@ -67,6 +68,9 @@ class _Engine:
     embedder: Any
     seconds: float = 0.0
     query_ms: list[float] = field(default_factory=list)
+    query_cpu_ms: list[float] = field(default_factory=list)
+    # Per query, ms in each stage of the onnx embedder (STAGES) and "other" (the call's remaining time).
+    query_stages: list[dict[str, float]] = field(default_factory=list)
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
 
@@ -147,14 +151,31 @@ def _embed_passages(engines: list[_Engine], passages: list[str], batch: int, log
         engine.vectors["passages"] = np.concatenate(parts[engine.name])
 
 
+def _embed_query(engine: _Engine, query: str) -> np.ndarray:
+    """One query through the engine, timed; an onnx engine also says where the time went."""
+    staged = getattr(engine.embedder, "embed_queries_staged", None)
+    began, used = time.perf_counter(), time.process_time()
+    if staged is None:
+        vector = engine.embedder.embed_queries([query])[0]
+    else:
+        vectors, stages = staged([query])
+        vector = vectors[0]
+    total = 1000 * (time.perf_counter() - began)
+    engine.query_ms.append(total)
+    # CPU time of the whole process (every engine thread): what the query costs whatever else runs.
+    engine.query_cpu_ms.append(1000 * (time.process_time() - used))
+    if staged is not None:
+        spent = {stage: 1000 * seconds for stage, seconds in stages.items()}
+        engine.query_stages.append({**spent, "other": total - sum(spent.values())})
+    return vector
+
+
 def _embed_queries(engines: list[_Engine], queries: list[str]) -> None:
     """One query per call, as a search request embeds it; latency per call."""
     vectors: dict[str, list[np.ndarray]] = {e.name: [] for e in engines}
     for turn, query in enumerate(queries):
         for engine in _rotation(engines, turn):
-            began = time.perf_counter()
-            vectors[engine.name].append(engine.embedder.embed_queries([query])[0])
-            engine.query_ms.append(1000 * (time.perf_counter() - began))
+            vectors[engine.name].append(_embed_query(engine, query))
     for engine in engines:
         engine.vectors["queries"] = np.stack(vectors[engine.name]) if queries else np.zeros((0, 384))
 
@@ -193,10 +214,41 @@ COLUMNS: tuple[Column, ...] = (
     ("speedup", f"× {REFERENCE}", number),
     ("query_ms_p50", "query p50 (ms)", number),
     ("query_ms_p95", "query p95 (ms)", number),
+    ("query_cpu_ms_p50", "query CPU p50 (ms)", number),
     ("token_counts_equal", "same token count", percent),
     ("cosine_min", f"cosine with {REFERENCE}: min", decimal),
     ("cosine_median", "median", decimal),
 )
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 2) if values else None
+
+
+def _stage_figures(engine: _Engine) -> dict[str, float] | None:
+    """Median ms per stage of one query (medians do not add up exactly to the call's median)."""
+    if not engine.query_stages:
+        return None
+    return {
+        stage: round(statistics.median(row[stage] for row in engine.query_stages), 3)
+        for stage in engine.query_stages[0]
+    }
+
+
+def stages_table(report_engines: dict[str, dict[str, Any]]) -> str:
+    """Markdown: each onnx engine's median ms per stage of a single query, beside the call's median."""
+    staged = {name: f for name, f in report_engines.items() if f.get("query_stages_ms_p50")}
+    if not staged:
+        return ""
+    stages = list(next(iter(staged.values()))["query_stages_ms_p50"])
+    lines = [
+        "| engine | query graph | " + " | ".join(stages) + " | whole call p50 (ms) |",
+        "|---|---|" + "---:|" * (len(stages) + 1),
+    ]
+    for name, figures in staged.items():
+        cells = " | ".join(f"{figures['query_stages_ms_p50'][stage]:.2f}" for stage in stages)
+        lines.append(f"| {name} | {figures['query_precision']} | {cells} | {figures['query_ms_p50']:.2f} |")
+    return "\n".join(lines)
 
 
 def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]) -> dict[str, Any]:
@@ -235,6 +287,8 @@ def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]
             "passages_per_s": round(len(passages) / engine.seconds, 2),
             "query_ms_p50": round(statistics.median(engine.query_ms), 2) if engine.query_ms else None,
             "query_ms_p95": round(float(np.percentile(engine.query_ms, 95)), 2) if engine.query_ms else None,
+            "query_cpu_ms_p50": _median(engine.query_cpu_ms),
+            "query_stages_ms_p50": _stage_figures(engine),
             "seconds": round(engine.seconds, 1),
             "threads": getattr(engine.embedder, "threads", None),
             "precision": getattr(engine.embedder, "precision", None),
@@ -271,4 +325,13 @@ def run_embedding_bench(options: EmbeddingBenchOptions, settings: dict[str, Any]
         "command": options.command,
     }
     report["table"] = markdown_table(rows, COLUMNS)
+    report["stages_table"] = stages_table(report_engines)
+    if options.query_sessions:
+        from evaluation.query_sessions import measure_sessions, sessions_table
+
+        onnx = [e.embedder for e in ordered if hasattr(e.embedder, "query_feeds")]
+        sessions = measure_sessions(onnx, queries, options.log)
+        report["query_sessions"] = sessions
+        report["sessions_table"] = sessions_table(sessions) if sessions else ""
+        report["load_average_1min"] = {"start": load_before, "end": _load_average()}
     return report

