@@ -109,7 +109,9 @@ def _load_engines(names: Sequence[str], settings: dict[str, Any], log: Log) -> d
         except EmbedderError as error:  # an engine this machine cannot run is reported, not fatal
             log(f"{name}: not available ({error})")
             continue
-        embedder.embed_passages(["تحميل المحرك"])  # load and warm outside the timing
+        # Load and warm outside the timing (the onnx query graph is opened by the first query).
+        embedder.embed_passages(["تحميل المحرك"])
+        embedder.embed_queries(["تحميل المحرك"])
         log(f"{name}: loaded in {time.perf_counter() - started:.1f} s")
         engines[name] = _Engine(name, embedder)
     return engines

