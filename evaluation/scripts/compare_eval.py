@@ -68,7 +68,8 @@ def compare(paths: list[Path], tolerance: float) -> tuple[str, bool]:
                 delta = value - reference
                 within &= abs(delta) <= tolerance + 1e-9
                 cells.append(f"{value:.1f}" if metric.startswith("recall") else f"{value / 100:.3f}")
-                cells.append(f"{delta:+.1f}" + ("" if abs(delta) <= tolerance + 1e-9 else " ✗"))
+                # Two decimals where one would round a miss (0.55) to the tolerance itself.
+                cells.append(f"{delta:+.2f}" + ("" if abs(delta) <= tolerance + 1e-9 else " ✗"))
         lines.append("| " + " | ".join(cells) + " |")
     notes = [
         "",
