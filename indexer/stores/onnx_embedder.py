@@ -147,7 +147,7 @@ class OnnxE5Embedder:
         self.graph_paths: dict[str, Path] = {}  # the cached graph of each precision (none when uncacheable)
         # Queries may run another graph than passages (embedder.query_precision): one session per graph,
         # the query one opened by the first query (an indexing run never loads it: ~90 MiB saved).
-        self._ort, self._providers, self._model_path, self._cache_folder = ort, providers, path, folder
+        self._ort, self._provider_names, self._model_path, self._cache_folder = ort, providers, path, folder
         self._sessions = {precision: self._open_session(ort, model, providers, folder, precision)}
         if providers[0] not in self._sessions[precision].get_providers():
             # ONNX Runtime falls back to the CPU when the CUDA libraries do not load; say so instead.
@@ -165,7 +165,9 @@ class OnnxE5Embedder:
         session = self._sessions.get(precision)
         if session is None:
             model = E5File(self._model_path)
-            session = self._open_session(self._ort, model, self._providers, self._cache_folder, precision)
+            session = self._open_session(
+                self._ort, model, self._provider_names, self._cache_folder, precision
+            )
             model.release()
             self._sessions[precision] = session
         return session
