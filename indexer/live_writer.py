@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,14 +30,16 @@ from indexer.models import Article
 from indexer.pipeline import analyze_articles, content_hash, expand, prepare_keyword
 from indexer.stores.base import StoredPassage, Stores
 from indexer.stores.data_dir import DOCUMENTS_FILE, KEYWORD_DIR, LOCK_FILE, analyzer_version
+from indexer.stores.diskfull import DiskFullError, SpaceReserve, is_disk_full, write_refused_message
 from indexer.stores.embedders import expected_name
 from indexer.stores.ledger import IndexLedger
-from indexer.stores.manifest import read_manifest, write_manifest
+from indexer.stores.manifest import VECTORS_VERSION, read_manifest, write_manifest
 from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 from indexer.stores.tantivy_index import SCHEMA_VERSION, KeywordDoc, TantivyKeywordIndex
 
 LOCK_POLL_SECONDS = 0.05
 CATCH_UP_BATCH = 200  # pending articles re-indexed per lock hold at start-up, so writes are not held up long
+RESERVE_FILE = "space-reserve-writes"  # the server's own (`isnad index` gives up its own at the end of a run)
 
 
 class WritesBusyError(IsnadError, RuntimeError):
@@ -137,6 +140,10 @@ class ArticleWriter:
             self.data_dir / DOCUMENTS_FILE
         )  # its own connection: reads go on meanwhile
         self.ledger = IndexLedger(self.docs)
+        # Room held back, as `isnad index` does for its run log, for a batch's last writes (marking it
+        # indexed, the manifest that tells readers) and for deletions, which free space, on a full disk.
+        self.reserve = SpaceReserve(self.data_dir, RESERVE_FILE)
+        self._vectors_changed = True  # since the last manifest: readers must sync FAISS (first: unknown)
         self._queue: list[_Waiting] = []  # batches waiting for the next commit
         self._queue_lock = threading.Lock()
 
@@ -208,6 +215,7 @@ class ArticleWriter:
         outcomes: dict[str, Outcome] = {}
         if not prepared:
             return outcomes
+        self._keep_reserve()
         ids = [article.id for article, _, _, _ in prepared]
         known = self.docs.article_hashes(ids)
         pending = set(self.ledger.keyword_pending_ids()) if known else set()
@@ -220,11 +228,25 @@ class ArticleWriter:
                     changed.append(item)
             else:
                 changed.append(item)
+        if any(item[0].id in known for item in changed):
+            self._vectors_changed = True  # a replaced article's changed passages lose their vectors
         stored = self._store(changed, outcomes) if changed else []
         marks = [(item[0].id, item[1]) for item in stored]
         if stored:
-            self._commit_keyword(stored, [a for a, _ in marks if a in known])
-            self.ledger.mark_keyword_done(marks)
+            try:
+                self._commit_keyword(stored, [a for a, _ in marks if a in known])
+            except Exception as error:
+                if is_disk_full(error, self.data_dir):
+                    raise DiskFullError(
+                        write_refused_message(self.data_dir, f"the keyword index ({KEYWORD_DIR}/)")
+                    ) from error
+                raise
+
+            def record() -> None:
+                self.ledger.mark_keyword_done(marks)
+                self.publish()
+
+            self._with_reserve(record, "the document store's marks and the manifest")
         for article, _, _, _ in stored:
             outcomes.setdefault(
                 article.id,
@@ -232,9 +254,28 @@ class ArticleWriter:
                 if article.id in known
                 else Outcome(article.id, 201, "created"),
             )
-        if stored:
-            self.publish()
         return outcomes
+
+    def _keep_reserve(self) -> None:
+        """Hold the reserve again if a full disk took it (on a disk still full: what is left)."""
+        if not self.reserve.held():
+            self.reserve.hold()
+
+    def _with_reserve(self, write: Any, what: str) -> None:
+        """Run `write`; if the disk is full, give up the reserve and run it once more (it is idempotent)."""
+        try:
+            write()
+            return
+        except Exception as error:
+            if not is_disk_full(error, self.data_dir):
+                raise
+        self.reserve.release()
+        try:
+            write()
+        except Exception as error:
+            if is_disk_full(error, self.data_dir):
+                raise DiskFullError(write_refused_message(self.data_dir, what)) from error
+            raise
 
     def _store(self, items: list[Prepared], outcomes: dict[str, Outcome]) -> list[Prepared]:
         """One SQLite transaction; if SQLite refuses it, article by article so only the bad ones fail."""
@@ -244,16 +285,23 @@ class ArticleWriter:
         try:
             self.docs.put_articles(rows)
             return list(items)
-        except (sqlite3.Error, UnicodeError, ValueError):
-            pass
+        except (sqlite3.Error, UnicodeError, ValueError) as error:
+            self._raise_if_full(error)
         stored = []
         for item, row in zip(items, rows, strict=True):
             try:
                 self.docs.put_articles([row])
                 stored.append(item)
             except (sqlite3.Error, UnicodeError, ValueError) as error:
+                self._raise_if_full(error)  # the disk's fault, not the article's
                 outcomes[item[0].id] = Outcome.failed(item[0].id, RecordError("cannot_be_stored", str(error)))
         return stored
+
+    def _raise_if_full(self, error: BaseException) -> None:
+        if is_disk_full(error, self.data_dir):
+            raise DiskFullError(
+                write_refused_message(self.data_dir, f"the document store ({DOCUMENTS_FILE})")
+            ) from error
 
     def _commit_keyword(self, stored: list[Prepared], replaced: list[str]) -> None:
         """Add `stored` to tantivy (replacing older versions), apply pending deletions, commit, release the writer."""
@@ -275,10 +323,18 @@ class ArticleWriter:
             present = set(self.docs.article_hashes(article_ids))
             deleted = [a for a in dict.fromkeys(article_ids) if a in present]
             missing = [a for a in dict.fromkeys(article_ids) if a not in present]
-            if deleted:
+
+            def remove() -> None:
+                # Again after a full disk: SQLite rolled back or committed (then only the keyword index's
+                # pending deletions are left to apply), so a second run finishes what the first began.
                 self.docs.delete_articles(deleted)  # embeddings go too; readers drop those vectors on refresh
                 self._commit_keyword([], [])
                 self.publish()
+
+            if deleted:
+                self._vectors_changed = True
+                self._keep_reserve()
+                self._with_reserve(remove, "a deletion")
         return deleted, missing
 
     def catch_up(self) -> int:
@@ -306,6 +362,7 @@ class ArticleWriter:
         """Commit one batch of passage vectors (passages deleted meanwhile are skipped)."""
         with self.lock.held(wait):
             self.ledger.put_embeddings(ids, vectors)
+            self._vectors_changed = True
 
     # -- telling readers ----------------------------------------------------------------------------
 
@@ -336,14 +393,18 @@ class ArticleWriter:
             counts=counts,
         )
         manifest.setdefault("vector_index", "flat")
+        if self._vectors_changed or VECTORS_VERSION not in manifest:
+            manifest[VECTORS_VERSION] = uuid.uuid4().hex
         if embedded:
             manifest.update(embedder=expected_name(self.settings), dim=self.stores.vectors.dim)
         write_manifest(self.data_dir, manifest)
+        self._vectors_changed = False
         self.stores.refresh()
 
     def pending_vectors(self) -> int:
         return self.ledger.count_to_embed()
 
     def close(self) -> None:
+        self.reserve.release()
         self.docs.close()
         self.lock.close()

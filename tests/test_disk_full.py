@@ -128,3 +128,89 @@ def test_a_full_disk_while_embedding_leaves_no_temporary_vector_file(small_disk,
     assert any("the vector index (vectors.faiss)" in where for where in failed_in), failed_in
     assert_consistent(settings_for(data), embedded=True)
     assert last_run_status(data) == "done"
+
+
+def _fill(mount: Path) -> Path:
+    """Take every free byte of the disk with one file (smaller and smaller writes until none fits)."""
+    filler = mount / "filler"
+    with open(filler, "wb", buffering=0) as handle:
+        for size in (1 << 20, 64 << 10, 4 << 10, 512, 1):
+            try:
+                while True:
+                    handle.write(bytes(size))
+            except OSError:
+                pass
+    return filler
+
+
+def test_the_write_api_on_a_full_disk_answers_507_and_deletions_still_work(small_disk, tmp_path):
+    import gc
+    import time
+
+    from indexer.keys import KeyStore
+    from indexer.pipeline import index_paths
+    from indexer.settings import load_settings
+    from webapp.app import create_app
+    from webapp.services import services_of
+
+    mount, resize = small_disk
+    resize(40 << 20)
+    data = mount / "data"
+    seed = tmp_path / "seed.jsonl"
+    seed.write_text(
+        json.dumps({"id": "seed-1", "title": "معرض الكتاب", "text": "افتتح الوزير معرض الكتاب في المدينة."})
+        + "\n",
+        encoding="utf-8",
+    )
+    index_paths([str(seed)], load_settings(overrides={"data.dir": str(data)}, environ={}), progress=False)
+    store = KeyStore(data)
+    _, key = store.create("write", "cms")
+    store.close()
+    app = create_app({"data.dir": str(data), "TESTING": True, "writes.lock_wait_seconds": 30.0})
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+
+    def article(n: int) -> dict[str, str]:
+        return {"id": f"a-{n}", "title": f"خبر {n}", "text": f"أعلنت البلدية مشروعا جديدا للطرق رقم{n}."}
+
+    def found(n: int) -> list[str]:
+        body = client.get("/api/v1/search", query_string={"q": f"رقم{n}", "mode": "keyword"}).get_json()
+        return [result["article_id"] for result in body["results"]]
+
+    try:
+        first = client.post("/api/v1/articles", json=[article(n) for n in range(3)])
+        assert [item["status"] for item in first.get_json()["items"]] == [201] * 3
+        deadline = time.monotonic() + 180  # the background worker embeds them: let it finish first
+        while client.get("/api/v1/stats").get_json()["writes"]["embedding"]["pending"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        writer = app.extensions["isnad_writes"].writer
+        assert writer.reserve.held()
+        filler = _fill(mount)
+
+        refused = client.post("/api/v1/articles", json=[article(n) for n in range(3, 6)])
+        assert refused.status_code == 507, refused.get_json()
+        error = refused.get_json()["error"]
+        assert error["code"] == "disk_full"
+        assert error["message"].startswith("no space left on device while writing ")
+        assert str(data) in error["message"]
+        assert found(1) == ["a-1"]  # what was stored before is searchable still
+
+        # The reserve is what lets a deletion (which frees room) through on a disk with no byte left.
+        gone = client.delete("/api/v1/articles/a-0")
+        assert gone.status_code == 200, gone.get_json()
+        assert not writer.reserve.held()
+        assert found(0) == [] and client.get("/api/v1/articles/a-0").status_code == 404
+
+        filler.unlink()
+        again = client.post("/api/v1/articles", json=[article(n) for n in range(3, 6)])
+        assert again.status_code == 200
+        assert {item["status"] for item in again.get_json()["items"]} <= {200, 201}
+        assert [found(n) for n in range(3, 6)] == [["a-3"], ["a-4"], ["a-5"]]
+        assert writer.reserve.held()  # taken back once there was room
+        counts = client.get("/api/v1/stats").get_json()["counts"]
+        assert counts["articles"] == 6 and counts["keyword"] == counts["passages"]
+    finally:
+        services_of(app).close()
+        app = client = writer = None  # type: ignore[assignment]
+        gc.collect()  # the readers' mapped files go with their objects, so the tmpfs can be unmounted

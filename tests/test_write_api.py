@@ -317,3 +317,28 @@ def test_replacements_batch_after_batch_keep_one_keyword_document_per_passage(cl
     counts = client.get("/api/v1/stats").get_json()["counts"]
     assert counts["keyword"] == counts["passages"] == counts["articles"] == 37
     assert _ids(client, "رقم0") == ["r-0"]
+
+
+def test_readers_copy_the_vectors_only_when_vectors_changed(client: FlaskClient) -> None:
+    import numpy as np
+
+    from webapp.write_api import writes
+
+    extension = writes(client.application)
+    extension.get()  # the writer and its background worker, which embeds the seed
+    _wait_embedded(client)
+    extension.embedder.stop()  # vectors are stored by hand below, at known moments
+    writer, stores = extension.writer, services_of(client.application).stores
+    held = stores.vectors._index  # the FAISS index readers search; a refresh that syncs swaps in a copy
+    client.post("/api/v1/articles", json=TRAIN)
+    assert _ids(client, "الزيتون") == ["train-1"]  # the keyword index is refreshed
+    assert stores.vectors._index is held and stores.vectors.count() == 1  # no copy of the vectors
+    pending = writer.ledger.passages_to_embed(100)
+    vectors = np.asarray(stores.embedder.embed_passages([text for _, text in pending]), dtype=np.float32)
+    writer.put_embeddings([pid for pid, _ in pending], vectors, 5.0)
+    writer.publish(locked=False)
+    assert stores.vectors._index is not held and stores.vectors.count() == 1 + len(pending)
+    assert "train-1" in _ids(client, "افتتاح محطة القطار في الزيتون", mode="semantic")
+    held = stores.vectors._index
+    assert client.delete("/api/v1/articles/train-1").status_code == 200
+    assert stores.vectors._index is not held and stores.vectors.count() == 1

@@ -59,6 +59,7 @@ STATUS_TEXT = {
     500: "The server failed (logged)",
     501: "This store backend takes no writes",
     503: "The store cannot be reached or is busy; retry later",
+    507: "The data directory's disk is full; free space, then send the batch again",
 }
 
 

@@ -17,6 +17,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from indexer.ingest.records import RecordError, record_article
 from indexer.live_embedder import BackgroundEmbedder
 from indexer.live_writer import ArticleWriter, Outcome, Prepared, WritesBusyError, WritesUnsupportedError
+from indexer.stores.diskfull import DiskFullError
 from webapp import outputs
 from webapp.errors import ApiError, BadRequest, NotFound, UnsupportedMediaType
 from webapp.inputs import ArticleBatch, ArticleInput, parse
@@ -86,6 +87,11 @@ def _busy(error: WritesBusyError) -> ApiError:
     return ApiError("store_busy", str(error), 503, {"Retry-After": str(error.retry_after)})
 
 
+def _full(error: DiskFullError) -> ApiError:
+    # 507 Insufficient Storage (RFC 4918): the batch was refused for room, not for what it holds.
+    return ApiError("disk_full", str(error), 507)
+
+
 def _batch_items() -> list[tuple[int, Any]]:
     """(position, record) per item of the body; a record that is not JSON comes as a RecordError."""
     mimetype = request.mimetype
@@ -150,6 +156,7 @@ WRITE_ERRORS: dict[int, tuple[str, ...]] = {
     413: ("request_too_large",),
     501: ("writes_unsupported",),
     503: ("store_busy",),
+    507: ("disk_full",),
 }
 ITEM_ERRORS = (
     "bad_item",
@@ -192,6 +199,8 @@ def _store(writer: ArticleWriter, records: list[tuple[int, Any]], url_id: str | 
         stored = writer.put(prepared)
     except WritesBusyError as error:
         raise _busy(error) from None
+    except DiskFullError as error:
+        raise _full(error) from None
     if stored:
         writes().embedder.wake()  # type: ignore[union-attr]
     for article_id, index in where.items():
@@ -293,6 +302,8 @@ def delete_article(article_id: str) -> Any:
         deleted, _ = writes().get().delete([article_id])
     except WritesBusyError as error:
         raise _busy(error) from None
+    except DiskFullError as error:
+        raise _full(error) from None
     if not deleted:
         raise NotFound("article_not_found", f"no article with id {article_id!r}")
     return jsonify({"id": article_id, "status": 200, "result": "deleted"})

@@ -19,8 +19,9 @@ from typing import Any
 from indexer.feeds import fetch
 from indexer.feeds.page import PageError, page_article
 from indexer.feeds.parse import FeedFormatError, FeedItem, parse_feed
-from indexer.feeds.state import FeedState, ItemState, load_state, now, save_state
+from indexer.feeds.state import FeedState, ItemState, load_state, now, save_state, state_path
 from indexer.models import Article, Problem
+from indexer.stores.diskfull import RESERVE_BYTES, SpaceReserve, is_disk_full
 
 FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.1"
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
@@ -30,6 +31,8 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.1"
 LOCK_WAIT_SECONDS = 30.0
 LOCK_POLL_SECONDS = 0.5
 ITEMS_PER_BATCH = 50  # items fetched, then stored and recorded together (most feeds list fewer)
+RESERVE_FILE = "space-reserve-watch"  # the watcher's own, beside the one `isnad index` holds for its run
+RESERVE_PER_ITEM = 2 << 10  # what one more item adds to a feed's state file, generously
 
 
 def default_user_agent() -> str:
@@ -201,6 +204,10 @@ class Watcher:
         problems: dict[str, Problem] = {}
         busy: str | None = None
         complete = False
+        # Room for this batch's state file, held back while its articles are stored: on a disk that fills
+        # meanwhile, what was committed is still recorded (else it is fetched and logged as new again).
+        reserve = self._reserve(url)
+        reserve.hold()
         try:
             busy = self._store(url, [c.article for c in batch if c.article], committed, problems)
             complete = True
@@ -210,12 +217,32 @@ class Watcher:
             # again and meets the items whose fate is unknown.
             self._settle(url, state, batch, committed, problems, busy, at, counts, complete)
             try:
-                save_state(self.data_dir, state)
+                self._save_with_reserve(state, reserve)
             except OSError:
                 if complete:
                     raise
                 # Already failing (a full disk): that error is the one to report, and an unsaved state
                 # only means fetching these items again.
+            finally:
+                reserve.release()
+
+    def _reserve(self, url: str) -> SpaceReserve:
+        try:
+            now_bytes = state_path(self.data_dir, url).stat().st_size
+        except OSError:
+            now_bytes = 0
+        size = max(RESERVE_BYTES, now_bytes + ITEMS_PER_BATCH * RESERVE_PER_ITEM)
+        return SpaceReserve(self.data_dir, RESERVE_FILE, size)
+
+    def _save_with_reserve(self, state: FeedState, reserve: SpaceReserve) -> None:
+        """Save the state; on a full disk, give up the reserve (held for exactly this) and save again."""
+        try:
+            save_state(self.data_dir, state)
+        except OSError as error:
+            if not is_disk_full(error, self.data_dir):
+                raise
+            reserve.release()
+            save_state(self.data_dir, state)
 
     def _settle_same_links(
         self, url: str, state: FeedState, candidates: list[_Candidate], at: datetime, counts: dict[str, int]

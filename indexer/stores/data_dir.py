@@ -22,6 +22,7 @@ from indexer.stores.base import StoreCounts
 from indexer.stores.embedders import expected_name
 from indexer.stores.ledger import HeldBack, IndexLedger
 from indexer.stores.manifest import (
+    VECTORS_VERSION,
     IndexMismatchError,
     NoIndexError,
     check_compatible,
@@ -185,6 +186,7 @@ class DataDirectory:
     def write_manifest(self, counts: StoreCounts, vector_index: str, dim: int) -> None:
         """Record versions, model and counts; bumps the generation readers watch."""
         manifest = dict(self.manifest)
+        manifest.pop(VECTORS_VERSION, None)  # vectors may have changed: readers sync them in full
         manifest.update(
             analyzer_version=analyzer_version(),
             keyword_schema=SCHEMA_VERSION,

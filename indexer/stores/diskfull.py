@@ -119,18 +119,42 @@ RESERVE_FILE = "space-reserve"
 _CHUNK = 4096
 
 
-class SpaceReserve:
-    """A small file holding back disk space for the end of a run, given up just before it is needed."""
+def write_refused_message(data_dir: Path, writing: str) -> str:
+    """What a write of the API (or a feed batch) met on a full disk, and what the client should do."""
+    try:
+        usage = shutil.disk_usage(data_dir)
+        room = f"{_mib(usage.free)} free of {_mib(usage.total)}"
+    except OSError:
+        room = "free space unknown"
+    return (
+        f"no space left on device while writing {writing} in {data_dir} ({room}); this batch is not "
+        "acknowledged: free some space, then send it again (what was stored before is kept, and an "
+        "article already stored is found unchanged). Deleting articles still works."
+    )
 
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / RESERVE_FILE
+
+class SpaceReserve:
+    """A small file holding back disk space for the end of a run, given up just before it is needed.
+
+    `name` tells apart the holders that may share a data directory: `isnad index` (the default), the
+    server's writer and `isnad watch`, so one giving up its reserve does not take another's."""
+
+    def __init__(self, data_dir: Path, name: str = RESERVE_FILE, size: int = RESERVE_BYTES) -> None:
+        self.path = data_dir / name
+        self.size = size
+
+    def held(self) -> bool:
+        try:
+            return self.path.stat().st_size >= self.size
+        except OSError:
+            return False
 
     def hold(self) -> None:
-        """Take up to RESERVE_BYTES now; on a nearly full disk, whatever is left (the run that follows
+        """Take up to `size` bytes now; on a nearly full disk, whatever is left (the run that follows
         fails soon, and then this is exactly the room it needs to say so)."""
         try:
             with open(self.path, "wb") as reserve:
-                for _ in range(RESERVE_BYTES // _CHUNK):
+                for _ in range(-(-self.size // _CHUNK)):
                     reserve.write(bytes(_CHUNK))
                     reserve.flush()
                 os.fsync(reserve.fileno())

@@ -11,6 +11,7 @@ from indexer.stores.data_dir import KEYWORD_DIR, VECTORS_FILE, DataDirectory
 from indexer.stores.embedders import LazyEmbedder, known_dim
 from indexer.stores.faiss_index import FaissVectorIndex, sync_vectors
 from indexer.stores.ledger import IndexLedger
+from indexer.stores.manifest import VECTORS_VERSION
 from indexer.stores.sqlite_docstore import SQLiteDocumentStore
 from indexer.stores.tantivy_index import TantivyKeywordIndex
 
@@ -115,12 +116,22 @@ class EmbeddedStores:
             committed = self.local.committed_manifest()
             if committed is None:
                 return False
+            manifest, stamp = committed
             self.keyword.reload()
-            updated = self.vectors.copy_for_update()
-            sync_vectors(updated, self.ledger)
-            self.vectors.adopt(updated)
-            self.local.adopt(*committed)
+            if self._vectors_may_differ(manifest):
+                # A private copy to sync while searches go on in this one (FAISS takes no adds during a
+                # search): a whole clone, so only when the committed vectors may have changed.
+                updated = self.vectors.copy_for_update()
+                sync_vectors(updated, self.ledger)
+                self.vectors.adopt(updated)
+            self.local.adopt(manifest, stamp)
             return True
+
+    def _vectors_may_differ(self, manifest: dict[str, Any]) -> bool:
+        """False only when the server's writer vouches that no vector was stored or dropped since the
+        manifest this reader synced with (the same `vectors_version`), and no FAISS file was saved."""
+        token = manifest.get(VECTORS_VERSION)
+        return token is None or token != self.manifest.get(VECTORS_VERSION) or self.vectors.file_changed()
 
     def close(self) -> None:
         with self._lock:

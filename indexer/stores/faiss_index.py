@@ -84,6 +84,10 @@ class FaissVectorIndex:
         self._loaded_stamp = stamp
         return index
 
+    def file_changed(self) -> bool:
+        """Whether another process saved the file since this index was loaded (a stat())."""
+        return self._stamp() != self._loaded_stamp
+
     def reload_if_changed(self) -> bool:
         """Re-read the file when another process saved a newer one; True if it did."""
         if self._stamp() == self._loaded_stamp:

@@ -68,6 +68,12 @@ def read_manifest(data_dir: str | Path) -> dict[str, Any]:
     return manifest
 
 
+# A token the server's writer renews whenever the set of committed vectors changes (vectors stored by its
+# background worker, passages replaced or deleted): a reader that already holds the vectors of the token it
+# last saw skips re-syncing FAISS on a refresh. Any other writer drops the token, so readers sync in full.
+VECTORS_VERSION = "vectors_version"
+
+
 def write_manifest(data_dir: str | Path, manifest: dict[str, Any]) -> dict[str, Any]:
     """Write `manifest` with the next generation, atomically; returns what was written."""
     path = Path(data_dir) / MANIFEST_NAME
