@@ -32,6 +32,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     port = settings["server.port"] if args.port is None else args.port
     threads = args.threads or settings["server.threads"]
     try:
+        _start_empty_index(settings)
         app = create_app(settings=settings)
     except (IndexMismatchError, NoIndexError) as error:
         print(f"isnad serve: {error}", file=sys.stderr)
@@ -53,3 +54,29 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     finally:
         services.close()
     return 0
+
+
+def _start_empty_index(settings: dict[str, Any]) -> None:
+    """An existing data directory without an index gets an empty one, so a newsroom can start with the write API;
+    said plainly, since a mistyped --data-dir lands here too. An index built with another analyzer or
+    model is still refused (by create_app)."""
+    from pathlib import Path
+
+    from indexer.stores import open_stores
+    from indexer.stores.manifest import holds_index
+
+    data_dir = settings["data.dir"]
+    if settings["store.backend"] != "embedded" or holds_index(data_dir) or not Path(data_dir).is_dir():
+        return  # a folder that does not exist is refused as before: most often a mistyped path
+    stores = open_stores(settings, writable=True)  # makes the stores and takes the write lock meanwhile
+    try:
+        stores.write_manifest()
+    finally:
+        stores.close()
+    print(
+        f"isnad serve: no index in {data_dir}: started an empty one there; add articles with "
+        "POST /api/v1/articles (a write key: `isnad keys create --scope write`) or `isnad index PATH...` "
+        "(if this is not the directory you meant, stop and check --data-dir)",
+        file=sys.stderr,
+        flush=True,
+    )
