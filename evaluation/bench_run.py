@@ -49,7 +49,6 @@ Log = Callable[[str], None]
 WARMUP_REQUESTS = 10
 
 # The figures the issue holds us to (30,000 articles, this 2-core machine): (stage, figure, limit, kind).
-# What a 2-core machine should give with the onnx embedder (a query embeds in under 10 ms).
 TARGETS: dict[str, tuple[str, float, str]] = {
     "search keyword": ("p95_ms", 20, "max"),
     "search hybrid": ("p95_ms", 35, "max"),

@@ -134,7 +134,9 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         articles=args.articles,
         queries=args.queries,
         clients=args.clients,
-        embed_articles=args.articles if args.embed_articles is None else min(args.embed_articles, args.articles),
+        embed_articles=args.articles
+        if args.embed_articles is None
+        else min(args.embed_articles, args.articles),
         out=args.out,
         time_limit=args.time_limit,
         command=shlex.join(["isnad", *sys.argv[1:]]),
