@@ -152,7 +152,10 @@ class ArticleWriter:
     def prepare(self, article: Article) -> Prepared:
         """Split and analyze one article exactly as `isnad index` does (no lock needed: pure)."""
         digest = content_hash(article, self.min_words, self.max_words)
-        (analyzed,) = analyze_articles([(article, digest)], self.min_words, self.max_words)
+        # No fingerprint: the server does not group; the next `isnad index` groups what the ledger lacks.
+        (analyzed,) = analyze_articles(
+            [(article, digest)], self.min_words, self.max_words, fingerprints=False
+        )
         if isinstance(analyzed, str):
             raise RecordError("cannot_be_indexed", analyzed)
         passages, docs = expand(article, analyzed)

@@ -108,6 +108,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("search.max_page_size", 50, "Largest page a client may ask for."),
     Setting("search.max_query_chars", 500, "Longest accepted query, in characters."),
     Setting(
+        "groups.enabled",
+        True,
+        'Copy groups and stories (README "Stories"); false: none are computed and results never collapse.',
+    ),
+    Setting(
         "copies.threshold",
         0.8,
         'Estimated Jaccard of word 3-shingles at or above which two articles are one copy (README "Stories").',
@@ -192,6 +197,10 @@ SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 ENV_ALIASES = {"ISNAD_STORE": "store.backend", "ISNAD_ES_URL": "elasticsearch.url"}
 
 
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+_BOOLEANS = {word: True for word in _TRUE} | {word: False for word in _FALSE}
+
+
 class SettingsError(IsnadError, ValueError):
     """A configuration value is unknown or has the wrong type."""
 
@@ -205,11 +214,13 @@ def _coerce(setting: Setting, value: Any, origin: str) -> Any:
             raise SettingsError(f"{origin}: {setting.name} must be a list of strings, got {value!r}")
         return list(items)
     try:
-        if isinstance(value, str) and expected is not str:
+        if isinstance(value, str) and expected is bool:
+            value = _BOOLEANS[value.strip().lower()]  # bool("false") is True: read the word instead
+        elif isinstance(value, str) and expected is not str:
             value = expected(value)
         elif expected is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-    except ValueError:
+    except (ValueError, KeyError):
         raise SettingsError(f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}") from None
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise SettingsError(f"{origin}: {setting.name} must be {expected.__name__}, got {value!r}")

@@ -14,7 +14,7 @@ from indexer.grouping.fingerprint import jaccard, shingle_hashes, signature, tem
 from indexer.grouping.lookup import LocalGroups
 from indexer.pipeline import delete_articles, index_paths
 from indexer.settings import load_settings
-from tests.seed_dates import VISIT_2023, VISIT_2024, edited_copy, sample, write_story_corpus
+from tests.seed_dates import REPO, VISIT_2023, VISIT_2024, edited_copy, sample, write_story_corpus
 
 
 def test_signature_is_datasketch_minhash_of_the_shingles():
@@ -22,6 +22,45 @@ def test_signature_is_datasketch_minhash_of_the_shingles():
     expected = template().copy()
     expected.update_batch(shingle_hashes(words).tolist())
     assert np.array_equal(unpack(signature(words)), expected.hashvalues)
+
+
+def test_a_workers_batch_of_fingerprints_equals_each_articles_own(seeds_dir: Path):
+    from collections import Counter
+
+    from indexer.grouping.fingerprint import KEY_TERMS, TITLE_WEIGHT, band_keys, fingerprint, fingerprints
+    from indexer.grouping.run import fingerprint_batch
+    from indexer.ingest import iter_articles
+    from indexer.models import IngestSummary
+    from indexer.pipeline import analyze_articles, content_hash, expand
+
+    paths = [str(seeds_dir), str(REPO / "samples")]
+    articles = list(iter_articles(paths, IngestSummary(), lambda problem: None))
+    analyzed = analyze_articles([(a, content_hash(a, 40, 120)) for a in articles], 40, 120)
+    docs = [expand(a, r)[1] for a, r in zip(articles, analyzed, strict=True)]
+    docs.append([])  # an article without passages: an empty signature, still comparable
+    batch = fingerprint_batch(docs)
+    assert len(articles) > 10 and all(r[3] == fp for r, fp in zip(analyzed, batch, strict=False))
+    for article_docs, fp in zip(docs, batch, strict=True):
+        args = (
+            (
+                article_docs[0].title,
+                article_docs[0].title_exact,
+                [d.text for d in article_docs],
+                [d.text_exact for d in article_docs],
+            )
+            if article_docs
+            else ("", "", (), ())
+        )
+        alone = fingerprint(*args)
+        assert (alone.signature, alone.bands, alone.terms) == (fp.signature, fp.bands, fp.terms)
+        assert fp.bands == band_keys(fp.signature)
+        # Key terms: the most counted (title words x TITLE_WEIGHT), ties by the term, as a full sort has it.
+        counts = Counter(t for d in article_docs[:3] for t in d.text.split())
+        for t in args[0].split():
+            counts[t] += TITLE_WEIGHT
+        ranked = [t for t, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: KEY_TERMS * 2]]
+        assert fp.terms == tuple([t for t in ranked if len(t) > 1 and not t.isdigit()][:KEY_TERMS])
+    assert fingerprints([("", "", (), ())])[0].signature == batch[-1].signature
 
 
 def test_band_layout_is_datasketchs_for_the_band_threshold():

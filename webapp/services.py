@@ -19,7 +19,7 @@ from flask import Flask, current_app
 
 from indexer.analysis import ANALYZER_VERSION, analyze, analyze_exact
 from indexer.grouping.fingerprint import LEAD_PASSAGES
-from indexer.grouping.lookup import open_groups
+from indexer.grouping.lookup import grouping_enabled, open_groups
 from indexer.grouping.stories import article_vector
 from indexer.stores.base import Stores
 from retrieval import answers, compose, follow_up, highlight, stories
@@ -316,7 +316,8 @@ class Services:
         articles = self.stores.docs.get_articles(m.article_id for m in members)
         members = [m for m in members if m.article_id in articles]  # deleted meanwhile: left out
         if not members:
-            raise NotFound("story_not_found", f"no story with id {story_id!r}")
+            off = "" if grouping_enabled(self.settings) else "; grouping is off (groups.enabled = false)"
+            raise NotFound("story_not_found", f"no story with id {story_id!r}{off}")
         return {
             **(stories.story_summary(story_id, members) or {}),
             "first_published": members[0].published,

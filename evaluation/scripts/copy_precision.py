@@ -1,12 +1,14 @@
 """Copy-group precision and cost on a slice of a news corpus: `python -m evaluation.scripts.copy_precision CORPUS`.
 
 Indexes the first N articles keyword-only into a fresh data directory with the real pipeline (so copy
-groups are exactly what `isnad index` makes), then prints the keyword phase's time beside what grouping
-costs in it: the copy assignment in the main process (timed by the pipeline) and the fingerprints the
-analysis workers compute (timed here on a sample of the stored articles, against the analysis itself,
-and spread over the workers as the pipeline does). It judges a random sample of the detected pairs by their raw text: a pair is a
-copy when difflib's matching blocks cover at least half of the words of both (one text, lightly edited),
-measured on the stored bodies, not on the analyzed words the detector saw.
+groups are exactly what `isnad index` makes) and judges a random sample of the detected pairs by their raw
+text: a pair is a copy when difflib's matching blocks cover at least half of the words of both (one text,
+lightly edited), measured on the stored bodies, not on the analyzed words the detector saw.
+
+With `--baseline` it prints what grouping costs: the same slice indexed again with `groups.enabled = false`,
+runs with and without grouping alternated (`--rounds`), each in a fresh data directory, and the keyword
+phases (wall clock) and the runs' CPU compared. It also prints the main process's grouping time and the
+fingerprints' time per article beside the analysis's (timed here on a sample of the stored articles).
 """
 
 from __future__ import annotations
@@ -16,17 +18,19 @@ import difflib
 import gzip
 import itertools
 import json
-import os
 import random
 import re
+import resource
+import shutil
 import sqlite3
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from indexer.pipeline import index_paths
+from indexer.pipeline import IndexReport, index_paths
 from indexer.settings import load_settings
 from indexer.stores.data_dir import DOCUMENTS_FILE
 
@@ -67,8 +71,10 @@ def judge(text_a: str, text_b: str) -> float:
 
 
 def fingerprint_cost(settings: dict, sample: int) -> tuple[float, float, int]:
-    """(seconds analyzing, seconds fingerprinting, articles) on the first `sample` stored articles."""
-    from indexer.grouping.run import fingerprint_docs
+    """(seconds analyzing, seconds fingerprinting, articles) on the first `sample` stored articles, both
+    in batches of ANALYSIS_BATCH articles as the workers do them."""
+    from indexer.grouping.run import fingerprint_batch
+    from indexer.pipeline.analysis import ANALYSIS_BATCH
     from indexer.stores import open_stores
     from indexer.stores.base import require_ledger
     from indexer.stores.tantivy_index import prepare_docs
@@ -79,57 +85,67 @@ def fingerprint_cost(settings: dict, sample: int) -> tuple[float, float, int]:
     finally:
         stores.close()
     analysis = fingerprints = 0.0
-    for article, _, passages in loaded:
-        started = time.perf_counter()
-        docs = prepare_docs(article, passages)
-        analyzed = time.perf_counter()
-        fingerprint_docs(docs)
+    for start in range(0, len(loaded), ANALYSIS_BATCH):
+        started = time.process_time()
+        batch = loaded[start : start + ANALYSIS_BATCH]
+        docs = [prepare_docs(article, passages) for article, _, passages in batch]
+        analyzed = time.process_time()
+        fingerprint_batch(docs)
         analysis += analyzed - started
-        fingerprints += time.perf_counter() - analyzed
+        fingerprints += time.process_time() - analyzed
     return analysis, fingerprints, len(loaded)
 
 
-class _NoGrouping:
-    """Stands in for indexer.grouping.run.Grouping in the baseline run: the same pipeline, no groups."""
+@dataclass(slots=True)
+class Timed:
+    """One keyword-only run of the slice: its keyword phase (wall clock) and the CPU of the whole run."""
 
-    def __init__(self, settings: dict) -> None:
-        self.assigned_stories = 0
-        self.store = self
-
-    def count(self) -> int:
-        return 1 << 62  # never backfill
-
-    def add(self, items: object, replaced: object) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def finish(self, stores: object, *, with_stories: bool) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+    grouping: bool
+    keyword_seconds: float
+    cpu_seconds: float
+    grouping_seconds: float
 
 
-def baseline_keyword_seconds(sliced: Path, root: Path, workers: int) -> float:
-    """The keyword phase of the same slice with grouping taken out (fingerprints and copy assignment), in
-    a fresh data directory: what the grouping's share is measured against when the cores are saturated
-    and timing grouping inside the run would also count the other threads' time."""
-    from unittest.mock import patch
+def cpu_seconds() -> float:
+    """CPU used so far by this process and its finished children (the analysis workers, the reader)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
-    from indexer.pipeline import analysis, run
 
-    # Patched where the pipeline looks the names up (analysis runs here for small inputs; spawned workers
-    # import their own copy and still fingerprint, off the main process that the keyword phase waits on).
-    settings = load_settings(overrides={"data.dir": str(root / "baseline")}, environ={})
-    with (
-        patch.object(run, "Grouping", _NoGrouping),
-        patch.object(analysis, "fingerprint_docs", lambda docs: None),
-    ):
-        return index_paths(
-            [str(sliced)], settings, embed=False, progress=False, workers=workers
-        ).keyword_seconds
+def timed_run(sliced: Path, data_dir: Path, workers: int, *, grouping: bool) -> tuple[Timed, IndexReport]:
+    """Index the slice keyword-only into a fresh `data_dir`, with grouping on or off (`groups.enabled`)."""
+    settings = load_settings(overrides={"data.dir": str(data_dir), "groups.enabled": grouping}, environ={})
+    before = cpu_seconds()
+    report = index_paths([str(sliced)], settings, embed=False, progress=False, workers=workers)
+    used = cpu_seconds() - before
+    return Timed(grouping, report.keyword_seconds, used, report.grouping_seconds), report
+
+
+def compare(runs: Sequence[Timed]) -> dict[str, object]:
+    """What grouping adds, from alternating runs with and without it: the ratio of the summed keyword
+    phases (wall clock: what the issue's budget is about) and of the runs' CPU (steadier on a loaded
+    machine, where the wall clock also measures the other jobs)."""
+    on = [r for r in runs if r.grouping]
+    off = [r for r in runs if not r.grouping]
+    wall_on, wall_off = sum(r.keyword_seconds for r in on), sum(r.keyword_seconds for r in off)
+    cpu_on, cpu_off = sum(r.cpu_seconds for r in on), sum(r.cpu_seconds for r in off)
+    return {
+        "runs": [
+            {
+                "grouping": r.grouping,
+                "keyword_seconds": round(r.keyword_seconds, 2),
+                "cpu_seconds": round(r.cpu_seconds, 2),
+                "grouping_seconds_in_main_process": round(r.grouping_seconds, 2),
+            }
+            for r in runs
+        ],
+        "keyword_seconds_with_grouping": round(wall_on / len(on), 2),
+        "keyword_seconds_without_grouping": round(wall_off / len(off), 2),
+        "grouping_added_to_keyword_phase": round(wall_on / wall_off - 1, 4),
+        "cpu_seconds_with_grouping": round(cpu_on / len(on), 2),
+        "cpu_seconds_without_grouping": round(cpu_off / len(off), 2),
+        "grouping_added_to_cpu": round(cpu_on / cpu_off - 1, 4),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -142,18 +158,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--baseline",
         action="store_true",
-        help="also index the slice without grouping and compare the keyword phases",
+        help="also index the slice with grouping off (groups.enabled = false) and compare the keyword phases",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="with --baseline: runs of each kind, alternated (on, off, off, on, ...), all of the same slice",
     )
     parser.add_argument(
         "--timing-sample", type=int, default=2000, help="articles the fingerprint cost is timed on"
     )
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error(f"--rounds must be at least 1, got {args.rounds}")
     with tempfile.TemporaryDirectory(prefix="isnad-copies-") as temp:
         root = Path(temp)
         sliced = root / "slice.jsonl"
         read = write_slice(args.corpus, args.articles, sliced)
         settings = load_settings(overrides={"data.dir": str(root / "data")}, environ={})
-        report = index_paths([str(sliced)], settings, embed=False, progress=False, workers=args.workers)
+        first, report = timed_run(sliced, root / "data", args.workers, grouping=True)
         pairs = detected_pairs(root / "data")
         with sqlite3.connect(root / "data" / "groups.sqlite") as db:
             grouped = db.execute(
@@ -168,12 +192,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             bodies = dict(db.execute("SELECT id, body FROM articles"))
         ratios = [judge(bodies[a], bodies[b]) for a, b, _ in chosen]
         analysis_seconds, fingerprint_seconds, timed = fingerprint_cost(settings, args.timing_sample)
-        workers = args.workers or (os.cpu_count() or 1)
-        # Per article, scaled to the run: the workers share the fingerprints as they share the analysis.
-        per_article = fingerprint_seconds / max(timed, 1)
-        worker_share = per_article * report.indexed / workers
         copies = sum(r >= COPY_RATIO for r in ratios)
-        baseline = baseline_keyword_seconds(sliced, root, args.workers) if args.baseline else None
+        cost: dict[str, object] = {}
+        if args.baseline:
+            shutil.rmtree(root / "data")
+            runs = [first]
+            # on, off, off, on, on, off, ...: a load that drifts during the runs weighs on both kinds alike.
+            for n in range(1, 2 * args.rounds):
+                data_dir = root / f"run-{n}"
+                runs.append(timed_run(sliced, data_dir, args.workers, grouping=n % 4 in (0, 3))[0])
+                shutil.rmtree(data_dir)
+            cost = compare(runs)
         print(
             json.dumps(
                 {
@@ -181,19 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "articles_read": read,
                     "indexed": report.indexed,
                     "keyword_seconds": round(report.keyword_seconds, 2),
-                    "grouping_seconds_in_keyword_phase": round(report.grouping_seconds, 2),
-                    "fingerprint_ms_per_article": round(per_article * 1000, 3),
+                    "grouping_seconds_in_main_process": round(report.grouping_seconds, 2),
+                    "fingerprint_ms_per_article": round(fingerprint_seconds / max(timed, 1) * 1000, 3),
                     "analysis_ms_per_article": round(analysis_seconds / max(timed, 1) * 1000, 3),
-                    "fingerprint_seconds_over_workers": round(worker_share, 2),
-                    "grouping_share_of_keyword_phase": round(
-                        (report.grouping_seconds + worker_share) / max(report.keyword_seconds, 1e-9), 4
-                    ),
-                    "baseline_keyword_seconds_without_grouping": round(baseline, 2)
-                    if baseline is not None
-                    else None,
-                    "grouping_added_to_keyword_phase": (
-                        round(report.keyword_seconds / baseline - 1, 4) if baseline else None
-                    ),
+                    **cost,
                     "copy_groups": grouped,
                     "articles_in_copy_groups": in_groups,
                     "detected_pairs": len(pairs),

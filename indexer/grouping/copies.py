@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from indexer.grouping.fingerprint import jaccard
-from indexer.grouping.store import GroupStore
+from indexer.grouping.fingerprint import band_keys, jaccard
+from indexer.grouping.store import HOT_BAND, GroupStore
+
+RUN_INDEX_LIMIT = 200_000  # articles a run keeps in memory for finding copies (about 400 bytes each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,29 +26,62 @@ class NewArticle:
     passages: tuple[int, ...]
 
 
+class RunIndex:
+    """The band keys and signatures of the articles one run has grouped, kept in memory so that the run's
+    later articles find their copies among them without asking the ledger. The ledger is asked only
+    for what was there before the run (`archive`), and for everything once the index outgrows
+    RUN_INDEX_LIMIT (a very long run: memory stays bounded)."""
+
+    def __init__(self, archive: bool) -> None:
+        self.archive = archive
+        self.bands: dict[int, list[str]] = {}
+        self.known: dict[str, tuple[bytes, str]] = {}
+
+    def add(self, article: NewArticle, group: str) -> None:
+        if len(self.known) >= RUN_INDEX_LIMIT:
+            self.archive = True  # from now on the ledger answers for the run's earlier articles too
+            self.bands.clear()
+            self.known.clear()
+        self.known[article.article_id] = (article.signature, group)
+        for key in article.bands:
+            sharing = self.bands.setdefault(key, [])
+            if len(sharing) < HOT_BAND:  # as in the ledger: a key that many share is boilerplate
+                sharing.append(article.article_id)
+
+    def forget(self, article_ids: Iterable[str]) -> None:
+        for article_id in article_ids:
+            found = self.known.pop(article_id, None)
+            if found is not None:  # replaced twice in one run: its earlier text's keys go
+                for key in band_keys(found[0]):
+                    if article_id in self.bands.get(key, ()):
+                        self.bands[key].remove(article_id)
+
+
 def assign_copies(
-    store: GroupStore, articles: Sequence[NewArticle], threshold: float, replaced: Sequence[str] = ()
+    store: GroupStore,
+    articles: Sequence[NewArticle],
+    threshold: float,
+    replaced: Sequence[str] = (),
+    run: RunIndex | None = None,
 ) -> dict[str, str]:
     """Add a batch to the grouping ledger, each article joining the copy group of its most similar stored
-    (or earlier in the batch) article above `threshold`; returns each article's copy group."""
-    keys = {a.article_id: list(a.bands) for a in articles}
+    (or earlier in the batch) article above `threshold`; returns each article's copy group. `run` holds
+    the run's earlier batches (and gets this one)."""
+    run = run if run is not None else RunIndex(archive=True)
     gone = set(replaced)
-    # A first run finds every pair inside the batch; only later ones need the stored keys.
-    matches = store.band_matches([k for ks in keys.values() for k in ks]) if store.count() else {}
-    candidate_ids = {aid for ids in matches.values() for aid in ids if aid not in gone}
-    known = store.signatures(candidate_ids)
-    batch_bands: dict[int, list[str]] = {}
+    run.forget(gone)
+    matches: dict[int, list[str]] = {}
+    known: dict[str, tuple[bytes, str]] = {}
+    if run.archive and store.count():
+        matches = store.band_matches([k for a in articles for k in a.bands])
+        known = store.signatures({aid for ids in matches.values() for aid in ids if aid not in gone})
     assigned: dict[str, str] = {}
     added = []
     for article in articles:
-        group, similarity = _best_match(
-            article, keys[article.article_id], matches, batch_bands, known, threshold
-        )
+        group, similarity = _best_match(article, matches, run, known, threshold)
         group = group or article.article_id
         assigned[article.article_id] = group
-        known[article.article_id] = (article.signature, group)
-        for key in keys[article.article_id]:
-            batch_bands.setdefault(key, []).append(article.article_id)
+        run.add(article, group)
         added.append((article, group, similarity))
     with store.transaction() as tx:
         if replaced:
@@ -73,23 +108,27 @@ def assign_copies(
 
 def _best_match(
     article: NewArticle,
-    keys: list[int],
     matches: dict[int, list[str]],
-    batch_bands: dict[int, list[str]],
+    run: RunIndex,
     known: dict[str, tuple[bytes, str]],
     threshold: float,
 ) -> tuple[str | None, float]:
+    others = [other for key in article.bands for other in run.bands.get(key, ())]
+    if matches:
+        others += [other for key in article.bands for other in matches.get(key, ())]
+    if not others:  # most articles: no key shared with anything
+        return None, 1.0
     best: tuple[float, str] | None = None
-    seen: set[str] = set()
-    for key in keys:
-        for other in (*matches.get(key, ()), *batch_bands.get(key, ())):
-            if other in seen or other == article.article_id or other not in known:
-                continue
-            seen.add(other)
-            similarity = jaccard(article.signature, known[other][0])
-            if similarity < threshold:
-                continue
-            # Ties go to the smaller group id: arbitrary, but the same in every run.
-            if best is None or similarity > best[0] or (similarity == best[0] and known[other][1] < best[1]):
-                best = (similarity, known[other][1])
+    for other in dict.fromkeys(others):
+        if other == article.article_id:
+            continue
+        found = run.known.get(other) or known.get(other)
+        if found is None:
+            continue
+        similarity = jaccard(article.signature, found[0])
+        if similarity < threshold:
+            continue
+        # Ties go to the smaller group id: arbitrary, but the same in every run.
+        if best is None or similarity > best[0] or (similarity == best[0] and found[1] < best[1]):
+            best = (similarity, found[1])
     return (best[1], best[0]) if best else (None, 1.0)

@@ -54,9 +54,7 @@ def publish(store: GroupStore, backend: Any, deleted: Sequence[str] = ()) -> int
     """Send every group the engine lacks (all of them after a rebuild into a new index); returns how many."""
     index = backend.write_index()
     ensure_fields(backend, index)
-    if deleted:
-        backend.bulk((queries.delete_operation(index, group_doc_id(a)) for a in deleted), missing_ok=True)
-    backend.refresh()
+    unpublish(backend, deleted)
     held = backend.count(GROUP, index)
     expected = int(store._query("SELECT count(*) FROM groups WHERE sent = 1")[0][0])
     if held < expected:  # a new index (rebuild, a new server): everything goes again
@@ -72,6 +70,14 @@ def publish(store: GroupStore, backend: Any, deleted: Sequence[str] = ()) -> int
         sent += len(rows)
     backend.refresh()
     return sent
+
+
+def unpublish(backend: Any, deleted: Sequence[str]) -> None:
+    """Remove deleted articles' group documents (and make the removal visible)."""
+    if deleted:
+        index = backend.write_index()
+        backend.bulk((queries.delete_operation(index, group_doc_id(a)) for a in deleted), missing_ok=True)
+    backend.refresh()
 
 
 class EngineGroups:

@@ -7,13 +7,13 @@ for key terms: stems without stop words), so grouping never analyzes a text twic
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from operator import itemgetter
 
 import numpy as np
 from datasketch import MinHash
@@ -63,10 +63,15 @@ def band_keys(signature_bytes: bytes) -> tuple[int, ...]:
     """One key per LSH band: the band's values mixed into 64 bits with its position, as a signed 63-bit
     integer (what SQLite stores). Two signatures share a key exactly when that band's values are equal,
     but for a 2^-63 chance."""
+    return tuple(band_key_matrix(unpack(signature_bytes).reshape(1, -1))[0].tolist())
+
+
+def band_key_matrix(signatures: np.ndarray) -> np.ndarray:
+    """`band_keys` of many signatures at once: (articles, NUM_PERM) uint32 -> (articles, BANDS) int64."""
     rows, multipliers = _band_layout()
-    values = unpack(signature_bytes).astype(np.uint64)[rows]
-    keys = (values * multipliers).sum(axis=1, dtype=np.uint64) + np.arange(len(rows), dtype=np.uint64)
-    return tuple(int(k) >> 1 for k in keys)
+    values = signatures.astype(np.uint64)[:, rows]  # (articles, bands, rows)
+    keys = (values * multipliers).sum(axis=2, dtype=np.uint64) + np.arange(len(rows), dtype=np.uint64)
+    return (keys >> np.uint64(1)).astype(np.int64)
 
 
 _WORD_CACHE_LIMIT = 200_000  # words whose crc32 a worker remembers (news vocabulary repeats heavily)
@@ -128,26 +133,104 @@ def key_terms(
     counts: Counter[str] = Counter(body_terms)
     for term in title_terms:
         counts[term] += TITLE_WEIGHT
-    # Ties by the term keep the choice the same in every run; heapq picks the few without a full sort.
-    ranked = heapq.nsmallest(limit * 2, counts.items(), key=lambda item: (-item[1], item[0]))
-    return tuple(itertools.islice((t for t, _ in ranked if len(t) > 1 and not t.isdigit()), limit))
+    # The `limit * 2` first by (-count, term), without a key function over every distinct term (that
+    # cost the workers more than the signature): Counter sorts by count in C; the terms counted more
+    # than the last one wanted are few and sorted by (-count, term), and of those tied with it (often
+    # hundreds, counted once) the smallest terms are taken by a plain string sort.
+    wanted = limit * 2
+    by_count = counts.most_common()
+    if len(by_count) > wanted:
+        boundary = by_count[wanted - 1][1]
+        start = wanted - 1
+        while start and by_count[start - 1][1] == boundary:
+            start -= 1
+        end = wanted
+        if by_count[-1][1] == boundary:  # the usual case: the ties are the terms counted once
+            end = len(by_count)
+        while end < len(by_count) and by_count[end][1] == boundary:
+            end += 1
+        head = sorted(by_count[:start], key=_by_count_then_term)
+        tied = sorted(map(itemgetter(0), by_count[start:end]))
+        ranked = [t for t, _ in head] + tied[: wanted - start]
+    else:
+        by_count.sort(key=_by_count_then_term)
+        ranked = [t for t, _ in by_count]
+    return tuple(itertools.islice((t for t in ranked if len(t) > 1 and not t.isdigit()), limit))
+
+
+def _by_count_then_term(item: tuple[str, int]) -> tuple[int, str]:
+    return -item[1], item[0]
 
 
 def fingerprint(
     title: str, title_exact: str, texts: Sequence[str], texts_exact: Sequence[str]
 ) -> Fingerprint:
     """An article's fingerprint from its analyzed title and passages (space-joined analyzer output)."""
-    words = title_exact.split()
-    for text in texts_exact:
-        if len(words) >= SHINGLED_WORDS:
-            break
-        words.extend(text.split())
-    body: list[str] = []
-    for text in texts[:LEAD_PASSAGES]:
-        body.extend(text.split())
-    words = words[:SHINGLED_WORDS]
-    signed = signature(words)
-    return Fingerprint(signed, band_keys(signed), key_terms(title.split(), body))
+    return fingerprints([(title, title_exact, texts, texts_exact)])[0]
+
+
+Analyzed = tuple[str, str, Sequence[str], Sequence[str]]  # title, title_exact, texts, texts_exact
+
+
+def fingerprints(articles: Sequence[Analyzed]) -> list[Fingerprint]:
+    """`fingerprint` of many articles at once (an analysis worker's batch): the signatures and band keys
+    in a few array operations for the whole batch, as numpy's per-call overhead dominated one article's."""
+    shingled: list[list[str]] = []
+    terms: list[tuple[str, ...]] = []
+    for title, title_exact, texts, texts_exact in articles:
+        words = title_exact.split()
+        for text in texts_exact:
+            if len(words) >= SHINGLED_WORDS:
+                break
+            words.extend(text.split())
+        shingled.append(words[:SHINGLED_WORDS])
+        body: list[str] = []
+        for text in texts[:LEAD_PASSAGES]:
+            body.extend(text.split())
+        terms.append(key_terms(title.split(), body))
+    matrix = signature_matrix(shingled)
+    keys = band_key_matrix(matrix).tolist()
+    return [
+        Fingerprint(row.tobytes(), tuple(bands), article_terms)
+        for row, bands, article_terms in zip(matrix.astype("<u4"), keys, terms, strict=True)
+    ]
+
+
+def signature_matrix(word_lists: Sequence[Sequence[str]]) -> np.ndarray:
+    """The MinHash signatures of many word sequences' shingles, (sequences, NUM_PERM) uint32: `signature`
+    of each, computed over all their shingles at once."""
+    minhash = template()
+    matrix = np.repeat(np.asarray(minhash.hashvalues, dtype=np.uint32).reshape(1, -1), len(word_lists), 0)
+    flat = list(itertools.chain.from_iterable(word_lists))
+    known = list(map(_word_hashes.get, flat))  # one C-level pass; the few new words hashed after
+    if None in known:
+        known = [_word_hash(w) if h is None else h for w, h in zip(flat, known, strict=True)]
+    hashes = np.array(known, dtype=np.uint64)
+    lengths = np.array([len(words) for words in word_lists], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
+    # Shingles start at each word with SHINGLE - 1 words after it in the same sequence; a sequence
+    # shorter than that is shingled as its words.
+    shingles = np.where(lengths >= SHINGLE, lengths - SHINGLE + 1, lengths)
+    present = np.flatnonzero(shingles > 0)
+    if not len(present):
+        return matrix
+    owner = np.repeat(np.arange(len(word_lists)), shingles)
+    first = np.concatenate(([0], np.cumsum(shingles)[:-1]))
+    positions = starts[owner] + (np.arange(int(shingles.sum())) - first[owner])
+    combined = hashes[positions]
+    long = lengths[owner] >= SHINGLE  # the short sequences' shingles are their word hashes as they are
+    for offset in range(1, SHINGLE):  # the same polynomial rolling combination as `shingle_hashes`
+        following = hashes[np.minimum(positions + offset, len(hashes) - 1)]
+        combined = np.where(long, (combined * np.uint64(1_000_003) + following) & _MASK, combined)
+    a, b = minhash.permutations
+    mixed = _fmix(combined.astype(np.uint32), 32)
+    # (NUM_PERM, shingles), so that the minimum runs along contiguous rows: reduceat over axis 0 of the
+    # transposed layout took ten times as long.
+    permuted = np.multiply.outer(a, mixed)
+    permuted += b.reshape(-1, 1)
+    minima = np.minimum.reduceat(permuted, first[present], axis=1).T
+    matrix[present] = np.minimum(matrix[present], minima)
+    return matrix
 
 
 def unpack(signature_bytes: bytes) -> np.ndarray:

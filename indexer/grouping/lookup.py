@@ -12,6 +12,11 @@ from indexer.grouping.store import GroupRow, GroupStore
 from indexer.stores.base import Stores
 
 
+def grouping_enabled(settings: dict[str, Any]) -> bool:
+    """The `groups.enabled` setting: whether runs make copy groups and stories, and readers show them."""
+    return bool(settings.get("groups.enabled", True))
+
+
 class Groups(Protocol):
     def rows(self, article_ids: Iterable[str]) -> dict[str, GroupRow]: ...
     def members(self, column: str, values: Iterable[str]) -> dict[str, list[GroupRow]]: ...
@@ -45,8 +50,21 @@ class LocalGroups:
             self._store.close()
 
 
+class NoGroups:
+    """Grouping turned off (`groups.enabled` false): every article is on its own, no story exists."""
+
+    def rows(self, article_ids: Iterable[str]) -> dict[str, GroupRow]:
+        return {}
+
+    def members(self, column: str, values: Iterable[str]) -> dict[str, list[GroupRow]]:
+        return {}
+
+
 def open_groups(stores: Stores, settings: dict[str, Any]) -> Groups:
-    """The groups of opened stores: the engine's for an app server without a data directory."""
+    """The groups of opened stores: the engine's for an app server without a data directory, none when
+    grouping is off (a ledger left from before would be missing what was indexed since)."""
+    if not grouping_enabled(settings):
+        return NoGroups()
     if stores.engine is not None:  # scale-out, reader or indexer: the engine is the truth
         from indexer.grouping.engine import EngineGroups
 

@@ -6,7 +6,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import Any
 
-from indexer.grouping.run import fingerprint_docs
+from indexer.grouping.run import fingerprint_batch
 from indexer.models import Article
 from indexer.passages import split_passages
 from indexer.stores.base import StoredPassage
@@ -41,12 +41,13 @@ def content_hash(article: Article, min_words: int, max_words: int) -> str:
 
 
 def analyze_articles(
-    items: Sequence[tuple[Article, str]], min_words: int, max_words: int
+    items: Sequence[tuple[Article, str]], min_words: int, max_words: int, fingerprints: bool = True
 ) -> list[Analyzed | str]:
     """Split and analyze articles (runs in worker processes). Pure. An article that cannot be
     processed (e.g. text with unencodable characters) yields the reason instead, so one bad
-    article never stops a run."""
+    article never stops a run. Without `fingerprints` (grouping off) the fourth item is None."""
     analyzed: list[Analyzed | str] = []
+    documents: list[list[KeywordDoc]] = []
     for article, _ in items:
         try:
             passages = [StoredPassage.of(p) for p in split_passages(article, min_words, max_words)]
@@ -55,14 +56,13 @@ def analyze_articles(
             analyzed.append(f"{type(error).__name__}: {error}")
             continue
         title = (docs[0].title, docs[0].title_exact) if docs else ("", "")
-        analyzed.append(
-            (
-                [(p.id, p.start, p.end) for p in passages],
-                title,
-                [(d.text, d.text_exact) for d in docs],
-                fingerprint_docs(docs),
-            )
-        )
+        spans = [(p.id, p.start, p.end) for p in passages]
+        analyzed.append((spans, title, [(d.text, d.text_exact) for d in docs], None))
+        documents.append(docs)
+    if fingerprints and documents:
+        # The whole batch at once (indexer.grouping.fingerprint.fingerprints): far cheaper than one by one.
+        prints = iter(fingerprint_batch(documents))
+        analyzed = [a if isinstance(a, str) else (*a[:3], next(prints)) for a in analyzed]
     return analyzed
 
 

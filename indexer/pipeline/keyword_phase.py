@@ -114,8 +114,10 @@ def _new_articles(
     replaced_ids: set[str],
     bar: tqdm,
     on_article: ArticleOutcome | None = None,
+    fingerprints: bool = True,
 ) -> Iterator[tuple]:
-    """Worker tasks for articles that are new or changed; unchanged ones are counted and dropped."""
+    """Worker tasks for articles that are new or changed; unchanged ones are counted and dropped.
+    `fingerprints`: the workers also fingerprint each article for grouping (off with groups.enabled)."""
     min_words, max_words = settings["passages.min_words"], settings["passages.max_words"]
     for batch in batched(articles, ANALYSIS_BATCH):
         known = stores.docs.article_hashes(a.id for a in batch)
@@ -133,7 +135,7 @@ def _new_articles(
                 replaced_ids.add(article.id)
             todo.append((article, digest))
         if todo:
-            yield (todo, min_words, max_words)
+            yield (todo, min_words, max_words, fingerprints)
 
 
 def keyword_phase(
@@ -180,8 +182,10 @@ def keyword_phase(
         replaced_ids: set[str] = set()
         read = read_articles(walked, summary, problem, reader) if paths else iter(())
         articles = counted(chain(read, extra))
-        tasks = _new_articles(articles, stores, report, settings, replaced_ids, indexing, on_article)
-        for (items, _, _), analyzed in pool.map(analyze_articles, tasks):
+        tasks = _new_articles(
+            articles, stores, report, settings, replaced_ids, indexing, on_article, grouping.enabled
+        )
+        for (items, *_), analyzed in pool.map(analyze_articles, tasks):
             prepared = []
             prints: dict[str, Any] = {}
             for (article, digest), result in zip(items, analyzed, strict=True):

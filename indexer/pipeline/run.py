@@ -179,8 +179,6 @@ def _summary_json(report: IndexReport) -> str:
 def _finish_grouping(grouping: Grouping, stores: Stores, report: IndexReport, *, with_stories: bool) -> None:
     """Group what an older index holds ungrouped, then stories (they need the vectors)."""
     started = time.monotonic()
-    if grouping.store.count() < stores.docs.count_articles():
-        grouping.backfill(require_ledger(stores))
-    grouping.finish(stores, with_stories=with_stories)
+    grouping.complete(stores, with_stories=with_stories)
     report.stories_assigned = grouping.assigned_stories
     report.stories_seconds = time.monotonic() - started
