@@ -59,7 +59,7 @@ def test_a_workers_batch_of_fingerprints_equals_each_articles_own(seeds_dir: Pat
         for t in args[0].split():
             counts[t] += TITLE_WEIGHT
         ranked = [t for t, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: KEY_TERMS * 2]]
-        assert fp.terms == tuple([t for t in ranked if len(t) > 1 and not t.isdigit()][:KEY_TERMS])
+        assert fp.terms == " ".join([t for t in ranked if len(t) > 1 and not t.isdigit()][:KEY_TERMS])
     assert fingerprints([("", "", (), ())])[0].signature == batch[-1].signature
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from indexer.grouping.fingerprint import band_keys, jaccard
 from indexer.grouping.store import HOT_BAND, GroupStore
 
-RUN_INDEX_LIMIT = 200_000  # articles a run keeps in memory for finding copies (about 400 bytes each)
+RUN_INDEX_LIMIT = 100_000  # articles a run keeps in memory for finding copies (about 1.5 kB each)
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +22,7 @@ class NewArticle:
     published_ts: int
     signature: bytes
     bands: tuple[int, ...]
-    terms: tuple[str, ...]
+    terms: str  # space-separated
     passages: tuple[int, ...]
 
 
@@ -42,11 +42,14 @@ class RunIndex:
             self.archive = True  # from now on the ledger answers for the run's earlier articles too
             self.bands.clear()
             self.known.clear()
-        self.known[article.article_id] = (article.signature, group)
+        article_id, bands = article.article_id, self.bands
+        self.known[article_id] = (article.signature, group)
         for key in article.bands:
-            sharing = self.bands.setdefault(key, [])
-            if len(sharing) < HOT_BAND:  # as in the ledger: a key that many share is boilerplate
-                sharing.append(article.article_id)
+            sharing = bands.get(key)
+            if sharing is None:  # nearly every key: no list made and thrown away by setdefault
+                bands[key] = [article_id]
+            elif len(sharing) < HOT_BAND:  # as in the ledger: a key that many share is boilerplate
+                sharing.append(article_id)
 
     def forget(self, article_ids: Iterable[str]) -> None:
         for article_id in article_ids:
@@ -113,11 +116,11 @@ def _best_match(
     known: dict[str, tuple[bytes, str]],
     threshold: float,
 ) -> tuple[str | None, float]:
+    if not any(map(run.bands.__contains__, article.bands)) and not matches:
+        return None, 1.0  # most articles: no key shared with anything (one pass in C to find out)
     others = [other for key in article.bands for other in run.bands.get(key, ())]
     if matches:
         others += [other for key in article.bands for other in matches.get(key, ())]
-    if not others:  # most articles: no key shared with anything
-        return None, 1.0
     best: tuple[float, str] | None = None
     for other in dict.fromkeys(others):
         if other == article.article_id:

@@ -42,11 +42,12 @@ BANDS, ROWS = 10, 6
 
 @dataclass(frozen=True, slots=True)
 class Fingerprint:
-    """What grouping keeps of an article: its signature (NUM_PERM uint32), LSH band keys and key terms."""
+    """What grouping keeps of an article: its signature (NUM_PERM uint32), LSH band keys and key terms
+    (space-separated, as the ledger stores them: one string is far cheaper to send from a worker)."""
 
     signature: bytes
     bands: tuple[int, ...]
-    terms: tuple[str, ...]
+    terms: str
 
 
 @lru_cache(maxsize=1)
@@ -176,18 +177,21 @@ def fingerprints(articles: Sequence[Analyzed]) -> list[Fingerprint]:
     """`fingerprint` of many articles at once (an analysis worker's batch): the signatures and band keys
     in a few array operations for the whole batch, as numpy's per-call overhead dominated one article's."""
     shingled: list[list[str]] = []
-    terms: list[tuple[str, ...]] = []
+    terms: list[str] = []
     for title, title_exact, texts, texts_exact in articles:
         words = title_exact.split()
         for text in texts_exact:
-            if len(words) >= SHINGLED_WORDS:
+            wanted = SHINGLED_WORDS - len(words)
+            if wanted <= 0:
                 break
-            words.extend(text.split())
+            # Only the words wanted: a passage's later words would be split only to be dropped.
+            more = text.split(maxsplit=wanted)
+            words.extend(more[:wanted])
         shingled.append(words[:SHINGLED_WORDS])
         body: list[str] = []
         for text in texts[:LEAD_PASSAGES]:
             body.extend(text.split())
-        terms.append(key_terms(title.split(), body))
+        terms.append(" ".join(key_terms(title.split(), body)))
     matrix = signature_matrix(shingled)
     keys = band_key_matrix(matrix).tolist()
     return [

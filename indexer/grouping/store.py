@@ -280,21 +280,17 @@ class _Transaction:
             self.db.execute(f"DELETE FROM groups WHERE article_id IN ({marks})", chunk)
 
     def add_many(self, rows: Sequence[tuple]) -> None:
-        """Insert articles: (id, source, published, published_ts, signature, terms, passages, copy group,
-        similarity, band keys) each; two statements for the whole batch."""
+        """Insert articles: (id, source, published, published_ts, signature, terms (space-separated),
+        passages, copy group, similarity, band keys) each; two statements for the whole batch."""
         # `bands` stays empty: the keys are the signature's (`band_keys`), and writing them out as text
         # was a third of grouping's cost in the keyword phase.
         self.db.executemany(
             "INSERT OR REPLACE INTO groups (article_id, source, published, published_ts, signature, "
             "terms, passages, bands, copy_group, similarity) VALUES (?,?,?,?,?,?,?,'',?,?)",
-            [
-                (r[0], r[1], r[2], r[3], r[4], " ".join(r[5]), " ".join(map(str, r[6])), r[7], r[8])
-                for r in rows
-            ],
+            [(r[0], r[1], r[2], r[3], r[4], r[5], " ".join(map(str, r[6])), r[7], r[8]) for r in rows],
         )
-        # In key order: consecutive inserts land on neighbouring pages of the B-tree.
         self.db.executemany(
-            "INSERT OR IGNORE INTO bands VALUES (?, ?)", sorted((key, r[0]) for r in rows for key in r[9])
+            "INSERT OR IGNORE INTO bands VALUES (?, ?)", [(key, r[0]) for r in rows for key in r[9]]
         )
 
     def count_terms(self, counts: dict[str, int]) -> None:
