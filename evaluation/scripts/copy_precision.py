@@ -196,12 +196,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         cost: dict[str, object] = {}
         if args.baseline:
             shutil.rmtree(root / "data")
+            # Progress on stderr (the runs take minutes each on a loaded machine); stdout stays one object.
+            judged = f"precision {copies}/{len(chosen)}"
+            print(f"{judged}; run 1 of {2 * args.rounds}: {first}", file=sys.stderr, flush=True)
             runs = [first]
             # on, off, off, on, on, off, ...: a load that drifts during the runs weighs on both kinds alike.
             for n in range(1, 2 * args.rounds):
                 data_dir = root / f"run-{n}"
                 runs.append(timed_run(sliced, data_dir, args.workers, grouping=n % 4 in (0, 3))[0])
                 shutil.rmtree(data_dir)
+                print(f"run {n + 1} of {2 * args.rounds}: {runs[-1]}", file=sys.stderr, flush=True)
             cost = compare(runs)
         print(
             json.dumps(
