@@ -71,6 +71,10 @@ class EvalOptions:
     ask_max_questions: int | None = None  # per dataset: answers composed for the first N questions only
     peers: tuple[str, ...] = ()  # other engines ranking the same corpus and questions (PEERS)
     titles: str = "keep"  # "neutral": every title replaced by its source's name (TITLES)
+    # Stories are not collapsed by default: the gold is one article, Lucene's rows and the fusion sweep rank
+    # uncollapsed articles, and collapsing would hide a gold paragraph under a near-copy gold of another set
+    # (README "Quality").
+    collapse: str = "none"
     command: str = ""
     log: Log = field(default=_stderr)
 
@@ -179,7 +183,8 @@ def missing_gold(settings: dict[str, Any], qa: QASet) -> set[str]:
 class ApiClient:
     """The JSON API in process, through Flask's test client: the same views, parsing and services as HTTP."""
 
-    def __init__(self, settings: dict[str, Any]) -> None:
+    def __init__(self, settings: dict[str, Any], collapse: str = "none") -> None:
+        self.collapse = collapse
         self.app = indexing.make_app(settings)
         self.client = self.app.test_client()
         self.docs = indexing.app_documents(self.app)
@@ -187,7 +192,10 @@ class ApiClient:
     def search(self, question: str, mode: str) -> tuple[list[str], list[str], float]:
         """Article ids of the first ten results, texts of the first five results' passages, and ms taken."""
         started = time.perf_counter()
-        response = self.client.get("/api/v1/search", query_string={"q": question, "mode": mode, "size": 10})
+        response = self.client.get(
+            "/api/v1/search",
+            query_string={"q": question, "mode": mode, "size": 10, "collapse": self.collapse},
+        )
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             raise RuntimeError(
@@ -308,7 +316,7 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
             f"warning: {len(absent)} gold paragraphs are not in the index; their questions count as misses"
         )
     questions = qa.questions
-    api = ApiClient(run_settings)
+    api = ApiClient(run_settings, options.collapse)
     outcomes: list[Outcome] = []
     started = time.perf_counter()
     try:
@@ -369,6 +377,7 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "modes": list(options.modes),
         "peers": list(options.peers),
         "titles": options.titles,
+        "collapse": options.collapse,
         "ask_modes": list(options.ask_modes),
         "seconds": round(time.perf_counter() - started, 1),
         "results": rows,

@@ -233,3 +233,38 @@ def test_vectors_are_reused_by_passage_text(tmp_path: Path) -> None:
         assert stores.vectors.search(vectors[0], 1)[0].passage_id == passages[0].id
     finally:
         stores.close()
+
+
+def test_collapse_none_keeps_near_copy_gold_paragraphs_apart(tmp_path: Path) -> None:
+    """Two sets can hold near-identical paragraphs (the same Wikipedia page); they are one copy group. With
+    stories not collapsed (the default) each question finds its own; collapsed, one hides under the other."""
+    base = GOLD[0][1]
+    paragraphs = [(base, "q-a"), (base + " وتعد فاس العاصمة العلمية للمغرب.", "q-b")]
+    data = [
+        {
+            "title": "مدينة فاس",
+            "paragraphs": [
+                {
+                    "context": context,
+                    "qas": [{"id": qid, "question": GOLD[0][2], "answers": [{"text": "إدريس الثاني"}]}],
+                }
+            ],
+        }
+        for context, qid in paragraphs
+    ]
+    qa = tmp_path / "copies.json"
+    qa.write_text(json.dumps({"version": "1.1", "data": data}, ensure_ascii=False), encoding="utf-8")
+    news = distractor_file(tmp_path / "news.jsonl.gz")
+
+    def recall(*extra: str) -> dict:
+        out = tmp_path / "out" / f"report{'-'.join(extra)}.json"
+        argv = ["eval", "--qa", str(qa), "--distractors", str(news), "--distractor-limit", "20"]
+        argv += ["--modes", "keyword", "--ask-modes", "none", "--cache-dir", str(tmp_path / "cache")]
+        assert main([*argv, "--out", str(out), *extra]) == 0
+        report = json.loads(out.read_text(encoding="utf-8"))
+        return {"collapse": report["collapse"], **rows_by(report)[("copies", "keyword")]}
+
+    apart = recall()
+    assert apart["collapse"] == "none" and apart["recall@5"] == 1.0
+    together = recall("--collapse", "copy")
+    assert together["collapse"] == "copy" and together["recall@10"] == 0.5

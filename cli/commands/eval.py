@@ -70,6 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "help (default keep)",
     )
     parser.add_argument(
+        "--collapse",
+        choices=("none", "copy", "story"),
+        default="none",
+        help="what one search result stands for, as the API's collapse=: 'none' (default: every "
+        "article on its own, as the Lucene peer and the fusion sweep rank them), 'copy' or 'story' "
+        "(the search page's default; a gold article collapsed under another counts as not found)",
+    )
+    parser.add_argument(
         "--max-questions",
         metavar="N",
         type=int,
@@ -136,6 +144,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         ask_max_questions=args.ask_max_questions,
         peers=peers,
         titles=args.titles,
+        collapse=args.collapse,
         command=shlex.join(["isnad", *sys.argv[1:]]),
     )
     if args.cache_dir is not None:
