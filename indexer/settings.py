@@ -100,6 +100,11 @@ SETTINGS: tuple[Setting, ...] = (
         "Extra weight of the title's own BM25 (terms are scored on title + passage as one field).",
     ),
     Setting(
+        "search.article_length_weight",
+        0.15,
+        "Keyword scores are divided by the article's number of passages to this power (0: passages alone).",
+    ),
+    Setting(
         "search.semantic_min_score",
         0.78,
         "Dense hits below this cosine similarity are dropped (0 keeps all; calibrated for multilingual-e5).",

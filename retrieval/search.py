@@ -21,6 +21,7 @@ from indexer.models import Article, Hit, Token
 from indexer.stores.base import ArticleRef, KeywordQuery, StoredPassage, Stores
 from indexer.stores.dates import query_bounds, to_epoch
 from indexer.stores.registry import SEARCH_MODES, SEARCH_SORTS
+from retrieval import article_length
 from retrieval.embed_batch import QueryBatcher
 from retrieval.fusion import FusionParams, hybrid
 from retrieval.query import ParsedQuery, keyword_query
@@ -169,6 +170,7 @@ class Retriever:
         self.analyze = analyze
         self.analyze_exact = analyze_exact
         self.fusion = FusionParams.from_settings(settings)
+        self.length_weight = article_length.check_weight(float(settings["search.article_length_weight"]))
         # One embedding engine serves all request threads; the lock keeps its use serial, and queries
         # that arrive while it is busy are embedded together in its next call.
         self._embed_lock = embed_lock or threading.Lock()
@@ -254,6 +256,8 @@ class Retriever:
             h.passage_id for h in (*keyword_hits, *facet_keyword_hits, *semantic_hits, *facet_semantic_hits)
         }
         articles = self.stores.docs.passage_articles(ids) if ids else {}
+        if self.length_weight and keyword_hits:
+            keyword_hits, facet_keyword_hits = self._by_article_length(keyword_hits, facet_keyword_hits, articles)
         semantic_filtered = self._filter_semantic(semantic_hits, articles, filters, candidates_per_list)
         facet_semantic_filtered = semantic_filtered
         if with_facets and filters.sources:
@@ -317,6 +321,17 @@ class Retriever:
             if passage is not None and article is not None:
                 loaded.append(Candidate(passage, article, candidate.score))
         return loaded
+
+    def _by_article_length(
+        self, keyword: list[Hit], facets: list[Hit], articles: dict[int, ArticleRef]
+    ) -> tuple[list[Hit], list[Hit]]:
+        """Both keyword lists rescored by their articles' lengths (retrieval/article_length.py)."""
+        wanted = {articles[h.passage_id].id for h in (*keyword, *facets) if h.passage_id in articles}
+        counts = self.stores.docs.passage_counts(wanted)
+        scaled = article_length.normalize(keyword, articles, counts, self.length_weight)
+        if facets is keyword:
+            return scaled, scaled
+        return scaled, article_length.normalize(facets, articles, counts, self.length_weight)
 
     def _articles_mentioning(self, kq: KeywordQuery) -> set[str]:
         """Articles with an excluded term in any passage or the title: a -word removes whole articles.

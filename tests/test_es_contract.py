@@ -198,6 +198,15 @@ def test_passage_articles_give_each_passage_its_article_id_source_and_date(fille
     assert filled.docs.passage_articles([cnn[0].id, cnn[1].id]) == {}
 
 
+def test_passage_counts_give_each_stored_article_its_number_of_passages(filled: Backend) -> None:
+    extra = Article("bbc:4", "خبر قصير", "خبر من فقرة واحدة.", "bbc", None, None, None, None)
+    filled.put([extra])
+    counts = filled.docs.passage_counts(["bbc:1", "bbc:4", "f24:3", "nope"])
+    assert counts == {"bbc:1": 2, "bbc:4": 1, "f24:3": 2}
+    filled.delete(["bbc:1"])
+    assert filled.docs.passage_counts(["bbc:1", "bbc:4"]) == {"bbc:4": 1}
+
+
 def test_replacing_an_article_replaces_its_passages(filled: Backend) -> None:
     old = passages_of(ARTICLES[1])
     changed = replace(ARTICLES[1], text="تعادل الهلال والنصر في الرياض.")

@@ -17,9 +17,11 @@ from evaluation.scripts.tune_fusion import (
     RESULTS,
     Gathered,
     hybrid_page,
+    passage_counts,
     prepare,
     question_lists,
     wide_retriever,
+    with_length_weight,
 )
 from indexer.settings import load_settings
 from indexer.stores import open_stores
@@ -41,6 +43,7 @@ def test_offline_first_page_equals_the_apis(indexed_seeds_dir: Path, method: str
             "search.candidates": DEPTH,
             "search.keyword_weight": 0.6,
             "search.semantic_weight": 0.4,
+            "search.article_length_weight": 0.5,  # long seed pages lose ranks: the offline order must follow
         },
         environ={},
     )
@@ -64,9 +67,11 @@ def test_offline_first_page_equals_the_apis(indexed_seeds_dir: Path, method: str
             Gathered("seeds", str(n), "", *question_lists(retriever, query, articles), [])
             for n, query in enumerate(QUERIES)
         ]
+        counts = passage_counts(stores, articles)
     finally:
         stores.close()
     floor = float(settings["search.semantic_min_score"])
+    gathered = with_length_weight(gathered, articles, counts, 0.5)
     prepared = prepare(gathered, articles, floor, (DEPTH,))
     params = FusionParams.from_settings(settings)
     for query, page, item in zip(QUERIES, api_pages, prepared, strict=True):

@@ -42,6 +42,7 @@ from indexer.analysis import analyze, analyze_exact
 from indexer.models import Hit
 from indexer.settings import PROJECT_ROOT, load_settings
 from indexer.stores.base import ArticleRef, Stores
+from retrieval import article_length
 from retrieval.fusion import METHODS, FusionParams, hybrid, rrf
 from retrieval.query import parse_query
 from retrieval.search import Candidate, Filters, Retriever, group_by_article, split_related
@@ -90,10 +91,33 @@ def _lists_path(folder: Path, settings: dict[str, Any], depth: int) -> Path:
 
 
 def wide_retriever(stores: Stores, settings: dict[str, Any], depth: int) -> Retriever:
-    """The product's retriever fetching `depth` dense passages and keeping those below the semantic floor:
-    the floor is applied offline, where it decides what the dense list admits."""
-    wide = {**settings, "search.candidates": depth, "search.semantic_min_score": -1.0}
+    """The product's retriever fetching `depth` dense passages and keeping those below the semantic floor,
+    with keyword scores not yet normalized by article length: the floor and the length weight are applied
+    offline (`with_length_weight`), where they decide what the lists admit and in which order."""
+    wide = {
+        **settings,
+        "search.candidates": depth,
+        "search.semantic_min_score": -1.0,
+        "search.article_length_weight": 0.0,
+    }
     return Retriever(stores, wide, analyze, analyze_exact)
+
+
+def passage_counts(stores: Stores, articles: dict[int, ArticleRef]) -> dict[str, int]:
+    """Passages per article of every listed passage, as the retriever reads them."""
+    return stores.docs.passage_counts({a.id for a in articles.values()})
+
+
+def with_length_weight(
+    gathered: Sequence[Gathered], articles: dict[int, ArticleRef], counts: dict[str, int], weight: float
+) -> list[Gathered]:
+    """The keyword lists rescored and re-sorted by article length exactly as the retriever does."""
+    out = []
+    for item in gathered:
+        hits = article_length.normalize([Hit(p, s) for p, s in item.keyword], articles, counts, weight)
+        keyword = [(h.passage_id, h.score) for h in hits]
+        out.append(Gathered(item.dataset, item.question_id, item.gold, keyword, item.semantic, item.lucene))
+    return out
 
 
 def question_lists(
@@ -420,6 +444,15 @@ def main() -> int:
     if missing_gold(run_settings, qa):
         log("warning: some gold paragraphs are not in the index; their questions count as misses")
     gathered, article_of = gather(data_dir, settings, qa.questions, GATHER_DEPTH, options.cache_root, log)
+    from indexer.stores import open_stores
+
+    stores = open_stores(run_settings)
+    try:
+        counts = passage_counts(stores, article_of)
+    finally:
+        stores.close()
+    length_weight = float(settings["search.article_length_weight"])
+    gathered = with_length_weight(gathered, article_of, counts, length_weight)
     floor = float(settings["search.semantic_min_score"])
     datasets = qa.datasets()
     prepared = prepare(gathered, article_of, floor, DEPTHS)
@@ -477,7 +510,7 @@ def main() -> int:
     number = lambda v: "–" if v is None else f"{v:.4f}"
     print(
         f"{len(gathered)} questions, {args.distractors} distractors, titles {args.titles}, "
-        f"{len(settings_grid)} fusion settings; folds tuned on mean {OBJECTIVE} of the other two sets\n"
+        f"article length weight {length_weight:g}, {len(settings_grid)} fusion settings; folds tuned on mean {OBJECTIVE} of the other two sets\n"
     )
     print(
         markdown_table(
@@ -510,6 +543,7 @@ def main() -> int:
                 "command": " ".join(sys.argv),
                 "distractors": args.distractors,
                 "titles": args.titles,
+                "article_length_weight": length_weight,
                 "objective": OBJECTIVE,
                 "index": str(data_dir),
                 "questions": len(gathered),

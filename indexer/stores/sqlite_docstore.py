@@ -211,6 +211,20 @@ class SQLiteDocumentStore:
                 found[pid] = ref
         return found
 
+    def passage_counts(self, article_ids: Iterable[str]) -> dict[str, int]:
+        ids = list(dict.fromkeys(article_ids))
+        counts: dict[str, int] = {}
+        for chunk in chunks(ids):
+            # Answered from the passages_article index alone.
+            counts.update(
+                self.db.query(
+                    f"SELECT article_id, count(*) FROM passages WHERE article_id IN ({marks(chunk)})"
+                    " GROUP BY article_id",
+                    chunk,
+                )
+            )
+        return counts
+
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         rows = self.db.query(f"{PASSAGE_SELECT} WHERE p.article_id = ? ORDER BY p.ordinal", (article_id,))
         return [_passage(row) for row in rows]

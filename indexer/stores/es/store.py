@@ -508,6 +508,23 @@ class ElasticsearchDocumentStore:
         refs = {ref.id: ref for ref in map(queries.article_ref_from_source, records.values())}
         return {pid: refs[article] for pid, article in article_of.items() if article in refs}
 
+    def passage_counts(self, article_ids: Iterable[str]) -> dict[str, int]:
+        """Passages per article from a terms aggregation over the passages' article ids (no source read)."""
+        index = self.backend.read_index()
+        counts: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(article_ids)), MGET_CHUNK):
+            body = {
+                "size": 0,
+                "track_total_hits": False,
+                "query": queries.passages_of_articles(chunk),
+                "aggs": {"articles": {"terms": {"field": "article_id", "size": len(chunk)}}},
+            }
+            with self.backend.errors("counting passages"):
+                response = self.backend.client.search(index, body)
+            for bucket in response["aggregations"]["articles"]["buckets"]:
+                counts[str(bucket["key"])] = int(bucket["doc_count"])
+        return counts
+
     def article_passages(self, article_id: str) -> list[StoredPassage]:
         fields = ["passage_id", "article_id", "ordinal", "text", "start", "end"]
         hits = self.backend.search_all(
