@@ -101,7 +101,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "search.article_length_weight",
-        0.15,
+        0.2,
         "Keyword scores are divided by the article's number of passages to this power (0: passages alone).",
     ),
     Setting(

@@ -257,7 +257,9 @@ class Retriever:
         }
         articles = self.stores.docs.passage_articles(ids) if ids else {}
         if self.length_weight and keyword_hits:
-            keyword_hits, facet_keyword_hits = self._by_article_length(keyword_hits, facet_keyword_hits, articles)
+            keyword_hits, facet_keyword_hits = self._by_article_length(
+                keyword_hits, facet_keyword_hits, articles
+            )
         semantic_filtered = self._filter_semantic(semantic_hits, articles, filters, candidates_per_list)
         facet_semantic_filtered = semantic_filtered
         if with_facets and filters.sources:

@@ -74,8 +74,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("none", "copy", "story"),
         default="none",
         help="what one search result stands for, as the API's collapse=: 'none' (default: every "
-        "article on its own, as the Lucene peer and the fusion sweep rank them), 'copy' or 'story' "
-        "(the search page's default; a gold article collapsed under another counts as not found)",
+        "article on its own, as the Lucene peer and the fusion sweep rank them), 'copy', or 'story' "
+        "(the search page's default); a gold article collapsed under another counts as not found",
     )
     parser.add_argument(
         "--max-questions",

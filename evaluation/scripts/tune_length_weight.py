@@ -7,8 +7,9 @@ that whole-document BM25 (the Lucene peer) has. Every question of the three SQuA
 (gold paragraphs among 10,000 news distractors; no embeddings needed), with both title variants, and
 ranked once by the Lucene peer. Each weight of the grid is then applied offline with the product's own
 function and page order. For each set in turn, the weight with the best mean MRR@10 over the other two
-sets and both title variants is reported on the held-out set, beside Lucene. Prints Markdown tables;
-writes every figure as JSON.
+sets and both title variants is reported on the held-out set, beside Lucene. Then, at the default weight,
+the same pages collapsed as the API's `collapse=copy` and `collapse=story` would show them (what `isnad
+eval --collapse` changes). Prints Markdown tables; writes every figure as JSON.
 
     .venv/bin/python -m evaluation.scripts.tune_length_weight --shared ../shared --out eval-out/length_weight.json
 """
@@ -38,10 +39,12 @@ from evaluation.scripts.tune_fusion import (
     with_length_weight,
 )
 from evaluation.squad import load_qa_files
+from indexer.grouping.store import GroupStore
 from indexer.models import Hit
 from indexer.settings import PROJECT_ROOT, load_settings
 from indexer.stores import open_stores
 from indexer.stores.base import ArticleRef
+from retrieval import stories
 from retrieval.query import parse_query
 from retrieval.search import Filters
 
@@ -51,7 +54,7 @@ OBJECTIVE = "mrr@10"
 FORMAT = 1
 
 
-def gather(shared: Path, titles: str, distractors: int, log: Any) -> tuple[list[Gathered], dict, dict]:
+def gather(shared: Path, titles: str, distractors: int, log: Any) -> tuple[list[Gathered], dict, dict, Path]:
     """Each question's raw keyword list (the retriever's, length weight 0), Lucene's articles, and the
     passage counts of every listed article; cached beside the index."""
     settings = load_settings()
@@ -74,9 +77,11 @@ def gather(shared: Path, titles: str, distractors: int, log: Any) -> tuple[list[
             data = json.load(handle)
         if data["built"] == built:
             log(f"keyword lists ({titles}): cached in {path}")
-            questions = [Gathered(**{**q, "keyword": [tuple(h) for h in q["keyword"]]}) for q in data["questions"]]
+            questions = [
+                Gathered(**{**q, "keyword": [tuple(h) for h in q["keyword"]]}) for q in data["questions"]
+            ]
             articles = {int(p): ArticleRef(*ref) for p, ref in data["articles"].items()}
-            return questions, articles, data["counts"]
+            return questions, articles, data["counts"], data_dir
     run_settings = {**settings, "data.dir": str(data_dir)}
     stores = open_stores(run_settings)
     articles: dict[int, ArticleRef] = {}
@@ -87,7 +92,9 @@ def gather(shared: Path, titles: str, distractors: int, log: Any) -> tuple[list[
             found = retriever.retrieve(parse_query(question.text), "keyword", Filters(), with_facets=False)
             articles.update((c.passage, c.article) for c in found.candidates)
             keyword = [(c.passage, c.score) for c in found.candidates]
-            gathered.append(Gathered(question.dataset, question.id, question.gold_article_id, keyword, [], []))
+            gathered.append(
+                Gathered(question.dataset, question.id, question.gold_article_id, keyword, [], [])
+            )
             if n % 500 == 0:
                 log(f"keyword lists ({titles}): {n}/{len(qa.questions)} questions")
         counts = passage_counts(stores, articles)
@@ -108,7 +115,10 @@ def gather(shared: Path, titles: str, distractors: int, log: Any) -> tuple[list[
             {
                 "built": built,
                 "questions": [
-                    {f: getattr(g, f) for f in ("dataset", "question_id", "gold", "keyword", "semantic", "lucene")}
+                    {
+                        f: getattr(g, f)
+                        for f in ("dataset", "question_id", "gold", "keyword", "semantic", "lucene")
+                    }
                     for g in gathered
                 ],
                 "articles": {str(p): [a.id, a.source, a.published] for p, a in articles.items()},
@@ -117,7 +127,7 @@ def gather(shared: Path, titles: str, distractors: int, log: Any) -> tuple[list[
             handle,
             ensure_ascii=False,
         )
-    return gathered, articles, counts
+    return gathered, articles, counts, data_dir
 
 
 def keyword_ranks(gathered: list[Gathered], articles: dict[int, ArticleRef]) -> list[int | None]:
@@ -125,6 +135,25 @@ def keyword_ranks(gathered: list[Gathered], articles: dict[int, ArticleRef]) -> 
     return [
         gold_rank(_article_ids([Hit(p, s) for p, s in g.keyword], articles, None), g.gold) for g in gathered
     ]
+
+
+def collapsed_ranks(
+    gathered: list[Gathered], articles: dict[int, ArticleRef], data_dir: Path, how: str
+) -> list[int | None]:
+    """The gold's rank when keyword mode's articles are collapsed as the API's `collapse=` does: one result
+    per copy group or story, its best-ranked article; a gold collapsed under another counts as not found."""
+    groups = GroupStore.open_reader(data_dir)
+    ranks = []
+    try:
+        for g in gathered:
+            order = list(dict.fromkeys(articles[p].id for p, _ in g.keyword))
+            rows = groups.rows(order) if groups is not None and how != "none" else {}
+            leads = [entry.lead for entry in stories.collapse(order, lambda a: a, rows, how)]
+            ranks.append(gold_rank(leads, g.gold))
+    finally:
+        if groups is not None:
+            groups.close()
+    return ranks
 
 
 def as_prepared(gathered: list[Gathered]) -> list[Prepared]:
@@ -143,8 +172,9 @@ def main() -> int:
 
     results: dict[tuple[str, Any], dict] = {}  # (titles, weight or "lucene") -> figures per dataset
     datasets: list[str] = []
+    collapse_rows: list[dict[str, Any]] = []
     for titles in TITLES:
-        gathered, articles, counts = gather(args.shared, titles, args.distractors, log)
+        gathered, articles, counts, data_dir = gather(args.shared, titles, args.distractors, log)
         datasets = list(dict.fromkeys(g.dataset for g in gathered))
         prepared = as_prepared(gathered)
         lucene = [gold_rank(g.lucene, g.gold) for g in gathered]
@@ -152,6 +182,15 @@ def main() -> int:
         for weight in GRID:
             scaled = with_length_weight(gathered, articles, counts, weight)
             results[(titles, weight)] = figures(prepared, keyword_ranks(scaled, articles), datasets)
+        # What collapsing would do to these figures (isnad eval asks with collapse=none), at the default weight.
+        scaled = with_length_weight(
+            gathered, articles, counts, float(load_settings()["search.article_length_weight"])
+        )
+        for how in stories.COLLAPSE:
+            found = figures(prepared, collapsed_ranks(scaled, articles, data_dir, how), datasets)
+            collapse_rows += [
+                {"titles": titles, "collapse": how, "dataset": d, **found[d]} for d in (*datasets, "all")
+            ]
 
     def mean(weight: float, training: list[str]) -> float:
         values = [results[(t, weight)][d][OBJECTIVE] for t in TITLES for d in training]
@@ -162,10 +201,19 @@ def main() -> int:
         training = [d for d in datasets if d != held_out]
         best = max(GRID, key=lambda w: mean(w, training))  # first of equals: the smaller weight
         for titles in TITLES:
-            for system, key in ((f"keyword, weight {best:g}", best), ("keyword, weight 0", 0.0), ("lucene", "lucene")):
+            for system, key in (
+                (f"keyword, weight {best:g}", best),
+                ("keyword, weight 0", 0.0),
+                ("lucene", "lucene"),
+            ):
                 fold_rows.append(
-                    {"held_out": held_out, "titles": titles, "system": system, "chosen": best,
-                     **results[(titles, key)][held_out]}
+                    {
+                        "held_out": held_out,
+                        "titles": titles,
+                        "system": system,
+                        "chosen": best,
+                        **results[(titles, key)][held_out],
+                    }
                 )
     grid_rows = [
         {"titles": t, "weight": "lucene" if w == "lucene" else f"{w:g}", "dataset": d, **results[(t, w)][d]}
@@ -175,15 +223,52 @@ def main() -> int:
     ]
     columns = (("recall@1", "R@1", percent), ("recall@5", "R@5", percent), ("mrr@10", "MRR@10", decimal))
     overall = max(GRID, key=lambda w: mean(w, datasets))
-    print(f"{args.distractors} distractors; folds tuned on mean {OBJECTIVE} of the other two sets, both title variants\n")
-    print(markdown_table(fold_rows, (("held_out", "held out", text), ("titles", "titles", text), ("system", "system", text), *columns)))
+    print(
+        f"{args.distractors} distractors; folds tuned on mean {OBJECTIVE} of the other two sets, both title variants\n"
+    )
+    print(
+        markdown_table(
+            fold_rows,
+            (
+                ("held_out", "held out", text),
+                ("titles", "titles", text),
+                ("system", "system", text),
+                *columns,
+            ),
+        )
+    )
     print(f"\ntuned on all three sets: weight {overall:g}\n")
-    print(markdown_table(grid_rows, (("titles", "titles", text), ("weight", "weight", text), ("dataset", "dataset", text), *columns)))
+    print(
+        markdown_table(
+            collapse_rows,
+            (
+                ("titles", "titles", text),
+                ("collapse", "collapse", text),
+                ("dataset", "dataset", text),
+                *columns,
+            ),
+        )
+        + "\n"
+    )
+    print(
+        markdown_table(
+            grid_rows,
+            (("titles", "titles", text), ("weight", "weight", text), ("dataset", "dataset", text), *columns),
+        )
+    )
     if args.out:
         write_json(
             args.out,
-            {"command": " ".join(sys.argv), "distractors": args.distractors, "grid": list(GRID),
-             "objective": OBJECTIVE, "chosen_on_all": overall, "folds": fold_rows, "grid_rows": grid_rows},
+            {
+                "command": " ".join(sys.argv),
+                "distractors": args.distractors,
+                "grid": list(GRID),
+                "objective": OBJECTIVE,
+                "chosen_on_all": overall,
+                "folds": fold_rows,
+                "collapse": collapse_rows,
+                "grid_rows": grid_rows,
+            },
         )
     return 0
 
