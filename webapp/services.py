@@ -235,12 +235,7 @@ class Services:
                 },
                 "also": [
                     {
-                        "article_id": m.article_id,
-                        "title": titles[m.article_id].title,
-                        "source": m.source,
-                        "published": m.published,
-                        "url": titles[m.article_id].url,
-                        "copy_group": m.copy_group,
+                        **_member_entry(m, titles[m.article_id]),
                         # the same copy as the result itself or as another article listed: syndicated text
                         "copy": shared[aid][m.copy_group] > 1,
                         "matched": m.article_id in collapsed[aid],
@@ -322,17 +317,7 @@ class Services:
             **(stories.story_summary(story_id, members) or {}),
             "first_published": members[0].published,
             "last_published": members[-1].published,
-            "articles": [
-                {
-                    "article_id": m.article_id,
-                    "title": articles[m.article_id].title,
-                    "source": m.source,
-                    "published": m.published,
-                    "url": articles[m.article_id].url,
-                    "copy_group": m.copy_group,
-                }
-                for m in members
-            ],
+            "articles": [_member_entry(m, articles[m.article_id]) for m in members],
         }
 
     def related(self, article_id: str, limit: int = RELATED_LIMIT) -> dict[str, Any]:
@@ -452,6 +437,19 @@ class Services:
             "tokens": tokens(analyze(text)),
             "exact": tokens(analyze_exact(text)),
         }
+
+
+def _member_entry(member: Any, article: Any) -> dict[str, Any]:
+    """A story or copy-group member as results and stories list it: the grouping row with its article's
+    title and address."""
+    return {
+        "article_id": member.article_id,
+        "title": article.title,
+        "source": member.source,
+        "published": member.published,
+        "url": article.url,
+        "copy_group": member.copy_group,
+    }
 
 
 def _article_id(candidate: Any) -> str:

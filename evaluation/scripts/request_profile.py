@@ -18,12 +18,14 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from evaluation import indexing
 from evaluation.queries import draw_queries
 from evaluation.scripts.ask_evidence import newest_bench_index
 
+PROJECT = Path(__file__).resolve().parents[2]
 # Functions worth naming: ours, and the libraries' entry points where native work happens.
 NAMED = ("/retrieval/", "/indexer/", "/webapp/services", "faiss", "onnxruntime", "tantivy")
 WARMUP = 5
@@ -44,7 +46,7 @@ def top_steps(stats: pstats.Stats, requests: int, most: int) -> list[tuple[float
     for (filename, line, name), (_, _, _, cumulative, _) in stats.stats.items():  # type: ignore[attr-defined]
         where = f"{filename}:{line}({name})"
         if any(part in where for part in NAMED) and "request_profile" not in filename:
-            short = where.split("/work/")[-1].split("site-packages/")[-1]
+            short = where.removeprefix(f"{PROJECT}/").split("site-packages/")[-1]
             rows.append((cumulative * 1000 / requests, short))
     return sorted(rows, reverse=True)[:most]
 
@@ -64,8 +66,8 @@ def main() -> int:
     app = create_app({"data.dir": str(folder / "data"), "limits.enabled": False})
     client = app.test_client()
 
-    def search(mode: str) -> Callable[[], None]:
-        def run() -> None:
+    def search(mode: str) -> Callable[[list[str]], None]:
+        def run(queries: list[str]) -> None:
             for query in queries:
                 reply = client.get("/api/v1/search?" + urllib.parse.urlencode({"q": query, "mode": mode}))
                 if reply.status_code != 200:
@@ -75,7 +77,7 @@ def main() -> int:
 
         return run
 
-    def ask() -> None:
+    def ask(queries: list[str]) -> None:
         for query in queries:
             reply = client.post("/api/v1/ask", json={"question": query, "mode": "hybrid"})
             if reply.status_code != 200:
@@ -84,11 +86,8 @@ def main() -> int:
     stages = {f"search {m}": search(m) for m in ("keyword", "semantic", "hybrid")} | {"ask hybrid": ask}
     print(f"{folder.name}: {len(queries)} queries a stage, in process (cProfile adds a little to each)")
     for stage, run in stages.items():
-        saved = queries[:]
-        queries[:] = saved[:WARMUP]
-        run()  # loads lazily opened graphs and warms the caches
-        queries[:] = saved
-        per_request, stats = profile(run, len(queries))
+        run(queries[:WARMUP])  # loads lazily opened graphs and warms the caches
+        per_request, stats = profile(partial(run, queries), len(queries))
         print(f"\n{stage}: {per_request:.1f} ms a request")
         for milliseconds, where in top_steps(stats, len(queries), args.most):
             print(f"  {milliseconds:7.1f} ms  {where}")
