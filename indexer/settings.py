@@ -139,7 +139,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "answer.embed_sentences",
         3,
-        "Best candidate sentences re-scored with their own embedding (0: passage vectors only).",
+        "At most this many candidate sentences re-scored with their own embedding, as the answer model's "
+        "rule picks them (0: passage vectors only).",
     ),
     Setting("server.host", "127.0.0.1", "Address the server listens on."),
     Setting("server.port", 8000, "Port the server listens on."),

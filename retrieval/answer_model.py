@@ -2,7 +2,8 @@
 
 Three logistic regressions over standardized features (trained by `make train-answers`,
 `evaluation/scripts/train_answers.py`): the first ranks every candidate sentence with features that cost nothing,
-the second re-scores the best few with their own embedding as well; its output is the probability that
+the second re-scores the best few with their own embedding as well (those whose first-stage probability is
+within `embed_within` of the best one's, at most `embed_most`: the rule the model was trained with); its output is the probability that
 the sentence holds the answer, calibrated on held-out folds, and the answer abstains below `threshold`.
 The third says how likely the sentence next to the best one holds the answer, so the answer can quote both.
 """
@@ -60,6 +61,10 @@ class AnswerModel:
     full: Stage  # over FULL_FEATURES, for the best few with their sentence vectors
     neighbour: Stage  # over NEIGHBOUR_FEATURES, for the sentences next to the best one
     threshold: float  # answer when the best probability reaches this
+    # Which candidates the second stage re-scores (answers.embedded): at most `embed_most`, those whose
+    # first-stage probability is within `embed_within` of the best's. Chosen by cross-validation.
+    embed_most: int = 3
+    embed_within: float = 1.0
 
 
 def _stage(data: dict[str, Any], expected: tuple[str, ...], path: Path) -> Stage:
@@ -85,6 +90,8 @@ def parse(data: dict[str, Any], path: Path = MODEL_FILE) -> AnswerModel:
             _stage(data["full"], FULL_FEATURES, path),
             _stage(data["neighbour"], NEIGHBOUR_FEATURES, path),
             float(data["threshold"]),
+            int(data.get("embed_sentences", 3)),
+            float(data.get("embed_within", 1.0)),
         )
     except (KeyError, TypeError, ValueError) as error:
         if isinstance(error, AnswerModelError):

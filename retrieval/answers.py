@@ -189,16 +189,28 @@ class Scores:
     final: dict[int, float]
 
 
+def embedded(ranking: np.ndarray, most: int, within: float) -> list[int]:
+    """The candidates worth embedding, best first: the `most` best by the first stage, without those more
+    than `within` below the best one's probability (a clear winner is embedded alone: embedding is most of
+    an ask's time, and a sentence far behind is rarely the one the second stage picks)."""
+    order = sorted(range(len(ranking)), key=lambda i: -ranking[i])[: max(most, 0)]
+    if not order:
+        return []
+    top = float(ranking[order[0]])
+    return [i for i in order if float(ranking[i]) >= top - within]
+
+
 def probabilities(
     retriever: Retriever, found: Candidates, model: answer_model.AnswerModel, embed_best: int
 ) -> Scores:
-    """The probability that each sentence holds the answer: the `embed_best` best by cheap features are
-    re-scored with their own embedding; with `embed_best` 0 every sentence keeps its cheap-feature one."""
+    """The probability that each sentence holds the answer: the best by cheap features (`embedded`, by the
+    model's rule, at most `embed_best`) are re-scored with their own embedding; with `embed_best` 0 every
+    sentence keeps its cheap-feature one."""
     rows = evidence.with_gaps(found.features)
     cheap = model.cheap.probability(rows)
     if embed_best <= 0:
         return Scores(cheap, {i: float(p) for i, p in enumerate(cheap)})
-    best = sorted(range(len(cheap)), key=lambda i: -cheap[i])[:embed_best]
+    best = embedded(cheap, min(embed_best, model.embed_most), model.embed_within)
     similarities = sentence_similarities(retriever, found, best)
     full = model.full.probability(evidence.with_sentence([rows[i] for i in best], similarities))
     return Scores(cheap, {i: float(p) for i, p in zip(best, full, strict=True)})

@@ -8,7 +8,10 @@ lacked it) and its answer-bearing sentences removed. Then, for each of the three
 stages are fitted on the other two sets, the abstention threshold is chosen on those two, and the held-out
 set is scored: answered right, answerable but abstained, unanswerable correctly abstained. The shipped
 model is fitted on all three sets; its threshold is chosen on the out-of-fold probabilities, so it is
-calibrated on questions the model did not see. Deterministic: same inputs, same file.
+calibrated on questions the model did not see. Which candidates the second stage embeds (`EMBED_RULES`: at
+most so many, those close enough to the first stage's best) is chosen the same way: every rule is
+cross-validated and the one that embeds the fewest tokens without losing right answers on any held-out fold
+is shipped. Deterministic: same inputs, same file.
 
     make train-answers        # = .venv/bin/python -m evaluation.scripts.train_answers --shared ../shared
 """
@@ -43,6 +46,44 @@ THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
 # The abstention target (issue: ≥ 70 % of unanswerable questions refused); the threshold is the lowest that
 # meets it on the training sets, so every answer the guarantee allows is given.
 UNANSWERABLE_REFUSED = 0.70
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Which candidates the second stage embeds (answers.embedded): at most `most`, those whose first-stage
+    probability is within `within` of the best one's."""
+
+    most: int
+    within: float
+
+    @property
+    def name(self) -> str:
+        return f"at most {self.most}" + (f", within {self.within:.2f}" if self.within < 1.0 else "")
+
+
+# The rules cross-validated, the reference (every one of the best 3, the rule before this choice) first;
+# sentence embedding is most of an ask's time, so fewer embedded tokens is the aim.
+EMBED_RULES = (
+    Rule(3, 1.0),
+    *(Rule(3, w) for w in (0.3, 0.2, 0.1, 0.05)),
+    Rule(2, 1.0),
+    *(Rule(2, w) for w in (0.2, 0.1, 0.05)),
+    Rule(1, 1.0),
+)
+# A rule may replace the reference when, out of fold pooled, it is right for at least as many answerable
+# questions less RULE_TOLERANCE, abstaining on at most that much more of them, and on every held-out fold
+# within FOLD_TOLERANCE (a fold is a few hundred questions: one point of MLQA is five).
+RULE_TOLERANCE = 0.005
+FOLD_TOLERANCE = 0.01
+RULE_FIELDS = (
+    "held_out",
+    "threshold",
+    "right",
+    "abstained",
+    "unanswerable_abstained",
+    "embedded_sentences",
+    "embedded_tokens",
+)
 
 
 @dataclass(slots=True)
@@ -114,9 +155,36 @@ def fit(rows: np.ndarray, labels: np.ndarray, features: tuple[str, ...]) -> answ
     return answer_model.Stage(features, mean, scale, model.coef_[0].copy(), float(model.intercept_[0]))
 
 
-def best_of(case: Case, cheap: answer_model.Stage, embed_best: int) -> list[int]:
-    probabilities = cheap.probability(evidence.with_gaps(case.found.features))
-    return sorted(range(len(probabilities)), key=lambda i: -probabilities[i])[:embed_best]
+# Every embedding rule is cross-validated on the same cases with the same first stages: a case's
+# RANKING_FEATURES rows and a stage's probabilities for them are computed once (keyed by object identity;
+# cases and stages live for the whole run).
+_ROWS: dict[int, np.ndarray] = {}
+_RANKED: dict[tuple[int, int], np.ndarray] = {}
+
+
+def ranking_rows(case: Case) -> np.ndarray:
+    rows = _ROWS.get(id(case))
+    if rows is None:
+        rows = np.asarray(evidence.with_gaps(case.found.features), dtype=np.float64).reshape(
+            len(case.found.features), len(evidence.RANKING_FEATURES)
+        )
+        _ROWS[id(case)] = rows
+    return rows
+
+
+def ranked(case: Case, cheap: answer_model.Stage) -> np.ndarray:
+    """The first stage's probability for each of the case's candidates."""
+    key = (id(case), id(cheap))
+    probabilities = _RANKED.get(key)
+    if probabilities is None:
+        probabilities = cheap.probability(ranking_rows(case))
+        _RANKED[key] = probabilities
+    return probabilities
+
+
+def best_of(case: Case, cheap: answer_model.Stage, most: int, within: float) -> list[int]:
+    """The candidates the second stage re-scores, as `answers.probabilities` chooses them."""
+    return answers.embedded(ranked(case, cheap), most, within)
 
 
 def full_rows(case: Case, chosen: Sequence[int], vectors: SentenceVectors) -> np.ndarray:
@@ -125,7 +193,7 @@ def full_rows(case: Case, chosen: Sequence[int], vectors: SentenceVectors) -> np
         float(vectors.vectors[case.found.sentences[i].text] @ query) if query is not None else 0.0
         for i in chosen
     ]
-    ranking = evidence.with_gaps(case.found.features)
+    ranking = ranking_rows(case)
     rows = evidence.with_sentence([ranking[i] for i in chosen], similarities)
     return np.asarray(rows, dtype=np.float64).reshape(len(chosen), len(evidence.FULL_FEATURES))
 
@@ -143,15 +211,27 @@ def neighbour_data(scored: list[tuple[Case, answers.Scores]]) -> tuple[np.ndarra
     return matrix, np.asarray(labels)
 
 
-def fit_stages(train: list[Case], vectors: SentenceVectors, embed_best: int) -> answer_model.AnswerModel:
-    """All three stages fitted on `train` (the threshold is chosen afterwards; 0 here)."""
+def fit_cheap(train: list[Case]) -> answer_model.Stage:
+    """The first stage, over every candidate of `train`."""
     usable = [c for c in train if c.found.sentences]
-    cheap = fit(
-        np.concatenate([np.asarray(evidence.with_gaps(c.found.features)) for c in usable]),
+    return fit(
+        np.concatenate([ranking_rows(c) for c in usable]),
         np.concatenate([c.labels for c in usable]),
         evidence.RANKING_FEATURES,
     )
-    picked = [(c, best_of(c, cheap, embed_best)) for c in usable]
+
+
+def fit_stages(
+    train: list[Case],
+    vectors: SentenceVectors,
+    rule: Rule,
+    cheap: answer_model.Stage | None = None,
+) -> answer_model.AnswerModel:
+    """All three stages fitted on `train` (the threshold is chosen afterwards; 0 here), the second on the
+    candidates `rule` embeds; `cheap`, when given, is the first stage already fitted on `train`."""
+    usable = [c for c in train if c.found.sentences]
+    cheap = cheap or fit_cheap(train)
+    picked = [(c, best_of(c, cheap, rule.most, rule.within)) for c in usable]
     vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
     full = fit(
         np.concatenate([full_rows(c, chosen, vectors) for c, chosen in picked]),
@@ -159,10 +239,10 @@ def fit_stages(train: list[Case], vectors: SentenceVectors, embed_best: int) -> 
         evidence.FULL_FEATURES,
     )
     # The neighbour model learns from what the first two stages pick on the same training cases.
-    staged = answer_model.AnswerModel("", cheap, full, unfitted_neighbour(), 0.0)
-    rows, labels = neighbour_data([(c, s) for c, s in score(usable, staged, vectors, embed_best) if s])
+    staged = answer_model.AnswerModel("", cheap, full, unfitted_neighbour(), 0.0, rule.most, rule.within)
+    rows, labels = neighbour_data([(c, s) for c, s in score(usable, staged, vectors, rule.most) if s])
     neighbour = fit(rows, labels, evidence.NEIGHBOUR_FEATURES)
-    return answer_model.AnswerModel("", cheap, full, neighbour, 0.0)
+    return answer_model.AnswerModel("", cheap, full, neighbour, 0.0, rule.most, rule.within)
 
 
 def unfitted_neighbour() -> answer_model.Stage:
@@ -187,21 +267,23 @@ class Outcome:
 def score(
     cases: list[Case], model: answer_model.AnswerModel, vectors: SentenceVectors, embed_best: int
 ) -> list[tuple[Case, answers.Scores | None]]:
-    """Each case's scores as `answers.probabilities` makes them (None without candidates)."""
+    """Each case's scores as `answers.probabilities` makes them, `embed_best` capping the model's rule
+    as answer.embed_sentences does (None without candidates)."""
     if embed_best <= 0:  # features only: every candidate scored by the first stage
         return [
             (c, answers.Scores(p, dict(enumerate(p.tolist()))) if len(p) else None)
             for c in cases
-            for p in [model.cheap.probability(evidence.with_gaps(c.found.features))]
+            for p in [ranked(c, model.cheap)]
         ]
-    picked = [(c, best_of(c, model.cheap, embed_best)) for c in cases]
+    most = min(embed_best, model.embed_most)
+    picked = [(c, best_of(c, model.cheap, most, model.embed_within)) for c in cases]
     vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
     scored: list[tuple[Case, answers.Scores | None]] = []
     for case, chosen in picked:
         if not chosen:
             scored.append((case, None))
             continue
-        ranking = model.cheap.probability(evidence.with_gaps(case.found.features))
+        ranking = ranked(case, model.cheap)
         final = model.full.probability(full_rows(case, chosen, vectors)).tolist()
         scored.append((case, answers.Scores(ranking, dict(zip(chosen, final, strict=True)))))
     return scored
@@ -466,6 +548,123 @@ def print_errors(diagnosis: dict[str, Any]) -> None:
     )
 
 
+@dataclass(slots=True)
+class CrossValidation:
+    """One embedding rule cross-validated: each held-out fold's figures, the out-of-fold scores (each case
+    with the model of the fold that held it out), the pooled threshold and the answers composed with it."""
+
+    rule: Rule
+    folds: list[dict[str, Any]]
+    scores: list[tuple[Case, answers.Scores | None]]
+    models: list[answer_model.AnswerModel]
+    threshold: float
+    out_of_fold: list[Outcome]
+    embedded: dict[str, float]  # sentences and tokens embedded per answerable question, out of fold
+    pooled: dict[str, Any]  # rates(out_of_fold, threshold)
+
+
+def cross_validate(
+    cases: list[Case],
+    vectors: SentenceVectors,
+    rule: Rule,
+    embed_best: int,
+    max_sentences: int,
+    cheaps: dict[str, answer_model.Stage],
+    tokens: Any,
+) -> CrossValidation:
+    """Each set held out in turn: the stages fitted on the other two (`cheaps`: their first stage, by the
+    held-out set), the threshold chosen on those two, the held-out set scored."""
+    datasets = sorted({c.dataset for c in cases})
+    folds: list[dict[str, Any]] = []
+    models: list[answer_model.AnswerModel] = []
+    scores: list[tuple[Case, answers.Scores | None]] = []
+    for held_out in datasets:
+        train = [c for c in cases if c.dataset != held_out]
+        test = [c for c in cases if c.dataset == held_out]
+        fitted = fit_stages(train, vectors, rule, cheaps[held_out])
+        _, threshold = predict(train, fitted, vectors, embed_best, max_sentences)
+        scored = score(test, fitted, vectors, embed_best)
+        held = compose_all(scored, fitted, max_sentences, threshold)
+        # Folds' models differ; each held-out case keeps the one that did not see it.
+        scores.extend(scored)
+        models.extend([fitted] * len(scored))
+        folds.append(
+            {
+                "held_out": held_out,
+                "trained_on": [d for d in datasets if d != held_out],
+                **rates(held, threshold),
+                **lengths(held, threshold),
+                **embedding_cost(scored, tokens, embed_best),
+            }
+        )
+    # The pooled threshold is chosen on the out-of-fold probabilities (which do not depend on it); the
+    # out-of-fold answers are then composed with it, as the shipped model will compose them.
+    threshold = choose_threshold(compose_oof(scores, models, max_sentences, float("-inf"), False))
+    out_of_fold = compose_oof(scores, models, max_sentences, threshold, True)
+    return CrossValidation(
+        rule,
+        folds,
+        scores,
+        models,
+        threshold,
+        out_of_fold,
+        embedding_cost(scores, tokens, embed_best),
+        rates(out_of_fold, threshold),
+    )
+
+
+def embedding_cost(
+    scored: list[tuple[Case, answers.Scores | None]], tokens: Any, embed_best: int
+) -> dict[str, float]:
+    """Sentences the second stage embeds per answerable question, and their tokens (what an ask pays for)."""
+    present = [s for c, s in scored if c.variant == "present"]
+    counts = [len(s.final) if s is not None and embed_best > 0 else 0 for s in present]
+    texts = [
+        [c.found.sentences[i].text for i in s.final] if s is not None and embed_best > 0 else []
+        for c, s in scored
+        if c.variant == "present"
+    ]
+    return {
+        "embedded_sentences": float(np.mean(counts)) if counts else 0.0,
+        "embedded_tokens": float(np.mean([sum(tokens(t) for t in ts) for ts in texts])) if texts else 0.0,
+    }
+
+
+def keeps_accuracy(candidate: CrossValidation, reference: CrossValidation) -> bool:
+    """Right for as many answerable questions, abstaining on no more, out of fold pooled (within
+    RULE_TOLERANCE) and on every held-out fold (within FOLD_TOLERANCE)."""
+    pairs = [
+        *((c, r, FOLD_TOLERANCE) for c, r in zip(candidate.folds, reference.folds, strict=True)),
+        (candidate.pooled, reference.pooled, RULE_TOLERANCE),
+    ]
+    return all(
+        (c["right"] or 0.0) >= (r["right"] or 0.0) - tolerance
+        and (c["abstained"] or 0.0) <= (r["abstained"] or 0.0) + tolerance
+        for c, r, tolerance in pairs
+    )
+
+
+def choose_rule(results: list[CrossValidation]) -> CrossValidation:
+    """The rule that embeds the fewest tokens among those that keep the reference's (the first's) accuracy."""
+    reference = results[0]
+    kept = [r for r in results if keeps_accuracy(r, reference)]
+    return min(kept, key=lambda r: r.embedded["embedded_tokens"])
+
+
+def rule_row(result: CrossValidation, chosen: bool) -> str:
+    pooled = result.pooled
+    folds = " | ".join(
+        f"{percent(f['right'])} / {percent(f['abstained'])} / {percent(f['unanswerable_abstained'])}"
+        for f in result.folds
+    )
+    name = f"**{result.rule.name}**" if chosen else result.rule.name
+    return (
+        f"| {name} | {result.embedded['embedded_sentences']:.2f} | {result.embedded['embedded_tokens']:.0f} | "
+        f"{folds} | {percent(pooled['right'])} / {percent(pooled['abstained'])} / "
+        f"{percent(pooled['unanswerable_abstained'])} |"
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=PROJECT.parent / "shared")
@@ -491,7 +690,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     embed_best = int(
         settings["answer.embed_sentences"] if args.embed_sentences is None else args.embed_sentences
     )
-    fitted_best = max(embed_best, 1)  # the second stage is fitted even when unused, so the file is complete
     max_sentences = int(settings["answer.max_sentences"])
     qa_files = [args.shared / "eval" / name for name in QA_FILES]
     options = EvalOptions(
@@ -516,34 +714,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             cases.extend(make_cases(question, found))
         vectors = SentenceVectors(services, data_dir.parent / f"sentence-vectors-{args.mode}.npz")
         datasets = sorted({c.dataset for c in cases})
-        folds: list[dict[str, Any]] = []
-        oof_models: list[answer_model.AnswerModel] = []
-        oof_scores: list[tuple[Case, answers.Scores | None]] = []
-        for held_out in datasets:
-            train = [c for c in cases if c.dataset != held_out]
-            test = [c for c in cases if c.dataset == held_out]
-            fitted = fit_stages(train, vectors, fitted_best)
-            _, threshold = predict(train, fitted, vectors, embed_best, max_sentences)
-            scored = score(test, fitted, vectors, embed_best)
-            held = compose_all(scored, fitted, max_sentences, threshold)
-            # Folds' models differ; each held-out case keeps the one that did not see it.
-            oof_scores.extend((c, s) for c, s in scored)
-            oof_models.extend([fitted] * len(scored))
-            folds.append(
-                {
-                    "held_out": held_out,
-                    "trained_on": [d for d in datasets if d != held_out],
-                    **rates(held, threshold),
-                    **lengths(held, threshold),
-                    "baseline": rates(predict_baseline(test, max_sentences), BASELINE["threshold"]),
-                }
-            )
-        # The pooled threshold is chosen on the out-of-fold probabilities (which do not depend on it); the
-        # out-of-fold answers are then composed with it, as the shipped model will compose them.
-        threshold = choose_threshold(compose_oof(oof_scores, oof_models, max_sentences, float("-inf"), False))
-        out_of_fold = compose_oof(oof_scores, oof_models, max_sentences, threshold, True)
-        single = compose_oof(oof_scores, oof_models, max_sentences, threshold, False)
-        fitted = fit_stages(cases, vectors, fitted_best)
+        # Both embedders count tokens as they read them (token_count); the store protocol does not promise it.
+        embedder: Any = services.stores.embedder
+        counted: dict[str, int] = {}
+
+        def tokens(text: str) -> int:
+            if text not in counted:
+                counted[text] = int(embedder.token_count(text))
+            return counted[text]
+
+        # The first stage does not depend on the rule: fitted once per fold.
+        cheaps = {d: fit_cheap([c for c in cases if c.dataset != d]) for d in datasets}
+        # With embedding off the second stage is still fitted (on the best one), so the file is complete.
+        rules = (
+            list(dict.fromkeys([Rule(embed_best, 1.0), *(r for r in EMBED_RULES if r.most <= embed_best)]))
+            if embed_best > 0
+            else [Rule(1, 1.0)]
+        )
+        results = [
+            cross_validate(cases, vectors, rule, embed_best, max_sentences, cheaps, tokens)
+            for rule in tqdm(rules, desc="cross-validating embedding rules", unit="rule")
+        ]
+        chosen = choose_rule(results)
+        for fold, test in zip(chosen.folds, datasets, strict=True):
+            held = [c for c in cases if c.dataset == test]
+            fold["baseline"] = rates(predict_baseline(held, max_sentences), BASELINE["threshold"])
+        folds, threshold, out_of_fold = chosen.folds, chosen.threshold, chosen.out_of_fold
+        single = compose_oof(chosen.scores, chosen.models, max_sentences, threshold, False)
+        fitted = fit_stages(cases, vectors, chosen.rule)
     finally:
         services.close()
 
@@ -553,6 +751,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "full": fitted.full.to_json(),
         "neighbour": fitted.neighbour.to_json(),
         "threshold": threshold,
+        "embed_sentences": chosen.rule.most,
+        "embed_within": chosen.rule.within,
     }
     digest = hashlib.blake2b(json.dumps(weights, sort_keys=True).encode(), digest_size=4).hexdigest()
     model: dict[str, Any] = {
@@ -564,12 +764,27 @@ def main(argv: Sequence[str] | None = None) -> int:
             "max_questions": args.max_questions,
             "mode": args.mode,
             "embed_sentences": embed_best,
+            "embed_rules": [
+                {
+                    "most": r.rule.most,
+                    "within": r.rule.within,
+                    **r.embedded,
+                    "threshold": r.threshold,
+                    "folds": [{k: f[k] for k in RULE_FIELDS} for f in r.folds],
+                    "out_of_fold": r.pooled,
+                }
+                for r in results
+            ],
             "regularization": REGULARIZATION,
             "cases": len(cases),
             "passages": int(run_settings["answer.passages"]),
         },
         "folds": folds,
-        "out_of_fold": {**rates(out_of_fold, threshold), **lengths(out_of_fold, threshold)},
+        "out_of_fold": {
+            **rates(out_of_fold, threshold),
+            **lengths(out_of_fold, threshold),
+            **chosen.embedded,
+        },
         # The same out-of-fold scores with the best sentence always quoted alone (no neighbour joined).
         "out_of_fold_single": {**rates(single, threshold), **lengths(single, threshold)},
         "baseline": {"scorer": BASELINE, **rates(baseline, BASELINE["threshold"])},
@@ -605,6 +820,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fold in folds:
         print(table_row(fold["held_out"], ", ".join(fold["trained_on"]), fold))
     print(table_row("all (out of fold)", "the other two", model["out_of_fold"]))
+    print(
+        "\nwhich candidates are embedded (cross-validated; right / abstained / unanswerable refused, held out):"
+    )
+    print(
+        "| rule | sentences | tokens | " + " | ".join(f["held_out"] for f in folds) + " | all (out of fold) |"
+    )
+    print("|---|---:|---:|" + "---|" * (len(folds) + 1))
+    for result in results:
+        print(rule_row(result, result is chosen))
     print(
         "\nanswers given to answerable questions (held out): words and sentences on average, best sentence "
         "quoted with its neighbour"
