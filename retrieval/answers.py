@@ -123,7 +123,9 @@ def gather(
     said = "\n".join(turn["content"] for turn in history if turn.get("role") == "assistant")
 
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
-    similarity = retriever.passage_similarities([c.passage for c in passages], vector)
+    similarity = retriever.passage_similarities(
+        [c.passage for c in passages], vector, retrieval.semantic_scores
+    )
     # Every sentence is analyzed once; a passage's terms (for the rarity weights) are its sentences' terms.
     split = [
         [

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
@@ -94,6 +94,9 @@ class Retrieval:
     # Rank of each passage in the BM25 and the dense list before fusion (answer evidence features).
     keyword_ranks: dict[int, int] = field(default_factory=dict)
     semantic_ranks: dict[int, int] = field(default_factory=dict)
+    # The query vector's score with each passage of the dense list (its cosine): answers reuse it rather
+    # than search the vectors again for their evidence passages.
+    semantic_scores: dict[int, float] = field(default_factory=dict)
     # Hybrid mode: the articles containing the query's words (any term, every phrase); the others among
     # the candidates are semantic neighbours only. None in the other modes, which do not tell them apart.
     matched_articles: frozenset[str] | None = None
@@ -185,13 +188,19 @@ class Retriever:
         with self._embed_lock:
             return np.asarray(self.stores.embedder.embed_passages(list(texts)), dtype=np.float32)
 
-    def passage_similarities(self, passages: Sequence[StoredPassage], vector: np.ndarray) -> dict[int, float]:
-        """Cosine of `vector` with each passage's stored vector, by passage id; a passage not embedded
-        yet (indexing still running) is embedded now."""
-        ids = {p.id for p in passages}
-        found = {
-            hit.passage_id: hit.score for hit in self.stores.vectors.search(vector, len(ids), allowed=ids)
-        }
+    def passage_similarities(
+        self, passages: Sequence[StoredPassage], vector: np.ndarray, known: Mapping[int, float] | None = None
+    ) -> dict[int, float]:
+        """Cosine of `vector` with each passage's stored vector, by passage id; `known` scores (the dense
+        list's, `Retrieval.semantic_scores`, for this same vector) are taken as they are, the others looked
+        up in the vector index; a passage not embedded yet (indexing still running) is embedded now."""
+        found = {p.id: known[p.id] for p in passages if known and p.id in known}
+        ids = {p.id for p in passages} - found.keys()
+        if ids:
+            found.update(
+                (hit.passage_id, hit.score)
+                for hit in self.stores.vectors.search(vector, len(ids), allowed=ids)
+            )
         missing = [p for p in passages if p.id not in found]
         if missing:
             fresh = self.embed_passages([p.text for p in missing]) @ vector
@@ -303,6 +312,7 @@ class Retriever:
             vector,
             {h.passage_id: rank for rank, h in enumerate(keyword_hits)},
             {h.passage_id: rank for rank, h in enumerate(semantic_filtered)},
+            {h.passage_id: h.score for h in semantic_hits},
             matched_articles=matched,
         )
 

@@ -52,3 +52,35 @@ def test_stored_and_fresh_similarities_agree(tmp_path: Path) -> None:
     assert np.allclose([stored[k] for k in direct], list(direct.values()), atol=1e-5)
     nile = next(iter(direct))  # ARTICLES order: the Nile passage first
     assert stored[nile] == max(stored.values())
+
+
+def test_the_dense_lists_scores_are_reused_and_only_the_others_looked_up(tmp_path: Path) -> None:
+    from retrieval.query import ParsedQuery
+    from retrieval.search import Filters
+
+    corpus = tmp_path / "news.jsonl"
+    corpus.write_text(
+        "".join(json.dumps({"id": i, "title": i, "text": t}, ensure_ascii=False) + "\n" for i, t in ARTICLES),
+        encoding="utf-8",
+    )
+    settings = {**load_settings(), "data.dir": str(tmp_path / "data")}
+    index_paths([str(corpus)], settings, embed=True, progress=False)
+    services = Services(settings, open_stores(settings))
+    try:
+        retriever = services.retriever
+        nile, coffee = (p for aid, _ in ARTICLES for p in retriever.stores.docs.article_passages(aid))
+        question = "أين يصب نهر النيل؟"
+        found = retriever.retrieve(
+            ParsedQuery(words=("نهر", "النيل")), "hybrid", Filters(), embed_text=question, with_facets=False
+        )
+        assert found.query_vector is not None and nile.id in found.semantic_scores
+        looked_up = retriever.passage_similarities([nile, coffee], found.query_vector)
+        reused = retriever.passage_similarities([nile, coffee], found.query_vector, found.semantic_scores)
+        assert reused.keys() == looked_up.keys() == {nile.id, coffee.id}
+        assert np.allclose([reused[k] for k in looked_up], list(looked_up.values()), atol=1e-5)
+        # A known score is taken as it is; only the passages without one are looked up.
+        partial = retriever.passage_similarities([nile, coffee], found.query_vector, {nile.id: 0.25})
+        assert partial[nile.id] == 0.25
+        assert abs(partial[coffee.id] - looked_up[coffee.id]) < 1e-5
+    finally:
+        services.close()
