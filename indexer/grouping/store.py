@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Self
 
 from indexer.grouping.fingerprint import band_keys
+from indexer.stores.row_cache import RowCache, Stamp, stamp_of
 
 GROUPS_FILE = "groups.sqlite"
 HOT_BAND = 32  # articles read per LSH band key at most (see `band_matches`)
@@ -91,7 +92,11 @@ class GroupStore:
                 isolation_level=None,
                 timeout=30,
             )
+            # A search reads the group row of each of its hundreds of candidate articles, most of them read
+            # by earlier searches: from memory until an indexing run or writer commits to the file.
+            self._row_cache: RowCache[str, GroupRow] | None = RowCache(self._stamp, self._read_rows)
         else:
+            self._row_cache = None
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
             # A rollback journal, not WAL: a run that changes no group (finishing embeddings) then adds no
             # file at all, which matters on a nearly full disk; readers wait out a batch's commit.
@@ -124,8 +129,16 @@ class GroupStore:
         rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
         return rows[0][0] if rows else None
 
+    def _stamp(self) -> Stamp:
+        with self._lock:
+            return stamp_of(self._db)
+
     def rows(self, article_ids: Iterable[str]) -> dict[str, GroupRow]:
-        ids = list(dict.fromkeys(article_ids))
+        if self._row_cache is not None:
+            return self._row_cache.get_many(article_ids)
+        return self._read_rows(list(dict.fromkeys(article_ids)))
+
+    def _read_rows(self, ids: list[str]) -> dict[str, GroupRow]:
         found: dict[str, GroupRow] = {}
         for chunk in _chunks(ids):
             marks = ",".join("?" * len(chunk))

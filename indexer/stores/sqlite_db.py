@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from indexer.stores.row_cache import Stamp, stamp_of
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -133,6 +135,11 @@ class SQLiteDatabase:
     def write_many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with self.transaction() as db:
             db.executemany(sql, rows)
+
+    def stamp(self) -> Stamp:
+        """What moves when the committed data may have changed (row_cache.stamp_of)."""
+        with self._lock:
+            return stamp_of(self._db)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._lock:

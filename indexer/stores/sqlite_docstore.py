@@ -18,6 +18,7 @@ import numpy as np
 from indexer.models import Article
 from indexer.stores.base import ArticleRef, StoredPassage
 from indexer.stores.dates import query_bounds, to_epoch
+from indexer.stores.row_cache import RowCache
 from indexer.stores.sqlite_db import SQLiteDatabase, chunks, marks, now
 
 ARTICLE_COLUMNS = "id, title, body, source, published, url, author, category, origin"
@@ -66,6 +67,10 @@ class SQLiteDocumentStore:
     def __init__(self, database: SQLiteDatabase | str | Path) -> None:
         self.db = database if isinstance(database, SQLiteDatabase) else SQLiteDatabase(database)
         self.path = self.db.path
+        # What every keyword query reads of its candidates (hundreds, mostly read by earlier queries),
+        # from memory until the file changes: about 4 of a keyword query's 18 ms of CPU on the bench index.
+        self._refs: RowCache[int, ArticleRef] = RowCache(self.db.stamp, self._read_passage_articles)
+        self._counts: RowCache[str, int] = RowCache(self.db.stamp, self._read_passage_counts)
 
     # -- DocumentStore protocol -----------------------------------------------------------------
 
@@ -198,7 +203,9 @@ class SQLiteDocumentStore:
     def passage_articles(self, passage_ids: Iterable[int]) -> dict[int, ArticleRef]:
         """Each stored passage's article id, source and date; neither passage text nor body is read, so
         a query can rank and count a thousand candidates for the price of showing a few."""
-        ids = [int(i) for i in dict.fromkeys(passage_ids)]
+        return self._refs.get_many(int(i) for i in passage_ids)
+
+    def _read_passage_articles(self, ids: list[int]) -> dict[int, ArticleRef]:
         refs: dict[str, ArticleRef] = {}  # passages of one article share its ref
         found: dict[int, ArticleRef] = {}
         for chunk in chunks(ids):
@@ -212,7 +219,9 @@ class SQLiteDocumentStore:
         return found
 
     def passage_counts(self, article_ids: Iterable[str]) -> dict[str, int]:
-        ids = list(dict.fromkeys(article_ids))
+        return self._counts.get_many(article_ids)
+
+    def _read_passage_counts(self, ids: list[str]) -> dict[str, int]:
         counts: dict[str, int] = {}
         for chunk in chunks(ids):
             # Answered from the passages_article index alone.
