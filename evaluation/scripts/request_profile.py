@@ -4,7 +4,10 @@
 Sends the queries `isnad bench` draws from its cached index through the app (Flask's test client, so no
 HTTP and no other client: the figures are the server's own work) in each search mode and as questions,
 under cProfile, and prints for each stage the time per request and the project's functions (and the
-native calls FAISS, ONNX Runtime and tantivy make) that take the most of it.
+native calls FAISS, ONNX Runtime and tantivy make) that take the most of it. Each stage is first timed
+without the profiler, `--rounds` times (wall clock and this process's CPU time a request, run by run): on
+a shared machine the wall clock moves with other jobs' load, the CPU time much less. Each stage runs on a
+newly opened app, so its first run reads the stores' rows cold and the later ones find them cached.
 
     .venv/bin/python -m evaluation.scripts.request_profile [.cache/isnad-bench/index-<key>] [--queries 50]
 """
@@ -20,6 +23,8 @@ import urllib.parse
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
+
+from flask.testing import FlaskClient
 
 from evaluation import indexing
 from evaluation.queries import draw_queries
@@ -40,6 +45,17 @@ def profile(call: Callable[[], None], requests: int) -> tuple[float, pstats.Stat
     return (time.perf_counter() - started) * 1000 / requests, pstats.Stats(profiler)
 
 
+def unprofiled(call: Callable[[], None], requests: int, rounds: int) -> list[tuple[float, float]]:
+    """(wall ms, CPU ms) a request without the profiler, for each of `rounds` runs in turn."""
+    figures = []
+    for _ in range(rounds):
+        started, used = time.perf_counter(), time.process_time()
+        call()
+        wall, cpu = time.perf_counter() - started, time.process_time() - used
+        figures.append((wall * 1000 / requests, cpu * 1000 / requests))
+    return figures
+
+
 def top_steps(stats: pstats.Stats, requests: int, most: int) -> list[tuple[float, str]]:
     """(ms per request, function) for the named functions with the largest cumulative time."""
     rows = []
@@ -56,17 +72,18 @@ def main() -> int:
     parser.add_argument("index", type=Path, nargs="?", help="a cached benchmark folder (default: the newest)")
     parser.add_argument("--queries", type=int, default=50, help="queries per stage (default 50)")
     parser.add_argument("--most", type=int, default=14, help="steps listed per stage (default 14)")
+    parser.add_argument("--rounds", type=int, default=2, help="unprofiled runs a stage (default 2)")
     args = parser.parse_args()
     folder = args.index or newest_bench_index()
     articles = list(indexing.read_articles(folder / "embedded.jsonl"))
-    queries = draw_queries(articles, args.queries)
+    # The warm-up queries are not among the measured ones, so a stage's first run reads its rows cold.
+    drawn = draw_queries(articles, args.queries + WARMUP)
+    queries, warmup = drawn[:-WARMUP], drawn[-WARMUP:]
 
     from webapp.app import create_app
+    from webapp.services import services_of
 
-    app = create_app({"data.dir": str(folder / "data"), "limits.enabled": False})
-    client = app.test_client()
-
-    def search(mode: str) -> Callable[[list[str]], None]:
+    def search(client: FlaskClient, mode: str) -> Callable[[list[str]], None]:
         def run(queries: list[str]) -> None:
             for query in queries:
                 reply = client.get("/api/v1/search?" + urllib.parse.urlencode({"q": query, "mode": mode}))
@@ -77,20 +94,32 @@ def main() -> int:
 
         return run
 
-    def ask(queries: list[str]) -> None:
-        for query in queries:
-            reply = client.post("/api/v1/ask", json={"question": query, "mode": "hybrid"})
-            if reply.status_code != 200:
-                raise SystemExit(f"ask {query!r}: HTTP {reply.status_code} {reply.data[:200]!r}")
+    def ask(client: FlaskClient) -> Callable[[list[str]], None]:
+        def run(queries: list[str]) -> None:
+            for query in queries:
+                reply = client.post("/api/v1/ask", json={"question": query, "mode": "hybrid"})
+                if reply.status_code != 200:
+                    raise SystemExit(f"ask {query!r}: HTTP {reply.status_code} {reply.data[:200]!r}")
 
-    stages = {f"search {m}": search(m) for m in ("keyword", "semantic", "hybrid")} | {"ask hybrid": ask}
+        return run
+
+    stages: dict[str, Callable[[FlaskClient], Callable[[list[str]], None]]] = {
+        f"search {m}": partial(search, mode=m) for m in ("keyword", "semantic", "hybrid")
+    } | {"ask hybrid": ask}
     print(f"{folder.name}: {len(queries)} queries a stage, in process (cProfile adds a little to each)")
-    for stage, run in stages.items():
-        run(queries[:WARMUP])  # loads lazily opened graphs and warms the caches
+    for stage, make in stages.items():
+        # A new app a stage: its stores' row caches start empty, as a server's do, and no stage reads rows
+        # an earlier stage's same queries cached (the HTTP bench runs its stages on one server).
+        app = create_app({"data.dir": str(folder / "data"), "limits.enabled": False})
+        run = make(app.test_client())
+        run(warmup)  # loads lazily opened graphs
+        figures = unprofiled(partial(run, queries), len(queries), args.rounds)
         per_request, stats = profile(partial(run, queries), len(queries))
-        print(f"\n{stage}: {per_request:.1f} ms a request")
+        rounds = ", ".join(f"{wall:.1f} ms wall {cpu:.1f} CPU" for wall, cpu in figures)
+        print(f"\n{stage}: {per_request:.1f} ms a request profiled; unprofiled run by run: {rounds}")
         for milliseconds, where in top_steps(stats, len(queries), args.most):
             print(f"  {milliseconds:7.1f} ms  {where}")
+        services_of(app).close()
     return 0
 
 
