@@ -25,9 +25,7 @@ def test_signature_is_datasketch_minhash_of_the_shingles():
 
 
 def test_a_workers_batch_of_fingerprints_equals_each_articles_own(seeds_dir: Path):
-    from collections import Counter
-
-    from indexer.grouping.fingerprint import KEY_TERMS, TITLE_WEIGHT, band_keys, fingerprint, fingerprints
+    from indexer.grouping.fingerprint import fingerprint, fingerprints
     from indexer.grouping.run import fingerprint_batch
     from indexer.ingest import iter_articles
     from indexer.models import IngestSummary
@@ -40,27 +38,39 @@ def test_a_workers_batch_of_fingerprints_equals_each_articles_own(seeds_dir: Pat
     docs.append([])  # an article without passages: an empty signature, still comparable
     batch = fingerprint_batch(docs)
     assert len(articles) > 10 and all(r[3] == fp for r, fp in zip(analyzed, batch, strict=False))
+    assert len(set(batch)) == len(batch)  # every seed page and sample is its own text
     for article_docs, fp in zip(docs, batch, strict=True):
-        args = (
-            (
-                article_docs[0].title,
-                article_docs[0].title_exact,
-                [d.text for d in article_docs],
-                [d.text_exact for d in article_docs],
-            )
+        alone = (
+            fingerprint(article_docs[0].title_exact, [d.text_exact for d in article_docs])
             if article_docs
-            else ("", "", (), ())
+            else fingerprint("", ())
         )
-        alone = fingerprint(*args)
-        assert (alone.signature, alone.bands, alone.terms) == (fp.signature, fp.bands, fp.terms)
-        assert fp.bands == band_keys(fp.signature)
-        # Key terms: the most counted (title words x TITLE_WEIGHT), ties by the term, as a full sort has it.
-        counts = Counter(t for d in article_docs[:3] for t in d.text.split())
-        for t in args[0].split():
+        assert alone == fp
+    assert fingerprints([("", ())])[0] == batch[-1]
+
+
+def test_key_terms_are_the_leads_most_counted_stems_as_the_keyword_index_has_them(seeds_dir: Path):
+    """Computed at story time from the stored title and lead; the same stems the keyword phase indexed."""
+    from collections import Counter
+
+    from indexer.grouping.fingerprint import KEY_TERMS, LEAD_PASSAGES, TITLE_WEIGHT, article_terms
+    from indexer.ingest import iter_articles
+    from indexer.models import IngestSummary
+    from indexer.pipeline import analyze_articles, content_hash, expand
+
+    articles = list(iter_articles([str(seeds_dir)], IngestSummary(), lambda problem: None))
+    analyzed = analyze_articles([(a, content_hash(a, 40, 120)) for a in articles], 40, 120)
+    assert len(articles) >= 5
+    for article, result in zip(articles, analyzed, strict=True):
+        passages, docs = expand(article, result)
+        terms = article_terms(article.title, [p.text for p in passages[:LEAD_PASSAGES]])
+        # The most counted (title words x TITLE_WEIGHT), ties by the term, as a full sort has it.
+        counts = Counter(t for d in docs[:LEAD_PASSAGES] for t in d.text.split())
+        for t in docs[0].title.split():
             counts[t] += TITLE_WEIGHT
         ranked = [t for t, _ in sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: KEY_TERMS * 2]]
-        assert fp.terms == " ".join([t for t in ranked if len(t) > 1 and not t.isdigit()][:KEY_TERMS])
-    assert fingerprints([("", "", (), ())])[0].signature == batch[-1].signature
+        expected = [t for t in ranked if len(t) > 1 and not t.isdigit()][:KEY_TERMS]
+        assert terms.split() == expected and len(expected) == KEY_TERMS
 
 
 def test_band_layout_is_datasketchs_for_the_band_threshold():
@@ -136,3 +146,50 @@ def test_deleting_an_article_removes_it_from_its_groups(grouped, tmp_path):
     assert deleted == ["rain-copy-2"] and not missing
     assert "rain-copy-2" not in rows(data_dir)
     assert "rain-copy-1" in rows(data_dir)
+
+
+def test_copies_are_found_alike_within_a_batch_across_a_runs_batches_and_from_the_ledger(tmp_path: Path):
+    """The same articles (samples/ and agency copies) give the same copy groups whether they come in one
+    batch, in several batches of one run (matched in memory) or in several runs (matched in the ledger)."""
+    from indexer.grouping.copies import NewArticle, RunIndex, assign_copies
+    from indexer.grouping.run import fingerprint_batch
+    from indexer.grouping.store import GroupStore
+    from indexer.ingest import iter_articles
+    from indexer.models import IngestSummary
+    from indexer.pipeline import analyze_articles, content_hash, expand
+
+    agency = sample("rain-agency")
+    records = [edited_copy(agency, f"rain-copy-{n}", f"قناة {n}") for n in range(3)]
+    for n, record in enumerate(records):  # each outlet signs it: three texts, not one read three times
+        record["text"] += f"\n\n({record['source']}، الحلقة {n + 1})"
+    copies = tmp_path / "copies.jsonl"
+    copies.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    found = list(iter_articles([str(REPO / "samples"), str(copies)], IngestSummary(), lambda p: None))
+    analyzed = analyze_articles([(a, content_hash(a, 40, 120)) for a in found], 40, 120)
+    docs = [expand(a, r)[1] for a, r in zip(found, analyzed, strict=True)]
+    articles = [
+        NewArticle(a.id, a.source, a.published, 0, signature, ())
+        for a, signature in zip(found, fingerprint_batch(docs), strict=True)
+    ]
+    # Each copy after an unrelated article, so that batches of three split copies from their original.
+    articles.sort(key=lambda a: (a.article_id.startswith("rain-copy"), a.article_id))
+    assert len(articles) > 10
+
+    def grouped(name: str, batches: list[list[NewArticle]], one_run: bool) -> dict[str, str]:
+        (tmp_path / name).mkdir()
+        store = GroupStore(tmp_path / name)
+        run = RunIndex(archive=False)
+        assigned: dict[str, str] = {}
+        for batch in batches:
+            assigned.update(assign_copies(store, batch, 0.8, run=run if one_run else RunIndex(archive=True)))
+        ledger = {r.article_id: r.copy_group for r in store.rows([a.article_id for a in articles]).values()}
+        store.close()
+        assert ledger == assigned
+        return assigned
+
+    whole = grouped("one-batch", [articles], one_run=True)
+    assert {whole[f"rain-copy-{n}"] for n in range(3)} == {whole["rain-agency"]}
+    assert len(set(whole.values())) == len(articles) - 3  # the copies joined; nothing else did
+    threes = [articles[i : i + 3] for i in range(0, len(articles), 3)]
+    assert grouped("batches", threes, one_run=True) == whole
+    assert grouped("runs", threes, one_run=False) == whole

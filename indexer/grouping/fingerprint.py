@@ -1,8 +1,10 @@
 """Pure per-article fingerprints: a MinHash signature over word shingles, and the article's key terms.
 
-Both are computed from analyzer output the keyword phase already has (`KeywordDoc.text_exact` for
-shingles: normalized words with stop words kept, so small edits move few shingles; `KeywordDoc.text`
-for key terms: stems without stop words), so grouping never analyzes a text twice.
+Signatures come from analyzer output the keyword phase already has (`KeywordDoc.text_exact`: normalized
+words with stop words kept, so small edits move few shingles), in the analysis workers, so grouping never
+analyzes a text twice for them. Key terms (stems without stop words) serve only stories, which wait for
+the article's vectors: they are computed when its story is (`indexer.grouping.stories`), not in the
+keyword phase.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import itertools
 import zlib
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from operator import itemgetter
 
@@ -38,16 +39,6 @@ _MASK = np.uint64(0xFFFF_FFFF)
 # J = 0.8 a pair shares a band with probability 0.95; with the bands datasketch picks for 0.8, 0.67).
 BAND_THRESHOLD = 0.6
 BANDS, ROWS = 10, 6
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprint:
-    """What grouping keeps of an article: its signature (NUM_PERM uint32), LSH band keys and key terms
-    (space-separated, as the ledger stores them: one string is far cheaper to send from a worker)."""
-
-    signature: bytes
-    bands: tuple[int, ...]
-    terms: str
 
 
 @lru_cache(maxsize=1)
@@ -163,41 +154,41 @@ def _by_count_then_term(item: tuple[str, int]) -> tuple[int, str]:
     return -item[1], item[0]
 
 
-def fingerprint(
-    title: str, title_exact: str, texts: Sequence[str], texts_exact: Sequence[str]
-) -> Fingerprint:
-    """An article's fingerprint from its analyzed title and passages (space-joined analyzer output)."""
-    return fingerprints([(title, title_exact, texts, texts_exact)])[0]
+def article_terms(title: str, lead: Sequence[str]) -> str:
+    """An article's key terms (space-separated, as the ledger stores them) from its raw title and lead
+    passages: `key_terms` of their stems, as the keyword index has them (`analyze_terms`)."""
+    from indexer.analysis import analyze_terms
+
+    body: list[str] = []
+    for text in lead[:LEAD_PASSAGES]:
+        body.extend(analyze_terms(text))
+    return " ".join(key_terms(analyze_terms(title), body))
 
 
-Analyzed = tuple[str, str, Sequence[str], Sequence[str]]  # title, title_exact, texts, texts_exact
+def fingerprint(title_exact: str, texts_exact: Sequence[str]) -> bytes:
+    """An article's signature from its analyzed title and passages (space-joined exact analyzer output)."""
+    return fingerprints([(title_exact, texts_exact)])[0]
 
 
-def fingerprints(articles: Sequence[Analyzed]) -> list[Fingerprint]:
-    """`fingerprint` of many articles at once (an analysis worker's batch): the signatures and band keys
-    in a few array operations for the whole batch, as numpy's per-call overhead dominated one article's."""
-    shingled: list[list[str]] = []
-    terms: list[str] = []
-    for title, title_exact, texts, texts_exact in articles:
-        words = title_exact.split()
-        for text in texts_exact:
-            wanted = SHINGLED_WORDS - len(words)
-            if wanted <= 0:
-                break
-            # Only the words wanted: a passage's later words would be split only to be dropped.
-            more = text.split(maxsplit=wanted)
-            words.extend(more[:wanted])
-        shingled.append(words[:SHINGLED_WORDS])
-        body: list[str] = []
-        for text in texts[:LEAD_PASSAGES]:
-            body.extend(text.split())
-        terms.append(" ".join(key_terms(title.split(), body)))
-    matrix = signature_matrix(shingled)
-    keys = band_key_matrix(matrix).tolist()
-    return [
-        Fingerprint(row.tobytes(), tuple(bands), article_terms)
-        for row, bands, article_terms in zip(matrix.astype("<u4"), keys, terms, strict=True)
-    ]
+def shingled_words(title_exact: str, texts_exact: Sequence[str]) -> list[str]:
+    """The words whose shingles make the signature: the title's, then the passages', SHINGLED_WORDS at most."""
+    words = title_exact.split()
+    for text in texts_exact:
+        wanted = SHINGLED_WORDS - len(words)
+        if wanted <= 0:
+            break
+        # Only the words wanted: a passage's later words would be split only to be dropped.
+        more = text.split(maxsplit=wanted)
+        words.extend(more[:wanted])
+    return words[:SHINGLED_WORDS]
+
+
+def fingerprints(articles: Sequence[tuple[str, Sequence[str]]]) -> list[bytes]:
+    """The signatures of many articles, (title_exact, texts_exact) each, at once (an analysis worker's
+    batch): a few array operations for the whole batch, as numpy's per-call overhead dominated one
+    article's. Band keys are left to the main process (`band_key_matrix` over thousands at once)."""
+    matrix = signature_matrix([shingled_words(title, texts) for title, texts in articles])
+    return [row.tobytes() for row in matrix.astype("<u4")]
 
 
 def signature_matrix(word_lists: Sequence[Sequence[str]]) -> np.ndarray:

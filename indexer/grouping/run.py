@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.grouping.copies import NewArticle, RunIndex, assign_copies
-from indexer.grouping.fingerprint import FINGERPRINT_VERSION, LEAD_PASSAGES, Fingerprint, fingerprints
+from indexer.grouping.fingerprint import FINGERPRINT_VERSION, LEAD_PASSAGES, fingerprints
 from indexer.grouping.lookup import grouping_enabled
 from indexer.grouping.store import GROUPS_FILE, GroupStore
 from indexer.grouping.stories import StoryRules, assign_stories
@@ -23,20 +23,15 @@ FLUSH_ARTICLES = 5000  # articles whose copy groups are assigned together (see `
 BACKFILL_BATCH = 256  # articles fingerprinted per step when an older index is grouped for the first time
 
 
-def fingerprint_docs(docs: Sequence[Any]) -> Fingerprint:
-    """An article's fingerprint from its keyword documents (analyzer output; runs in the workers)."""
+def fingerprint_docs(docs: Sequence[Any]) -> bytes:
+    """An article's signature from its keyword documents (analyzer output; runs in the workers)."""
     return fingerprint_batch([docs])[0]
 
 
-def fingerprint_batch(articles: Sequence[Sequence[Any]]) -> list[Fingerprint]:
-    """The fingerprints of many articles' keyword documents, computed together."""
+def fingerprint_batch(articles: Sequence[Sequence[Any]]) -> list[bytes]:
+    """The signatures of many articles' keyword documents, computed together."""
     return fingerprints(
-        [
-            (docs[0].title, docs[0].title_exact, [d.text for d in docs], [d.text_exact for d in docs])
-            if docs
-            else ("", "", (), ())
-            for docs in articles
-        ]
+        [(docs[0].title_exact, [d.text_exact for d in docs]) if docs else ("", ()) for docs in articles]
     )
 
 
@@ -74,10 +69,8 @@ class Grouping:
         self._replaced: set[str] = set()
         self.deleted: list[str] = []  # forgotten this run: the engine's group documents go too
 
-    def add(
-        self, items: Iterable[tuple[Article, Sequence[Any], Fingerprint]], replaced: Iterable[str]
-    ) -> None:
-        """Copy groups for a batch just written: (article, its stored passages, its fingerprint).
+    def add(self, items: Iterable[tuple[Article, Sequence[Any], bytes]], replaced: Iterable[str]) -> None:
+        """Copy groups for a batch just written: (article, its stored passages, its signature).
 
         Kept until FLUSH_ARTICLES are waiting (or `flush`): one transaction and one pass over many
         articles cost a fraction of one per analysis batch. A run stopped before its flush leaves those
@@ -94,12 +87,10 @@ class Grouping:
                 a.source,
                 a.published,
                 to_epoch(a.published),
-                fp.signature,
-                fp.bands,
-                fp.terms,
+                signature,
                 tuple(p.id for p in passages[:LEAD_PASSAGES]),
             )
-            for a, passages, fp in items
+            for a, passages, signature in items
         )
         if len(self._waiting) >= FLUSH_ARTICLES:
             self.flush()

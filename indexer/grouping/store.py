@@ -29,7 +29,7 @@ CREATE TABLE IF NOT EXISTS groups (
     published TEXT,
     published_ts INTEGER NOT NULL,
     signature BLOB NOT NULL,
-    terms TEXT NOT NULL,           -- key terms, space-separated
+    terms TEXT NOT NULL,           -- key terms, space-separated; empty until the story is chosen
     passages TEXT NOT NULL,        -- the lead passages' ids, space-separated: the article vector's inputs
     bands TEXT NOT NULL,           -- empty: an article's LSH band keys are its signature's (band_keys)
     copy_group TEXT NOT NULL,      -- the id of the group's first article (its own id when alone)
@@ -292,18 +292,20 @@ class _Transaction:
                 )
             self.db.execute(f"DELETE FROM groups WHERE article_id IN ({marks})", chunk)
 
-    def add_many(self, rows: Sequence[tuple]) -> None:
-        """Insert articles: (id, source, published, published_ts, signature, terms (space-separated),
-        passages, copy group, similarity, band keys) each; two statements for the whole batch."""
+    def add_many(self, rows: Sequence[tuple], bands: Sequence[Sequence[int]]) -> None:
+        """Insert articles: (id, source, published, published_ts, signature, passages, copy group,
+        similarity) each, with each one's band keys; two statements for the whole batch. Key terms wait
+        for the article's story (`set_stories`)."""
         # `bands` stays empty: the keys are the signature's (`band_keys`), and writing them out as text
         # was a third of grouping's cost in the keyword phase.
         self.db.executemany(
             "INSERT OR REPLACE INTO groups (article_id, source, published, published_ts, signature, "
-            "terms, passages, bands, copy_group, similarity) VALUES (?,?,?,?,?,?,?,'',?,?)",
-            [(r[0], r[1], r[2], r[3], r[4], r[5], " ".join(map(str, r[6])), r[7], r[8]) for r in rows],
+            "terms, passages, bands, copy_group, similarity) VALUES (?,?,?,?,?,'',?,'',?,?)",
+            [(r[0], r[1], r[2], r[3], r[4], " ".join(map(str, r[5])), r[6], r[7]) for r in rows],
         )
         self.db.executemany(
-            "INSERT OR IGNORE INTO bands VALUES (?, ?)", [(key, r[0]) for r in rows for key in r[9]]
+            "INSERT OR IGNORE INTO bands VALUES (?, ?)",
+            [(key, r[0]) for r, keys in zip(rows, bands, strict=True) for key in keys],
         )
 
     def count_terms(self, counts: dict[str, int]) -> None:
@@ -313,10 +315,12 @@ class _Transaction:
             list(counts.items()),
         )
 
-    def set_story(self, article_id: str, story: str, vector: bytes) -> None:
-        self.db.execute(
-            "UPDATE groups SET story = ?, vector = ?, sent = 0 WHERE article_id = ?",
-            (story, vector, article_id),
+    def set_stories(self, rows: Sequence[tuple[str, str, bytes, str]]) -> None:
+        """(article id, story, article vector, key terms) each: the article's story and what it was
+        chosen from, in one statement for the batch."""
+        self.db.executemany(
+            "UPDATE groups SET story = ?, vector = ?, terms = ?, sent = 0 WHERE article_id = ?",
+            [(story, vector, terms, article_id) for article_id, story, vector, terms in rows],
         )
 
     def mark_sent(self, article_ids: Sequence[str], sent: bool = True) -> None:

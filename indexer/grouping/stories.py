@@ -12,7 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from indexer.grouping.store import GroupStore
+from indexer.grouping.fingerprint import article_terms
+from indexer.grouping.store import GroupStore, StoryCandidate
+from indexer.stores.base import DocumentStore
 from indexer.stores.dates import UNDATED
 
 DAY = 86_400
@@ -90,17 +92,35 @@ class _Pool:
         return None
 
 
-def assign_stories(store: GroupStore, embeddings: Any, dim: int, rules: StoryRules) -> int:
+def add_key_terms(docs: DocumentStore, candidates: Sequence[StoryCandidate]) -> None:
+    """Give articles about to get their story their key terms, from their stored title and lead passages.
+
+    Only stories use key terms, and a story waits for the article's vectors: computed here, once per
+    article, rather than for every article in the keyword phase (where they cost more than the
+    signature; an index without vectors never needs them). An article no longer stored keeps what the
+    ledger has (terms an older version computed at index time, or none).
+    """
+    articles = docs.get_articles(c.article_id for c in candidates)
+    passages = docs.get_passages(p for c in candidates for p in c.passages)
+    for candidate in candidates:
+        article = articles.get(candidate.article_id)
+        if article is not None:
+            lead = [passages[p].text for p in candidate.passages if p in passages]
+            candidate.terms = tuple(article_terms(article.title, lead).split())
+
+
+def assign_stories(store: GroupStore, docs: DocumentStore, dim: int, rules: StoryRules) -> int:
     """Give every article waiting for a story (whose lead passages are embedded) its story; returns how
-    many were assigned. `embeddings.get_embeddings(ids, dim)` reads committed passage vectors."""
+    many were assigned. `docs` holds the committed passage vectors and the texts key terms come from."""
     pending = store.story_pending()
     if not pending:
         return 0
-    ids, matrix = embeddings.get_embeddings([p for c in pending for p in c.passages], dim)
+    ids, matrix = docs.get_embeddings([p for c in pending for p in c.passages], dim)
     by_passage = {int(pid): matrix[i] for i, pid in enumerate(np.asarray(ids).tolist())}
     ready = [(c, v) for c in pending if (v := article_vector(c.passages, by_passage)) is not None]
     if not ready:
         return 0
+    add_key_terms(docs, [c for c, _ in ready])
     dated = [c.published_ts for c, _ in ready if c.published_ts != UNDATED]
     window = int(rules.window_days * DAY)
     neighbours = (
@@ -119,6 +139,7 @@ def assign_stories(store: GroupStore, embeddings: Any, dim: int, rules: StoryRul
                 neighbour.story,
             )
             story_of_copy.setdefault(neighbour.copy_group, neighbour.story)
+    assigned = []
     with store.transaction() as tx:
         # Key terms count towards document frequencies once their article is in a story: counted here,
         # in one statement per distinct term, rather than per article in the keyword phase.
@@ -133,5 +154,8 @@ def assign_stories(store: GroupStore, embeddings: Any, dim: int, rules: StoryRul
             story = story or story_id(candidate.article_id)
             story_of_copy.setdefault(candidate.copy_group, story)
             pool.add(candidate.published_ts, vector, frozenset(candidate.terms), story)
-            tx.set_story(candidate.article_id, story, vector.astype(np.float32).tobytes())
+            assigned.append(
+                (candidate.article_id, story, vector.astype(np.float32).tobytes(), " ".join(candidate.terms))
+            )
+        tx.set_stories(assigned)
     return len(ready)

@@ -18,7 +18,7 @@ ANALYSIS_BATCH = 64  # articles per worker task: big enough to amortise pickling
 
 # What a worker sends back per article, as plain tuples (cheap to pickle): each passage's
 # (id, start, end) in the body, the analyzed title (stemmed, exact), each passage's analyzed text, and
-# the article's grouping fingerprint (indexer.grouping).
+# the article's MinHash signature for grouping (indexer.grouping.fingerprint).
 Analyzed = tuple[list[tuple[int, int, int]], tuple[str, str], list[tuple[str, str]], Any]
 
 
