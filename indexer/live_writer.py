@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from indexer.errors import IsnadError
+from indexer.grouping.store import GROUPS_FILE, GroupStore
 from indexer.ingest.records import RecordError
 from indexer.models import Article
 from indexer.pipeline import analyze_articles, content_hash, expand, prepare_keyword
@@ -247,6 +248,7 @@ class ArticleWriter:
 
             def record() -> None:
                 self.ledger.mark_keyword_done(marks)
+                self._forget_groups([a for a, digest in marks if known.get(a, digest) != digest])
                 self.publish()
 
             self._with_reserve(record, "the document store's marks and the manifest")
@@ -332,6 +334,7 @@ class ArticleWriter:
                 # pending deletions are left to apply), so a second run finishes what the first began.
                 self.docs.delete_articles(deleted)  # embeddings go too; readers drop those vectors on refresh
                 self._commit_keyword([], [])
+                self._forget_groups(deleted)
                 self.publish()
 
             if deleted:
@@ -339,6 +342,19 @@ class ArticleWriter:
                 self._keep_reserve()
                 self._with_reserve(remove, "a deletion")
         return deleted, missing
+
+    def _forget_groups(self, article_ids: Sequence[str]) -> None:
+        """Replaced and deleted articles leave the grouping ledger (`groups.sqlite`, when there is one): its
+        signature, copy group and story were the old text's. The server does not group; the next
+        `isnad index` groups a replaced article again (its backfill adds what the ledger lacks)."""
+        if not article_ids or not (self.data_dir / GROUPS_FILE).exists():
+            return
+        store = GroupStore(self.data_dir)
+        try:
+            with store.transaction() as tx:
+                tx.forget(article_ids)
+        finally:
+            store.close()
 
     def catch_up(self) -> int:
         """Index what SQLite holds but tantivy lacks (a crash between the two commits); returns articles done."""
