@@ -84,15 +84,15 @@ def test_a_full_cache_starts_again_rather_than_grow() -> None:
 def test_group_rows_follow_the_indexers_commits(tmp_path) -> None:
     writer = GroupStore(tmp_path)
     sign = signature(["الفقرة", "الأولى", "عن", "الاقتصاد"])
-    row = ("bbc:1", "bbc", "2018-02-18", 1518912000, sign, "اقتصاد", (1, 2), "bbc:1", 1.0, band_keys(sign))
+    row = ("bbc:1", "bbc", "2018-02-18", 1518912000, sign, (1, 2), "bbc:1", 1.0)
     with writer.transaction() as batch:
-        batch.add_many([row])
+        batch.add_many([row], [band_keys(sign)])
     reader = GroupStore.open_reader(tmp_path)
     assert reader is not None
     try:
         assert reader.rows(["bbc:1", "x"])["bbc:1"].story is None
         with writer.transaction() as batch:
-            batch.set_story("bbc:1", "story-1", b"")
+            batch.set_stories([("bbc:1", "story-1", b"", "اقتصاد")])
         assert reader.rows(["bbc:1"])["bbc:1"].story == "story-1"
         with writer.transaction() as batch:
             batch.forget(["bbc:1"])
