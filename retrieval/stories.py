@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from indexer.grouping.store import GroupRow
@@ -18,6 +19,7 @@ T = TypeVar("T")
 # year, monthly beyond; at most about 60 bars up to five years.
 DAILY_UP_TO_DAYS = 62
 WEEKLY_UP_TO_DAYS = 182
+DAYS_CACHED = 1 << 16  # distinct article date strings whose day is remembered
 
 
 @dataclass(slots=True)
@@ -68,16 +70,18 @@ def timeline(published: Sequence[str | None]) -> dict[str, Any]:
     days = []
     undated = 0
     for value in published:
-        seconds = to_epoch(value)
-        if seconds == UNDATED:
+        day = _utc_day(value)
+        if day is None:
             undated += 1
             continue
-        days.append(datetime.fromtimestamp(seconds, UTC).date())
+        days.append(day)
     if not days:
         return {"interval": None, "buckets": [], "undated": undated}
     span = (max(days) - min(days)).days
     interval = "day" if span <= DAILY_UP_TO_DAYS else "week" if span <= WEEKLY_UP_TO_DAYS else "month"
-    counts = Counter(_bucket_start(day, interval) for day in days)
+    counts: Counter[date] = Counter()
+    for day, count in Counter(days).items():  # each distinct day bucketed once
+        counts[_bucket_start(day, interval)] += count
     buckets = []
     start = _bucket_start(min(days), interval)
     last = _bucket_start(max(days), interval)
@@ -93,6 +97,14 @@ def timeline(published: Sequence[str | None]) -> dict[str, Any]:
         )
         start = end + timedelta(days=1)
     return {"interval": interval, "buckets": buckets, "undated": undated}
+
+
+@lru_cache(maxsize=DAYS_CACHED)
+def _utc_day(published: str | None) -> date | None:
+    """The UTC calendar day of an article's date as stored, None when undated. Memoised: a keyword page's
+    timeline reads the dates of hundreds of matches, and the archive's date strings repeat."""
+    seconds = to_epoch(published)
+    return None if seconds == UNDATED else datetime.fromtimestamp(seconds, UTC).date()
 
 
 def _bucket_start(day: date, interval: str) -> date:
