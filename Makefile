@@ -70,7 +70,8 @@ run: index-samples serve
 bench: install
 	$(BIN)/python -m evaluation.scripts.analysis_speed $(SHARED)/corpus/news
 	$(BIN)/python -m evaluation.scripts.ingest_speed $(SHARED)/corpus/news
-	$(BIN)/python -m evaluation.scripts.copy_precision $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000
+	$(BIN)/python -m evaluation.scripts.copy_precision $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 \
+	  --baseline --rounds 2
 	$(BIN)/isnad bench --corpus $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 \
 	  --queries 200 --clients 8 --out eval-out/bench.json
 

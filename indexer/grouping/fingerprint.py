@@ -126,7 +126,7 @@ def key_terms(
     for term in title_terms:
         counts[term] += TITLE_WEIGHT
     # The `limit * 2` first by (-count, term), without a key function over every distinct term (that
-    # cost the workers more than the signature): Counter sorts by count in C; the terms counted more
+    # cost more than the signature): Counter sorts by count in C; the terms counted more
     # than the last one wanted are few and sorted by (-count, term), and of those tied with it (often
     # hundreds, counted once) the smallest terms are taken by a plain string sort.
     wanted = limit * 2
@@ -157,7 +157,7 @@ def _by_count_then_term(item: tuple[str, int]) -> tuple[int, str]:
 def article_terms(title: str, lead: Sequence[str]) -> str:
     """An article's key terms (space-separated, as the ledger stores them) from its raw title and lead
     passages: `key_terms` of their stems, as the keyword index has them (`analyze_terms`)."""
-    from indexer.analysis import analyze_terms
+    from indexer.analysis import analyze_terms  # here: importing it builds the analyzer's tables
 
     body: list[str] = []
     for text in lead[:LEAD_PASSAGES]:
