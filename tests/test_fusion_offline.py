@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from evaluation.scripts.fusion_headroom import two_depth_page
 from evaluation.scripts.tune_fusion import (
     RESULTS,
     Gathered,
@@ -76,3 +77,6 @@ def test_offline_first_page_equals_the_apis(indexed_seeds_dir: Path, method: str
     params = FusionParams.from_settings(settings)
     for query, page, item in zip(QUERIES, api_pages, prepared, strict=True):
         assert hybrid_page(item, params, articles, floor) == page, query
+        if method == "zscore":
+            # fusion_headroom's depth-per-list fusion is the product's when both depths are equal.
+            assert two_depth_page(item, DEPTH, DEPTH, 0.6, articles, floor) == page, query
