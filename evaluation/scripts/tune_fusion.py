@@ -18,6 +18,9 @@ the three folds wins; its setting tuned on all three sets is printed as the defa
 default settings, the offline figures equal `isnad eval`'s (the same code ranks them).
 
     .venv/bin/python -m evaluation.scripts.tune_fusion --shared ../shared --distractors 1000 --out eval-out/fusion.json
+
+`--combine a.json b.json` tunes the folds over several such runs at once (titles kept and neutral), as the
+defaults are chosen: settings that do well with both title variants, not the best of one.
 """
 
 from __future__ import annotations
@@ -414,6 +417,47 @@ def winner(fold_rows: list[dict], datasets: Sequence[str]) -> str:
     return max(METHODS, key=held_out_mean)
 
 
+def combine(paths: Sequence[Path]) -> int:
+    """Folds over several runs' sweeps at once (e.g. titles kept and neutral): for each held-out set and
+    family, the setting with the best mean objective over the other sets of every run, shown per run."""
+    runs = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
+    key = lambda params: json.dumps(params, sort_keys=True)
+    by_run = [{key(s["params"]): s["results"] for s in run["sweep"]} for run in runs]
+    datasets = [d for d in runs[0]["sweep"][0]["results"] if d != "all"]
+    rows = []
+    for held_out in datasets:
+        training = [d for d in datasets if d != held_out]
+        for method in METHODS:
+            family = [s["params"] for s in runs[0]["sweep"] if s["params"]["method"] == method]
+            best = max(family, key=lambda p: sum(_mean(r[key(p)], training) for r in by_run))
+            for run, results in zip(runs, by_run, strict=True):
+                rows.append(
+                    {
+                        "held_out": held_out,
+                        "run": f"titles {run['titles']}, {run['distractors']} distractors",
+                        "system": f"hybrid {method}",
+                        "setting": describe(FusionParams(**best)),
+                        **results[key(best)][held_out],
+                    }
+                )
+    print(f"folds tuned on mean {OBJECTIVE} of the other two sets in all of: {', '.join(map(str, paths))}\n")
+    print(
+        markdown_table(
+            rows,
+            (
+                ("held_out", "held out", text),
+                ("run", "run", text),
+                ("system", "system", text),
+                ("setting", "setting (tuned on the other two, every run)", text),
+                ("recall@1", "R@1", percent),
+                ("recall@5", "R@5", percent),
+                ("mrr@10", "MRR@10", decimal),
+            ),
+        )
+    )
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--shared", type=Path, default=PROJECT_ROOT.parent / "shared")
@@ -422,7 +466,16 @@ def main() -> int:
     )
     parser.add_argument("--titles", choices=("keep", "neutral"), default="keep")
     parser.add_argument("--out", type=Path, default=None, help="write every figure as JSON here")
+    parser.add_argument(
+        "--combine",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="no search: folds tuned over these --out files together (e.g. titles kept and neutral)",
+    )
     args = parser.parse_args()
+    if args.combine:
+        return combine(args.combine)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
