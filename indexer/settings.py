@@ -63,7 +63,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "embedder.query_precision",
-        "",
+        "int8",
         'Graph the onnx backend runs queries on; empty means embedder.precision (README "Embedding").',
         ("", *EMBEDDER_PRECISIONS),
     ),

@@ -234,12 +234,26 @@ def test_cuda_without_its_execution_provider_is_refused_before_the_model_loads(c
 
     assert "CUDAExecutionProvider" not in onnxruntime.get_available_providers()  # the CPU wheel, no GPU here
     settings = load_settings(
-        overrides={"embedder.device": "cuda", "embedder.cache_dir": str(cache_dir)}, environ={}
+        overrides={
+            "embedder.device": "cuda",
+            "embedder.query_precision": "",
+            "embedder.cache_dir": str(cache_dir),
+        },
+        environ={},
     )
     with pytest.raises(
         EmbedderError,
         match="embedder.device = cuda needs ONNX Runtime's CUDA execution provider: install onnxruntime-gpu",
     ):
+        make_embedder(settings)
+
+
+def test_cuda_with_the_default_int8_query_graph_is_refused_with_the_settings_to_change(cache_dir: Path) -> None:
+    settings = load_settings(
+        overrides={"embedder.device": "cuda", "embedder.cache_dir": str(cache_dir)}, environ={}
+    )
+    assert settings["embedder.query_precision"] == "int8"
+    with pytest.raises(EmbedderError, match='int8 is a CPU graph: set embedder.precision = "fp32" and '):
         make_embedder(settings)
 
 

@@ -170,6 +170,15 @@ class SentenceTransformerEmbedder:
 def open_onnx(settings: dict[str, Any]) -> Any:
     from indexer.stores.onnx_embedder import OnnxE5Embedder
 
+    if settings["embedder.device"] == "cuda" and "int8" in (
+        settings["embedder.precision"],
+        settings["embedder.query_precision"],
+    ):
+        # ONNX Runtime's dynamic int8 operators run on the CPU only: the GPU would be left idle unasked.
+        raise EmbedderError(
+            'embedder.device = "cuda" runs the fp32 or q4 graph; int8 is a CPU graph: set '
+            'embedder.precision = "fp32" and embedder.query_precision = ""'
+        )
     return OnnxE5Embedder(
         threads=settings["embedder.threads"],
         precision=settings["embedder.precision"],
