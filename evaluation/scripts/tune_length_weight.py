@@ -80,8 +80,8 @@ def gather(shared: Path, titles: str, distractors: int, log: Any) -> tuple[list[
             questions = [
                 Gathered(**{**q, "keyword": [tuple(h) for h in q["keyword"]]}) for q in data["questions"]
             ]
-            articles = {int(p): ArticleRef(*ref) for p, ref in data["articles"].items()}
-            return questions, articles, data["counts"], data_dir
+            cached = {int(p): ArticleRef(*ref) for p, ref in data["articles"].items()}
+            return questions, cached, data["counts"], data_dir
     run_settings = {**settings, "data.dir": str(data_dir)}
     stores = open_stores(run_settings)
     articles: dict[int, ArticleRef] = {}
