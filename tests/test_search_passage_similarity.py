@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -21,13 +22,18 @@ ARTICLES = [
 ]
 
 
-def test_stored_and_fresh_similarities_agree(tmp_path: Path) -> None:
+def _corpus_and_settings(tmp_path: Path) -> tuple[Path, dict[str, Any]]:
+    """ARTICLES as a JSONL file, and settings for a data folder beside it."""
     corpus = tmp_path / "news.jsonl"
     corpus.write_text(
         "".join(json.dumps({"id": i, "title": i, "text": t}, ensure_ascii=False) + "\n" for i, t in ARTICLES),
         encoding="utf-8",
     )
-    settings = {**load_settings(), "data.dir": str(tmp_path / "data")}
+    return corpus, {**load_settings(), "data.dir": str(tmp_path / "data")}
+
+
+def test_stored_and_fresh_similarities_agree(tmp_path: Path) -> None:
+    corpus, settings = _corpus_and_settings(tmp_path)
 
     def similarities() -> tuple[dict[int, float], dict[int, float]]:
         services = Services(settings, open_stores(settings))
@@ -58,12 +64,7 @@ def test_the_dense_lists_scores_are_reused_and_only_the_others_looked_up(tmp_pat
     from retrieval.query import ParsedQuery
     from retrieval.search import Filters
 
-    corpus = tmp_path / "news.jsonl"
-    corpus.write_text(
-        "".join(json.dumps({"id": i, "title": i, "text": t}, ensure_ascii=False) + "\n" for i, t in ARTICLES),
-        encoding="utf-8",
-    )
-    settings = {**load_settings(), "data.dir": str(tmp_path / "data")}
+    corpus, settings = _corpus_and_settings(tmp_path)
     index_paths([str(corpus)], settings, embed=True, progress=False)
     services = Services(settings, open_stores(settings))
     try:

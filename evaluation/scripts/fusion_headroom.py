@@ -25,14 +25,11 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from evaluation.eval_run import EvalOptions, build_eval_index
 from evaluation.metrics import gold_rank
 from evaluation.report import decimal, markdown_table, percent, text, write_json
 from evaluation.scripts import tune_fusion as tf
-from evaluation.squad import load_qa_files
 from indexer.models import Hit
 from indexer.settings import PROJECT_ROOT, load_settings
-from indexer.stores import open_stores
 from indexer.stores.base import ArticleRef
 from retrieval.fusion import FusionParams, Normalizer, normalized
 
@@ -185,29 +182,7 @@ def main() -> int:
         print(message, file=sys.stderr, flush=True)
 
     settings = load_settings()
-    qa_files = [args.shared / "eval" / name for name in tf.QA_FILES]
-    options = EvalOptions(
-        qa_files=qa_files,
-        distractors=args.shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
-        distractor_limit=args.distractors,
-        modes=("keyword", "semantic", "hybrid"),
-        ask_modes=(),
-        titles=args.titles,
-        log=log,
-    )
-    qa = load_qa_files(qa_files)
-    data_dir = build_eval_index(options, settings, qa)
-    gathered, article_of = tf.gather(
-        data_dir, settings, qa.questions, tf.GATHER_DEPTH, options.cache_root, log
-    )
-    stores = open_stores({**settings, "data.dir": str(data_dir)})
-    try:
-        counts = tf.passage_counts(stores, article_of)
-    finally:
-        stores.close()
-    gathered = tf.with_length_weight(
-        gathered, article_of, counts, float(settings["search.article_length_weight"])
-    )
+    qa, gathered, article_of, _ = tf.weighted_lists(settings, args.shared, args.distractors, args.titles, log)
     floor = float(settings["search.semantic_min_score"])
     current = FusionParams.from_settings(settings)
     depths = sorted({current.depth, *(LIST_DEPTHS if args.per_list_depths else ())})

@@ -31,7 +31,7 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ from evaluation.eval_run import EvalOptions, build_eval_index, missing_gold
 from evaluation.lucene_peer import lucene_command, lucene_rankings
 from evaluation.metrics import Outcome, gold_rank, summarise
 from evaluation.report import decimal, markdown_table, percent, text, write_json
-from evaluation.squad import Question, load_qa_files
+from evaluation.squad import QASet, Question, load_qa_files
 from indexer.analysis import analyze, analyze_exact
 from indexer.models import Hit
 from indexer.settings import PROJECT_ROOT, load_settings
@@ -181,6 +181,40 @@ def gather(
     _write_lists(path, gathered, articles)
     log(f"ranked lists written to {path}")
     return gathered, articles
+
+
+def weighted_lists(
+    settings: dict[str, Any], shared: Path, distractors: int, titles: str, log: Callable[[str], None]
+) -> tuple[QASet, list[Gathered], dict[int, ArticleRef], Path]:
+    """What every sweep reads: the three shared QA sets, each question's wide keyword and dense lists from
+    the eval index of their gold paragraphs among `distractors` news articles (built or cached), and the
+    passages' articles; keyword scores already divided by article length as the API divides them. Last, the
+    index folder."""
+    qa_files = [shared / "eval" / name for name in QA_FILES]
+    options = EvalOptions(
+        qa_files=qa_files,
+        distractors=shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
+        distractor_limit=distractors,
+        modes=("keyword", "semantic", "hybrid"),
+        ask_modes=(),
+        titles=titles,
+        log=log,
+    )
+    qa = load_qa_files(qa_files)
+    data_dir = build_eval_index(options, settings, qa)
+    run_settings = {**settings, "data.dir": str(data_dir)}
+    if missing_gold(run_settings, qa):
+        log("warning: some gold paragraphs are not in the index; their questions count as misses")
+    gathered, article_of = gather(data_dir, settings, qa.questions, GATHER_DEPTH, options.cache_root, log)
+    from indexer.stores import open_stores
+
+    stores = open_stores(run_settings)
+    try:
+        counts = passage_counts(stores, article_of)
+    finally:
+        stores.close()
+    length_weight = float(settings["search.article_length_weight"])
+    return qa, with_length_weight(gathered, article_of, counts, length_weight), article_of, data_dir
 
 
 def _write_lists(path: Path, gathered: Sequence[Gathered], articles: dict[int, ArticleRef]) -> None:
@@ -481,31 +515,10 @@ def main() -> int:
         print(message, file=sys.stderr, flush=True)
 
     settings = load_settings()
-    qa_files = [args.shared / "eval" / name for name in QA_FILES]
-    options = EvalOptions(
-        qa_files=qa_files,
-        distractors=args.shared / "corpus" / "news" / "ant_multisource.jsonl.gz",
-        distractor_limit=args.distractors,
-        modes=("keyword", "semantic", "hybrid"),
-        ask_modes=(),
-        titles=args.titles,
-        log=log,
+    qa, gathered, article_of, data_dir = weighted_lists(
+        settings, args.shared, args.distractors, args.titles, log
     )
-    qa = load_qa_files(qa_files)
-    data_dir = build_eval_index(options, settings, qa)
-    run_settings = {**settings, "data.dir": str(data_dir)}
-    if missing_gold(run_settings, qa):
-        log("warning: some gold paragraphs are not in the index; their questions count as misses")
-    gathered, article_of = gather(data_dir, settings, qa.questions, GATHER_DEPTH, options.cache_root, log)
-    from indexer.stores import open_stores
-
-    stores = open_stores(run_settings)
-    try:
-        counts = passage_counts(stores, article_of)
-    finally:
-        stores.close()
     length_weight = float(settings["search.article_length_weight"])
-    gathered = with_length_weight(gathered, article_of, counts, length_weight)
     floor = float(settings["search.semantic_min_score"])
     datasets = qa.datasets()
     prepared = prepare(gathered, article_of, floor, DEPTHS)
