@@ -372,7 +372,9 @@ def run_eval(options: EvalOptions, settings: dict[str, Any]) -> dict[str, Any]:
         "gold_paragraphs": len(qa.paragraphs),
         "gold_missing_from_index": sorted(absent),
         "settings": {
-            k: v for k, v in settings.items() if k.split(".")[0] in ("search", "answer", "embedder")
+            k: v
+            for k, v in settings.items()
+            if k.split(".")[0] in ("search", "answer", "embedder", "vectors")
         },
         "modes": list(options.modes),
         "peers": list(options.peers),

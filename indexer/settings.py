@@ -17,6 +17,7 @@ from indexer.stores.registry import (
     FUSION_METHODS,
     SEARCH_MODES,
     STORE_BACKENDS,
+    VECTOR_SCANS,
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -80,6 +81,23 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("vectors.approximate_above", 200000, "Passage count above which FAISS uses HNSW."),
     Setting("vectors.hnsw_m", 32, "HNSW neighbours per node."),
+    Setting(
+        "vectors.scan",
+        "sq8",
+        "First pass of a flat FAISS search: a quantized in-memory copy of the vectors (sq8, sq8_uniform, "
+        "fp16, bf16) whose candidates are re-scored exactly, or none (the fp32 scan alone).",
+        VECTOR_SCANS,
+    ),
+    Setting(
+        "vectors.rescore_factor",
+        2.0,
+        "Candidates the quantized first pass hands to exact re-scoring, as a multiple of those asked for.",
+    ),
+    Setting(
+        "vectors.scan_above",
+        20000,
+        "Passage count above which a flat index keeps the quantized copy (below it the fp32 scan is cheap).",
+    ),
     Setting("passages.min_words", 40, "Passages are cut to at least roughly this many words."),
     Setting("passages.max_words", 120, "Passages are cut to at most roughly this many words."),
     Setting("search.mode", "hybrid", "Default retrieval mode.", SEARCH_MODES),

@@ -40,12 +40,7 @@ class EmbeddedStores:
             elif check:
                 self.local.check_compatible()
             self.keyword = TantivyKeywordIndex(self.data_dir / KEYWORD_DIR)
-            self.vectors = FaissVectorIndex(
-                self.data_dir / VECTORS_FILE,
-                self._dim(),
-                settings["vectors.approximate_above"],
-                settings["vectors.hnsw_m"],
-            )
+            self.vectors = FaissVectorIndex.configured(self.data_dir / VECTORS_FILE, self._dim(), settings)
             sync_vectors(self.vectors, self.ledger)
             if writable:
                 self._repair_keyword_index()

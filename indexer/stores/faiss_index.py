@@ -9,6 +9,11 @@ Exact search (IndexFlatIP) is the default. Above `approximate_above` passages th
 as HNSW (IndexHNSWFlat, inner product), which answers in sublinear time at a small recall cost.
 HNSW cannot remove vectors, so any deletion on an HNSW index is applied by rebuilding it from the
 remaining vectors at the next save; building HNSW is the slow step of large re-indexes.
+
+A flat index above `scan_above` vectors is searched in two passes (quantized_scan.py): a scalar-quantized
+copy held in memory picks `rescore_factor` times the candidates asked for, and those are scored again from
+the fp32 vectors. The copy is derived when the file is loaded (or at the first search after a change of
+kind) and kept level with every add and deletion; the file on disk is the flat index either way.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ import faiss
 import numpy as np
 
 from indexer.models import Hit
+from indexer.settings import SettingsError
+from indexer.stores.quantized_scan import EXACT, QUANTIZERS, QuantizedScan, best, inner_products
 
 if TYPE_CHECKING:
     from indexer.stores.base import VectorIndex
@@ -33,6 +40,10 @@ HNSW_EF_CONSTRUCTION = 80
 # A filter (`allowed`) on an HNSW index is answered exactly, by scoring the allowed vectors directly,
 # up to this many: a graph walk restricted to a small subset can miss most of it.
 EXACT_FILTER_UP_TO = 50_000
+# An allowed set this small (the passages an answer draws evidence from whose dense score is not known) is
+# scored from its own vectors on every kind of index: a scan of all of them, even quantized, costs
+# milliseconds for a handful of scores.
+SCORE_DIRECTLY_UP_TO = 1_000
 # OpenMP threads for one query's search. A single query gains nothing from a second thread: on the bench's
 # 74,048 vectors (flat, top 200) one thread took 10.3 ms of CPU a search and two took 21.4 ms (for a wall
 # clock no shorter), and the web server's request threads need that core. OpenMP keeps the count per
@@ -58,15 +69,46 @@ def _is_hnsw(index: Any) -> bool:
 class FaissVectorIndex:
     """A FAISS IndexIDMap2 in `path`; `search` is safe from many threads while `refresh` swaps files."""
 
-    def __init__(self, path: str | Path, dim: int, approximate_above: int = 200_000, hnsw_m: int = 32):
+    def __init__(
+        self,
+        path: str | Path,
+        dim: int,
+        approximate_above: int = 200_000,
+        hnsw_m: int = 32,
+        scan: str = "sq8",
+        rescore_factor: float = 2.0,
+        scan_above: int = 20_000,
+    ):
+        if scan != EXACT and scan not in QUANTIZERS:
+            valid = ", ".join([*QUANTIZERS, EXACT])
+            raise SettingsError(f"vectors.scan must be one of {valid}; got {scan!r}")
+        if not rescore_factor >= 1:  # also refuses NaN
+            raise SettingsError(f"vectors.rescore_factor must be at least 1, got {rescore_factor!r}")
         self.path = Path(path)
         self.dim = dim
         self.approximate_above = approximate_above
         self.hnsw_m = hnsw_m
+        self.scan, self.rescore_factor, self.scan_above = scan, rescore_factor, scan_above
         self._lock = threading.RLock()
         self._pending_removals: set[int] = set()
         self._loaded_stamp: tuple[int, int] | None = None
+        # The quantized copy of `_index` (None: not wanted, or not built yet); replaced with it, always.
+        self._quantized: QuantizedScan | None = None
         self._index = self._load()
+        self._quantized = self._scan_of(self._index)
+
+    @classmethod
+    def configured(cls, path: str | Path, dim: int, settings: dict[str, Any]) -> FaissVectorIndex:
+        """An index at `path` with the `vectors.*` settings."""
+        return cls(
+            path,
+            dim,
+            settings["vectors.approximate_above"],
+            settings["vectors.hnsw_m"],
+            scan=settings["vectors.scan"],
+            rescore_factor=settings["vectors.rescore_factor"],
+            scan_above=settings["vectors.scan_above"],
+        )
 
     def _stamp(self) -> tuple[int, int] | None:
         try:
@@ -89,6 +131,23 @@ class FaissVectorIndex:
         self._loaded_stamp = stamp
         return index
 
+    def _wants_scan(self, index: Any) -> bool:
+        return self.scan != EXACT and index.ntotal > self.scan_above and not _is_hnsw(index)
+
+    def _scan_of(self, index: Any) -> QuantizedScan | None:
+        """A quantized copy of `index` when its kind and size call for one (0.1-0.2 s per 74,048 vectors)."""
+        return QuantizedScan(index, self.scan) if self._wants_scan(index) else None
+
+    def _current(self) -> tuple[Any, QuantizedScan | None]:
+        """The served index and its quantized copy, building the copy first if the index outgrew
+        `scan_above` since it was loaded (an indexing run's adds, a server's refresh)."""
+        with self._lock:
+            if self._quantized is None and self._wants_scan(self._index):
+                self._quantized = self._scan_of(self._index)
+            elif self._quantized is not None and not self._wants_scan(self._index):
+                self._quantized = None  # shrunk below the threshold, or rebuilt as HNSW
+            return self._index, self._quantized
+
     def file_changed(self) -> bool:
         """Whether another process saved the file since this index was loaded (a stat())."""
         return self._stamp() != self._loaded_stamp
@@ -98,8 +157,9 @@ class FaissVectorIndex:
         if self._stamp() == self._loaded_stamp:
             return False
         index = self._load()
+        quantized = self._scan_of(index)
         with self._lock:
-            self._index = index
+            self._index, self._quantized = index, quantized
             self._pending_removals.clear()
         return True
 
@@ -109,13 +169,16 @@ class FaissVectorIndex:
         copy = object.__new__(FaissVectorIndex)
         copy.path, copy.dim = self.path, self.dim
         copy.approximate_above, copy.hnsw_m = self.approximate_above, self.hnsw_m
+        copy.scan, copy.rescore_factor, copy.scan_above = self.scan, self.rescore_factor, self.scan_above
         copy._lock = threading.RLock()
         if self._stamp() != self._loaded_stamp:
             copy._pending_removals = set()
             copy._index = copy._load()
+            copy._quantized = copy._scan_of(copy._index)
         else:
             with self._lock:
                 copy._index = faiss.clone_index(self._index)
+                copy._quantized = self._quantized.clone() if self._quantized is not None else None
                 copy._pending_removals = set(self._pending_removals)
             copy._loaded_stamp = self._loaded_stamp
         return copy
@@ -123,13 +186,19 @@ class FaissVectorIndex:
     def adopt(self, other: FaissVectorIndex) -> None:
         """Serve `other`'s index from now on (searches in flight finish on the old one)."""
         with self._lock:
-            self._index = other._index
+            self._index, self._quantized = other._index, other._quantized
             self._pending_removals = other._pending_removals
             self._loaded_stamp = other._loaded_stamp
 
     @property
     def kind(self) -> str:
         return "hnsw" if _is_hnsw(self._index) else "flat"
+
+    @property
+    def first_pass(self) -> str:
+        """What a search scans first: the quantized copy's kind, or "none" for the index itself."""
+        _, quantized = self._current()
+        return quantized.kind if quantized is not None else EXACT
 
     def ids(self) -> np.ndarray:
         with self._lock:
@@ -145,6 +214,8 @@ class FaissVectorIndex:
             return
         with self._lock:
             self._index.add_with_ids(vectors, ids)
+            if self._quantized is not None:
+                self._quantized.add(ids, vectors)
             self._pending_removals.difference_update(ids.tolist())
 
     def delete(self, ids: Iterable[int]) -> None:
@@ -157,17 +228,21 @@ class FaissVectorIndex:
                 self._pending_removals.update(removed.tolist())
             else:
                 self._index.remove_ids(faiss.IDSelectorBatch(removed))
+                if self._quantized is not None:
+                    self._quantized.delete(removed)
 
     def search(self, query: np.ndarray, limit: int, allowed: set[int] | None = None) -> list[Hit]:
         """Top passages by inner product; with `allowed`, only those passage ids are considered."""
         if limit <= 0 or (allowed is not None and not allowed):
             return []
         vector = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dim)
+        index, quantized = self._current()
         with self._lock:
-            index = self._index
             hidden = set(self._pending_removals)
         if not index.ntotal:
             return []
+        if allowed is not None and len(allowed) <= SCORE_DIRECTLY_UP_TO:
+            return self._score_few(index, vector[0], allowed - hidden, limit)
         if allowed is not None and len(allowed) <= EXACT_FILTER_UP_TO and _is_hnsw(index):
             return self._score_subset(index, vector[0], allowed - hidden, limit)
         selector = None
@@ -188,15 +263,32 @@ class FaissVectorIndex:
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(SEARCH_THREADS)
         try:
-            scores, ids = index.search(vector, limit_asked, params=params)
+            if quantized is not None:
+                scores, ids = quantized.search(index, vector, limit_asked, self.rescore_factor, params)
+            else:
+                found_scores, found_ids = index.search(vector, limit_asked, params=params)
+                scores, ids = found_scores[0], found_ids[0]
         finally:
             faiss.omp_set_num_threads(threads)
         hits = [
             Hit(int(pid), float(score))
-            for pid, score in zip(ids[0], scores[0], strict=True)
+            for pid, score in zip(ids, scores, strict=True)
             if pid >= 0 and int(pid) not in hidden
         ]
         return hits[:limit]
+
+    @classmethod
+    def _score_few(cls, index: Any, vector: np.ndarray, allowed: set[int], limit: int) -> list[Hit]:
+        """Exact scores of a few allowed passages, read by id (no scan), with the flat scan's own kernel."""
+        wanted = np.fromiter(allowed, dtype=np.int64, count=len(allowed))
+        if not len(wanted):
+            return []
+        try:
+            rows = index.reconstruct_batch(wanted)
+        except RuntimeError:  # some are not in the index (not embedded yet): find those that are
+            return cls._score_subset(index, vector, allowed, limit)
+        scores, ids = best(wanted, inner_products(vector, rows), limit)
+        return [Hit(int(pid), float(score)) for pid, score in zip(ids, scores, strict=True)]
 
     @staticmethod
     def _score_subset(index: Any, vector: np.ndarray, allowed: set[int], limit: int) -> list[Hit]:
@@ -204,9 +296,8 @@ class FaissVectorIndex:
         ids = present[np.isin(present, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))]
         if not len(ids):
             return []
-        scores = index.reconstruct_batch(ids) @ vector
-        top = np.argsort(-scores, kind="stable")[:limit]
-        return [Hit(int(ids[i]), float(scores[i])) for i in top]
+        scores, ids = best(ids, inner_products(vector, index.reconstruct_batch(ids)), limit)
+        return [Hit(int(pid), float(score)) for pid, score in zip(ids, scores, strict=True)]
 
     def count(self) -> int:
         with self._lock:
@@ -228,7 +319,7 @@ class FaissVectorIndex:
             fresh = _new_index(self.dim, int(keep.sum()), self.approximate_above, self.hnsw_m)
             if keep.any():
                 fresh.add_with_ids(np.ascontiguousarray(vectors[keep]), all_ids[keep])
-            self._index = fresh
+            self._index, self._quantized = fresh, None  # the next search derives a copy if one is wanted
             self._pending_removals.clear()
 
     def save(self) -> None:
@@ -257,6 +348,7 @@ class FaissVectorIndex:
     def close(self) -> None:
         with self._lock:
             self._index = _new_index(self.dim, 0, self.approximate_above, self.hnsw_m)
+            self._quantized = None
 
 
 def sync_vectors(vectors: VectorIndex, ledger: IndexLedger, batch: int = 4096) -> tuple[int, int]:

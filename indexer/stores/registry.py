@@ -42,6 +42,9 @@ SEARCH_SORTS: tuple[str, ...] = ("relevance", "date")
 # `search.fusion`: how hybrid search merges its lists (retrieval/fusion.py): reciprocal rank, or a convex
 # combination of scores normalized by min-max or by z-score within each list.
 FUSION_METHODS: tuple[str, ...] = ("rrf", "minmax", "zscore")
+# `vectors.scan`: the quantized first pass of a flat FAISS search (indexer/stores/quantized_scan.py), or
+# "none" for the exact scan of the fp32 vectors alone.
+VECTOR_SCANS: tuple[str, ...] = ("sq8", "sq8_uniform", "fp16", "bf16", "none")
 
 
 class UnknownBackendError(IsnadError, ValueError):
