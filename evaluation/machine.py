@@ -65,6 +65,18 @@ def process_rss_mib(pid: int) -> dict[str, float | None]:
     return values
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time another process has used so far (all its threads), from /proc/<pid>/stat."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Fields after the command name (in parentheses, which may itself hold spaces): utime and stime are
+    # the 14th and 15th fields of the whole line, in clock ticks.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def directory_mib(path: Path) -> float:
     """Bytes on disk under a directory (file sizes), in MiB."""
     total = sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.exists() else 0
