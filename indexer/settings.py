@@ -83,9 +83,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("vectors.hnsw_m", 32, "HNSW neighbours per node."),
     Setting(
         "vectors.scan",
-        "sq8",
-        "First pass of a flat FAISS search: a quantized in-memory copy of the vectors (sq8, sq8_uniform, "
-        "fp16, bf16) whose candidates are re-scored exactly, or none (the fp32 scan alone).",
+        "int8",
+        "First pass of a flat FAISS search: a quantized in-memory copy of the vectors (int8, sq8, "
+        "sq8_uniform, fp16, bf16) whose candidates are re-scored exactly, or none (the fp32 scan alone).",
         VECTOR_SCANS,
     ),
     Setting(

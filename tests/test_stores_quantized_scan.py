@@ -18,7 +18,7 @@ from indexer.settings import SettingsError, load_settings
 from indexer.stores import faiss_index
 from indexer.stores.faiss_index import FaissVectorIndex
 from indexer.stores.onnx_embedder import OnnxE5Embedder
-from indexer.stores.quantized_scan import EXACT, QUANTIZERS
+from indexer.stores.quantized_scan import EXACT, QUANTIZERS, Int8Ranges
 
 ARTICLES = 60  # about 150 passages: a first pass of 2 x 20 candidates really chooses among them
 
@@ -78,7 +78,7 @@ def test_each_first_pass_gives_the_exact_lists(tmp_path: Path, real, kind: str, 
 
 def test_an_allowed_passage_without_a_vector_is_left_out(tmp_path: Path, real) -> None:
     ids, rows, queries = real
-    exact, quantized = pair(tmp_path, "sq8", ids[1:], rows[1:])
+    exact, quantized = pair(tmp_path, "int8", ids[1:], rows[1:])
     allowed = set(ids[:6].tolist())  # ids[0]: a passage not embedded yet
     found = lists(quantized, queries[:3], 10, allowed)
     assert found == lists(exact, queries[:3], 10, allowed)
@@ -98,9 +98,38 @@ def test_the_first_pass_alone_is_not_exact_so_the_rescoring_is_what_makes_it(tmp
     assert not np.array_equal(scores, truth)
 
 
+def test_the_int8_scan_ranks_by_the_integer_dot_product_of_codes_and_query_weights(real) -> None:
+    """FAISS's byte kernel reads the signed codes and the scaled query as the arithmetic in Int8Ranges says."""
+    _, rows, queries = real
+    ranges = Int8Ranges(rows)
+    codes = ranges.codes(rows)
+    assert codes.min() >= -128 and codes.max() <= 127 and np.array_equal(codes, np.round(codes))
+    scan = faiss.IndexScalarQuantizer(rows.shape[1], QUANTIZERS["int8"], faiss.METRIC_INNER_PRODUCT)
+    scan.train(codes)
+    scan.add(codes)
+    for query in queries[:10]:
+        weights = ranges.weights(query)
+        assert np.abs(weights).max() == 127
+        found, order = scan.search(weights[None, :], 10)
+        expected = codes @ weights  # integers below 2**24: exact in float32 whatever the order of the sums
+        assert np.array_equal(found[0], np.sort(expected)[::-1][:10])
+        assert np.array_equal(expected[order[0]], found[0])
+
+
+def test_a_vector_outside_the_trained_ranges_is_clipped_yet_scored_exactly(tmp_path: Path, real) -> None:
+    ids, rows, queries = real
+    exact, quantized = pair(tmp_path, "int8", ids[:-1], rows[:-1])
+    outside = -rows[-1]  # added after the ranges were learnt: most components fall outside them
+    for index in (exact, quantized):
+        index.add(ids[-1:], outside[None, :])
+    probes = np.vstack([outside, queries[:5]])
+    assert lists(quantized, probes, 10) == lists(exact, probes, 10)
+    assert lists(quantized, probes, 1)[0][0][0] == int(ids[-1])
+
+
 def test_deletions_updates_copies_and_reloads_keep_the_copy_level(tmp_path: Path, real) -> None:
     ids, rows, queries = real
-    exact, quantized = pair(tmp_path, "sq8", ids, rows)
+    exact, quantized = pair(tmp_path, "int8", ids, rows)
     # Delete every fifth passage, then update another: its old vector out, a new one in.
     gone = ids[::5].tolist()
     changed, new_vector = int(ids[1]), rows[1] + queries[0]
@@ -128,27 +157,27 @@ def test_deletions_updates_copies_and_reloads_keep_the_copy_level(tmp_path: Path
     stored: Any = faiss.downcast_index(read)
     assert isinstance(stored, faiss.IndexIDMap2)
     assert isinstance(faiss.downcast_index(stored.index), faiss.IndexFlatIP)
-    reloaded = FaissVectorIndex(quantized.path, rows.shape[1], scan="sq8", scan_above=0)
-    assert reloaded.first_pass == "sq8"
+    reloaded = FaissVectorIndex(quantized.path, rows.shape[1], scan="int8", scan_above=0)
+    assert reloaded.first_pass == "int8"
     assert lists(reloaded, queries, 20) == lists(exact, queries, 20)
 
 
 def test_the_copy_appears_once_the_index_outgrows_the_threshold_and_not_before(tmp_path: Path, real) -> None:
     ids, rows, queries = real
-    index = FaissVectorIndex(tmp_path / "v.faiss", rows.shape[1], scan="sq8", scan_above=100)
+    index = FaissVectorIndex(tmp_path / "v.faiss", rows.shape[1], scan="int8", scan_above=100)
     exact = FaissVectorIndex(tmp_path / "e.faiss", rows.shape[1], scan=EXACT)
     index.add(ids[:100], rows[:100])
     assert index.first_pass == EXACT  # 100 vectors: the fp32 scan is cheap
     index.add(ids[100:], rows[100:])
     exact.add(ids, rows)
-    assert index.first_pass == "sq8"
+    assert index.first_pass == "int8"
     assert lists(index, queries, 20) == lists(exact, queries, 20)
     index.delete(ids[50:].tolist())
     assert index.first_pass == EXACT
 
 
 def test_bad_scan_settings_are_refused_by_name(tmp_path: Path) -> None:
-    with pytest.raises(SettingsError, match=r"vectors.scan must be one of sq8, .*none"):
+    with pytest.raises(SettingsError, match=r"vectors.scan must be one of int8, sq8, .*none"):
         load_settings(overrides={"vectors.scan": "pq"}, environ={})
     with pytest.raises(SettingsError, match="vectors.scan must be one of"):
         FaissVectorIndex(tmp_path / "v.faiss", 8, scan="pq")

@@ -10,7 +10,7 @@ as HNSW (IndexHNSWFlat, inner product), which answers in sublinear time at a sma
 HNSW cannot remove vectors, so any deletion on an HNSW index is applied by rebuilding it from the
 remaining vectors at the next save; building HNSW is the slow step of large re-indexes.
 
-A flat index above `scan_above` vectors is searched in two passes (quantized_scan.py): a scalar-quantized
+A flat index above `scan_above` vectors is searched in two passes (quantized_scan.py): an 8-bit
 copy held in memory picks `rescore_factor` times the candidates asked for, and those are scored again from
 the fp32 vectors. The copy is derived when the file is loaded (or at the first search after a change of
 kind) and kept level with every add and deletion; the file on disk is the flat index either way.
@@ -75,7 +75,7 @@ class FaissVectorIndex:
         dim: int,
         approximate_above: int = 200_000,
         hnsw_m: int = 32,
-        scan: str = "sq8",
+        scan: str = "int8",
         rescore_factor: float = 2.0,
         scan_above: int = 20_000,
     ):

@@ -45,7 +45,7 @@ SEARCH_SORTS: tuple[str, ...] = ("relevance", "date")
 FUSION_METHODS: tuple[str, ...] = ("rrf", "minmax", "zscore")
 # `vectors.scan`: the quantized first pass of a flat FAISS search (indexer/stores/quantized_scan.py), or
 # "none" for the exact scan of the fp32 vectors alone.
-VECTOR_SCANS: tuple[str, ...] = ("sq8", "sq8_uniform", "fp16", "bf16", "none")
+VECTOR_SCANS: tuple[str, ...] = ("int8", "sq8", "sq8_uniform", "fp16", "bf16", "none")
 
 
 class UnknownBackendError(IsnadError, ValueError):
