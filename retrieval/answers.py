@@ -11,7 +11,7 @@ lead names the subject, the next sentence the fact).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -52,6 +52,10 @@ class Candidates:
     sentences: list[compose.Sentence]
     features: list[list[float]]
     query_vector: np.ndarray | None
+    # The evidence passages' ranks in the BM25 and dense lists, by passage id (features use them; training
+    # asks another question against the same evidence with them).
+    keyword_ranks: Mapping[int, int] = field(default_factory=dict)
+    semantic_ranks: Mapping[int, int] = field(default_factory=dict)
 
     def keep(self, indices: Sequence[int]) -> Candidates:
         """The same question with only these sentences (to build unanswerable cases for training)."""
@@ -62,6 +66,8 @@ class Candidates:
             [self.sentences[i] for i in indices],
             [self.features[i] for i in indices],
             self.query_vector,
+            self.keyword_ranks,
+            self.semantic_ranks,
         )
 
 
@@ -119,13 +125,40 @@ def gather(
     passages = retriever.load(evidence_passages(retrieval.candidates, limit, copy_group))
     if not passages:
         return Candidates(context, kind, [], [], [], retrieval.query_vector)
-    keys = compose.key_terms(context, analyze, ignore)
     said = "\n".join(turn["content"] for turn in history if turn.get("role") == "assistant")
-
     vector = retrieval.query_vector if retrieval.query_vector is not None else retriever.embed_query(context)
-    similarity = retriever.passage_similarities(
-        [c.passage for c in passages], vector, retrieval.semantic_scores
+    return describe(
+        retriever,
+        question,
+        context,
+        passages,
+        vector,
+        retrieval.keyword_ranks,
+        retrieval.semantic_ranks,
+        retrieval.semantic_scores,
+        said,
     )
+
+
+def describe(
+    retriever: Retriever,
+    question: str,
+    context: str,
+    passages: list[Loaded],
+    vector: np.ndarray,
+    keyword_ranks: Mapping[int, int],
+    semantic_ranks: Mapping[int, int],
+    semantic_scores: Mapping[int, float] | None = None,
+    said: str = "",
+) -> Candidates:
+    """The usable sentences of the evidence `passages` and their features for `question` (`context`: it
+    with any borrowed follow-up context; `vector`: its embedding; `said`: what the conversation already
+    answered). `semantic_scores` are the dense list's cosines for this `vector`, when it retrieved them."""
+    analyze = retriever.analyze
+    ignore = compose.question_terms(analyze)
+    kind = evidence.answer_type(question)
+    keys = compose.key_terms(context, analyze, ignore)
+    similarity = retriever.passage_similarities([c.passage for c in passages], vector, semantic_scores)
     # Every sentence is analyzed once; a passage's terms (for the rarity weights) are its sentences' terms.
     split = [
         [
@@ -153,7 +186,7 @@ def gather(
             if not compose.usable(piece, terms):
                 continue
             where = evidence.Position(
-                rank, retrieval.keyword_ranks.get(pid), retrieval.semantic_ranks.get(pid), index, len(pieces)
+                rank, keyword_ranks.get(pid), semantic_ranks.get(pid), index, len(pieces)
             )
             spans = evidence.type_spans(piece, kind)
             around = evidence.surroundings(terms, index, around_passage, keys, spans, piece, question)
@@ -171,14 +204,24 @@ def gather(
                     around,
                 )
             )
-    return Candidates(context, kind, passages, sentences, features, vector)
+    ids = [c.passage.id for c in passages]
+    return Candidates(
+        context,
+        kind,
+        passages,
+        sentences,
+        features,
+        vector,
+        {i: keyword_ranks[i] for i in ids if i in keyword_ranks},
+        {i: semantic_ranks[i] for i in ids if i in semantic_ranks},
+    )
 
 
 def sentence_similarities(retriever: Retriever, found: Candidates, indices: Sequence[int]) -> list[float]:
     """The question's cosine with each chosen sentence's own embedding, in one engine call."""
     if not indices or found.query_vector is None:
         return [0.0] * len(indices)
-    vectors = retriever.embed_passages([found.sentences[i].text for i in indices])
+    vectors = retriever.embed_sentences([found.sentences[i].text for i in indices])
     return [float(v) for v in vectors @ found.query_vector]
 
 

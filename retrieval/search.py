@@ -188,6 +188,14 @@ class Retriever:
         with self._embed_lock:
             return np.asarray(self.stores.embedder.embed_passages(list(texts)), dtype=np.float32)
 
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Candidate answer sentences, as passages, on the embedder's fast graph where it has one (the onnx
+        backend's query graph, `embedder.query_precision`); otherwise as any passage."""
+        embedder = self.stores.embedder
+        embed = getattr(embedder, "embed_sentences", embedder.embed_passages)
+        with self._embed_lock:
+            return np.asarray(embed(list(texts)), dtype=np.float32)
+
     def passage_similarities(
         self, passages: Sequence[StoredPassage], vector: np.ndarray, known: Mapping[int, float] | None = None
     ) -> dict[int, float]:

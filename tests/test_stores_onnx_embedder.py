@@ -388,3 +388,28 @@ def test_the_int8_graph_splits_off_outlier_channels_exactly_and_stays_nearer_nan
     near = np.array([float(new.embed_queries([t])[0] @ theirs[i]) for i, t in enumerate(texts)])
     before = np.array([float(old.embed_queries([t])[0] @ theirs[i]) for i, t in enumerate(texts)])
     assert near.min() >= 0.995 and near.mean() > before.mean(), (near, before)
+
+
+def test_answer_sentences_are_passages_embedded_on_the_query_graph(
+    onnx: OnnxE5Embedder, cache_dir: Path
+) -> None:
+    settings = load_settings(
+        overrides={
+            "embedder.query_precision": "int8",
+            "embedder.threads": 2,
+            "embedder.cache_dir": str(cache_dir),
+        },
+        environ={},
+    )
+    mixed = make_embedder(settings)
+    sentences = sample_passages()[:4]
+    assert mixed.sentence_graph == "int8"  # nothing run on it yet: only its precision is known
+    mine = mixed.embed_sentences(sentences)
+    # The int8 graph with the passage prefix: near the fp32 passage vectors, not them, and not the queries'.
+    passages = onnx.embed_passages(sentences)
+    assert not np.allclose(mine, passages, atol=1e-5)
+    assert float(np.min(np.sum(mine * passages, axis=1))) >= 0.99
+    assert not np.allclose(mine, mixed.embed_queries(sentences), atol=1e-3)
+    assert mixed.sentence_graph == mixed.graph_paths["int8"].stem
+    # One graph for both kinds: the sentences are the passages' vectors.
+    assert np.allclose(onnx.embed_sentences(sentences), passages, atol=1e-6)

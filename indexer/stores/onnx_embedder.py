@@ -317,6 +317,18 @@ class OnnxE5Embedder:
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, QUERY_PREFIX, self.query_precision)
 
+    def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Short passage texts (an answer's candidate sentences) on the queries' graph: a request waits for
+        them as for its query, and they are compared with the query vector only, never stored in the index."""
+        return self._embed(texts, PASSAGE_PREFIX, self.query_precision)
+
+    @property
+    def sentence_graph(self) -> str:
+        """Which graph embed_sentences runs, its cached file's name once loaded (the answer model's training
+        keeps sentence vectors apart by it)."""
+        path = self.graph_paths.get(self.query_precision)
+        return path.stem if path else self.query_precision
+
     def embed_queries_staged(self, texts: Sequence[str]) -> tuple[np.ndarray, dict[str, float]]:
         """embed_queries, with the seconds spent in each of STAGES: tokenizing (with windowing), building
         the feeds (id and mask matrices, the dequantized embedding rows), the session run (the encoder and
