@@ -62,6 +62,7 @@ ANSWER_MODEL_COLUMNS: tuple[Column, ...] = (
     ("unanswerable_abstained", "refused", percent),
     ("unanswerable_absent_abstained", "refused, paragraph absent", percent),
     ("unanswerable_removed_abstained", "refused, answer removed", percent),
+    ("unanswerable_offtopic_abstained", "refused, off-topic", percent),
 )
 
 

@@ -3,15 +3,17 @@
 Every question of ../shared/eval goes through the answer pipeline's own candidate gathering
 (`answers.gather`: retrieval among news distractors, usable sentences, their cheap features), and each
 candidate sentence is labelled by whether it contains a gold answer text. Besides the question as it is,
-two unanswerable cases are made from it: its gold paragraph left out of the evidence (as if the index
-lacked it) and its answer-bearing sentences removed. Then, for each of the three sets in turn, both model
+three unanswerable cases are made from it: its gold paragraph left out of the evidence (as if the index
+lacked it), its answer-bearing sentences removed, and the question asked against the evidence another
+question (of another set, mostly) retrieved: off-topic. Then, for each of the three sets in turn, the model
 stages are fitted on the other two sets, the abstention threshold is chosen on those two, and the held-out
 set is scored: answered right, answerable but abstained, unanswerable correctly abstained. The shipped
 model is fitted on all three sets; its threshold is chosen on the out-of-fold probabilities, so it is
 calibrated on questions the model did not see. Which candidates the second stage embeds (`EMBED_RULES`: at
 most so many, those close enough to the first stage's best) is chosen the same way: every rule is
 cross-validated and the one that embeds the fewest tokens without losing right answers on any held-out fold
-is shipped. Deterministic: same inputs, same file.
+is shipped; each held-out set's figures are reported with the rule chosen that way on the other two sets
+alone, so no set's figures choose the rule it is scored with. Deterministic: same inputs, same file.
 
     make train-answers        # = .venv/bin/python -m evaluation.scripts.train_answers --shared ../shared
 """
@@ -41,12 +43,27 @@ from retrieval import answer_model, answers, evidence
 from webapp.services import Services
 
 QA_FILES = ("arcd.json", "tydiqa-goldp-dev-arabic.json", "mlqa-dev-context-ar-question-ar.json")
-VARIANTS = ("present", "absent", "removed")  # as asked; gold paragraph not indexed; answer sentences removed
+# As asked; gold paragraph not indexed; answer sentences removed; asked against another question's evidence.
+VARIANTS = ("present", "absent", "removed", "offtopic")
+# The refusal target (and the threshold) is measured on the first two unanswerable kinds pooled, as before
+# off-topic questions were built; those are a third kind the threshold must also refuse (OFF_TOPIC_REFUSED),
+# reported apart: pooled in, their easy refusals would loosen the target.
+BUILT = ("absent", "removed")
 REGULARIZATION = 1.0  # scikit-learn's C; the features are few and standardized
 THRESHOLDS = np.round(np.arange(0.05, 0.951, 0.01), 2)
 # The abstention target (issue: ≥ 70 % of unanswerable questions refused); the threshold is the lowest that
 # meets it on the training sets, so every answer the guarantee allows is given.
 UNANSWERABLE_REFUSED = 0.70
+OFF_TOPIC_REFUSED = 0.70
+# Off-topic cases are measured, not fitted on: fitting on them too (this tuple with "offtopic" added) made
+# the model worse for the answerable questions held out (README "Answers") while it refuses 95-99 % of them
+# either way: they are the easy kind.
+FITTED_VARIANTS = ("present", "absent", "removed")
+
+
+def fitted_on(cases: list[Case]) -> list[Case]:
+    """The training cases the stages are fitted on (all of them are used to choose the threshold)."""
+    return [c for c in cases if c.variant in FITTED_VARIANTS]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +79,10 @@ class Rule:
         return f"at most {self.most}" + (f", within {self.within:.2f}" if self.within < 1.0 else "")
 
 
-# The rules cross-validated, the reference (every one of the best 3, the rule before this choice) first;
+# The rules cross-validated, the reference (every one of the best answer.embed_sentences, 6) first;
 # sentence embedding is most of an ask's time, so fewer embedded tokens is the aim.
 EMBED_RULES = (
-    Rule(3, 1.0),
-    *(Rule(3, w) for w in (0.3, 0.2, 0.1, 0.05)),
-    Rule(2, 1.0),
-    *(Rule(2, w) for w in (0.2, 0.1, 0.05)),
+    *(Rule(most, w) for most in (6, 4, 3, 2) for w in (1.0, 0.3, 0.2, 0.1)),
     Rule(1, 1.0),
 )
 # A rule may replace the reference when, out of fold pooled, it is right for at least as many answerable
@@ -118,6 +132,35 @@ def make_cases(question: Question, found: answers.Candidates) -> list[Case]:
     return cases
 
 
+def partner(index: int, questions: Sequence[Question]) -> int:
+    """The question whose evidence question `index` is asked against as an off-topic case: half the list
+    away, so mostly one of another set (the sets are loaded one after the other)."""
+    return (index + len(questions) // 2) % len(questions)
+
+
+def off_topic_case(
+    retriever: Any, question: Question, own: answers.Candidates, other: answers.Candidates
+) -> Case | None:
+    """`question` asked against the evidence another question retrieved (`other`), with the ranks that
+    evidence had there: what an index without the question's subject returns. None when that evidence
+    holds the question's gold article or the question has no vector (no subject)."""
+    if own.query_vector is None or not other.passages:
+        return None
+    if any(p.article.id == question.gold_article_id for p in other.passages):
+        return None
+    found = answers.describe(
+        retriever,
+        question.text,
+        own.context,
+        other.passages,
+        own.query_vector,
+        other.keyword_ranks,
+        other.semantic_ranks,
+    )
+    labels = np.array([contains_answer(s.text, question.answers) for s in found.sentences], dtype=np.int8)
+    return Case(question.dataset, "offtopic", question, found, labels)
+
+
 class SentenceVectors:
     """Sentence embeddings by text, computed in batches when first needed and kept on disk between runs."""
 
@@ -135,7 +178,7 @@ class SentenceVectors:
             range(0, len(missing), 32), desc="embedding sentences", unit="batch", disable=not missing
         ):
             chunk = missing[start : start + 32]
-            for text, vector in zip(chunk, self.services.retriever.embed_passages(chunk), strict=True):
+            for text, vector in zip(chunk, self.services.retriever.embed_sentences(chunk), strict=True):
                 self.vectors[text] = vector
         if missing:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -213,8 +256,8 @@ def neighbour_data(scored: list[tuple[Case, answers.Scores]]) -> tuple[np.ndarra
 
 
 def fit_cheap(train: list[Case]) -> answer_model.Stage:
-    """The first stage, over every candidate of `train`."""
-    usable = [c for c in train if c.found.sentences]
+    """The first stage, over every candidate of `train` (those of FITTED_VARIANTS)."""
+    usable = [c for c in fitted_on(train) if c.found.sentences]
     return fit(
         np.concatenate([ranking_rows(c) for c in usable]),
         np.concatenate([c.labels for c in usable]),
@@ -228,9 +271,10 @@ def fit_stages(
     rule: Rule,
     cheap: answer_model.Stage | None = None,
 ) -> answer_model.AnswerModel:
-    """All three stages fitted on `train` (the threshold is chosen afterwards; 0 here), the second on the
-    candidates `rule` embeds; `cheap`, when given, is the first stage already fitted on `train`."""
-    usable = [c for c in train if c.found.sentences]
+    """All three stages fitted on `train` (its FITTED_VARIANTS; the threshold is chosen afterwards, 0 here),
+    the second on the candidates `rule` embeds; `cheap`, when given, is the first stage already fitted on
+    `train`."""
+    usable = [c for c in fitted_on(train) if c.found.sentences]
     cheap = cheap or fit_cheap(train)
     picked = [(c, best_of(c, cheap, rule.most, rule.within)) for c in usable]
     vectors.ensure([c.found.sentences[i].text for c, chosen in picked for i in chosen])
@@ -407,21 +451,22 @@ def rates(outcomes: list[Outcome], threshold: float) -> dict[str, Any]:
     """Right and abstained among the answerable questions, refused among the unanswerable ones (both kinds
     together and each: gold paragraph absent from the index, answer sentences removed)."""
     answerable = [o for o in outcomes if o.case.variant == "present"]
-    unanswerable = [o for o in outcomes if o.case.variant != "present" and not o.case.answerable]
+    unanswerable = [o for o in outcomes if o.case.variant in BUILT and not o.case.answerable]
+    off_topic = [o for o in outcomes if o.case.variant == "offtopic" and not o.case.answerable]
     right = sum(1 for o in answerable if o.probability >= threshold and o.right)
     abstained = sum(1 for o in answerable if o.probability < threshold)
     refused = {
-        v: sum(1 for o in unanswerable if o.case.variant == v and o.probability < threshold)
+        v: sum(1 for o in (*unanswerable, *off_topic) if o.case.variant == v and o.probability < threshold)
         for v in VARIANTS[1:]
     }
-    kinds = {v: sum(1 for o in unanswerable if o.case.variant == v) for v in VARIANTS[1:]}
+    kinds = {v: sum(1 for o in (*unanswerable, *off_topic) if o.case.variant == v) for v in VARIANTS[1:]}
     return {
         "threshold": float(threshold),
         "answerable": len(answerable),
         "right": share(right, len(answerable)),
         "abstained": share(abstained, len(answerable)),
         "unanswerable": len(unanswerable),
-        "unanswerable_abstained": share(sum(refused.values()), len(unanswerable)),
+        "unanswerable_abstained": share(sum(refused[v] for v in BUILT), len(unanswerable)),
         **{f"unanswerable_{v}": kinds[v] for v in VARIANTS[1:]},
         **{f"unanswerable_{v}_abstained": share(refused[v], kinds[v]) for v in VARIANTS[1:]},
     }
@@ -485,10 +530,14 @@ def errors(outcomes: list[Outcome], threshold: float, abstention: float = 0.10) 
 
 
 def choose_threshold(outcomes: list[Outcome]) -> float:
-    """The lowest threshold that refuses at least UNANSWERABLE_REFUSED of the unanswerable questions:
-    as many right answers as that guarantee allows."""
+    """The lowest threshold that refuses at least UNANSWERABLE_REFUSED of the built unanswerable questions
+    (BUILT) and OFF_TOPIC_REFUSED of the off-topic ones: as many right answers as that guarantee allows."""
     for threshold in THRESHOLDS:
-        if (rates(outcomes, threshold)["unanswerable_abstained"] or 0.0) >= UNANSWERABLE_REFUSED:
+        measured = rates(outcomes, threshold)
+        off_topic = measured["unanswerable_offtopic_abstained"]
+        if (measured["unanswerable_abstained"] or 0.0) >= UNANSWERABLE_REFUSED and (
+            off_topic is None or off_topic >= OFF_TOPIC_REFUSED
+        ):
             return float(threshold)
     return float(THRESHOLDS[-1])
 
@@ -648,6 +697,64 @@ def choose_rule(results: list[CrossValidation]) -> CrossValidation:
     return min(kept, key=lambda r: r.embedded["embedded_tokens"])
 
 
+def nested_rules(
+    cases: list[Case],
+    vectors: SentenceVectors,
+    rules: Sequence[Rule],
+    embed_best: int,
+    max_sentences: int,
+    tokens: Any,
+) -> dict[str, Rule]:
+    """Each held-out set's rule, chosen by `choose_rule` on the other two sets alone (fitted on one, scored
+    on the other, both ways): the held-out set's own figures never pick the rule it is reported with."""
+    datasets = sorted({c.dataset for c in cases})
+    chosen: dict[str, Rule] = {}
+    for held_out in datasets:
+        inner = [c for c in cases if c.dataset != held_out]
+        names = sorted({c.dataset for c in inner})
+        cheaps = {d: fit_cheap([c for c in inner if c.dataset != d]) for d in names}
+        results = [
+            cross_validate(inner, vectors, rule, embed_best, max_sentences, cheaps, tokens) for rule in rules
+        ]
+        chosen[held_out] = choose_rule(results).rule
+    return chosen
+
+
+def combined(
+    results: Sequence[CrossValidation],
+    fold_rules: dict[str, Rule],
+    max_sentences: int,
+    tokens: Any,
+    embed_best: int,
+) -> CrossValidation:
+    """The held-out figures when each set is scored with its own fold's rule (`nested_rules`): each fold's
+    row from that rule's cross-validation, the out-of-fold scores pooled from them (threshold chosen on
+    them as always)."""
+    by_rule = {r.rule: r for r in results}
+    folds: list[dict[str, Any]] = []
+    scores: list[tuple[Case, answers.Scores | None]] = []
+    models: list[answer_model.AnswerModel] = []
+    for held_out, rule in sorted(fold_rules.items()):
+        result = by_rule[rule]
+        folds.append({**next(f for f in result.folds if f["held_out"] == held_out), "rule": rule.name})
+        for pair, model in zip(result.scores, result.models, strict=True):
+            if pair[0].dataset == held_out:
+                scores.append(pair)
+                models.append(model)
+    threshold = choose_threshold(compose_oof(scores, models, max_sentences, float("-inf"), False))
+    out_of_fold = compose_oof(scores, models, max_sentences, threshold, True)
+    return CrossValidation(
+        next(iter(fold_rules.values())),  # (the first fold's rule; each fold's row names its own)
+        folds,
+        scores,
+        models,
+        threshold,
+        out_of_fold,
+        embedding_cost(scores, tokens, embed_best),
+        rates(out_of_fold, threshold),
+    )
+
+
 def rule_row(result: CrossValidation, chosen: bool) -> str:
     pooled = result.pooled
     folds = " | ".join(
@@ -680,6 +787,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--passages", type=int, default=None, help="evidence passages per question (default: answer.passages)"
     )
+    parser.add_argument(
+        "--no-off-topic",
+        action="store_true",
+        help="build no off-topic unanswerable cases (to measure what they change)",
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -706,10 +818,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         questions = [q for q in qa.questions if not q.impossible]
         cases: list[Case] = []
+        gathered: list[answers.Candidates] = []
         for question in tqdm(questions, desc="gathering candidates", unit="question"):
             found = answers.gather(services.retriever, question.text, [], args.mode, run_settings)
+            gathered.append(found)
             cases.extend(make_cases(question, found))
-        vectors = SentenceVectors(services, data_dir.parent / f"sentence-vectors-{args.mode}.npz")
+        if not args.no_off_topic:
+            for i, question in enumerate(tqdm(questions, desc="off-topic cases", unit="question")):
+                case = off_topic_case(
+                    services.retriever, question, gathered[i], gathered[partner(i, questions)]
+                )
+                if case is not None:
+                    cases.append(case)
+        del gathered
+        # Sentences are embedded on the embedder's sentence graph (retriever.embed_sentences): its vectors
+        # are kept apart from another graph's, which the model would otherwise be trained on.
+        graph = getattr(services.stores.embedder, "sentence_graph", "passage")
+        vectors = SentenceVectors(services, data_dir.parent / f"sentence-vectors-{args.mode}-{graph}.npz")
         datasets = sorted({c.dataset for c in cases})
         # Both embedders count tokens as they read them (token_count); the store protocol does not promise it.
         embedder: Any = services.stores.embedder
@@ -732,12 +857,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             cross_validate(cases, vectors, rule, embed_best, max_sentences, cheaps, tokens)
             for rule in tqdm(rules, desc="cross-validating embedding rules", unit="rule")
         ]
+        # The shipped rule is chosen on the three held-out folds (as its threshold is); the figures reported
+        # as held out use, for each set, the rule chosen without it.
         chosen = choose_rule(results)
-        for fold, test in zip(chosen.folds, datasets, strict=True):
+        fold_rules = nested_rules(cases, vectors, rules, embed_best, max_sentences, tokens)
+        held_out = combined(results, fold_rules, max_sentences, tokens, embed_best)
+        for fold, test in zip(held_out.folds, datasets, strict=True):
             held = [c for c in cases if c.dataset == test]
             fold["baseline"] = rates(predict_baseline(held, max_sentences), BASELINE["threshold"])
-        folds, threshold, out_of_fold = chosen.folds, chosen.threshold, chosen.out_of_fold
-        single = compose_oof(chosen.scores, chosen.models, max_sentences, threshold, False)
+        folds, threshold, out_of_fold = held_out.folds, chosen.threshold, held_out.out_of_fold
+        single = compose_oof(held_out.scores, held_out.models, max_sentences, held_out.threshold, False)
         fitted = fit_stages(cases, vectors, chosen.rule)
     finally:
         services.close()
@@ -772,25 +901,33 @@ def main(argv: Sequence[str] | None = None) -> int:
                 }
                 for r in results
             ],
+            # Each held-out set's rule, chosen on the other two alone (nested_rules).
+            "fold_rules": {d: {"most": r.most, "within": r.within} for d, r in fold_rules.items()},
+            "sentence_graph": graph,
+            "off_topic": not args.no_off_topic,
+            "fitted_variants": list(FITTED_VARIANTS),
             "regularization": REGULARIZATION,
             "cases": len(cases),
             "passages": int(run_settings["answer.passages"]),
         },
         "folds": folds,
         "out_of_fold": {
-            **rates(out_of_fold, threshold),
-            **lengths(out_of_fold, threshold),
-            **chosen.embedded,
+            **rates(out_of_fold, held_out.threshold),
+            **lengths(out_of_fold, held_out.threshold),
+            **held_out.embedded,
         },
         # The same out-of-fold scores with the best sentence always quoted alone (no neighbour joined).
-        "out_of_fold_single": {**rates(single, threshold), **lengths(single, threshold)},
+        "out_of_fold_single": {
+            **rates(single, held_out.threshold),
+            **lengths(single, held_out.threshold),
+        },
         "baseline": {"scorer": BASELINE, **rates(baseline, BASELINE["threshold"])},
         # The same scorer at the threshold that refuses as many unanswerable questions as the model's does.
         "baseline_equal_refusal": rates(baseline, choose_threshold(baseline)),
     }
     args.out.write_text(json.dumps(model, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    diagnosis = errors(out_of_fold, threshold)
+    diagnosis = errors(out_of_fold, held_out.threshold)
     args.report.write_text(
         json.dumps(
             {
@@ -817,6 +954,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for fold in folds:
         print(table_row(fold["held_out"], ", ".join(fold["trained_on"]), fold))
     print(table_row("all (out of fold)", "the other two", model["out_of_fold"]))
+    print(
+        "each held-out set's embedding rule, chosen on the other two alone: "
+        + "; ".join(
+            f"{f['held_out']} {f['rule']} ({f['embedded_sentences']:.2f} sentences, "
+            f"{f['embedded_tokens']:.0f} tokens)"
+            for f in folds
+        )
+        + f"; shipped (chosen on all three held-out folds): {chosen.rule.name}"
+    )
     print(
         "\nwhich candidates are embedded (cross-validated; right / abstained / unanswerable refused, held out):"
     )
@@ -852,13 +998,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     )
     print(
-        "\nunanswerable questions refused, by kind (held out): gold paragraph not indexed | answer sentences removed"
+        "\nunanswerable questions refused, by kind (held out): gold paragraph not indexed | answer sentences "
+        "removed | off-topic (another question's evidence)"
     )
     for fold in [*folds, {"held_out": "all (out of fold)", **model["out_of_fold"]}]:
         print(
-            f"  {fold['held_out']}: {percent(fold['unanswerable_absent_abstained'])} of "
-            f"{fold['unanswerable_absent']} | {percent(fold['unanswerable_removed_abstained'])} of "
-            f"{fold['unanswerable_removed']}"
+            f"  {fold['held_out']}: "
+            + " | ".join(
+                f"{percent(fold[f'unanswerable_{v}_abstained'])} of {fold[f'unanswerable_{v}']}"
+                for v in VARIANTS[1:]
+            )
         )
     print_errors(diagnosis)
     print("\nthreshold curve (out of fold): threshold → right, answerable abstained, unanswerable abstained")
