@@ -156,7 +156,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "answer.embed_sentences",
-        6,
+        3,
         "At most this many candidate sentences re-scored with their own embedding, as the answer model's "
         "rule picks them (0: passage vectors only).",
     ),

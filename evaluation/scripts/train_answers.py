@@ -79,8 +79,9 @@ class Rule:
         return f"at most {self.most}" + (f", within {self.within:.2f}" if self.within < 1.0 else "")
 
 
-# The rules cross-validated, the reference (every one of the best answer.embed_sentences, 6) first;
-# sentence embedding is most of an ask's time, so fewer embedded tokens is the aim.
+# The rules cross-validated (those re-scoring at most answer.embed_sentences, 3; `--embed-sentences 6`
+# tries the wider ones), the reference (every one of the best answer.embed_sentences) first; sentence
+# embedding is most of an ask's time, so fewer embedded tokens is the aim.
 EMBED_RULES = (
     *(Rule(most, w) for most in (6, 4, 3, 2) for w in (1.0, 0.3, 0.2, 0.1)),
     Rule(1, 1.0),
