@@ -164,6 +164,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.port", 8000, "Port the server listens on."),
     Setting("server.threads", 8, "Worker threads of the WSGI server."),
     Setting(
+        "server.gc_threshold",
+        20000,
+        "Net allocations between two young garbage collections while serving, startup's objects frozen "
+        "out of every collection (0: Python's defaults).",
+    ),
+    Setting(
         "feeds.urls",
         [],
         "RSS / Atom feeds `isnad watch` follows when given no FEED_URL (in the environment: "

@@ -42,6 +42,9 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     from webapp import write_api
 
     write_api.start(app)  # indexes and embeds at once what a crash left behind
+    from webapp.collector import tune_for_serving
+
+    tune_for_serving(int(settings["server.gc_threshold"]))  # after startup: what it loaded is frozen
     counts = services.stores.counts()
     print(
         f"isnad: serving {counts.articles} articles from {settings['data.dir']} "
