@@ -128,8 +128,9 @@ class Services:
             )
 
     def warm_up(self) -> None:
-        """Load the embedding model now, so the first visitor does not wait for it."""
-        self.retriever.embed_query("تهيئة")
+        """Load the embedding model and prepare the vector index's first pass now (one query), so the
+        first visitor does not wait for either."""
+        self.stores.vectors.search(self.retriever.embed_query("تهيئة"), 1)
 
     # -- search --------------------------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ remaining vectors at the next save; building HNSW is the slow step of large re-i
 
 A flat index above `scan_above` vectors is searched in two passes (quantized_scan.py): an 8-bit
 copy held in memory picks `rescore_factor` times the candidates asked for, and those are scored again from
-the fp32 vectors. The copy is derived when the file is loaded (or at the first search after a change of
-kind) and kept level with every add and deletion; the file on disk is the flat index either way.
+the fp32 vectors. The copy is derived by the first search (and again when a refresh loads another file) and
+kept level with every add and deletion; the file on disk is the flat index either way.
 """
 
 from __future__ import annotations
@@ -66,6 +66,10 @@ def _is_hnsw(index: Any) -> bool:
     return isinstance(faiss.downcast_index(wrapper.index), faiss.IndexHNSW)
 
 
+def _hits(scores: np.ndarray, ids: np.ndarray) -> list[Hit]:
+    return [Hit(int(pid), float(score)) for pid, score in zip(ids, scores, strict=True)]
+
+
 class FaissVectorIndex:
     """A FAISS IndexIDMap2 in `path`; `search` is safe from many threads while `refresh` swaps files."""
 
@@ -93,9 +97,9 @@ class FaissVectorIndex:
         self._pending_removals: set[int] = set()
         self._loaded_stamp: tuple[int, int] | None = None
         # The quantized copy of `_index` (None: not wanted, or not built yet); replaced with it, always.
+        # Built by the first search, so a process that only indexes or reads counts never pays for it.
         self._quantized: QuantizedScan | None = None
         self._index = self._load()
-        self._quantized = self._scan_of(self._index)
 
     @classmethod
     def configured(cls, path: str | Path, dim: int, settings: dict[str, Any]) -> FaissVectorIndex:
@@ -287,8 +291,7 @@ class FaissVectorIndex:
             rows = index.reconstruct_batch(wanted)
         except RuntimeError:  # some are not in the index (not embedded yet): find those that are
             return cls._score_subset(index, vector, allowed, limit)
-        scores, ids = best(wanted, inner_products(vector, rows), limit)
-        return [Hit(int(pid), float(score)) for pid, score in zip(ids, scores, strict=True)]
+        return _hits(*best(wanted, inner_products(vector, rows), limit))
 
     @staticmethod
     def _score_subset(index: Any, vector: np.ndarray, allowed: set[int], limit: int) -> list[Hit]:
@@ -296,8 +299,7 @@ class FaissVectorIndex:
         ids = present[np.isin(present, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))]
         if not len(ids):
             return []
-        scores, ids = best(ids, inner_products(vector, index.reconstruct_batch(ids)), limit)
-        return [Hit(int(pid), float(score)) for pid, score in zip(ids, scores, strict=True)]
+        return _hits(*best(ids, inner_products(vector, index.reconstruct_batch(ids)), limit))
 
     def count(self) -> int:
         with self._lock:

@@ -7,7 +7,7 @@ candidates wanted, then scores those candidates again with the flat index's fp32
 inner-product kernel, so every score returned is bit for bit the one the flat index gives; only a passage
 the first pass ranked below all those candidates could be missed (README "Performance" measures how often).
 
-The copy lives in memory only: it is built from the flat index when the vector file is loaded (a fraction
+The copy lives in memory only: it is built from the flat index by the first search (a fraction
 of a second at the bench's size), follows the flat index's adds and deletions, and is never saved, so the
 vector file on disk stays the plain flat index every version of Isnad reads.
 """
