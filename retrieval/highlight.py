@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 from markupsafe import Markup, escape
 
+from indexer.analysis import chain
 from indexer.models import Token
 
 Analyzer = Callable[[str], list[Token]]
@@ -30,7 +31,9 @@ def match_spans(
     """Character spans of `text` where a stemmed query term or an exact phrase occurs, merged, in order."""
     wanted = set(terms)
     spans: list[Span] = []
-    if wanted:
+    if wanted and analyze is chain.analyze:
+        spans.extend(chain.term_spans(text, wanted))  # the same spans, without a Token per word
+    elif wanted:
         spans.extend((t.start, t.end) for t in analyze(text) if t.term in wanted)
     if phrases:
         exact = analyze_exact(text)

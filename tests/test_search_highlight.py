@@ -55,3 +55,23 @@ def test_long_text_window_holds_the_matches_and_is_cut_at_words() -> None:
 
 def test_render_without_spans_is_plain_escaped_text() -> None:
     assert str(render("a < b", [])) == "a &lt; b"
+
+
+def test_the_fast_term_spans_are_the_analyzers_spans() -> None:
+    """`term_spans` (highlighting's fast path) gives exactly the spans of analyze()'s matching tokens: words
+    with clitics, stop words, harakat and tatweel, the alef wasla, digits, Latin text and an over-long token
+    (cut at 255 characters, the general path)."""
+    from indexer.analysis.chain import term_spans
+
+    texts = [
+        "أطلقت القوات بالصواريخ نحو البحر، وقال إن الصواريخ في ٢٠٢٤ كانت أكثر من صـــواريخَ العام الماضي",
+        "ٱلقدس والقدس: Reuters NEWS 2024 report",
+        "كلمة " + "ب" * 300 + " بالصواريخ",
+        "",
+    ]
+    for text in texts:
+        for wanted in ({"صواريخ"}, {"قدس", "news", "2024"}, {"ب" * 255, "صواريخ"}, {"قال", "نحو"}, set()):
+            expected = [(t.start, t.end) for t in analyze(text) if t.term in wanted]
+            assert term_spans(text, wanted) == expected, (text[:30], wanted)
+            assert match_spans(text, wanted, [], analyze, analyze_exact) == merge_spans(expected, text)
+    assert term_spans(texts[0], {"صواريخ"})  # the check above is not vacuous

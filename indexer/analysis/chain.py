@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from itertools import compress
 from typing import Any
 
 from indexer.analysis.normalize import fold_alef_wasla, fold_digits, java_lower, normalize_arabic
 from indexer.analysis.stem import stem_arabic
 from indexer.analysis.stopwords import STOP_SET
-from indexer.analysis.tokenizer import token_spans, token_strings
+from indexer.analysis.tokenizer import token_matches, token_spans, token_strings
 from indexer.models import Token
 
 # Per-word results are memoised: news vocabulary repeats heavily, so most tokens cost one dict lookup.
@@ -90,9 +92,27 @@ def analyze_exact(text: str) -> list[Token]:
     ]
 
 
+def term_spans(text: str, wanted: Collection[str]) -> list[tuple[int, int]]:
+    """[start, end) of each token of `text` whose analyze() term is in `wanted`, in order: what highlighting
+    asks of analyze(), without a Token for every word (most words of a passage are not the query's)."""
+    text = fold_alef_wasla(text)
+    found = token_matches(text)
+    if found is None:  # an over-long token is cut and rescanned: the general path
+        return [(t.start, t.end) for t in analyze(text) if t.term in wanted]
+    words, matches = found
+    keep = [term in wanted for term in _full_terms(words)]
+    if not any(keep):
+        return []
+    return [match.span() for match in compress(matches, keep)]
+
+
 def analyze_terms(text: str) -> list[str]:
     """The terms of analyze(text), without offsets or positions: the indexing fast path."""
-    words = token_strings(fold_alef_wasla(text))
+    return [term for term in _full_terms(token_strings(fold_alef_wasla(text))) if term is not None]
+
+
+def _full_terms(words: list[str]) -> list[str | None]:
+    """The full chain's term of each word (None for a stop word), through the memo."""
     cache = _full_cache
     try:
         # The common case, a lookup per word in C; a word not seen before raises KeyError once.
@@ -103,7 +123,7 @@ def analyze_terms(text: str) -> list[str]:
             terms = list(map(cache.__getitem__, words))
         except KeyError:  # another thread cleared the cache in between
             terms = [_full_cached(word) for word in words]
-    return [term for term in terms if term is not None]
+    return terms
 
 
 def analyze_exact_terms(text: str) -> list[str]:

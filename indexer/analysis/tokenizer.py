@@ -219,6 +219,17 @@ def token_spans(text: str) -> Iterator[tuple[int, int]]:
         yield start, end
 
 
+def token_matches(text: str) -> tuple[list[str], Iterator[re.Match[str]]] | None:
+    """The tokens' text and a lazy iterator over their matches (the same tokens, with their spans), or None
+    when a token is over-long and would be cut (then use `token_spans`). For callers that look at every
+    token's text but need the spans of only a few: the text comes from one `findall`, in C."""
+    pattern = _pattern_for(text)
+    words = pattern.findall(text)
+    if words and max(map(len, words)) > MAX_TOKEN_LENGTH:
+        return None
+    return words, pattern.finditer(text)
+
+
 def token_strings(text: str) -> list[str]:
     """The tokens' text only: the fast path for indexing."""
     pattern = _pattern_for(text)
