@@ -81,6 +81,38 @@ def test_a_full_cache_starts_again_rather_than_grow() -> None:
     assert len(cache._entries) == 2
 
 
+def test_a_read_that_fills_the_cache_still_returns_its_cached_keys() -> None:
+    cache: RowCache[int, int] = RowCache(lambda: (1, 0), lambda keys: {k: -k for k in keys}, max_entries=3)
+    assert cache.get_many([1, 2]) == {1: -1, 2: -2}
+    assert cache.get_many([4, 1, 3]) == {4: -4, 1: -1, 3: -3}  # 1 was cached when the cache started again
+    assert sorted(cache._entries) == [1, 3, 4]
+
+
+def test_rows_preloaded_at_start_answer_alone_and_a_later_commit_drops_them(stores) -> None:
+    reader, writer = stores
+    first = ids_of(reader, "bbc:1")
+    fetched: list[object] = []
+    for cache in (reader._refs, reader._counts):  # record what the caches still ask SQLite for
+        cache._fetch = lambda keys, read=cache._fetch: fetched.append(keys) or read(keys)
+    assert reader.preload_rows()
+    assert reader.passage_articles(first) == dict.fromkeys(first, ArticleRef("bbc:1", "bbc", "2018-02-18"))
+    assert reader.passage_counts(["bbc:1", "cnn:2", "x"]) == {"bbc:1": 2, "cnn:2": 1}
+    assert fetched == [["x"]]  # only the unknown id was asked of SQLite: the rest came from the preload
+
+    writer.delete_articles(["cnn:2"])
+    assert reader.passage_counts(["cnn:2"]) == {}  # the commit dropped the preloaded rows: asked again
+    assert fetched == [["x"], ["cnn:2"]]
+
+
+def test_a_preload_beyond_the_caches_bound_keeps_nothing() -> None:
+    cache: RowCache[int, int] = RowCache(lambda: (1, 0), lambda keys: {k: k for k in keys}, max_entries=3)
+    assert cache.get_many([1]) == {1: 1}
+    asked: list[int] = []
+    assert not cache.fill(lambda limit: asked.append(limit) or {k: k for k in range(10)})
+    assert asked == [4] and cache.get_many([1]) == {1: 1}
+    assert cache.fill(lambda limit: {7: 70, 8: 80}) and cache._entries == {7: 70, 8: 80}
+
+
 def test_group_rows_follow_the_indexers_commits(tmp_path) -> None:
     writer = GroupStore(tmp_path)
     sign = signature(["الفقرة", "الأولى", "عن", "الاقتصاد"])
@@ -94,6 +126,8 @@ def test_group_rows_follow_the_indexers_commits(tmp_path) -> None:
         with writer.transaction() as batch:
             batch.set_stories([("bbc:1", "story-1", b"", "اقتصاد")])
         assert reader.rows(["bbc:1"])["bbc:1"].story == "story-1"
+        assert reader.preload_rows() and list(reader._row_cache._entries) == ["bbc:1"]
+        assert reader.rows(["bbc:1", "x"])["bbc:1"].story == "story-1"
         with writer.transaction() as batch:
             batch.forget(["bbc:1"])
         assert reader.rows(["bbc:1"]) == {}

@@ -128,9 +128,15 @@ class Services:
             )
 
     def warm_up(self) -> None:
-        """Load the embedding model and prepare the vector index's first pass now (one query), so the
-        first visitor does not wait for either."""
+        """Load the embedding model and prepare the vector index's first pass now (one query), and read the
+        rows every query ranks and groups by (each passage's article, source and date, each article's
+        passage count and group) into the stores' row caches, so the first visitors wait for none of it."""
         self.stores.vectors.search(self.retriever.embed_query("تهيئة"), 1)
+        # Embedded stores only: a scale-out engine's documents and groups are read per query as before.
+        for store in (self.stores.docs, self.groups):
+            preload = getattr(store, "preload_rows", None)
+            if preload is not None:
+                preload()
 
     # -- search --------------------------------------------------------------------------------------
 

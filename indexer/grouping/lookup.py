@@ -45,6 +45,10 @@ class LocalGroups:
         store = self._opened()
         return store.members(column, values) if store else {}
 
+    def preload_rows(self) -> bool:
+        store = self._opened()
+        return store.preload_rows() if store else False
+
     def close(self) -> None:
         if self._store is not None:
             self._store.close()

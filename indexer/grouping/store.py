@@ -138,6 +138,20 @@ class GroupStore:
             return self._row_cache.get_many(article_ids)
         return self._read_rows(list(dict.fromkeys(article_ids)))
 
+    def preload_rows(self) -> bool:
+        """Read every article's row into the reader's cache at once (a server's start); False when there is
+        no cache (a writer) or more rows than it keeps."""
+        if self._row_cache is None:
+            return False
+        return self._row_cache.fill(
+            lambda limit: {
+                row[0]: GroupRow(*row)
+                for row in self._query(
+                    "SELECT article_id, source, published, copy_group, story FROM groups LIMIT ?", (limit,)
+                )
+            }
+        )
+
     def _read_rows(self, ids: list[str]) -> dict[str, GroupRow]:
         found: dict[str, GroupRow] = {}
         for chunk in _chunks(ids):

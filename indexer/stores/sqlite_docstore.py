@@ -24,6 +24,17 @@ from indexer.stores.sqlite_db import SQLiteDatabase, chunks, marks, now
 ARTICLE_COLUMNS = "id, title, body, source, published, url, author, category, origin"
 
 
+def _shared_refs(rows: Iterable[Sequence[Any]], refs: dict[str, ArticleRef]) -> dict[int, ArticleRef]:
+    """(passage id, article id, source, published) rows as refs by passage id, one ref per article."""
+    found: dict[int, ArticleRef] = {}
+    for pid, article_id, source, published in rows:
+        ref = refs.get(article_id)
+        if ref is None:
+            ref = refs[article_id] = ArticleRef(article_id, source, published)
+        found[pid] = ref
+    return found
+
+
 def article_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Article:
     """An article from the first columns of a row selecting ARTICLE_COLUMNS."""
     return Article(
@@ -203,20 +214,28 @@ class SQLiteDocumentStore:
     def passage_articles(self, passage_ids: Iterable[int]) -> dict[int, ArticleRef]:
         """Each stored passage's article id, source and date; neither passage text nor body is read, so
         a query can rank and count a thousand candidates for the price of showing a few."""
-        return self._refs.get_many(int(i) for i in passage_ids)
+        return self._refs.get_many(map(int, passage_ids))
+
+    def preload_rows(self) -> bool:
+        """Read what `passage_articles` and `passage_counts` answer for every passage and article at once
+        (a server's start), so queries find them in memory from the first; False when the index holds more
+        than the row caches keep (they then fill query by query, as before)."""
+        return self._refs.fill(self._read_all_passage_articles) and self._counts.fill(self._read_all_counts)
 
     def _read_passage_articles(self, ids: list[int]) -> dict[int, ArticleRef]:
-        refs: dict[str, ArticleRef] = {}  # passages of one article share its ref
         found: dict[int, ArticleRef] = {}
+        refs: dict[str, ArticleRef] = {}  # passages of one article share its ref
         for chunk in chunks(ids):
-            for pid, article_id, source, published in self.db.query(
-                f"{PASSAGE_ARTICLES_SELECT} WHERE p.id IN ({marks(chunk)})", chunk
-            ):
-                ref = refs.get(article_id)
-                if ref is None:
-                    ref = refs[article_id] = ArticleRef(article_id, source, published)
-                found[pid] = ref
+            rows = self.db.query(f"{PASSAGE_ARTICLES_SELECT} WHERE p.id IN ({marks(chunk)})", chunk)
+            found.update(_shared_refs(rows, refs))
         return found
+
+    def _read_all_passage_articles(self, limit: int) -> dict[int, ArticleRef]:
+        return _shared_refs(self.db.query(f"{PASSAGE_ARTICLES_SELECT} LIMIT ?", (limit,)), {})
+
+    def _read_all_counts(self, limit: int) -> dict[str, int]:
+        sql = "SELECT article_id, count(*) FROM passages GROUP BY article_id LIMIT ?"
+        return dict(self.db.query(sql, (limit,)))
 
     def passage_counts(self, article_ids: Iterable[str]) -> dict[str, int]:
         return self._counts.get_many(article_ids)
