@@ -346,7 +346,8 @@ class Retriever:
         self, keyword: list[Hit], facets: list[Hit], articles: dict[int, ArticleRef]
     ) -> tuple[list[Hit], list[Hit]]:
         """Both keyword lists rescored by their articles' lengths (retrieval/article_length.py)."""
-        wanted = {articles[h.passage_id].id for h in (*keyword, *facets) if h.passage_id in articles}
+        listed = keyword if facets is keyword else (*keyword, *facets)  # without a source filter, one list
+        wanted = {article.id for article in map(articles.get, (h.passage_id for h in listed)) if article}
         counts = self.stores.docs.passage_counts(wanted)
         scaled = article_length.normalize(keyword, articles, counts, self.length_weight)
         if facets is keyword:

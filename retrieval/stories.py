@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import Any, Generic, TypeVar
 
 from indexer.grouping.store import GroupRow
@@ -67,44 +66,59 @@ def story_summary(story: str | None, members: Sequence[GroupRow]) -> dict[str, A
 def timeline(published: Sequence[str | None]) -> dict[str, Any]:
     """Matching articles per day, week or month (chosen by the span), each bucket with the inclusive
     from/to dates a link filters on; undated articles are counted apart."""
-    days = []
+    # Each distinct date string is looked at once (counted in C first): a keyword page's timeline counts
+    # hundreds of matches, and their date strings repeat.
+    per_day: dict[date, int] = {}
     undated = 0
-    for value in published:
-        day = _utc_day(value)
+    for value, count in Counter(published).items():
+        day = _DAYS[value] if value in _DAYS else _utc_day(value)
         if day is None:
-            undated += 1
-            continue
-        days.append(day)
-    if not days:
+            undated += count
+        else:
+            per_day[day] = per_day.get(day, 0) + count
+    if not per_day:
         return {"interval": None, "buckets": [], "undated": undated}
-    span = (max(days) - min(days)).days
+    first_day, last_day = min(per_day), max(per_day)
+    span = (last_day - first_day).days
     interval = "day" if span <= DAILY_UP_TO_DAYS else "week" if span <= WEEKLY_UP_TO_DAYS else "month"
-    counts: Counter[date] = Counter()
-    for day, count in Counter(days).items():  # each distinct day bucketed once
-        counts[_bucket_start(day, interval)] += count
+    counts: dict[date, int] = per_day
+    if interval != "day":
+        counts = {}
+        for day, count in per_day.items():  # each distinct day bucketed once
+            bucket = _bucket_start(day, interval)
+            counts[bucket] = counts.get(bucket, 0) + count
     buckets = []
-    start = _bucket_start(min(days), interval)
-    last = _bucket_start(max(days), interval)
+    start = _bucket_start(first_day, interval)
+    last = _bucket_start(last_day, interval)
+    one_day = timedelta(days=1)
     while start <= last:  # empty periods too, so the bars' spacing is the calendar's
         end = _bucket_end(start, interval)
+        first = start.isoformat()
         buckets.append(
             {
-                "value": start.isoformat() if interval != "month" else start.isoformat()[:7],
-                "from": start.isoformat(),
+                "value": first if interval != "month" else first[:7],
+                "from": first,
                 "to": end.isoformat(),
                 "count": counts.get(start, 0),
             }
         )
-        start = end + timedelta(days=1)
+        start = end + one_day
     return {"interval": interval, "buckets": buckets, "undated": undated}
 
 
-@lru_cache(maxsize=DAYS_CACHED)
+_DAYS: dict[str | None, date | None] = {}
+
+
 def _utc_day(published: str | None) -> date | None:
-    """The UTC calendar day of an article's date as stored, None when undated. Memoised: a keyword page's
-    timeline reads the dates of hundreds of matches, and the archive's date strings repeat."""
+    """The UTC calendar day of an article's date as stored, None when undated. Memoised in a plain dict
+    (emptied when full), read by `timeline` directly: a keyword page's timeline reads the dates of hundreds
+    of matches, the archive's date strings repeat, and a dict lookup costs half a bounded lru_cache's."""
     seconds = to_epoch(published)
-    return None if seconds == UNDATED else datetime.fromtimestamp(seconds, UTC).date()
+    day = None if seconds == UNDATED else datetime.fromtimestamp(seconds, UTC).date()
+    if len(_DAYS) >= DAYS_CACHED:
+        _DAYS.clear()
+    _DAYS[published] = day
+    return day
 
 
 def _bucket_start(day: date, interval: str) -> date:
