@@ -342,3 +342,28 @@ def test_readers_copy_the_vectors_only_when_vectors_changed(client: FlaskClient)
     held = stores.vectors._index
     assert client.delete("/api/v1/articles/train-1").status_code == 200
     assert stores.vectors._index is not held and stores.vectors.count() == 1
+
+
+def test_an_idle_worker_looks_for_passages_again_only_after_a_commit(client: FlaskClient) -> None:
+    from webapp.write_api import writes
+
+    extension = writes(client.application)
+    extension.get()
+    _wait_embedded(client)
+    worker, writer = extension.embedder, extension.writer
+    worker.stop()  # looks are made by hand below: the thread has ended, and its stop flag is lowered again
+    worker._stop.clear()
+    worker._idle_stamp = None  # and what its own last look found is forgotten
+    looked: list[int | None] = []
+    read = writer.ledger.passages_to_embed
+    writer.ledger.passages_to_embed = lambda limit, after=None: looked.append(after) or read(limit, after)
+    worker._embed_backlog()
+    assert looked == [None]  # the first look by hand finds nothing to embed
+    worker._embed_backlog()
+    worker._embed_backlog()
+    assert looked == [None]  # no commit since a look that found nothing: not repeated
+    client.post("/api/v1/articles", json=TRAIN)  # a commit: there is something to embed again
+    worker._embed_backlog()
+    assert looked[:2] == [None, None]
+    assert not read(100) and worker.progress.state == "idle"
+    assert "train-1" in _ids(client, "افتتاح محطة القطار في الزيتون", mode="semantic")
