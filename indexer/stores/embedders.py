@@ -184,6 +184,7 @@ def open_onnx(settings: dict[str, Any]) -> Any:
         device=settings["embedder.device"],
         cache_dir=settings["embedder.cache_dir"] or None,
         query_precision=settings["embedder.query_precision"] or None,
+        query_threads=settings["embedder.query_threads"],
     )
 
 

@@ -110,9 +110,12 @@ class OnnxE5Embedder:
     "q4" (the 4-bit blocks as they are);
     `query_precision` (default: the same) lets queries run another graph than passages, e.g. int8 queries,
     whose latency a search request waits for, against passages embedded at fp32.
+    `query_threads` (default 1; 0: `threads`) is the intra-op thread count of a lone query's run (one text,
+    as a search request embeds it), on a session of its own; batches keep `threads`.
     `device` "cuda" asks for ONNX Runtime's CUDA execution provider (the onnxruntime-gpu package; use
-    precision "fp32" or "q4" there). Calls are serialised by a lock: one session run already uses all
-    `threads`.
+    precision "fp32" or "q4" there). Calls are serialised by a lock (one session run already uses all
+    `threads`), but for lone queries when `query_threads` is below `threads`: those run side by side, up
+    to threads // query_threads at once (`concurrent_queries`).
     """
 
     dim = 384
@@ -125,6 +128,7 @@ class OnnxE5Embedder:
         cache_dir: str | Path | None = None,
         model_path: str | Path | None = None,
         query_precision: str | None = None,
+        query_threads: int = 1,
     ):
         query_precision = query_precision or precision
         for setting, value in (("precision", precision), ("query_precision", query_precision)):
@@ -134,6 +138,9 @@ class OnnxE5Embedder:
             raise EmbedderError(f"unknown embedder.device {device!r}; valid: {', '.join(DEVICES)}")
         ort = _runtime()
         self.threads = threads_for(threads)
+        # A lone query's run: on the CPU its own session with these threads (see _lone_session).
+        lone_threads = min(threads_for(query_threads), self.threads) if query_threads else self.threads
+        self.query_threads = lone_threads if device == "cpu" else self.threads
         self.precision, self.query_precision, self.device = precision, query_precision, device
         providers = self._providers(ort)  # before the model loads: a missing provider fails at once
         path = Path(model_path) if model_path else default_model_file()
@@ -155,6 +162,7 @@ class OnnxE5Embedder:
         # the query one opened by the first query (an indexing run never loads it: ~90 MiB saved).
         self._ort, self._provider_names, self._model_path, self._cache_folder = ort, providers, path, folder
         self._sessions = {precision: self._open_session(ort, model, providers, folder, precision)}
+        self._lone: Any = None  # the query graph's session for one text at a time, opened by the first
         if providers[0] not in self._sessions[precision].get_providers():
             # ONNX Runtime falls back to the CPU when the CUDA libraries do not load; say so instead.
             raise EmbedderError(
@@ -164,6 +172,15 @@ class OnnxE5Embedder:
             )
         model.release()
         self._lock = threading.Lock()
+        # Lone queries do not take the lock: several run at once on their one-thread session (ONNX Runtime
+        # runs a session from several threads), as many as the cores `threads` would have used.
+        self._lone_slots = threading.BoundedSemaphore(max(1, self.threads // self.query_threads))
+
+    @property
+    def concurrent_queries(self) -> bool:
+        """Whether lone queries from several threads run at once (their own session, no shared lock), so a
+        caller need not batch concurrent queries into one call (retrieval/search.py)."""
+        return self.query_threads < self.threads
 
     def _session(self, precision: str) -> Any:
         """The session of `precision`'s graph, opened (the model file read again) on first use; call with
@@ -178,11 +195,31 @@ class OnnxE5Embedder:
             self._sessions[precision] = session
         return session
 
-    def session_options(self, ort: Any, spinning: bool = False) -> Any:
-        """The SessionOptions every graph runs with (evaluation/query_sessions.py derives its variants
-        from them; `spinning` is one of those, never the embedder's own setting)."""
+    def _lone_session(self) -> Any:
+        """The query graph's session for lone queries, opened (under the lock) by the first: at a query's
+        ~23 rows no node of the graph is big enough to split, and handing half of each to a second thread
+        (woken from sleep, as pool threads do not spin) costs more than it saves (README "Query latency"),
+        so one text runs on `query_threads` threads and several such runs go side by side, while batches
+        keep `threads`. It holds the graph's weights once more (12 MiB for int8)."""
+        if self._lone is not None:  # opened: no lock to wait for behind another call's batch
+            return self._lone
+        with self._lock:
+            if self._lone is None:
+                shared = self._session(self.query_precision)  # builds the graph if it is not cached yet
+                path = self.graph_paths.get(self.query_precision)
+                if path is None:  # an uncacheable graph lives in a deleted temporary folder: keep one copy
+                    self._lone = shared
+                else:
+                    options = self.session_options(self._ort, threads=self.query_threads)
+                    self._lone = self._ort.InferenceSession(str(path), options, providers=self._provider_names)
+        return self._lone
+
+    def session_options(self, ort: Any, spinning: bool = False, threads: int = 0) -> Any:
+        """The SessionOptions every graph runs with, on `threads` (0: embedder.threads) intra-op threads
+        (evaluation/query_sessions.py derives its variants from them; `spinning` is one of those, never the
+        embedder's own setting)."""
         options = ort.SessionOptions()
-        options.intra_op_num_threads = self.threads
+        options.intra_op_num_threads = threads or self.threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -278,7 +315,12 @@ class OnnxE5Embedder:
         return pooled
 
     def _embed(
-        self, texts: Sequence[str], prefix: str, precision: str, stages: dict[str, float] | None = None
+        self,
+        texts: Sequence[str],
+        prefix: str,
+        precision: str,
+        stages: dict[str, float] | None = None,
+        query: bool = False,
     ) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
@@ -297,8 +339,13 @@ class OnnxE5Embedder:
                 weights.append(max(len(piece), 1))
         if stages is not None:
             stages["tokenize"] += time.perf_counter() - began
-        with self._lock:
-            pooled = self._run(windows, self._session(precision), stages)
+        if query and len(windows) == 1 and self.concurrent_queries:
+            session = self._lone_session()
+            with self._lone_slots:
+                pooled = self._run(windows, session, stages)
+        else:
+            with self._lock:
+                pooled = self._run(windows, self._session(precision), stages)
         began = time.perf_counter()
         if len(windows) == len(texts):
             vectors = pooled
@@ -315,7 +362,7 @@ class OnnxE5Embedder:
         return self._embed(texts, PASSAGE_PREFIX, self.precision)
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, QUERY_PREFIX, self.query_precision)
+        return self._embed(texts, QUERY_PREFIX, self.query_precision, query=True)
 
     def embed_sentences(self, texts: Sequence[str]) -> np.ndarray:
         """Short passage texts (an answer's candidate sentences) on the queries' graph: a request waits for
@@ -334,7 +381,7 @@ class OnnxE5Embedder:
         the feeds (id and mask matrices, the dequantized embedding rows), the session run (the encoder and
         its mean pooling) and the L2 normalization."""
         stages = dict.fromkeys(STAGES, 0.0)
-        return self._embed(texts, QUERY_PREFIX, self.query_precision, stages), stages
+        return self._embed(texts, QUERY_PREFIX, self.query_precision, stages, query=True), stages
 
     def token_count(self, text: str, is_query: bool = False) -> int:
         return self.tokenizer.token_count(text, is_query)
