@@ -71,7 +71,9 @@ def timeline(published: Sequence[str | None]) -> dict[str, Any]:
     per_day: dict[date, int] = {}
     undated = 0
     for value, count in Counter(published).items():
-        day = _DAYS[value] if value in _DAYS else _utc_day(value)
+        day = _DAYS.get(value, _UNSEEN)  # one lookup: another thread may empty the memo in between
+        if day is _UNSEEN:
+            day = _utc_day(value)
         if day is None:
             undated += count
         else:
@@ -107,6 +109,8 @@ def timeline(published: Sequence[str | None]) -> dict[str, Any]:
 
 
 _DAYS: dict[str | None, date | None] = {}
+# "Not memoised yet": compared by identity, so no date parsed from a string is taken for it.
+_UNSEEN = date.min
 
 
 def _utc_day(published: str | None) -> date | None:
