@@ -73,7 +73,7 @@ bench: install
 	$(BIN)/python -m evaluation.scripts.copy_precision $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 \
 	  --baseline --rounds 2
 	$(BIN)/isnad bench --corpus $(SHARED)/corpus/news/ant_multisource.jsonl.gz --articles 30000 \
-	  --queries 200 --clients 8 --out eval-out/bench.json
+	  --queries 200 --clients 8 --workers 2 --out eval-out/bench.json
 
 eval: install
 	$(BIN)/isnad eval --qa $(SHARED)/eval/arcd.json --qa $(SHARED)/eval/tydiqa-goldp-dev-arabic.json \

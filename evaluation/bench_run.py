@@ -56,6 +56,7 @@ TARGETS: dict[str, tuple[str, float, str]] = {
     "ask hybrid": ("p95_ms", 80, "max"),
     "search hybrid concurrent": ("requests_per_s", 60, "min"),
 }
+WORKERS_STAGE = "search hybrid concurrent, {workers} workers"  # held to the same target
 UNITS = {"p95_ms": ("p95", " ms"), "requests_per_s": ("throughput", " req/s")}
 SERVER_MEMORY_TARGET_MIB = 2048
 
@@ -70,6 +71,7 @@ class BenchOptions:
     articles: int
     queries: int = 200
     clients: int = 8
+    workers: int = 1  # above 1, the throughput stage is measured again on `isnad serve --workers N`
     embed_articles: int = 10000
     out: Path | None = None
     cache_root: Path = DEFAULT_CACHE_ROOT
@@ -153,44 +155,52 @@ def _ask_requests(queries: list[str], mode: str = "hybrid") -> list[Request]:
 
 def measure_server(
     options: BenchOptions, data: Path, queries: list[str], questions: list[str]
-) -> tuple[list[dict[str, Any]], dict]:
-    """Latency per stage with one client, then hybrid search with C clients; the server's memory after."""
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
+    """Latency per stage with one client, then hybrid search with C clients, on one serving process; with
+    `options.workers` above 1, that throughput stage again on that many. The memory of each server after
+    its stages (summed over its processes), by the number of workers."""
     rows: list[dict[str, Any]] = []
-    with ServedIndex(data, log_path=data.parent / "server.log") as server:
-
-        def measure(stage: str, requests: list[Request], clients: int = 1) -> None:
-            run_load(server.host, server.port, requests[:WARMUP_REQUESTS], clients=1, time_limit=30)
-            options.log(f"measuring {stage}: {len(requests)} requests, {clients} client(s) …")
-            # The server's own CPU a request: on a shared machine the wall clock moves with other jobs'
-            # load much more than the CPU time the server spends on each request.
-            used = process_cpu_seconds(server.pid)
-            result: LoadResult = run_load(
-                server.host, server.port, requests, clients=clients, time_limit=options.time_limit
-            )
-            after = process_cpu_seconds(server.pid)
-            summary = result.summary()
-            cpu_ms = None
-            if used is not None and after is not None and result.requests:
-                cpu_ms = round((after - used) * 1000 / result.requests, 1)
-            rows.append({"stage": stage, **summary, "server_cpu_ms": cpu_ms})
-
+    memory: dict[str, dict[str, Any]] = {}
+    # Enough requests that every client stays busy for a while; each query repeats a few times.
+    concurrent = _search_requests(queries, "hybrid") * max(1, (50 * options.clients) // max(1, len(queries)))
+    with ServedIndex(data, log_path=data.parent / "server.log", extra_args=["--workers", "1"]) as server:
         for mode in MODES:
-            measure(f"search {mode}", _search_requests(queries, mode))
-        measure("ask hybrid", _ask_requests(questions))
-        # Enough requests that every client stays busy for a while; each query repeats a few times.
-        concurrent = _search_requests(queries, "hybrid") * max(
-            1, (50 * options.clients) // max(1, len(queries))
-        )
-        measure("search hybrid concurrent", concurrent, clients=options.clients)
-        memory = process_rss_mib(server.pid)
+            rows.append(_measure(options, server, f"search {mode}", _search_requests(queries, mode)))
+        rows.append(_measure(options, server, "ask hybrid", _ask_requests(questions)))
+        rows.append(_measure(options, server, "search hybrid concurrent", concurrent, options.clients))
+        memory["1"] = process_rss_mib(server.pid)
+    if options.workers > 1:
+        arguments = ["--workers", str(options.workers)]
+        with ServedIndex(data, log_path=data.parent / "server-workers.log", extra_args=arguments) as server:
+            stage = WORKERS_STAGE.format(workers=options.workers)
+            rows.append(_measure(options, server, stage, concurrent, options.clients))
+            memory[str(options.workers)] = process_rss_mib(server.pid)
     return rows, memory
 
 
-def verdicts(rows: list[dict[str, Any]], memory: dict[str, Any]) -> list[dict[str, Any]]:
+def _measure(
+    options: BenchOptions, server: ServedIndex, stage: str, requests: list[Request], clients: int = 1
+) -> dict[str, Any]:
+    run_load(server.host, server.port, requests[:WARMUP_REQUESTS], clients=1, time_limit=30)
+    options.log(f"measuring {stage}: {len(requests)} requests, {clients} client(s) …")
+    # The server's own CPU a request (all its processes): on a shared machine the wall clock moves with
+    # other jobs' load much more than the CPU time the server spends on each request.
+    used = process_cpu_seconds(server.pid)
+    result: LoadResult = run_load(
+        server.host, server.port, requests, clients=clients, time_limit=options.time_limit
+    )
+    after = process_cpu_seconds(server.pid)
+    cpu_ms = None
+    if used is not None and after is not None and result.requests:
+        cpu_ms = round((after - used) * 1000 / result.requests, 1)
+    return {"stage": stage, **result.summary(), "server_cpu_ms": cpu_ms}
+
+
+def verdicts(rows: list[dict[str, Any]], memory: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Each target with the measured figure and whether it is met."""
     checks = []
     for row in rows:
-        target = TARGETS.get(row["stage"])
+        target = TARGETS.get(row["stage"].split(",")[0])  # the N-workers stage is held to its stage's
         if target:
             figure, limit, kind = target
             value = row.get(figure)
@@ -204,14 +214,16 @@ def verdicts(rows: list[dict[str, Any]], memory: dict[str, Any]) -> list[dict[st
                     "met": met,
                 }
             )
-    rss = memory.get("peak_rss_mib")
-    checks.append(
-        {
-            "target": f"server: peak RSS ≤ {SERVER_MEMORY_TARGET_MIB} MiB",
-            "measured": rss,
-            "met": rss is not None and rss <= SERVER_MEMORY_TARGET_MIB,
-        }
-    )
+    for workers, figures in memory.items():
+        rss = figures.get("peak_rss_mib")
+        server = "server" if workers == "1" else f"server, {workers} workers (summed)"
+        checks.append(
+            {
+                "target": f"{server}: peak RSS ≤ {SERVER_MEMORY_TARGET_MIB} MiB",
+                "measured": rss,
+                "met": rss is not None and rss <= SERVER_MEMORY_TARGET_MIB,
+            }
+        )
     return checks
 
 
@@ -297,7 +309,7 @@ def run_bench(options: BenchOptions, settings: dict[str, Any]) -> dict[str, Any]
                     *checks,
                     {
                         "target": "server: RSS after the run (MiB)",
-                        "measured": memory.get("rss_mib"),
+                        "measured": memory["1"].get("rss_mib"),
                         "met": None,
                     },
                 ],
@@ -332,7 +344,8 @@ def run_bench(options: BenchOptions, settings: dict[str, Any]) -> dict[str, Any]
         },
         "vector_search_at_full_count": scale,
         "latency": rows,
-        "server_memory": memory,
+        "server_memory": memory["1"],
+        "server_memory_by_workers": memory,
         "targets": checks,
         "table": tables,
     }

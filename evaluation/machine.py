@@ -51,30 +51,58 @@ def children_peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and every process below it (a server's workers), from each process's parent in /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    tree, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        tree.append(current)
+        waiting.extend(children.get(current, []))
+    return tree
+
+
 def process_rss_mib(pid: int) -> dict[str, float | None]:
-    """Current and peak resident memory of another process, from /proc/<pid>/status."""
-    values: dict[str, float | None] = {"rss_mib": None, "peak_rss_mib": None}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                values["rss_mib"] = round(int(line.split()[1]) / 1024, 1)
-            elif line.startswith("VmHWM:"):
-                values["peak_rss_mib"] = round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return values
+    """Current and peak resident memory of another process and the processes below it (a server's workers),
+    summed from /proc/<pid>/status: pages the workers share are counted once in each."""
+    totals = {"rss_mib": 0, "peak_rss_mib": 0}
+    found = False
+    for member in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{member}/status").read_text().splitlines()
+        except OSError:
+            continue
+        for line in lines:
+            for key, field in (("rss_mib", "VmRSS:"), ("peak_rss_mib", "VmHWM:")):
+                if line.startswith(field):
+                    totals[key] += int(line.split()[1])
+                    found = True
+    if not found:
+        return {"rss_mib": None, "peak_rss_mib": None}
+    return {key: round(kib / 1024, 1) for key, kib in totals.items()}
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time another process has used so far (all its threads), from /proc/<pid>/stat."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # Fields after the command name (in parentheses, which may itself hold spaces): utime and stime are
-    # the 14th and 15th fields of the whole line, in clock ticks.
-    fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time another process and the processes below it have used so far (all their
+    threads), from /proc/<pid>/stat."""
+    ticks, found = 0, False
+    for member in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{member}/stat").read_text()
+        except OSError:
+            continue
+        # Fields after the command name (in parentheses, which may itself hold spaces): utime and stime are
+        # the 14th and 15th fields of the whole line, in clock ticks.
+        fields = stat.rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+        found = True
+    return ticks / os.sysconf("SC_CLK_TCK") if found else None
 
 
 def directory_mib(path: Path) -> float:

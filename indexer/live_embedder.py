@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from indexer.live_writer import ArticleWriter, WritesBusyError
+from indexer.live_writer import ArticleWriter, DataDirLock, WritesBusyError
 
 log = logging.getLogger("isnad.embedding")
 
@@ -21,6 +21,9 @@ BUSY_BACKOFF_SECONDS = 5.0  # `isnad index` holds the lock: it embeds everything
 FAILURE_BACKOFF_SECONDS = 30.0
 PUBLISH_SECONDS = 5.0  # how often readers are told about new vectors while a backlog is embedded
 LOCK_WAIT_SECONDS = 5.0  # for committing a computed batch of vectors
+# Held while one serving process embeds a backlog, so a server's other workers (`server.workers`) do not
+# embed the same passages at the same time; one that finds it taken looks again after BUSY_BACKOFF_SECONDS.
+TURN_FILE = "embedding.lock"
 
 
 @dataclass(slots=True)
@@ -45,6 +48,7 @@ class BackgroundEmbedder:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="isnad-embedder", daemon=True)
+        self._turn = DataDirLock(writer.data_dir, 0.0, name=TURN_FILE)
         # The documents file's stamp when a look found no passage without a vector: while it holds, no
         # commit has happened since, so there is nothing new to embed and the look is not repeated. On the
         # bench index that query reads every stored vector's page, 0.3-0.4 s of CPU, every IDLE_POLL_SECONDS
@@ -63,6 +67,8 @@ class BackgroundEmbedder:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+        if not self._thread.is_alive():
+            self._turn.close()
 
     def status(self) -> dict[str, Any]:
         return {
@@ -93,37 +99,15 @@ class BackgroundEmbedder:
 
     def _embed_backlog(self) -> float:
         """Embed until no passage lacks a vector; returns how long to wait before looking again."""
-        last_publish = time.monotonic()
-        dirty = False
-        after: int | None = (
-            None  # a cursor, so a passage whose vector cannot be stored is not retried forever
-        )
         try:
             stamp = self.writer.ledger.db.stamp()
             if stamp == self._idle_stamp:
                 self._set("idle")
                 return IDLE_POLL_SECONDS
-            while not self._stop.is_set():
-                batch = self.writer.ledger.passages_to_embed(self.batch_size, after)
-                if not batch:
-                    if after is None:  # nothing at all to embed as of `stamp`
-                        self._idle_stamp = stamp
-                    break
-                self._set("embedding")
-                ids = [pid for pid, _ in batch]
-                after = ids[-1]
-                vectors = np.asarray(
-                    self.embedder().embed_passages([text for _, text in batch]), dtype=np.float32
-                )
-                self.writer.put_embeddings(ids, vectors, LOCK_WAIT_SECONDS)
-                dirty = True
-                self.progress.embedded += len(batch)
-                self.progress.batches += 1
-                if time.monotonic() - last_publish >= PUBLISH_SECONDS:
-                    self.writer.publish(locked=False)
-                    last_publish, dirty = time.monotonic(), False
-            if dirty:
-                self.writer.publish(locked=False)
+            # Busy when another worker of this server embeds (WritesBusyError, as when `isnad index` holds
+            # the write lock): it stores what this one would, and this one looks again shortly.
+            with self._turn.held():
+                self._embed_pending(stamp)
             self._set("idle")
             return IDLE_POLL_SECONDS
         except WritesBusyError:
@@ -133,3 +117,32 @@ class BackgroundEmbedder:
             log.exception("background embedding failed")
             self._set("failed", f"{type(error).__name__}: {error}")
             return FAILURE_BACKOFF_SECONDS
+
+    def _embed_pending(self, stamp: object) -> None:
+        """Embed and store every passage without a vector as of `stamp`, telling readers as it goes."""
+        last_publish = time.monotonic()
+        dirty = False
+        after: int | None = (
+            None  # a cursor, so a passage whose vector cannot be stored is not retried forever
+        )
+        while not self._stop.is_set():
+            batch = self.writer.ledger.passages_to_embed(self.batch_size, after)
+            if not batch:
+                if after is None:  # nothing at all to embed as of `stamp`
+                    self._idle_stamp = stamp
+                break
+            self._set("embedding")
+            ids = [pid for pid, _ in batch]
+            after = ids[-1]
+            vectors = np.asarray(
+                self.embedder().embed_passages([text for _, text in batch]), dtype=np.float32
+            )
+            self.writer.put_embeddings(ids, vectors, LOCK_WAIT_SECONDS)
+            dirty = True
+            self.progress.embedded += len(batch)
+            self.progress.batches += 1
+            if time.monotonic() - last_publish >= PUBLISH_SECONDS:
+                self.writer.publish(locked=False)
+                last_publish, dirty = time.monotonic(), False
+        if dirty:
+            self.writer.publish(locked=False)

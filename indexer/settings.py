@@ -167,7 +167,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("server.host", "127.0.0.1", "Address the server listens on."),
     Setting("server.port", 8000, "Port the server listens on."),
-    Setting("server.threads", 8, "Worker threads of the WSGI server."),
+    Setting("server.threads", 8, "Worker threads of the WSGI server (in each worker process)."),
+    Setting(
+        "server.workers",
+        1,
+        "Serving processes sharing the port, each with server.threads threads and its own memory: more "
+        'concurrent searches on a machine with more than one core (README "Performance").',
+    ),
     Setting(
         "server.gc_threshold",
         20000,

@@ -51,6 +51,8 @@ def test_bench_reports_indexing_latency_and_targets(tmp_path: Path, capsys) -> N
             "6",
             "--clients",
             "2",
+            "--workers",
+            "2",
             "--time-limit",
             "60",
             "--cache-dir",
@@ -85,13 +87,19 @@ def test_bench_reports_indexing_latency_and_targets(tmp_path: Path, capsys) -> N
         "search hybrid",
         "ask hybrid",
         "search hybrid concurrent",
+        "search hybrid concurrent, 2 workers",
     ]
     for stage, row in stages.items():
         assert row["errors"] == 0, row.get("first_error")
         assert row["requests"] >= 6, stage
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
     assert stages["search hybrid concurrent"]["clients"] == 2
+    assert stages["search hybrid concurrent, 2 workers"]["clients"] == 2
     assert report["server_memory"]["peak_rss_mib"] > 0
+    # Two processes' memory, each at least what one server alone holds once loaded.
+    one, two = (report["server_memory_by_workers"][n]["peak_rss_mib"] for n in ("1", "2"))
+    assert two > one > 0
     targets = [check["target"] for check in report["targets"]]
-    assert len(targets) == 5 and targets[-1].startswith("server: peak RSS")
+    assert len(targets) == 7 and targets[-2].startswith("server: peak RSS")
+    assert targets[-1].startswith("server, 2 workers (summed): peak RSS")
     assert all(isinstance(check["met"], bool) for check in report["targets"])

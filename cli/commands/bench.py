@@ -45,6 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="concurrent clients for the throughput stage (default 8)",
     )
     parser.add_argument(
+        "--workers",
+        metavar="N",
+        type=int,
+        default=1,
+        help="also measure the throughput stage on `isnad serve --workers N` (default 1: not again)",
+    )
+    parser.add_argument(
         "--embed-articles",
         metavar="K",
         type=int,
@@ -122,7 +129,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
     if args.articles is None:
         print("isnad bench: --articles is required (or pass --embedding-only)", file=sys.stderr)
         return 2
-    for name in ("articles", "queries", "clients"):
+    for name in ("articles", "queries", "clients", "workers"):
         if getattr(args, name) < 1:
             print(f"isnad bench: --{name} must be at least 1", file=sys.stderr)
             return 2
@@ -134,6 +141,7 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         articles=args.articles,
         queries=args.queries,
         clients=args.clients,
+        workers=args.workers,
         embed_articles=args.articles
         if args.embed_articles is None
         else min(args.embed_articles, args.articles),

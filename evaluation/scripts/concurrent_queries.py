@@ -55,7 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--clients", default="1,2,8")
     args = parser.parse_args(argv)
-    options = EmbeddingBenchOptions(corpus=args.corpus, passages=max(16, args.queries // 2), queries=args.queries)
+    options = EmbeddingBenchOptions(
+        corpus=args.corpus, passages=max(16, args.queries // 2), queries=args.queries
+    )
     _, queries, _ = draw_texts(options)
     retrievers: dict[int, Any] = {}
     for threads in (0, 1):

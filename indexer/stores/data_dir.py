@@ -7,6 +7,7 @@ Layout of the data directory:
     vectors.faiss       FAISS index, a cache of the embeddings table saved atomically (embedded deployment)
     manifest.json       versions, model and counts; its generation grows with every commit
     index.lock          held by the one process allowed to write
+    embedding.lock      held by the serving process embedding a backlog (one of `server.workers`)
 """
 
 from __future__ import annotations

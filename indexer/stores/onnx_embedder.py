@@ -211,7 +211,9 @@ class OnnxE5Embedder:
                     self._lone = shared
                 else:
                     options = self.session_options(self._ort, threads=self.query_threads)
-                    self._lone = self._ort.InferenceSession(str(path), options, providers=self._provider_names)
+                    self._lone = self._ort.InferenceSession(
+                        str(path), options, providers=self._provider_names
+                    )
         return self._lone
 
     def session_options(self, ort: Any, spinning: bool = False, threads: int = 0) -> Any:
