@@ -32,8 +32,10 @@ from evaluation.cache import (
 from evaluation.distractors import sample_articles, write_jsonl
 from evaluation.loadgen import LoadResult, Request, json_request, run_load
 from evaluation.machine import (
+    busy_percent,
     children_peak_rss_mib,
     code_version,
+    cpu_ticks,
     directory_mib,
     machine_info,
     peak_rss_mib,
@@ -185,15 +187,15 @@ def _measure(
     options.log(f"measuring {stage}: {len(requests)} requests, {clients} client(s) …")
     # The server's own CPU a request (all its processes): on a shared machine the wall clock moves with
     # other jobs' load much more than the CPU time the server spends on each request.
-    used = process_cpu_seconds(server.pid)
+    used, ticks = process_cpu_seconds(server.pid), cpu_ticks()
     result: LoadResult = run_load(
         server.host, server.port, requests, clients=clients, time_limit=options.time_limit
     )
-    after = process_cpu_seconds(server.pid)
+    after, busy = process_cpu_seconds(server.pid), busy_percent(ticks, cpu_ticks())
     cpu_ms = None
     if used is not None and after is not None and result.requests:
         cpu_ms = round((after - used) * 1000 / result.requests, 1)
-    return {"stage": stage, **result.summary(), "server_cpu_ms": cpu_ms}
+    return {"stage": stage, **result.summary(), "server_cpu_ms": cpu_ms, "machine_busy_percent": busy}
 
 
 def verdicts(rows: list[dict[str, Any]], memory: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
@@ -236,6 +238,8 @@ LATENCY_COLUMNS: tuple[Column, ...] = (
     ("p99_ms", "p99 ms", number),
     ("requests_per_s", "req/s", number),
     ("server_cpu_ms", "server CPU ms a request", number),
+    # All cores, clients included: under C clients, well below 100 means the server left cores idle.
+    ("machine_busy_percent", "machine busy %", number),
     ("errors", "errors", number),
 )
 INDEX_COLUMNS: tuple[Column, ...] = (("figure", "indexing", text), ("value", "value", text))

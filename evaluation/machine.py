@@ -51,6 +51,23 @@ def children_peak_rss_mib() -> float:
     return round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1)
 
 
+def cpu_ticks() -> tuple[int, int] | None:
+    """(all, idle) clock ticks of every core since boot, from /proc/stat; their differences between two
+    reads give how busy the machine was meanwhile."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    except OSError:
+        return None
+    ticks = [int(value) for value in first[1:]]
+    return sum(ticks), ticks[3] + ticks[4]  # idle and iowait
+
+
+def busy_percent(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:
+    if before is None or after is None or after[0] <= before[0]:
+        return None
+    return round(100 * (1 - (after[1] - before[1]) / (after[0] - before[0])), 1)
+
+
 def process_tree(pid: int) -> list[int]:
     """The process and every process below it (a server's workers), from each process's parent in /proc."""
     children: dict[int, list[int]] = {}

@@ -3,16 +3,18 @@ without a vector), so they become semantically searchable a few seconds after th
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from indexer.live_writer import ArticleWriter, DataDirLock, WritesBusyError
+from indexer.live_writer import ArticleWriter, WritesBusyError
 
 log = logging.getLogger("isnad.embedding")
 
@@ -48,7 +50,6 @@ class BackgroundEmbedder:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="isnad-embedder", daemon=True)
-        self._turn = DataDirLock(writer.data_dir, 0.0, name=TURN_FILE)
         # The documents file's stamp when a look found no passage without a vector: while it holds, no
         # commit has happened since, so there is nothing new to embed and the look is not repeated. On the
         # bench index that query reads every stored vector's page, 0.3-0.4 s of CPU, every IDLE_POLL_SECONDS
@@ -67,8 +68,6 @@ class BackgroundEmbedder:
         self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        if not self._thread.is_alive():
-            self._turn.close()
 
     def status(self) -> dict[str, Any]:
         return {
@@ -106,7 +105,7 @@ class BackgroundEmbedder:
                 return IDLE_POLL_SECONDS
             # Busy when another worker of this server embeds (WritesBusyError, as when `isnad index` holds
             # the write lock): it stores what this one would, and this one looks again shortly.
-            with self._turn.held():
+            with self._turn():
                 self._embed_pending(stamp)
             self._set("idle")
             return IDLE_POLL_SECONDS
@@ -117,6 +116,19 @@ class BackgroundEmbedder:
             log.exception("background embedding failed")
             self._set("failed", f"{type(error).__name__}: {error}")
             return FAILURE_BACKOFF_SECONDS
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """This process's turn to embed the backlog, or WritesBusyError when another has it; closing the
+        file gives it back."""
+        with open(self.writer.data_dir / TURN_FILE, "a+") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise WritesBusyError(
+                    f"another server process embeds the passages of {self.writer.data_dir}"
+                ) from None
+            yield
 
     def _embed_pending(self, stamp: object) -> None:
         """Embed and store every passage without a vector as of `stamp`, telling readers as it goes."""

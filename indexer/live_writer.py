@@ -68,11 +68,10 @@ class Outcome:
 
 
 class DataDirLock:
-    """A flock in the data directory (`index.lock`, the write lock, unless named), taken for one batch at a
-    time by this process's threads."""
+    """The data directory's `index.lock` flock, taken for one batch at a time by this process's threads."""
 
-    def __init__(self, data_dir: Path, wait_seconds: float, name: str = LOCK_FILE):
-        self.path = data_dir / name
+    def __init__(self, data_dir: Path, wait_seconds: float):
+        self.path = data_dir / LOCK_FILE
         self.wait_seconds = wait_seconds
         self._threads = threading.Lock()  # a flock is per open file, which all our threads share
         self._handle = open(self.path, "a+")  # noqa: SIM115 - kept open: locked and unlocked per batch

@@ -64,7 +64,7 @@ PassageT = TypeVar("PassageT", int, StoredPassage)
 ArticleT = TypeVar("ArticleT", ArticleRef, Article)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, for the speed of making thousands a query (indexer.models.Hit)
 class Candidate(Generic[PassageT, ArticleT]):
     """A retrieved passage with its article and its score in the mode's scale (RRF, BM25 or cosine).
 

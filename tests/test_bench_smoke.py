@@ -93,6 +93,7 @@ def test_bench_reports_indexing_latency_and_targets(tmp_path: Path, capsys) -> N
         assert row["errors"] == 0, row.get("first_error")
         assert row["requests"] >= 6, stage
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+        assert 0 < row["machine_busy_percent"] <= 100, stage
     assert stages["search hybrid concurrent"]["clients"] == 2
     assert stages["search hybrid concurrent, 2 workers"]["clients"] == 2
     assert report["server_memory"]["peak_rss_mib"] > 0
