@@ -56,9 +56,9 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
         sock.close()
         return refused
 
-    def worker(sock: socket.socket, number: int, loaded: Callable[[], None]) -> int:
+    def worker(listening: socket.socket, number: int, loaded: Callable[[], None]) -> int:
         shape = f"{count} worker processes × {threads} threads"
-        return _serve(settings, threads, shape, loaded=loaded, quiet=number > 0, sockets=[sock])
+        return _serve(settings, threads, shape, loaded=loaded, quiet=number > 0, sockets=[listening])
 
     return workers.supervise(count, sock, worker)
 
@@ -93,7 +93,7 @@ def _serve(
             loaded()
         if not quiet:
             articles = services.stores.counts().articles
-            address = _address(settings, listen)
+            address = _address(listen)
             print(
                 f"isnad: serving {articles} articles from {settings['data.dir']} on {address} "
                 f"(API: /api/v1/, {shape}); Ctrl-C stops",
@@ -106,7 +106,7 @@ def _serve(
     return 0
 
 
-def _address(settings: dict[str, Any], listen: dict[str, Any]) -> str:
+def _address(listen: dict[str, Any]) -> str:
     if "sockets" in listen:
         host, port = listen["sockets"][0].getsockname()[:2]
     else:
