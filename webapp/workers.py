@@ -89,8 +89,12 @@ class _Child:
 def _run_worker(worker: Worker, sock: socket.socket, number: int, ready_fd: int, go_fd: int) -> None:
     status = 1
     try:
-        signal.signal(signal.SIGTERM, _interrupt)
-        signal.signal(signal.SIGINT, _interrupt)
+        # Like Ctrl-C: waitress stops and the stores close. Only the first signal interrupts (Ctrl-C
+        # sends SIGINT to every worker and the supervisor then sends SIGTERM): a second one must not
+        # interrupt the closing.
+        interrupt = _Once(KeyboardInterrupt)
+        signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, interrupt)
 
         def loaded() -> None:
             os.write(ready_fd, b"r")
@@ -111,16 +115,18 @@ def _run_worker(worker: Worker, sock: socket.socket, number: int, ready_fd: int,
         os._exit(status)
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    """A worker's SIGTERM or SIGINT: finish like Ctrl-C (waitress stops, the stores close); a second
-    signal must not interrupt that closing."""
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    raise KeyboardInterrupt
+class _Once:
+    """A signal handler that raises `error` at the first signal and ignores the later ones. (Setting the
+    handler to SIG_IGN instead races with a signal already caught: Python then raises OSError.)"""
 
+    def __init__(self, error: type[BaseException]):
+        self.error = error
+        self.raised = False
 
-def _stop_supervisor(signum: int, frame: FrameType | None) -> None:
-    raise _Stop
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if not self.raised:
+            self.raised = True
+            raise self.error
 
 
 def _say(message: str) -> None:
@@ -130,7 +136,8 @@ def _say(message: str) -> None:
 def supervise(count: int, sock: socket.socket, worker: Worker) -> int:
     """Run `count` workers on `sock` until SIGINT or SIGTERM (then 0), or until a worker cannot start
     (then its exit status)."""
-    previous = {sig: signal.signal(sig, _stop_supervisor) for sig in (signal.SIGINT, signal.SIGTERM)}
+    stop = _Once(_Stop)
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     children: dict[int, _Child] = {}
     try:
         # One after another: a worker that cannot open the index says why once, and the start's peak
@@ -148,8 +155,7 @@ def supervise(count: int, sock: socket.socket, worker: Worker) -> int:
     except _Stop:
         return 0
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop.raised = True  # a signal from now on must not interrupt the stopping
         _stop_all(children)
         sock.close()
         for sig, handler in previous.items():
