@@ -19,7 +19,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--host", default=None, help="address to listen on (default: server.host, 127.0.0.1)")
     parser.add_argument("--port", type=int, default=None, help="port (default: server.port, 8000)")
-    parser.add_argument("--threads", type=int, default=None, help="worker threads (default: server.threads)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="threads of each serving process (default: server.threads)"
+    )
     parser.add_argument(
         "--workers",
         type=int,
