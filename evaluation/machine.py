@@ -87,7 +87,7 @@ def process_tree(pid: int) -> list[int]:
 
 def process_rss_mib(pid: int) -> dict[str, float | None]:
     """Current and peak resident memory of another process and the processes below it (a server's workers),
-    summed from /proc/<pid>/status: pages the workers share are counted once in each."""
+    summed from /proc/<pid>/status (a page the workers share is counted in each of them)."""
     totals = {"rss_mib": 0, "peak_rss_mib": 0}
     found = False
     for member in process_tree(pid):

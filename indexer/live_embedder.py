@@ -32,7 +32,7 @@ TURN_FILE = "embedding.lock"
 class EmbeddingProgress:
     """What `GET /api/v1/stats` shows of the worker."""
 
-    state: str = "starting"  # starting, idle, embedding, waiting (another writer), failed
+    state: str = "starting"  # starting, idle, embedding, waiting (another writer or worker), failed
     embedded: int = 0  # passages embedded by this server since it started
     batches: int = 0
     last_error: str | None = None
@@ -134,9 +134,8 @@ class BackgroundEmbedder:
         """Embed and store every passage without a vector as of `stamp`, telling readers as it goes."""
         last_publish = time.monotonic()
         dirty = False
-        after: int | None = (
-            None  # a cursor, so a passage whose vector cannot be stored is not retried forever
-        )
+        # A cursor, so a passage whose vector cannot be stored is not retried forever.
+        after: int | None = None
         while not self._stop.is_set():
             batch = self.writer.ledger.passages_to_embed(self.batch_size, after)
             if not batch:
