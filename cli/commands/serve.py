@@ -43,20 +43,21 @@ def run(args: argparse.Namespace, settings: dict[str, Any]) -> int:
             file=sys.stderr,
         )
         return 2
-    if count == 1:
-        if (refused := _start_empty_index(settings)) is not None:
-            return refused
-        return _serve(settings, threads, f"{threads} threads", host=host, port=port)
     from webapp import workers
 
-    try:  # before anything is written: a taken port must not leave an empty index behind
-        sock = workers.bound_socket(host, port)
-    except OSError as error:
-        print(f"isnad serve: cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
-        return 2
+    sock: socket.socket | None = None
+    if count > 1:
+        try:  # before anything is written: a taken port must not leave an empty index behind
+            sock = workers.bound_socket(host, port)
+        except OSError as error:
+            print(f"isnad serve: cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
+            return 2
     if (refused := _start_empty_index(settings)) is not None:
-        sock.close()
+        if sock is not None:
+            sock.close()
         return refused
+    if sock is None:
+        return _serve(settings, threads, f"{threads} threads", host=host, port=port)
 
     def worker(listening: socket.socket, number: int, loaded: Callable[[], None]) -> int:
         shape = f"{count} worker processes × {threads} threads"
