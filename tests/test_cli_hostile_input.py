@@ -6,23 +6,11 @@ import gzip
 import json
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
-ISNAD = Path(sys.executable).with_name("isnad")
+from cli_run import isnad
+
 BODY = "أعلنت وزارة الزراعة اليوم أن موسم حصاد القمح بدأ مبكرا هذا العام بسبب ارتفاع درجات الحرارة."
-
-
-def isnad(*args: str | bytes, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ISNAD, *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def stored_titles(data: Path) -> dict[str, str]:

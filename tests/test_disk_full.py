@@ -9,14 +9,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from cli_run import isnad
 from test_pipeline import assert_consistent, settings_for, write_news_sample
-
-ISNAD = Path(sys.executable).with_name("isnad")
 
 
 @pytest.fixture
@@ -45,17 +43,6 @@ def small_disk(tmp_path: Path) -> Iterator[tuple[Path, Callable[[int], None]]]:
         # busy"; detach the tmpfs lazily then, so no test leaves a mount behind.
         if subprocess.run(["umount", str(mount)], check=False, capture_output=True).returncode != 0:
             subprocess.run(["umount", "--lazy", str(mount)], check=False, capture_output=True)
-
-
-def isnad(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [ISNAD, *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def last_runs(data: Path) -> list[dict]:

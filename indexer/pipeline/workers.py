@@ -9,6 +9,7 @@ import signal
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
 from indexer.ingest import read_walked
@@ -36,41 +37,47 @@ class Workers:
     """Order-preserving, bounded parallel map over worker processes, or inline when not started.
 
     The indexer starts the pool only for large inputs or a large catch-up, so small inputs (tests,
-    a few files) pay no start-up cost.
+    a few files) pay no start-up cost. It is a `ProcessPoolExecutor` rather than a
+    `multiprocessing.Pool`: stopping a Pool with work in flight (`terminate`, on a full disk or
+    Ctrl-C) can hang for good (CPython issues 78178, 96995), and a Pool whose worker dies never
+    answers `get`, where the executor raises BrokenProcessPool.
     """
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
-        self._pool: Any = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
         if self.workers > 1 and self._pool is None:
-            self._pool = process_context().Pool(self.workers, initializer=ignore_sigint)
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=process_context(), initializer=ignore_sigint
+            )
+            # A fork-context executor forks all its workers at its first submit: do it now, while
+            # this is the only thread (see process_context).
+            self._pool.submit(int).result()
 
     def map(self, function: Callable[..., Any], tasks: Iterable[tuple]) -> Iterator[tuple[tuple, Any]]:
         """(task arguments, result) pairs in task order."""
-        pending: deque = deque()
+        pending: deque[tuple[tuple, Future]] = deque()
         first = True
         for args in tasks:
             if self._pool is None or first:
                 first = False
                 yield args, function(*args)
                 continue
-            pending.append((args, self._pool.apply_async(function, args)))
+            pending.append((args, self._pool.submit(function, *args)))
             if len(pending) >= self.workers * IN_FLIGHT_PER_WORKER:
                 done_args, result = pending.popleft()
-                yield done_args, result.get()
+                yield done_args, result.result()
         while pending:
             done_args, result = pending.popleft()
-            yield done_args, result.get()
+            yield done_args, result.result()
 
     def close(self, *, terminate: bool = False) -> None:
+        """Wait for the workers to finish; `terminate` drops the tasks not yet started first (the
+        ones running end within a batch's time)."""
         if self._pool is not None:
-            if terminate:
-                self._pool.terminate()
-            else:
-                self._pool.close()
-            self._pool.join()
+            self._pool.shutdown(wait=True, cancel_futures=terminate)
             self._pool = None
 
 
