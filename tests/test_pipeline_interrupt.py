@@ -173,3 +173,38 @@ def test_ctrl_c_saves_progress_and_says_how_to_continue(tmp_path, shared_dir):
     assert counts.keyword == counts.passages and 0 < counts.vectors <= counts.passages
     stores.close()
     assert_rerun_completes(data, news)
+
+
+@pytest.mark.parametrize("victim", ["an analysis worker", "the reader"])
+def test_a_helper_process_killed_mid_run_stops_the_run_with_a_message_and_a_rerun_completes(
+    tmp_path: Path, shared_dir: Path, victim: str
+) -> None:
+    import multiprocessing
+
+    from indexer.pipeline import index_paths
+    from indexer.pipeline.workers import READER_NAME, WorkerLostError
+
+    news = tmp_path / "news.jsonl"
+    write_news_sample(shared_dir, news, 2000)  # over BACKGROUND_READ_BYTES: a reader and two workers
+    settings = settings_for(tmp_path / "data")
+    killed: list[int] = []
+
+    def kill_one(article, outcome) -> None:
+        if killed:
+            return
+        children = multiprocessing.active_children()
+        readers = [child for child in children if child.name == READER_NAME]
+        workers = [child for child in children if child not in readers]
+        target = (workers if victim == "an analysis worker" else readers)[0]
+        os.kill(target.pid, signal.SIGKILL)
+        killed.append(target.pid)
+
+    with pytest.raises(WorkerLostError) as stopped:
+        index_paths([str(news)], settings, embed=False, progress=False, workers=2, on_article=kill_one)
+    assert killed
+    assert "stopped unexpectedly" in str(stopped.value) and "run the same command again" in str(stopped.value)
+    assert ("analysis worker" in str(stopped.value)) == (victim == "an analysis worker")
+
+    assert [run["status"] for run in isnad_stats(tmp_path / "data")["last_runs"]] == ["failed"]
+    index_paths([str(news)], settings, embed=False, progress=False, workers=2)
+    assert_consistent(settings, embedded=False)

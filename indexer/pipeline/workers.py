@@ -6,12 +6,14 @@ import multiprocessing
 import os
 import queue
 import signal
+import threading
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from indexer.errors import IsnadError
 from indexer.ingest import read_walked
 from indexer.ingest.files import Entry
 from indexer.models import Article, IngestSummary, Problem
@@ -19,6 +21,15 @@ from indexer.models import Article, IngestSummary, Problem
 IN_FLIGHT_PER_WORKER = 8  # tasks queued per worker: keeps them busy through a tantivy commit
 BACKGROUND_READ_BYTES = 4_000_000  # inputs larger than this are read (and cleaned) in their own process
 READ_BATCH = 64  # articles per message from the reading process
+READER_NAME = "isnad-reader"  # the reading process, among the indexer's children
+LOST_ADVICE = (
+    "killed from outside, perhaps by the kernel for want of memory (see `dmesg`); what was committed "
+    "is kept: run the same command again to continue"
+)
+
+
+class WorkerLostError(IsnadError):
+    """A process of the indexer (an analysis worker or the reader) ended without finishing its work."""
 
 
 def ignore_sigint() -> None:
@@ -37,65 +48,145 @@ class Workers:
     """Order-preserving, bounded parallel map over worker processes, or inline when not started.
 
     The indexer starts the pool only for large inputs or a large catch-up, so small inputs (tests,
-    a few files) pay no start-up cost. It is a `ProcessPoolExecutor` rather than a
-    `multiprocessing.Pool`: stopping a Pool with work in flight (`terminate`, on a full disk or
-    Ctrl-C) can hang for good (CPython issues 78178, 96995), and a Pool whose worker dies never
-    answers `get`, where the executor raises BrokenProcessPool.
+    a few files) pay no start-up cost.
+
+    Each worker has its own pipe, and this process alone sends and receives on them, so no hidden
+    thread can be left blocked on a pipe: stopping with work in flight (a full disk, Ctrl-C) or a
+    worker killed from outside ends at once with the processes killed. The standard library's pools
+    hang in those cases: `multiprocessing.Pool.terminate` with tasks in flight (CPython issues 78178,
+    96995) and `ProcessPoolExecutor` when a worker is killed while a large task is being fed to it.
     """
 
     def __init__(self, workers: int):
         self.workers = max(1, workers)
-        self._pool: ProcessPoolExecutor | None = None
+        self._processes: list[Any] = []
+        self._pipes: list[Connection] = []
 
     def start(self) -> None:
-        if self.workers > 1 and self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                self.workers, mp_context=process_context(), initializer=ignore_sigint
+        if self.workers < 2 or self._processes:
+            return
+        context = process_context()
+        for number in range(1, self.workers + 1):
+            ours, theirs = context.Pipe()
+            process = context.Process(
+                target=_analysis_worker,
+                args=(theirs, list(self._pipes)),
+                name=f"isnad-analysis-{number}",
+                daemon=True,
             )
-            # A fork-context executor forks all its workers at its first submit: do it now, while
-            # this is the only thread (see process_context).
-            self._pool.submit(int).result()
+            process.start()
+            theirs.close()
+            self._processes.append(process)
+            self._pipes.append(ours)
 
     def map(self, function: Callable[..., Any], tasks: Iterable[tuple]) -> Iterator[tuple[tuple, Any]]:
-        """(task arguments, result) pairs in task order."""
-        pending: deque[tuple[tuple, Future]] = deque()
-        first = True
-        for args in tasks:
-            if self._pool is None or first:
-                first = False
+        """(task arguments, result) pairs in task order. Tasks go to the workers in turn, so each
+        worker's results come back in the order of the whole."""
+        if not self._processes:
+            for args in tasks:
                 yield args, function(*args)
-                continue
-            pending.append((args, self._pool.submit(function, *args)))
-            if len(pending) >= self.workers * IN_FLIGHT_PER_WORKER:
-                done_args, result = pending.popleft()
-                yield done_args, result.result()
+            return
+        pending: deque[tuple[tuple, int]] = deque()
+        turn = 0
+        for args in tasks:
+            self._send(turn, (function, args))
+            pending.append((args, turn))
+            turn = (turn + 1) % len(self._processes)
+            if len(pending) >= len(self._processes) * IN_FLIGHT_PER_WORKER:
+                done_args, worker = pending.popleft()
+                yield done_args, self._receive(worker)
         while pending:
-            done_args, result = pending.popleft()
-            yield done_args, result.result()
+            done_args, worker = pending.popleft()
+            yield done_args, self._receive(worker)
+
+    def _send(self, worker: int, message: tuple | None) -> None:
+        try:
+            self._pipes[worker].send(message)
+        except OSError:  # a broken pipe: the worker is gone
+            raise self._lost(worker) from None
+
+    def _receive(self, worker: int) -> Any:
+        pipe, process = self._pipes[worker], self._processes[worker]
+        # Waiting on the process too: a worker that dies never answers.
+        wait([pipe, process.sentinel])
+        if not pipe.poll():
+            raise self._lost(worker)
+        try:
+            kind, payload = pipe.recv()
+        except (EOFError, OSError):
+            raise self._lost(worker) from None
+        if kind == "error":
+            raise RuntimeError(f"analysis failed in {process.name}: {payload}")
+        return payload
+
+    def _lost(self, worker: int) -> WorkerLostError:
+        process = self._processes[worker]
+        process.join(timeout=1)
+        return WorkerLostError(
+            f"an analysis worker process ({process.name}) stopped unexpectedly "
+            f"(exit code {process.exitcode}): {LOST_ADVICE}"
+        )
 
     def close(self, *, terminate: bool = False) -> None:
-        """Wait for the workers to finish; `terminate` drops the tasks not yet started first (the
-        ones running end within a batch's time)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=terminate)
-            self._pool = None
+        """Let the workers finish what they hold and exit; `terminate` kills them instead."""
+        for pipe in self._pipes if not terminate else ():
+            try:
+                pipe.send(None)
+            except OSError:
+                pass
+        for process in self._processes:
+            if terminate:
+                process.kill()
+            process.join()
+        for pipe in self._pipes:
+            pipe.close()
+        self._processes, self._pipes = [], []
 
 
-def _read_worker(walked: list[Entry], out: Any, parent: int) -> None:
+def _analysis_worker(pipe: Connection, inherited: list[Connection]) -> None:
+    """Body of an analysis worker: tasks (a function and its arguments) until None, each answered in
+    order. A thread takes the tasks off the pipe as they come, so the indexer never waits to hand one
+    over while this worker is busy, nor this worker to answer while the indexer is handing over."""
+    ignore_sigint()
+    for other in inherited:  # the indexer's ends of earlier workers' pipes: theirs see EOF when it dies
+        other.close()
+    tasks: queue.SimpleQueue = queue.SimpleQueue()
+
+    def take() -> None:
+        try:
+            while (message := pipe.recv()) is not None:
+                tasks.put(message)
+        except (EOFError, OSError):  # the indexer is gone
+            pass
+        tasks.put(None)
+
+    threading.Thread(target=take, daemon=True).start()
+    while (task := tasks.get()) is not None:
+        function, args = task
+        try:
+            answer = ("result", function(*args))
+        except Exception as error:  # noqa: BLE001 - any failure goes to the indexer, which raises it
+            answer = ("error", f"{type(error).__name__}: {error}\n{traceback.format_exc()}")
+        try:
+            pipe.send(answer)
+        except OSError:  # the indexer is gone
+            return
+
+
+def _read_worker(walked: list[Entry], out: Connection, indexers_end: Connection) -> None:
     """Body of the reading process: articles in batches, problems as they come, then the counts.
 
-    Exits by itself when the indexer dies (kill -9 leaves no orphan blocked on a full queue).
+    Sending blocks while the indexer is behind (the pipe's buffer bounds how far reading runs
+    ahead), and fails once the indexer is gone, so kill -9 leaves no orphan.
     """
     ignore_sigint()
+    indexers_end.close()  # held only by the indexer, its end reads EOF if this process dies mid-message
 
     def send(message: tuple) -> None:
-        while True:
-            try:
-                out.put(message, timeout=1.0)
-                return
-            except queue.Full:
-                if os.getppid() != parent:
-                    os._exit(1)
+        try:
+            out.send(message)
+        except OSError:  # a broken pipe: the indexer is gone
+            os._exit(1)
 
     summary = IngestSummary()
     try:
@@ -114,15 +205,23 @@ def _read_worker(walked: list[Entry], out: Any, parent: int) -> None:
 
 class BackgroundReader:
     """iter_articles in a separate process, started at once, so reading and cleaning overlap with
-    analysis and writing. Iterating yields the articles in the same order as iter_articles."""
+    analysis and writing. Iterating yields the articles in the same order as iter_articles.
+
+    A pipe rather than a multiprocessing.Queue: a reader killed while its queue's thread was
+    writing leaves `Queue.get` waiting for the rest of the message for good; a pipe whose writer
+    died reads EOF."""
 
     def __init__(self, walked: Sequence[Entry]):
         context = process_context()
-        self.messages = context.Queue(maxsize=32)  # bounded: reading never runs far ahead of writing
+        self.messages, theirs = context.Pipe(duplex=False)
         self.process = context.Process(
-            target=_read_worker, daemon=True, args=(list(walked), self.messages, os.getpid())
+            target=_read_worker,
+            name=READER_NAME,
+            daemon=True,
+            args=(list(walked), theirs, self.messages),
         )
         self.process.start()
+        theirs.close()
 
     def articles(self, summary: IngestSummary, problem: Callable[[Problem], None]) -> Iterator[Article]:
         return _drain(self.process, self.messages, summary, problem)
@@ -131,21 +230,22 @@ class BackgroundReader:
         if self.process.is_alive():
             self.process.terminate()
         self.process.join()
+        self.messages.close()
 
 
 def _drain(
-    reader: Any, messages: Any, summary: IngestSummary, problem: Callable[[Problem], None]
+    reader: Any, messages: Connection, summary: IngestSummary, problem: Callable[[Problem], None]
 ) -> Iterator[Article]:
     try:
         while True:
+            wait([messages, reader.sentinel])
             try:
-                kind, payload = messages.get(timeout=1.0)
-            except queue.Empty:
-                if not reader.is_alive():
-                    raise RuntimeError(
-                        f"the reading process stopped unexpectedly (exit code {reader.exitcode})"
-                    )
-                continue
+                kind, payload = messages.recv()
+            except (EOFError, OSError):  # it ended, or died mid-message
+                reader.join(timeout=1)
+                raise WorkerLostError(
+                    f"the reading process stopped unexpectedly (exit code {reader.exitcode}): {LOST_ADVICE}"
+                ) from None
             if kind == "articles":
                 yield from payload
             elif kind == "problem":
