@@ -23,8 +23,8 @@ BACKGROUND_READ_BYTES = 4_000_000  # inputs larger than this are read (and clean
 READ_BATCH = 64  # articles per message from the reading process
 READER_NAME = "isnad-reader"  # the reading process, among the indexer's children
 LOST_ADVICE = (
-    "killed from outside, perhaps by the kernel for want of memory (see `dmesg`); what was committed "
-    "is kept: run the same command again to continue"
+    "most often it was killed, by hand or by the kernel for want of memory (see `dmesg`); what was "
+    "committed is kept: run the same command again to continue"
 )
 
 
