@@ -19,7 +19,6 @@ def run_cli(
     *,
     timeout: float,
     env: dict[str, str] | None = None,
-    cwd: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """`command`'s exit status and output. Past `timeout` seconds it gets SIGABRT, on which Python's
     faulthandler (switched on here) prints where each thread was: a hang then says where it hung."""
@@ -28,7 +27,6 @@ def run_cli(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        cwd=cwd,
         env={**os.environ, "PYTHONFAULTHANDLER": "1", **(env or {})},
     )
     try:

@@ -1,4 +1,5 @@
-"""Interrupting the indexer (kill -9, Ctrl-C) leaves searchable, consistent stores; re-running completes."""
+"""Interrupting the indexer (kill -9, Ctrl-C, a helper process killed) leaves searchable, consistent stores;
+re-running completes."""
 
 from __future__ import annotations
 
@@ -57,6 +58,19 @@ def kill_group(process: subprocess.Popen, sig: int) -> None:
     process.wait(timeout=60)
 
 
+def children_of(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
 def finish(process: subprocess.Popen) -> None:
     """Make sure no child of a killed indexer is left running."""
     try:
@@ -72,8 +86,17 @@ def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
     process = start_index(data, str(news), "--no-embed")
     try:
         wait_for(data, "SELECT count(*) FROM articles", 300, process)
+        helpers = children_of(process.pid)
+        assert len(helpers) >= 2, "over 4 MB of input: a reader and analysis workers"
         os.kill(process.pid, signal.SIGKILL)  # only the indexer itself, as a crash would
         process.wait(timeout=60)
+        # Its reader and workers notice and exit by themselves: nothing is left running.
+        deadline = time.monotonic() + 30
+        while (
+            left := [pid for pid in helpers if Path(f"/proc/{pid}").exists()]
+        ) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not left, f"still running after the indexer was killed: {left}"
     finally:
         finish(process)
     settings = settings_for(data)

@@ -70,7 +70,7 @@ class Workers:
             ours, theirs = context.Pipe()
             process = context.Process(
                 target=_analysis_worker,
-                args=(theirs, list(self._pipes)),
+                args=(theirs, [*self._pipes, ours]),
                 name=f"isnad-analysis-{number}",
                 daemon=True,
             )
@@ -148,7 +148,7 @@ def _analysis_worker(pipe: Connection, inherited: list[Connection]) -> None:
     order. A thread takes the tasks off the pipe as they come, so the indexer never waits to hand one
     over while this worker is busy, nor this worker to answer while the indexer is handing over."""
     ignore_sigint()
-    for other in inherited:  # the indexer's ends of earlier workers' pipes: theirs see EOF when it dies
+    for other in inherited:  # the indexer's ends, this pipe's and earlier ones': EOF once the indexer dies
         other.close()
     tasks: queue.SimpleQueue = queue.SimpleQueue()
 
