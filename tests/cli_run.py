@@ -1,4 +1,4 @@
-"""Run an `isnad` command for a test; one that hangs is stopped with every thread's stack in the failure."""
+"""Run `isnad` for a test; a command that hangs is stopped with every thread's stack in the failure."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,13 @@ import pytest
 ISNAD = Path(sys.executable).with_name("isnad")
 
 
-def run_cli(
-    command: Sequence[str | bytes | Path],
-    *,
-    timeout: float,
-    env: dict[str, str] | None = None,
+def isnad(
+    *args: str | bytes, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    """`command`'s exit status and output. Past `timeout` seconds it gets SIGABRT, on which Python's
-    faulthandler (switched on here) prints where each thread was: a hang then says where it hung."""
+    """The installed `isnad` command's exit status and output. Past `timeout` seconds it gets SIGABRT, on
+    which Python's faulthandler (switched on here) prints where each thread was: a hang says where it hung."""
     process = subprocess.Popen(
-        list(command),
+        [ISNAD, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -38,14 +34,6 @@ def run_cli(
         except subprocess.TimeoutExpired:
             process.kill()
             _, stderr = process.communicate()
-        pytest.fail(
-            f"{' '.join(map(str, command))} still ran after {timeout:.0f} s; where:\n{stderr[-8000:]}"
-        )
+        shown = " ".join(map(str, args))
+        pytest.fail(f"isnad {shown} still ran after {timeout:.0f} s; where:\n{stderr[-8000:]}")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
-
-
-def isnad(
-    *args: str | bytes, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    """The installed `isnad` command with these arguments."""
-    return run_cli([ISNAD, *args], timeout=timeout, env=env)

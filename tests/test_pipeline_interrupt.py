@@ -14,8 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_run import isnad
 from test_pipeline import assert_consistent, settings_for, write_news_sample
 
+from evaluation.machine import process_tree
 from indexer.stores import open_stores
 from indexer.stores.base import KeywordQuery
 
@@ -58,19 +60,6 @@ def kill_group(process: subprocess.Popen, sig: int) -> None:
     process.wait(timeout=60)
 
 
-def children_of(pid: int) -> list[int]:
-    """Processes whose parent is `pid` (from /proc)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:  # ended meanwhile
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def finish(process: subprocess.Popen) -> None:
     """Make sure no child of a killed indexer is left running."""
     try:
@@ -86,7 +75,7 @@ def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
     process = start_index(data, str(news), "--no-embed")
     try:
         wait_for(data, "SELECT count(*) FROM articles", 300, process)
-        helpers = children_of(process.pid)
+        helpers = process_tree(process.pid)[1:]  # its reader and workers
         assert len(helpers) >= 2, "over 4 MB of input: a reader and analysis workers"
         os.kill(process.pid, signal.SIGKILL)  # only the indexer itself, as a crash would
         process.wait(timeout=60)
@@ -124,13 +113,9 @@ def test_kill_9_during_keyword_indexing_then_rerun(tmp_path, shared_dir):
 
 
 def isnad_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [Path(sys.executable).with_name("isnad"), *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    done = isnad(*args, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
 
 
 def isnad_stats(data: Path) -> dict:

@@ -129,11 +129,12 @@ class Workers:
 
     def close(self, *, terminate: bool = False) -> None:
         """Let the workers finish what they hold and exit; `terminate` kills them instead."""
-        for pipe in self._pipes if not terminate else ():
-            try:
-                pipe.send(None)
-            except OSError:
-                pass
+        if not terminate:
+            for pipe in self._pipes:
+                try:
+                    pipe.send(None)
+                except OSError:  # that worker is gone already
+                    pass
         for process in self._processes:
             if terminate:
                 process.kill()
