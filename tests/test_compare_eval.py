@@ -64,5 +64,14 @@ def test_gold_ranks_moved_are_counted_from_the_per_question_files(tmp_path: Path
         )
     lines = rank_moves([tmp_path / "base.json", tmp_path / "other.json"], ["base", "other"])
     # Four moved (three by one place); 5 -> 6 left the top 5; 6 -> 5 and none -> 4 entered it.
-    assert "| set | semantic | other | 4 | 3 | 1 | 2 |" in lines
+    assert "| set | semantic | other | 4 | 3 | 1 | 2 | 1.00 |" in lines
     assert rank_moves([tmp_path / "absent.json", tmp_path / "other.json"], ["a", "b"]) == []
+
+
+def test_the_sign_test_is_exact() -> None:
+    from evaluation.scripts.compare_eval import sign_test
+
+    assert sign_test(0, 0) == 1.0
+    assert sign_test(4, 0) == sign_test(0, 4) == 0.125  # 2 x (1/2)^4
+    assert sign_test(3, 1) == 0.625  # 2 x (1 + 4) / 16
+    assert sign_test(10, 0) < 0.002

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 from typing import Any
@@ -92,19 +93,31 @@ def _gold_ranks(path: Path) -> dict[tuple[str, str, str], int | None] | None:
         }
 
 
+def sign_test(left: int, entered: int) -> float:
+    """Exact two-sided sign test: the chance that `left + entered` changes, each as likely to go either way,
+    split at least this unevenly (1.0 when nothing changed)."""
+    changed = left + entered
+    tail = sum(math.comb(changed, k) for k in range(min(left, entered) + 1)) / 2.0**changed
+    return min(1.0, 2.0 * tail)
+
+
 def rank_moves(paths: list[Path], labels: list[str]) -> list[str]:
     """Per set and mode, how many gold ranks each report moved against the first: in all, by one place,
-    and into or out of the top 5 (what R@5's difference is made of). Empty without per-question files."""
+    and into or out of the top 5 (what R@5's difference is made of), with the sign test of those two counts.
+    Empty without per-question files."""
     base = _gold_ranks(paths[0])
     if base is None:
         return []
     top5 = lambda rank: rank is not None and rank <= 5
     lines = [
         "",
-        f"Gold ranks moved against {labels[0]} (per-question files beside the reports):",
+        (
+            f"Gold ranks moved against {labels[0]} (per-question files beside the reports); p: how likely that"
+            " uneven a split of the top-5 changes is if each change is a coin flip (exact two-sided sign test):"
+        ),
         "",
-        "| set | mode | report | moved | by one place | left the top 5 | entered it |",
-        "|---|---|---|---:|---:|---:|---:|",
+        "| set | mode | report | moved | by one place | left the top 5 | entered it | p |",
+        "|---|---|---|---:|---:|---:|---:|---:|",
     ]
     for path, label in zip(paths[1:], labels[1:], strict=True):
         other = _gold_ranks(path)
@@ -120,7 +133,10 @@ def rank_moves(paths: list[Path], labels: list[str]) -> list[str]:
             near = sum(1 for a, b in moved if a is not None and b is not None and abs(a - b) == 1)
             left = sum(1 for a, b in pairs if top5(a) and not top5(b))
             entered = sum(1 for a, b in pairs if top5(b) and not top5(a))
-            lines.append(f"| {dataset} | {mode} | {label} | {len(moved)} | {near} | {left} | {entered} |")
+            lines.append(
+                f"| {dataset} | {mode} | {label} | {len(moved)} | {near} | {left} | {entered} "
+                f"| {sign_test(left, entered):.2f} |"
+            )
     return lines
 
 
