@@ -308,6 +308,17 @@ class Outcome:
     scored_holds: bool = False  # a sentence the last stage scored contains a gold answer text
     words: int = 0  # in the composed answer
     joined: bool = False  # the best sentence is quoted with its neighbour
+    holding_rank: int | None = None  # of the best-ranked sentence holding a gold answer text (answer_rank)
+
+
+def answer_rank(labels: np.ndarray, scores: answers.Scores) -> int | None:
+    """Where the first sentence holding the answer stands (0 = the best) when the candidates are ordered as
+    the model ranks them: those the last stage scored by its probability, then the rest by the first
+    stage's; None when no candidate holds it. How far the choice is from the answer, whatever the
+    composition rule does with it."""
+    rescored = sorted(scores.final, key=lambda i: -scores.final[i])
+    rest = sorted((i for i in range(len(labels)) if i not in scores.final), key=lambda i: -scores.ranking[i])
+    return next((rank for rank, i in enumerate([*rescored, *rest]) if labels[i]), None)
 
 
 def score(
@@ -359,6 +370,7 @@ def compose_all(
                 any(case.labels[i] for i in scores.final),
                 len(text.split()),
                 bool(chosen) and len(chosen[0]) > 1,
+                answer_rank(case.labels, scores),
             )
         )
     return outcomes
@@ -490,6 +502,16 @@ MISS_KINDS = (
 )
 
 
+# Headroom rows (errors): answered questions whose answer is among the model's best k sentences, taken
+# without any composition rule (any passage, no margin): what quoting more sentences could at most gain.
+HEADROOM_SENTENCES = (1, 2, 3)
+
+
+def _holds_within(o: Outcome, k: int | None, threshold: float) -> bool:
+    """Answered at `threshold`, and a sentence holding the answer is among the best `k` (any, for None)."""
+    return o.probability >= threshold and o.holding_rank is not None and (k is None or o.holding_rank < k)
+
+
 def miss_kind(o: Outcome, threshold: float) -> str:
     if not o.case.answerable:
         return "no_sentence" if o.case.gold_retrieved else "not_retrieved"
@@ -518,6 +540,11 @@ def errors(outcomes: list[Outcome], threshold: float, abstention: float = 0.10) 
             **{k: share(kinds.count(k), len(group)) for k, _ in MISS_KINDS},
             "candidate_ceiling": share(sum(o.case.answerable for o in group), len(group)),
             "picked_right": share(sum(o.right for o in group), len(group)),
+            **{
+                f"best_{k}_hold": share(sum(_holds_within(o, k, threshold) for o in group), len(group))
+                for k in HEADROOM_SENTENCES
+            },
+            "answered_ceiling": share(sum(_holds_within(o, None, threshold) for o in group), len(group)),
         }
     capped = next(
         (
@@ -585,6 +612,11 @@ def print_errors(diagnosis: dict[str, Any]) -> None:
         *MISS_KINDS,
         ("picked_right", "answer right, before abstention"),
         ("candidate_ceiling", "ceiling: a candidate sentence holds the answer"),
+        *(
+            (f"best_{k}_hold", f"answered, and one of the best {k} sentences holds the answer (any passage)")
+            for k in HEADROOM_SENTENCES
+        ),
+        ("answered_ceiling", "answered, and a candidate sentence holds the answer"),
     ):
         print(f"| {label} | " + " | ".join(percent(diagnosis["by_set"][s][key]) for s in sets) + " |")
     capped = diagnosis["at_abstention"]
