@@ -308,10 +308,10 @@ class Outcome:
     scored_holds: bool = False  # a sentence the last stage scored contains a gold answer text
     words: int = 0  # in the composed answer
     joined: bool = False  # the best sentence is quoted with its neighbour
-    holding_rank: int | None = None  # of the best-ranked sentence holding a gold answer text (answer_rank)
+    answer_rank: int | None = None  # of the first sentence holding a gold answer text (first_answer_rank)
 
 
-def answer_rank(labels: np.ndarray, scores: answers.Scores) -> int | None:
+def first_answer_rank(labels: np.ndarray, scores: answers.Scores) -> int | None:
     """Where the first sentence holding the answer stands (0 = the best) when the candidates are ordered as
     the model ranks them: those the last stage scored by its probability, then the rest by the first
     stage's; None when no candidate holds it. How far the choice is from the answer, whatever the
@@ -370,7 +370,7 @@ def compose_all(
                 any(case.labels[i] for i in scores.final),
                 len(text.split()),
                 bool(chosen) and len(chosen[0]) > 1,
-                answer_rank(case.labels, scores),
+                first_answer_rank(case.labels, scores),
             )
         )
     return outcomes
@@ -509,7 +509,7 @@ HEADROOM_SENTENCES = (1, 2, 3)
 
 def _holds_within(o: Outcome, k: int | None, threshold: float) -> bool:
     """Answered at `threshold`, and a sentence holding the answer is among the best `k` (any, for None)."""
-    return o.probability >= threshold and o.holding_rank is not None and (k is None or o.holding_rank < k)
+    return o.probability >= threshold and o.answer_rank is not None and (k is None or o.answer_rank < k)
 
 
 def miss_kind(o: Outcome, threshold: float) -> str:
